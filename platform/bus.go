@@ -1,0 +1,172 @@
+package platform
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+)
+
+// Metadata keys the subscriber adds to every message it hands a handler.
+const (
+	// MetaDelivered is how many times JetStream has delivered the message.
+	MetaDelivered = "Sluice-Delivered"
+	// metaReply is the JetStream ack subject, for in-progress acks.
+	metaReply = "Sluice-Reply"
+)
+
+// Consumer describes the durable JetStream consumer a stage reads from. Every
+// instance of a stage joins the same consumer, so a stage scales out by
+// running more of them.
+type Consumer struct {
+	// Name is the durable consumer and its queue group. It never changes
+	// silently: a new name is a new consumer that starts from the beginning.
+	Name string
+	// Subject is the filter subject.
+	Subject string
+	// AckWait is how long JetStream waits for an ack before redelivering.
+	AckWait time.Duration
+	// HandlerTimeout is how long this process waits for its handler before
+	// giving the message up (to be redelivered). Handlers that send
+	// in-progress acks may run longer than AckWait.
+	HandlerTimeout time.Duration
+	// MaxDeliver bounds redeliveries; the last one goes to the poison subject
+	// (see MaxDeliveries).
+	MaxDeliver int
+	// Concurrency is how many messages this process handles at once.
+	Concurrency int
+}
+
+func (c *Consumer) setDefaults() {
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.HandlerTimeout == 0 {
+		c.HandlerTimeout = c.AckWait
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 5
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 1
+	}
+}
+
+// NewPublisher returns a JetStream publisher that waits for the stream's ack
+// and sets Nats-Msg-Id to the message's UUID, so a retried publish of the same
+// message is stored once.
+func NewPublisher(nc *nats.Conn, logger watermill.LoggerAdapter) (*wmnats.Publisher, error) {
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		JetStream:         wmnats.JetStreamConfig{TrackMsgId: true},
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("bus: publisher: %w", err)
+	}
+	return pub, nil
+}
+
+// NewSubscriber returns a subscriber bound to the durable consumer c.
+func NewSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*wmnats.Subscriber, error) {
+	c.setDefaults()
+	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
+		Unmarshaler:      deliveryUnmarshaler{},
+		SubscribersCount: c.Concurrency,
+		AckWaitTimeout:   c.HandlerTimeout,
+		CloseTimeout:     30 * time.Second,
+		QueueGroupPrefix: c.Name,
+		NakDelay:         wmnats.NewStaticDelay(time.Second),
+		JetStream: wmnats.JetStreamConfig{
+			DurablePrefix: c.Name,
+			SubscribeOptions: []nats.SubOpt{
+				nats.ManualAck(),
+				nats.AckExplicit(),
+				nats.DeliverAll(),
+				nats.AckWait(c.AckWait),
+				nats.MaxDeliver(c.MaxDeliver),
+				nats.MaxAckPending(4 * c.Concurrency),
+			},
+		},
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("bus: subscriber %s: %w", c.Name, err)
+	}
+	return sub, nil
+}
+
+// deliveryUnmarshaler reads a message as Watermill's NATS marshaler does and
+// adds what a handler may need of JetStream: the delivery count and the ack
+// subject (for in-progress acks).
+type deliveryUnmarshaler struct{ wmnats.NATSMarshaler }
+
+func (u deliveryUnmarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
+	if m.Header == nil {
+		m.Header = nats.Header{} // MinIO publishes plain JSON, with no headers
+	}
+	msg, err := u.NATSMarshaler.Unmarshal(m)
+	if err != nil {
+		return nil, err
+	}
+	msg.Metadata.Set(metaReply, m.Reply)
+	if md, err := m.Metadata(); err == nil {
+		msg.Metadata.Set(MetaDelivered, strconv.FormatUint(md.NumDelivered, 10))
+		if msg.UUID == "" {
+			msg.UUID = fmt.Sprintf("%s.%d", md.Stream, md.Sequence.Stream)
+		}
+	}
+	return msg, nil
+}
+
+// Delivered returns how many times JetStream has delivered msg (1 the first
+// time).
+func Delivered(msg *message.Message) int {
+	n, _ := strconv.Atoi(msg.Metadata.Get(MetaDelivered))
+	return n
+}
+
+// InProgress tells JetStream the handler of msg is still working, which
+// restarts its AckWait.
+func InProgress(nc *nats.Conn, msg *message.Message) error {
+	reply := msg.Metadata.Get(metaReply)
+	if reply == "" {
+		return nil
+	}
+	return nc.Publish(reply, []byte("+WPI"))
+}
+
+// Publish encodes v as JSON and publishes it on subject with the given
+// Msg-Id.
+func Publish(pub message.Publisher, subject, msgID string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("bus: encode %s: %w", subject, err)
+	}
+	if err := pub.Publish(subject, message.NewMessage(msgID, data)); err != nil {
+		return fmt.Errorf("bus: publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Decode decodes a JSON payload into v. A payload that does not decode is
+// permanent: retrying it cannot help.
+func Decode(msg *message.Message, v any) error {
+	if err := json.Unmarshal(msg.Payload, v); err != nil {
+		return fmt.Errorf("bus: decode message %s: %w", msg.UUID, err)
+	}
+	return nil
+}
+
+// Logger adapts slog to Watermill, quiet below warnings.
+func Logger(l *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(l, map[slog.Level]slog.Level{
+		slog.LevelInfo:  slog.LevelDebug,
+		slog.LevelDebug: slog.LevelDebug - 4,
+	})
+}

@@ -1,0 +1,93 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are one stage's metrics, named sluice_<stage>_<what>_<unit>. Label
+// values are bounded: outcomes and statuses, never tenants or addresses.
+type Metrics struct {
+	// Rows counts rows by outcome (valid, rejected, created, updated, ...).
+	Rows *prometheus.CounterVec
+	// Chunk observes how long a message took to handle, by result.
+	Chunk *prometheus.HistogramVec
+	// Poisoned counts messages sent to the poison subject.
+	Poisoned prometheus.Counter
+}
+
+// NewMetrics registers a stage's metrics on reg.
+func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
+	m := &Metrics{
+		Rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_rows_total", stage),
+			Help: "Rows the stage handled, by outcome.",
+		}, []string{"outcome"}),
+		Chunk: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    fmt.Sprintf("sluice_%s_message_duration_seconds", stage),
+			Help:    "Time to handle one message (a chunk of rows or an event), by result.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"result"}),
+		Poisoned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_poisoned_messages_total", stage),
+			Help: "Messages sent to the poison subject after their retries.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Middleware observes each message's handling time.
+func (m *Metrics) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		start := time.Now()
+		out, err := h(msg)
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.Chunk.WithLabelValues(result).Observe(time.Since(start).Seconds())
+		return out, err
+	}
+}
+
+// Serve serves /metrics from g and /healthz (200 while healthy() is nil) on
+// addr until ctx ends.
+func Serve(ctx context.Context, addr string, g prometheus.Gatherer, healthy func() error) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}

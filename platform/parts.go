@@ -1,0 +1,268 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/build"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Part is a real dependency (MinIO, ClickHouse, Mailpit) running as a child
+// process on loopback, for the demo and the tests. Production runs them as
+// services of their own (docker-compose.yml).
+type Part struct {
+	Name string
+	Addr string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Stop ends the part and waits for it.
+func (p *Part) Stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// FindBinary looks a part's binary up in PATH, then in $GOPATH/bin (where
+// `go install` puts MinIO and Mailpit). Not found is an error: scripts/parts.sh
+// install is what installs them.
+func FindBinary(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	p := filepath.Join(build.Default.GOPATH, "bin", name)
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("parts: %s is not installed (run scripts/parts.sh install)", name)
+}
+
+// FreePort returns a loopback TCP port nobody listens on now.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start(ctx context.Context, name, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("parts: start %s: %w", name, err)
+	}
+	p := &Part{Name: name, cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := ready()
+		if err == nil {
+			return p, nil
+		}
+		select {
+		case werr := <-p.done:
+			p.done <- werr
+			return nil, fmt.Errorf("parts: %s exited (%v); see %s", name, werr, logf.Name())
+		case <-ctx.Done():
+			p.Stop()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("parts: %s not ready after 90s (%v); see %s", name, err, logf.Name())
+		}
+	}
+}
+
+func httpReady(url string) func() error {
+	return func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		return nil
+	}
+}
+
+// StartMinIO starts MinIO with its data in dir, publishing bucket events to
+// the JetStream subject sluice.s3.events on the NATS server at natsAddr
+// (host:port), with a queue_dir so that no event is lost while NATS is away.
+// The S3_EVENTS stream must exist already.
+func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 S3Config) (*Part, error) {
+	bin, err := FindBinary("minio")
+	if err != nil {
+		return nil, err
+	}
+	queueDir := filepath.Join(dir, "events-queue")
+	if err := os.MkdirAll(queueDir, 0o755); err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	env := []string{
+		"MINIO_ROOT_USER=" + s3.AccessKey,
+		"MINIO_ROOT_PASSWORD=" + s3.SecretKey,
+		"MINIO_BROWSER=off",
+		"MINIO_UPDATE=off",
+		"MINIO_NOTIFY_NATS_ENABLE_PRIMARY=on",
+		"MINIO_NOTIFY_NATS_ADDRESS_PRIMARY=" + natsAddr,
+		"MINIO_NOTIFY_NATS_SUBJECT_PRIMARY=sluice.s3.events",
+		"MINIO_NOTIFY_NATS_JETSTREAM_PRIMARY=on",
+		"MINIO_NOTIFY_NATS_QUEUE_DIR_PRIMARY=" + queueDir,
+	}
+	p, err := start(ctx, "minio", dir, env, httpReady("http://"+addr+"/minio/health/ready"),
+		bin, "server", filepath.Join(dir, "data"), "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", port+1), "--quiet")
+	if err != nil {
+		return nil, err
+	}
+	p.Addr = addr
+	return p, nil
+}
+
+// StartMailpit starts Mailpit: SMTP on smtpPort, its web UI and API on
+// httpPort.
+func StartMailpit(ctx context.Context, dir string, smtpPort, httpPort int) (*Part, error) {
+	bin, err := FindBinary("mailpit")
+	if err != nil {
+		return nil, err
+	}
+	web := fmt.Sprintf("127.0.0.1:%d", httpPort)
+	p, err := start(ctx, "mailpit", dir, nil, httpReady("http://"+web+"/api/v1/info"),
+		bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", web,
+		"--database", filepath.Join(dir, "mailpit.db"), "--smtp-auth-accept-any", "--disable-version-check")
+	if err != nil {
+		return nil, err
+	}
+	p.Addr = web
+	return p, nil
+}
+
+// StartClickHouse starts Debian's clickhouse-server with a copy of its
+// packaged config whose paths point at dir and whose native port is port
+// (the HTTP port is port+1), with sluice's users (deploy/clickhouse/users.d,
+// found from usersDir), and creates the database sluice's users work in.
+func StartClickHouse(ctx context.Context, dir string, port int, usersDir, database string) (*Part, error) {
+	bin, err := FindBinary("clickhouse-server")
+	if err != nil {
+		return nil, err
+	}
+	client, err := FindBinary("clickhouse-client")
+	if err != nil {
+		return nil, err
+	}
+	etc := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(filepath.Join(etc, "users.d"), 0o755); err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	conf, err := os.ReadFile("/etc/clickhouse-server/config.xml")
+	if err != nil {
+		return nil, fmt.Errorf("parts: clickhouse config: %w", err)
+	}
+	c := strings.NewReplacer(
+		"/var/lib/clickhouse/", filepath.Join(dir, "data")+"/",
+		"/var/log/clickhouse-server/", filepath.Join(dir, "log")+"/",
+		"<tcp_port>9000</tcp_port>", fmt.Sprintf("<tcp_port>%d</tcp_port>", port),
+		"<http_port>8123</http_port>", fmt.Sprintf("<http_port>%d</http_port>", port+1),
+		"<interserver_http_port>9009</interserver_http_port>", "",
+		"<listen_host>::1</listen_host>", "",
+	).Replace(string(conf))
+	if err := os.WriteFile(filepath.Join(etc, "config.xml"), []byte(c), 0o644); err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	users, err := os.ReadFile("/etc/clickhouse-server/users.xml")
+	if err != nil {
+		return nil, fmt.Errorf("parts: clickhouse users: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "users.xml"), users, 0o644); err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	extra, err := filepath.Glob(filepath.Join(usersDir, "*.xml"))
+	if err != nil || len(extra) == 0 {
+		return nil, fmt.Errorf("parts: no users in %s", usersDir)
+	}
+	for _, f := range extra {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("parts: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(etc, "users.d", filepath.Base(f)), b, 0o644); err != nil {
+			return nil, fmt.Errorf("parts: %w", err)
+		}
+	}
+	query := func(q string) error {
+		out, err := exec.Command(client, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--query", q).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	p, err := start(ctx, "clickhouse", dir, nil, func() error { return query("SELECT 1") },
+		bin, "--config-file="+filepath.Join(etc, "config.xml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := query("CREATE DATABASE IF NOT EXISTS " + database); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("parts: create database: %w", err)
+	}
+	p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	return p, nil
+}
+
+// ErrNotReady is returned by WaitFor when its condition never held.
+var ErrNotReady = errors.New("not ready in time")
+
+// WaitFor polls cond every 100ms until it returns true, ctx ends or timeout
+// passes.
+func WaitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return ErrNotReady
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Retries is how a handler is retried inside one delivery: about 1.5 s in
+// all, well under any consumer's AckWait.
+var Retries = middleware.Retry{
+	MaxRetries:      3,
+	InitialInterval: 200 * time.Millisecond,
+	MaxInterval:     time.Second,
+	Multiplier:      2,
+}
+
+// NewRouter returns a Watermill router with sluice's middleware, outermost
+// first: metrics, the poison queue (sluice.dlq.poison.<stage>, with the
+// reason), the delivery limit, retries, and the recoverer (a panic is an
+// error like any other). A message is acked only when its handler returns
+// nil or it is safely in the poison queue.
+func NewRouter(stage string, pub message.Publisher, maxDeliver int, m *Metrics, logger watermill.LoggerAdapter) (*message.Router, error) {
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	poison, err := middleware.PoisonQueueWithFilter(pub, schemas.PoisonSubject(stage), func(error) bool {
+		m.Poisoned.Inc()
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	retry := Retries
+	retry.Logger = logger
+	r.AddMiddleware(
+		m.Middleware,
+		poison,
+		MaxDeliveries(maxDeliver),
+		retry.Middleware,
+		middleware.Recoverer,
+	)
+	return r, nil
+}
+
+// ErrTooManyDeliveries is the reason a message JetStream has delivered
+// MaxDeliver times goes to the poison queue without running its handler again
+// (each earlier delivery ended without an ack: a crash or a timeout).
+var ErrTooManyDeliveries = errors.New("delivered too many times without an ack")
+
+// MaxDeliveries stops a message on its last delivery, so that it reaches the
+// poison queue instead of staying unacked in the stream.
+func MaxDeliveries(maxDeliver int) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			if n := Delivered(msg); maxDeliver > 0 && n >= maxDeliver {
+				return nil, fmt.Errorf("%w (%d of %d)", ErrTooManyDeliveries, n, maxDeliver)
+			}
+			return h(msg)
+		}
+	}
+}

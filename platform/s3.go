@@ -1,0 +1,51 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// NewS3Client returns a client for the bucket's S3-compatible endpoint
+// (path-style addressing, as MinIO wants).
+func NewS3Client(cfg S3Config) *s3.Client {
+	return s3.New(s3.Options{
+		Region:       cfg.Region,
+		BaseEndpoint: aws.String(cfg.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+	})
+}
+
+// MinIONATSQueueARN is the notification target MinIO registers for its
+// MINIO_NOTIFY_NATS_*_PRIMARY settings.
+const MinIONATSQueueARN = "arn:minio:sqs::PRIMARY:nats"
+
+// ConfigureBucket creates the bucket if needed and has every object created in
+// it published to the NATS target.
+func ConfigureBucket(ctx context.Context, client *s3.Client, bucket string) error {
+	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	var owned *types.BucketAlreadyOwnedByYou
+	var exists *types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("s3: create bucket %s: %w", bucket, err)
+	}
+	_, err = client.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(bucket),
+		NotificationConfiguration: &types.NotificationConfiguration{
+			QueueConfigurations: []types.QueueConfiguration{{
+				QueueArn: aws.String(MinIONATSQueueARN),
+				Events:   []types.Event{types.EventS3ObjectCreated},
+			}},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("s3: bucket notification %s: %w", bucket, err)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package platform
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+)
+
+// DefaultMaxRows is the row limit of a file when the tenant sets none (seed
+// 004: "no more than 5000 records per file").
+const DefaultMaxRows = 5000
+
+// Tenant is one partner company: the first segment of an object key.
+type Tenant struct {
+	// Contact receives the import emails when an upload names no uploader.
+	Contact string `json:"contact"`
+	// MaxRows is the most data rows a file may have.
+	MaxRows int `json:"max_rows"`
+}
+
+// Tenants are the configured tenants, by name.
+type Tenants map[string]Tenant
+
+var tenantNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// LoadTenants reads the tenants file (deploy/tenants.json).
+func LoadTenants(path string) (Tenants, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	var ts Tenants
+	if err := json.Unmarshal(data, &ts); err != nil {
+		return nil, fmt.Errorf("tenants: %s: %w", path, err)
+	}
+	for name, t := range ts {
+		if !tenantNameRe.MatchString(name) {
+			return nil, fmt.Errorf("tenants: %q is not a valid tenant name (lower-case letters, digits, _ and -)", name)
+		}
+		if t.MaxRows == 0 {
+			t.MaxRows = DefaultMaxRows
+		}
+		if t.MaxRows < 0 {
+			return nil, fmt.Errorf("tenants: %s: max_rows must be positive", name)
+		}
+		ts[name] = t
+	}
+	return ts, nil
+}

@@ -1,0 +1,141 @@
+package schemas
+
+import (
+	"fmt"
+	"time"
+)
+
+// Import identifies one upload: one version of one object. Every message of
+// the import carries it, so that no stage has to look it up.
+type Import struct {
+	ID       string `json:"id"`
+	Tenant   string `json:"tenant"`
+	Dataset  string `json:"dataset"`
+	Bucket   string `json:"bucket"`
+	Key      string `json:"key"`
+	FileName string `json:"file_name"`
+	// ObjectVersion is the object's version id, or its sequencer where the
+	// bucket is not versioned.
+	ObjectVersion string `json:"object_version"`
+	// Uploader is the address from the object's X-Amz-Meta-Uploader, if any.
+	Uploader string `json:"uploader,omitempty"`
+	// Version orders imports of a tenant: a later upload has a higher version.
+	// It is the ReplacingMergeTree version of every record the import writes.
+	Version    uint64    `json:"version"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// Violation is one broken rule: which column, which rule, what the partner
+// reads, and the value as it may be shown (masked where the field says so).
+type Violation struct {
+	Column  string `json:"column"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Value   string `json:"value,omitempty"`
+}
+
+// Row is one data row of a file. N is its row number as a spreadsheet shows
+// it (the header is row 1). Cells are in the dataset's field order.
+type Row struct {
+	N     int      `json:"n"`
+	Cells []string `json:"c"`
+	// DuplicateOf is the row number of an earlier row of the same file with
+	// the same key, or 0.
+	DuplicateOf int `json:"dup,omitempty"`
+	// Problem is a reader-level violation (malformed row), found by ingest.
+	Problem *Violation `json:"problem,omitempty"`
+}
+
+// Rejected is a row that will not be loaded, with every reason found.
+type Rejected struct {
+	N          int         `json:"n"`
+	Violations []Violation `json:"v"`
+}
+
+// Chunk is one message of rows. It keeps its identity (import, number, first
+// row) from ingest to load, even when validate leaves it with no rows, so that
+// load reports every chunk exactly once.
+type Chunk struct {
+	Import   Import     `json:"import"`
+	Number   int        `json:"number"`
+	FirstRow int        `json:"first_row"`
+	Rows     []Row      `json:"rows"`
+	Rejected []Rejected `json:"rejected,omitempty"`
+}
+
+// Size is the number of file rows the chunk stands for.
+func (c *Chunk) Size() int { return len(c.Rows) + len(c.Rejected) }
+
+// DLQRows is what validate sends to the dead-letter stream for a chunk that
+// had rejected rows.
+type DLQRows struct {
+	Import   Import     `json:"import"`
+	Chunk    int        `json:"chunk"`
+	Rejected []Rejected `json:"rejected"`
+}
+
+// Import event types, the <event> token of sluice.import.<event>.<import id>.
+const (
+	EventReceived  = "received"
+	EventRejected  = "rejected"
+	EventIngested  = "ingested"
+	EventProgress  = "progress"
+	EventCompleted = "completed"
+)
+
+// Import statuses, as stored in the imports table.
+const (
+	StatusReceived            = "received"
+	StatusProcessing          = "processing"
+	StatusCompleted           = "completed"
+	StatusCompletedWithErrors = "completed_with_errors"
+	StatusRejected            = "rejected"
+)
+
+// Counts are an import's or a chunk's row outcomes.
+type Counts struct {
+	Rows      int `json:"rows"`
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Rejected  int `json:"rejected"`
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Rows += o.Rows
+	c.Created += o.Created
+	c.Updated += o.Updated
+	c.Unchanged += o.Unchanged
+	c.Rejected += o.Rejected
+}
+
+// FileFormat is what ingest found out about a file.
+type FileFormat struct {
+	Format    string `json:"format"`
+	Delimiter string `json:"delimiter,omitempty"`
+	Encoding  string `json:"encoding,omitempty"`
+}
+
+// ImportEvent is published on sluice.import.<Type>.<import id>.
+type ImportEvent struct {
+	Type   string `json:"type"`
+	Import Import `json:"import"`
+	// Reason is why a whole file was rejected (EventRejected).
+	Reason *Violation `json:"reason,omitempty"`
+	// Chunks and Rows are the totals ingest cut the file into (EventIngested).
+	Chunks int        `json:"chunks,omitempty"`
+	Rows   int        `json:"rows,omitempty"`
+	File   FileFormat `json:"file"`
+	// Chunk and Counts are one chunk's outcomes (EventProgress), or the
+	// import's (EventCompleted).
+	Chunk  int    `json:"chunk,omitempty"`
+	Counts Counts `json:"counts"`
+	Status string `json:"status,omitempty"`
+}
+
+// MsgID is the Nats-Msg-Id of a message an import's stage publishes: the same
+// for a retried publish, so JetStream stores it once.
+func MsgID(importID, stage string, chunk int) string {
+	return fmt.Sprintf("%s.%s.%d", importID, stage, chunk)
+}

@@ -1,0 +1,91 @@
+package schemas
+
+import "fmt"
+
+// Row-level rule codes. A code is stable: partners' tools and dashboards
+// branch on it; the message is what a person reads.
+const (
+	CodeRequired  = "required"
+	CodeTooLong   = "too_long"
+	CodeFormat    = "format"
+	CodeDuplicate = "duplicate"
+	// CodeMalformed is a row the file reader could not split into cells (a
+	// stray quote, say). The rest of the file is still read.
+	CodeMalformed = "malformed_row"
+	// CodeColumnCount is a row with more cells than the header has columns.
+	CodeColumnCount = "column_count"
+)
+
+// File-level codes: the whole file is rejected and no row is loaded.
+const (
+	CodeUnknownTenant   = "unknown_tenant"
+	CodeUnknownDataset  = "unknown_dataset"
+	CodeBadKey          = "bad_key"
+	CodeWrongFormat     = "wrong_format"
+	CodeEmptyFile       = "empty_file"
+	CodeUnknownColumn   = "unknown_column"
+	CodeDuplicateColumn = "duplicate_column"
+	CodeMissingColumn   = "missing_column"
+	CodeTooManyRows     = "too_many_rows"
+	CodeLineTooLong     = "line_too_long"
+	CodeUnreadable      = "unreadable"
+)
+
+// The messages partners read, in the words of the product documents (seeds).
+
+// MsgFormat is the seeds' message for a value of the wrong form.
+const MsgFormat = "the entered value does not match the format"
+
+// MsgDuplicate is the seeds' message for a key already used by another row.
+const MsgDuplicate = "the phone number or email address has already been confirmed with another existing or imported user"
+
+// MsgRequired is the seeds' message for an empty required field.
+func MsgRequired(field string) string {
+	return fmt.Sprintf("the value of the field %s cannot be empty", field)
+}
+
+// MsgTooLong is the seeds' message for a value over its length limit.
+func MsgTooLong(field string, n int) string {
+	return fmt.Sprintf("the field %s can contain no more than %d characters", field, n)
+}
+
+// MsgTooManyRows rejects a file over the tenant's row limit.
+func MsgTooManyRows(limit int) string {
+	return fmt.Sprintf("the file has more than %d records; no more than %d records per file are allowed", limit, limit)
+}
+
+// MsgMalformed is a row the reader could not split into cells.
+func MsgMalformed(detail string) string {
+	return fmt.Sprintf("the row is not valid CSV (%s); check its quotes", detail)
+}
+
+// MsgColumnCount is a row with more cells than the header.
+func MsgColumnCount(got, want int) string {
+	return fmt.Sprintf("the row has %d cells but the header has %d columns", got, want)
+}
+
+// MsgWrongFormat rejects a file that is not one of the formats accepted.
+const MsgWrongFormat = "the file is loaded in the wrong format; upload a .csv or .txt file"
+
+// MsgEmptyFile rejects a file with no header row.
+const MsgEmptyFile = "the file is empty: it has no header row"
+
+// MsgUnknownTenant rejects a file under a prefix no tenant owns.
+func MsgUnknownTenant(tenant string) string {
+	return fmt.Sprintf("no tenant %q is configured; upload under your tenant's folder", tenant)
+}
+
+// MsgUnknownDataset rejects a file under a dataset folder sluice does not know.
+func MsgUnknownDataset(dataset string, known []string) string {
+	return fmt.Sprintf("there is no dataset %q; upload to one of: %v", dataset, known)
+}
+
+// MsgBadKey rejects an object whose key is not <tenant>/<dataset>/<file name>.
+func MsgBadKey(key string) string {
+	return fmt.Sprintf("the object %q is not at <tenant>/<dataset>/<file name>", key)
+}
+
+// MsgLineTooLong rejects a file with a line longer than the limit.
+func MsgLineTooLong(limit int) string {
+	return fmt.Sprintf("the file has a row longer than %d bytes", limit)
+}

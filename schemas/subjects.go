@@ -1,0 +1,56 @@
+package schemas
+
+// Streams, and the subjects they hold. Names are stable: consumers are bound
+// to them durably.
+const (
+	StreamS3Events = "S3_EVENTS"
+	StreamRows     = "ROWS"
+	StreamImports  = "IMPORTS"
+	StreamDLQ      = "DLQ"
+
+	SubjectS3Events   = "sluice.s3.events"
+	SubjectRowsAll    = "sluice.rows.>"
+	SubjectImportsAll = "sluice.import.>"
+	SubjectDLQAll     = "sluice.dlq.>"
+
+	SubjectRawRows   = "sluice.rows.raw.>"
+	SubjectValidRows = "sluice.rows.valid.>"
+	SubjectReadyRows = "sluice.rows.ready.>"
+	SubjectDLQRows   = "sluice.dlq.rows.>"
+)
+
+// Stage names: the <stage> of poison subjects, Msg-Ids, metrics and the NATS
+// users in deploy/nats.conf.
+const (
+	StageIngest    = "ingest"
+	StageValidate  = "validate"
+	StageTransform = "transform"
+	StageLoad      = "load"
+	StageNotify    = "notify"
+)
+
+// Stages lists every stage in flow order.
+var Stages = []string{StageIngest, StageValidate, StageTransform, StageLoad, StageNotify}
+
+// RawRowsSubject is where ingest publishes a file's chunks.
+func RawRowsSubject(tenant, dataset string) string { return "sluice.rows.raw." + tenant + "." + dataset }
+
+// ValidRowsSubject is where validate publishes checked chunks.
+func ValidRowsSubject(tenant, dataset string) string {
+	return "sluice.rows.valid." + tenant + "." + dataset
+}
+
+// ReadyRowsSubject is where transform publishes chunks ready to load.
+func ReadyRowsSubject(tenant, dataset string) string {
+	return "sluice.rows.ready." + tenant + "." + dataset
+}
+
+// DLQRowsSubject is where validate sends rejected rows.
+func DLQRowsSubject(tenant, dataset string) string { return "sluice.dlq.rows." + tenant + "." + dataset }
+
+// PoisonSubject is where a stage sends a message that still fails after its
+// retries, with the reason in its headers.
+func PoisonSubject(stage string) string { return "sluice.dlq.poison." + stage }
+
+// ImportSubject is where an import event is published.
+func ImportSubject(event, importID string) string { return "sluice.import." + event + "." + importID }

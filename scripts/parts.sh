@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# parts.sh installs the real parts sluice runs on, when they are missing:
+# Debian's ClickHouse, and MinIO and Mailpit at the versions pinned in
+# DESIGN.md. It is idempotent: a second run installs nothing.
+#
+# Starting them is Go's job (platform.StartClickHouse, StartMinIO,
+# StartMailpit), used by `sluice demo` and by the tests alike, because MinIO
+# must start after the embedded NATS server it publishes bucket events to.
+set -euo pipefail
+
+GOBIN=$(go env GOPATH)/bin
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MAILPIT_VERSION=v1.27.11
+
+log() { printf 'parts: %s\n' "$*" >&2; }
+
+if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >/dev/null; then
+  log "installing clickhouse-server and clickhouse-client (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+fi
+if [ ! -x "$GOBIN/mailpit" ]; then
+  log "installing mailpit $MAILPIT_VERSION"
+  go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi
+if [ ! -x "$GOBIN/minio" ]; then
+  log "installing minio $MINIO_VERSION (a few minutes the first time)"
+  go install "github.com/minio/minio@$MINIO_VERSION"
+fi
