@@ -27,6 +27,8 @@ type Config struct {
 	SMTPAddr string
 	MailFrom string
 
+	// DataDir holds the demo's parts and their data (git-ignored).
+	DataDir      string
 	TenantsFile  string
 	MetricsAddr  string
 	ChunkRows    int
@@ -103,6 +105,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		},
 		SMTPAddr:     str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
 		MailFrom:     str("SLUICE_MAIL_FROM", "sluice@localhost"),
+		DataDir:      str("SLUICE_DATA", ".data"),
 		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
 		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
 		ChunkRows:    num("SLUICE_CHUNK_ROWS", 2000),

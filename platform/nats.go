@@ -20,6 +20,10 @@ const DuplicateWindow = 30 * time.Minute
 // version ingest has taken.
 const ClaimsBucket = "sluice_claims"
 
+// MailedBucket is the KV bucket of the emails notify has sent: one key per
+// import, created before its email is sent, so an import is mailed once.
+const MailedBucket = "sluice_mailed"
+
 // StartNATS starts an embedded NATS server with JetStream. port -1 picks a
 // free port (tests); storeDir keeps the streams across restarts.
 func StartNATS(port int, storeDir string) (*server.Server, error) {
@@ -67,12 +71,14 @@ func EnsureStreams(js nats.JetStreamContext) error {
 			return fmt.Errorf("nats: update stream %s: %w", sc.Name, err)
 		}
 	}
-	if _, err := js.KeyValue(ClaimsBucket); errors.Is(err, nats.ErrBucketNotFound) {
-		if _, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: ClaimsBucket, Storage: nats.FileStorage, History: 1}); err != nil {
-			return fmt.Errorf("nats: create kv %s: %w", ClaimsBucket, err)
+	for _, bucket := range []string{ClaimsBucket, MailedBucket} {
+		if _, err := js.KeyValue(bucket); errors.Is(err, nats.ErrBucketNotFound) {
+			if _, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: bucket, Storage: nats.FileStorage, History: 1}); err != nil {
+				return fmt.Errorf("nats: create kv %s: %w", bucket, err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("nats: kv %s: %w", bucket, err)
 		}
-	} else if err != nil {
-		return fmt.Errorf("nats: kv %s: %w", ClaimsBucket, err)
 	}
 	return nil
 }

@@ -63,7 +63,13 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(ctx context.Context, name, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
+func start(ctx context.Context, name, addr, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
+	// Something else answering on the address would pass the ready check.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("parts: %s: %s is taken: %w", name, addr, err)
+	}
+	ln.Close()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("parts: %w", err)
 	}
@@ -142,7 +148,7 @@ func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 S
 		"MINIO_NOTIFY_NATS_JETSTREAM_PRIMARY=on",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_PRIMARY=" + queueDir,
 	}
-	p, err := start(ctx, "minio", dir, env, httpReady("http://"+addr+"/minio/health/ready"),
+	p, err := start(ctx, "minio", addr, dir, env, httpReady("http://"+addr+"/minio/health/ready"),
 		bin, "server", filepath.Join(dir, "data"), "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", port+1), "--quiet")
 	if err != nil {
 		return nil, err
@@ -159,9 +165,9 @@ func StartMailpit(ctx context.Context, dir string, smtpPort, httpPort int) (*Par
 		return nil, err
 	}
 	web := fmt.Sprintf("127.0.0.1:%d", httpPort)
-	p, err := start(ctx, "mailpit", dir, nil, httpReady("http://"+web+"/api/v1/info"),
+	p, err := start(ctx, "mailpit", fmt.Sprintf("127.0.0.1:%d", smtpPort), dir, nil, httpReady("http://"+web+"/api/v1/info"),
 		bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", web,
-		"--database", filepath.Join(dir, "mailpit.db"), "--smtp-auth-accept-any", "--disable-version-check")
+		"--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check")
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +234,7 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 		}
 		return nil
 	}
-	p, err := start(ctx, "clickhouse", dir, nil, func() error { return query("SELECT 1") },
+	p, err := start(ctx, "clickhouse", fmt.Sprintf("127.0.0.1:%d", port), dir, nil, func() error { return query("SELECT 1") },
 		bin, "--config-file="+filepath.Join(etc, "config.xml"))
 	if err != nil {
 		return nil, err

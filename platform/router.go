@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -66,4 +67,21 @@ func MaxDeliveries(maxDeliver int) message.HandlerMiddleware {
 			return h(msg)
 		}
 	}
+}
+
+// StageRouter returns the router of one stage: its handler on the durable
+// consumer c, with the middleware of NewRouter. Poisoned messages and the
+// handler's own output go through pub.
+func StageRouter(stage string, nc *nats.Conn, pub message.Publisher, c Consumer, m *Metrics, logger watermill.LoggerAdapter, h message.NoPublishHandlerFunc) (*message.Router, error) {
+	c.setDefaults()
+	sub, err := NewSubscriber(nc, c, logger)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewRouter(stage, pub, c.MaxDeliver, m, logger)
+	if err != nil {
+		return nil, err
+	}
+	r.AddConsumerHandler(stage, c.Subject, sub, h)
+	return r, nil
 }

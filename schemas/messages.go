@@ -28,7 +28,9 @@ const (
 	CodeMissingColumn   = "missing_column"
 	CodeTooManyRows     = "too_many_rows"
 	CodeLineTooLong     = "line_too_long"
-	CodeUnreadable      = "unreadable"
+	// CodeSuperseded is an upload overwritten or deleted before it was read:
+	// the newer upload is an import of its own.
+	CodeSuperseded = "superseded"
 )
 
 // The messages partners read, in the words of the product documents (seeds).
@@ -89,3 +91,9 @@ func MsgBadKey(key string) string {
 func MsgLineTooLong(limit int) string {
 	return fmt.Sprintf("the file has a row longer than %d bytes", limit)
 }
+
+// MsgSuperseded rejects an upload whose key was overwritten before it was read.
+const MsgSuperseded = "the file was replaced by a newer upload before it could be read; the newer one is imported instead"
+
+// MsgDeleted rejects an upload deleted before it was read.
+const MsgDeleted = "the file was deleted before it could be read"

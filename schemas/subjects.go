@@ -33,7 +33,9 @@ const (
 var Stages = []string{StageIngest, StageValidate, StageTransform, StageLoad, StageNotify}
 
 // RawRowsSubject is where ingest publishes a file's chunks.
-func RawRowsSubject(tenant, dataset string) string { return "sluice.rows.raw." + tenant + "." + dataset }
+func RawRowsSubject(tenant, dataset string) string {
+	return "sluice.rows.raw." + tenant + "." + dataset
+}
 
 // ValidRowsSubject is where validate publishes checked chunks.
 func ValidRowsSubject(tenant, dataset string) string {
@@ -46,7 +48,9 @@ func ReadyRowsSubject(tenant, dataset string) string {
 }
 
 // DLQRowsSubject is where validate sends rejected rows.
-func DLQRowsSubject(tenant, dataset string) string { return "sluice.dlq.rows." + tenant + "." + dataset }
+func DLQRowsSubject(tenant, dataset string) string {
+	return "sluice.dlq.rows." + tenant + "." + dataset
+}
 
 // PoisonSubject is where a stage sends a message that still fails after its
 // retries, with the reason in its headers.

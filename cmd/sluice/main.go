@@ -1,0 +1,55 @@
+// Command sluice runs the bulk-import pipeline.
+//
+//	sluice up                  every stage in one process, with an embedded NATS JetStream server
+//	sluice ingest|validate|transform|load|notify
+//	                           one stage against an external NATS (SLUICE_NATS_URL), to scale out
+//	sluice demo                the parts, the pipeline and MinIO on loopback; uploads examples/
+//
+// Configuration comes from SLUICE_* environment variables (platform.LoadConfig).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+const usage = `usage: sluice up | demo | ingest | validate | transform | load | notify`
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cfg, err := platform.LoadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice:", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd := os.Args[1]; {
+	case cmd == "up":
+		err = up(ctx, cfg, logger)
+	case cmd == "demo":
+		err = demo(ctx, cfg, logger)
+	case slices.Contains(schemas.Stages, cmd):
+		err = runStages(ctx, cfg, logger, cfg.NATSURL, []string{cmd})
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		logger.Error("sluice: " + err.Error())
+		os.Exit(1)
+	}
+}

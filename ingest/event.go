@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ObjectRef is one object version a bucket event (or the bucket sync) points
+// at.
+type ObjectRef struct {
+	Bucket string
+	Key    string
+	// Version is the version id, or MinIO's sequencer where the bucket is not
+	// versioned: either way, a new PUT of the same key has a new one.
+	Version  string
+	ETag     string
+	Size     int64
+	Uploader string
+	Time     time.Time
+}
+
+// s3Event is the part of an S3 (MinIO) bucket notification ingest reads.
+type s3Event struct {
+	Records []struct {
+		EventName string    `json:"eventName"`
+		EventTime time.Time `json:"eventTime"`
+		S3        struct {
+			Bucket struct {
+				Name string `json:"name"`
+			} `json:"bucket"`
+			Object struct {
+				Key          string            `json:"key"`
+				Size         int64             `json:"size"`
+				ETag         string            `json:"eTag"`
+				VersionID    string            `json:"versionId"`
+				Sequencer    string            `json:"sequencer"`
+				UserMetadata map[string]string `json:"userMetadata"`
+			} `json:"object"`
+		} `json:"s3"`
+	} `json:"Records"`
+}
+
+// ParseEvent reads the objects created by a bucket notification. The key
+// arrives URL-encoded (acme%2Fclients%2Fmy+file.csv).
+func ParseEvent(data []byte) ([]ObjectRef, error) {
+	var ev s3Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, fmt.Errorf("ingest: bucket event: %w", err)
+	}
+	var refs []ObjectRef
+	for _, r := range ev.Records {
+		if !strings.HasPrefix(r.EventName, "s3:ObjectCreated:") && !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+			continue
+		}
+		key, err := url.QueryUnescape(r.S3.Object.Key)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: bucket event key %q: %w", r.S3.Object.Key, err)
+		}
+		version := r.S3.Object.VersionID
+		if version == "" || version == "null" {
+			version = r.S3.Object.Sequencer
+		}
+		refs = append(refs, ObjectRef{
+			Bucket:   r.S3.Bucket.Name,
+			Key:      key,
+			Version:  version,
+			ETag:     r.S3.Object.ETag,
+			Size:     r.S3.Object.Size,
+			Uploader: uploader(r.S3.Object.UserMetadata),
+			Time:     r.EventTime,
+		})
+	}
+	return refs, nil
+}
+
+// uploader finds X-Amz-Meta-Uploader, whatever case the server gave it. CR
+// and LF never reach a mail header.
+func uploader(md map[string]string) string {
+	for k, v := range md {
+		if strings.EqualFold(k, "X-Amz-Meta-Uploader") || strings.EqualFold(k, "uploader") {
+			return strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(v))
+		}
+	}
+	return ""
+}
+
+// splitKey splits <tenant>/<dataset>/<file name>.
+func splitKey(key string) (tenant, dataset, file string, ok bool) {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" || strings.Contains(parts[2], "/") {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}

@@ -1,0 +1,328 @@
+// Package ingest turns bucket events into chunks of rows. It owns the claim
+// ledger (each object version is imported once), reading objects as streams,
+// detecting their format, checking their header and row limit, finding rows
+// whose key repeats an earlier row of the same file, and cutting the rows into
+// chunks on sluice.rows.raw.<tenant>.<dataset>.
+//
+// It judges no cell: rules are validate's. A file that cannot be read as a
+// whole (unknown tenant or dataset, wrong format, missing or unknown column,
+// too many rows) is rejected as a whole: an import.rejected event, and no
+// chunk, so no row of it is ever loaded.
+//
+// A file is read twice: once to count its rows and check its header, so that
+// a file over its row limit is rejected before any chunk leaves, and once to
+// publish. Neither read holds more than one chunk in memory; the one thing
+// that grows with the file is the set of 8-byte key hashes used to find
+// duplicate keys, bounded by the tenant's row limit.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Config is the ingest stage's configuration.
+type Config struct {
+	// ChunkRows is the most rows one chunk message carries.
+	ChunkRows int
+	// MaxLineBytes bounds one row of a file.
+	MaxLineBytes int
+	// Concurrency is how many files one instance reads at once.
+	Concurrency int
+	// Lease is how long a claim outlives its last heartbeat; it must be
+	// shorter than AckWait (see Ledger).
+	Lease   time.Duration
+	AckWait time.Duration
+	// MaxFileTime bounds the reading of one file.
+	MaxFileTime time.Duration
+	MaxDeliver  int
+}
+
+func (c *Config) setDefaults() {
+	if c.ChunkRows == 0 {
+		c.ChunkRows = 2000
+	}
+	if c.MaxLineBytes == 0 {
+		c.MaxLineBytes = 1 << 20
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 2
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.Lease == 0 {
+		c.Lease = c.AckWait * 2 / 3
+	}
+	if c.MaxFileTime == 0 {
+		c.MaxFileTime = time.Hour
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 5
+	}
+}
+
+// Validate reports a configuration ingest cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.ChunkRows <= 0:
+		return errors.New("ingest: ChunkRows must be positive")
+	case c.MaxLineBytes < 1024:
+		return errors.New("ingest: MaxLineBytes must be at least 1024")
+	case c.Lease >= c.AckWait:
+		return errors.New("ingest: Lease must be shorter than AckWait")
+	}
+	return nil
+}
+
+// ObjectStore is what ingest needs of the bucket.
+type ObjectStore interface {
+	// Open streams the object version ref points at. A *FileError says the
+	// object cannot be imported (it was replaced, say).
+	Open(ctx context.Context, ref ObjectRef) (io.ReadCloser, error)
+}
+
+// Stage is the ingest stage.
+type Stage struct {
+	cfg     Config
+	nc      *nats.Conn
+	pub     message.Publisher
+	store   ObjectStore
+	tenants platform.Tenants
+	ledger  *Ledger
+	metrics *platform.Metrics
+	logger  *slog.Logger
+	router  *message.Router
+	seed    maphash.Seed
+}
+
+// New builds the ingest stage on the claims bucket and the S3_EVENTS stream.
+func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	kv, err := js.KeyValue(platform.ClaimsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: claims bucket: %w", err)
+	}
+	wl := platform.Logger(logger)
+	pub, err := platform.NewPublisher(nc, wl)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{cfg: cfg, nc: nc, pub: pub, store: store, tenants: tenants,
+		ledger: NewLedger(kv, cfg.Lease), metrics: m, logger: logger, seed: maphash.MakeSeed()}
+	s.router, err = platform.StageRouter(schemas.StageIngest, nc, pub, platform.Consumer{
+		Name:           "ingest",
+		Subject:        schemas.SubjectS3Events,
+		AckWait:        cfg.AckWait,
+		HandlerTimeout: cfg.MaxFileTime,
+		MaxDeliver:     cfg.MaxDeliver,
+		Concurrency:    cfg.Concurrency,
+	}, m, wl, s.handle)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run handles bucket events until ctx ends.
+func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
+
+// Running is closed once the stage consumes.
+func (s *Stage) Running() chan struct{} { return s.router.Running() }
+
+func (s *Stage) handle(msg *message.Message) error {
+	refs, err := ParseEvent(msg.Payload)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if err := s.Ingest(msg.Context(), ref, func() { _ = platform.InProgress(s.nc, msg) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ingest imports one object version, once: it claims it, reads it and
+// publishes its chunks and events. alive is called while it works, to keep
+// the bucket event from being redelivered.
+func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, alive func()) error {
+	claim, err := s.ledger.Claim(ref)
+	if errors.Is(err, ErrClaimed) {
+		s.logger.Info("ingest: duplicate event ignored", "key", ref.Key, "version", ref.Version)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	imp := schemas.Import{
+		ID: claim.ImportID(), Bucket: ref.Bucket, Key: ref.Key, ObjectVersion: ref.Version,
+		Uploader: ref.Uploader, Version: claim.Version(), ReceivedAt: ref.Time.UTC().Truncate(time.Second),
+	}
+	if imp.ReceivedAt.IsZero() {
+		imp.ReceivedAt = time.Now().UTC().Truncate(time.Second)
+	}
+	imp.Tenant, imp.Dataset, imp.FileName, _ = splitKey(ref.Key)
+
+	stop := s.keepAlive(claim, alive)
+	err = s.read(ctx, imp, ref)
+	stop()
+	var fe *FileError
+	if errors.As(err, &fe) {
+		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
+		err = platform.Publish(s.pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, "rejected", 0),
+			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
+	}
+	if err != nil {
+		// Let the retry (or the redelivery) take the claim over at once.
+		if rerr := s.ledger.Release(claim); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return err
+	}
+	return s.ledger.Done(claim)
+}
+
+// keepAlive heartbeats the claim and calls alive until stop is called.
+func (s *Stage) keepAlive(claim *Claim, alive func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(s.cfg.Lease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				alive()
+				if err := s.ledger.Heartbeat(claim); err != nil {
+					s.logger.Warn("ingest: heartbeat", "import", claim.ImportID(), "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// read checks the file as a whole, then publishes its chunks and the
+// ingested event. A *FileError rejects the file.
+func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) error {
+	if err := platform.Publish(s.pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, "received", 0),
+		schemas.ImportEvent{Type: schemas.EventReceived, Import: imp}); err != nil {
+		return err
+	}
+	if imp.Tenant == "" {
+		return fileError(schemas.CodeBadKey, schemas.MsgBadKey(ref.Key))
+	}
+	tenant, ok := s.tenants[imp.Tenant]
+	if !ok {
+		return fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
+	}
+	ds, ok := schemas.Lookup(imp.Dataset)
+	if !ok {
+		known := make([]string, 0, len(schemas.Datasets))
+		for name := range schemas.Datasets {
+			known = append(known, name)
+		}
+		sort.Strings(known)
+		return fileError(schemas.CodeUnknownDataset, schemas.MsgUnknownDataset(imp.Dataset, known))
+	}
+	if _, err := s.scan(ctx, ref, ds, tenant.MaxRows, nil); err != nil {
+		return err
+	}
+	chunks := 0
+	c := schemas.Chunk{Import: imp, Number: 1}
+	flush := func() error {
+		if len(c.Rows) == 0 {
+			return nil
+		}
+		c.FirstRow = c.Rows[0].N
+		if err := platform.Publish(s.pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
+			schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), c); err != nil {
+			return err
+		}
+		s.metrics.Rows.WithLabelValues("read").Add(float64(len(c.Rows)))
+		chunks = c.Number
+		c = schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, s.cfg.ChunkRows)}
+		return nil
+	}
+	seen := map[uint64]int{}
+	rows := 0
+	format, err := s.scan(ctx, ref, ds, tenant.MaxRows, func(row schemas.Row) error {
+		rows++
+		if key := ds.CanonicalKey(row.Cells); key != "" && row.Problem == nil {
+			h := maphash.String(s.seed, key)
+			if first, dup := seen[h]; dup {
+				row.DuplicateOf = first
+			} else {
+				seen[h] = row.N
+			}
+		}
+		c.Rows = append(c.Rows, row)
+		if len(c.Rows) >= s.cfg.ChunkRows {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
+		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
+}
+
+// scan reads the object's rows, calling each for every row (nil: only
+// count). More than maxRows rows is a *FileError, found before each is
+// called for a row past the limit.
+func (s *Stage) scan(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int, each func(schemas.Row) error) (schemas.FileFormat, error) {
+	body, err := s.store.Open(ctx, ref)
+	if err != nil {
+		return schemas.FileFormat{}, err
+	}
+	defer body.Close()
+	rr, err := NewRowReader(body, ref.Key, ds, s.cfg.MaxLineBytes)
+	if err != nil {
+		return schemas.FileFormat{}, err
+	}
+	for n := 1; ; n++ {
+		row, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			return rr.Format(), nil
+		}
+		if err != nil {
+			return schemas.FileFormat{}, err
+		}
+		if n > maxRows {
+			return schemas.FileFormat{}, fileError(schemas.CodeTooManyRows, schemas.MsgTooManyRows(maxRows))
+		}
+		if each != nil {
+			if err := each(row); err != nil {
+				return schemas.FileFormat{}, err
+			}
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// FileError is a problem with a file as a whole: it is rejected and no row of
+// it is loaded. Its violation is what the partner reads.
+type FileError struct{ V schemas.Violation }
+
+func (e *FileError) Error() string { return e.V.Code + ": " + e.V.Message }
+
+func fileError(code, msg string) *FileError {
+	return &FileError{V: schemas.Violation{Code: code, Message: msg}}
+}
+
+// delimiters are those a text file may use, in order of preference on a tie.
+var delimiters = []rune{',', ';', '\t', '|'}
+
+// DetectFormat tells from a file's name and its first bytes whether sluice can
+// read it, and how: only delimited text (.csv, .txt) for now, and never a file
+// whose bytes say it is something else (a zip archive, a binary).
+func DetectFormat(name string, head []byte) (schemas.FileFormat, error) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".csv", ".txt":
+	default:
+		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgWrongFormat)
+	}
+	if bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.IndexByte(head, 0) >= 0 {
+		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgWrongFormat)
+	}
+	return schemas.FileFormat{
+		Format:    "csv",
+		Delimiter: string(detectDelimiter(head)),
+		Encoding:  "utf-8",
+	}, nil
+}
+
+// detectDelimiter counts each candidate outside quotes in the first line.
+func detectDelimiter(head []byte) rune {
+	counts := map[rune]int{}
+	quoted := false
+	for _, r := range string(head) {
+		if r == '"' {
+			quoted = !quoted
+			continue
+		}
+		if !quoted && (r == '\n' || r == '\r') {
+			break
+		}
+		if !quoted {
+			counts[r]++
+		}
+	}
+	best := delimiters[0]
+	for _, d := range delimiters {
+		if counts[d] > counts[best] {
+			best = d
+		}
+	}
+	return best
+}
+
+// RowReader reads a delimited text file's data rows, in the dataset's field
+// order, one at a time: memory does not grow with the file.
+type RowReader struct {
+	csv    *csv.Reader
+	guard  *lineGuard
+	ds     *schemas.Dataset
+	cols   []int // file column -> field index
+	n      int   // row number of the last record read (header: 1)
+	format schemas.FileFormat
+}
+
+// headLen is how much of a file DetectFormat looks at.
+const headLen = 64 << 10
+
+// NewRowReader detects the format of r, reads and checks its header against
+// the dataset, and returns a reader of its rows. maxLine bounds the bytes of
+// one row; a longer one rejects the file (encoding/csv has no bound of its
+// own). Every error is a *FileError unless reading r itself failed.
+func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*RowReader, error) {
+	guard := &lineGuard{r: r, limit: maxLine, max: maxLine + 2*headLen}
+	br := bufio.NewReaderSize(guard, headLen)
+	head, err := br.Peek(headLen)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, guard.error(err)
+	}
+	head = bytes.TrimPrefix(head, []byte("\ufeff"))
+	format, err := DetectFormat(name, head)
+	if err != nil {
+		return nil, err
+	}
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = []rune(format.Delimiter)[0]
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	rr := &RowReader{csv: cr, guard: guard, ds: ds, format: format}
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fileError(schemas.CodeEmptyFile, schemas.MsgEmptyFile)
+	}
+	if err != nil {
+		return nil, guard.error(err)
+	}
+	guard.reset()
+	rr.n = 1
+	header = trimTrailingEmpty(header)
+	cols, v := ds.MapHeader(header)
+	if v != nil {
+		return nil, &FileError{V: *v}
+	}
+	rr.cols = cols
+	return rr, nil
+}
+
+// Format is what the reader detected.
+func (r *RowReader) Format() schemas.FileFormat { return r.format }
+
+// Next returns the next data row, or io.EOF. Rows with no value in any cell
+// (a spreadsheet's empty trailing rows) are not records and are passed over,
+// but still counted, so row numbers match what the partner sees. A row that
+// cannot be split into cells is returned with its Problem set: the rest of
+// the file is still read.
+func (r *RowReader) Next() (schemas.Row, error) {
+	for {
+		rec, err := r.csv.Read()
+		if errors.Is(err, io.EOF) {
+			return schemas.Row{}, io.EOF
+		}
+		r.n++
+		r.guard.reset()
+		var perr *csv.ParseError
+		if errors.As(err, &perr) {
+			return schemas.Row{N: r.n, Cells: make([]string, len(r.ds.Fields)), Problem: &schemas.Violation{
+				Code: schemas.CodeMalformed, Message: schemas.MsgMalformed(perr.Err.Error()),
+			}}, nil
+		}
+		if err != nil {
+			return schemas.Row{}, r.guard.error(err)
+		}
+		rec = trimTrailingEmpty(rec)
+		if len(rec) == 0 {
+			continue
+		}
+		row := schemas.Row{N: r.n, Cells: make([]string, len(r.ds.Fields))}
+		for c, v := range rec {
+			if c >= len(r.cols) {
+				row.Problem = &schemas.Violation{Code: schemas.CodeColumnCount, Message: schemas.MsgColumnCount(len(rec), len(r.cols))}
+				break
+			}
+			row.Cells[r.cols[c]] = v
+		}
+		return row, nil
+	}
+}
+
+// trimTrailingEmpty drops the empty cells at the end of a record, which
+// spreadsheets add for formatted but empty columns.
+func trimTrailingEmpty(rec []string) []string {
+	for len(rec) > 0 && strings.TrimSpace(rec[len(rec)-1]) == "" {
+		rec = rec[:len(rec)-1]
+	}
+	return rec
+}
+
+func (g *lineGuard) error(err error) error {
+	if errors.Is(err, errLineTooLong) {
+		return fileError(schemas.CodeLineTooLong, schemas.MsgLineTooLong(g.limit))
+	}
+	return fmt.Errorf("ingest: read: %w", err)
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// lineGuard fails a read once more than max bytes have been read since the
+// last reset (one reset per record), so one endless quoted field cannot make
+// the CSV reader buffer the whole file.
+type lineGuard struct {
+	r     io.Reader
+	limit int // the row limit partners are told
+	max   int // limit plus what the readers buffer ahead
+	read  int
+}
+
+func (g *lineGuard) reset() { g.read = 0 }
+
+func (g *lineGuard) Read(p []byte) (int, error) {
+	if g.read > g.max {
+		return 0, errLineTooLong
+	}
+	n, err := g.r.Read(p)
+	g.read += n
+	return n, err
+}

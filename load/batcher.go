@@ -1,0 +1,116 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// errStopping answers chunks still waiting when the stage stops; they are
+// redelivered.
+var errStopping = errors.New("load: stopping")
+
+type flushFunc func(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.Counts, error)
+
+type result struct {
+	counts schemas.Counts
+	err    error
+}
+
+type request struct {
+	chunk *schemas.Chunk
+	reply chan result
+}
+
+type group struct {
+	reqs    []*request
+	rows    int
+	started time.Time
+}
+
+// batcher gathers the chunks handled at once into large writes, one import
+// per write: a write happens when its chunks reach rows, or when its first
+// chunk has waited wait. Writes happen one at a time, in its goroutine.
+type batcher struct {
+	in    chan *request
+	rows  int
+	wait  time.Duration
+	flush flushFunc
+}
+
+func newBatcher(rows int, wait time.Duration, flush flushFunc) *batcher {
+	return &batcher{in: make(chan *request), rows: rows, wait: wait, flush: flush}
+}
+
+// add hands a chunk to the batcher and waits for its write.
+func (b *batcher) add(ctx context.Context, c *schemas.Chunk) (schemas.Counts, error) {
+	req := &request{chunk: c, reply: make(chan result, 1)}
+	select {
+	case b.in <- req:
+	case <-ctx.Done():
+		return schemas.Counts{}, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		return r.counts, r.err
+	case <-ctx.Done():
+		return schemas.Counts{}, ctx.Err()
+	}
+}
+
+// run gathers and writes until ctx ends.
+func (b *batcher) run(ctx context.Context) {
+	groups := map[string]*group{}
+	tick := time.NewTicker(b.wait / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			for _, g := range groups {
+				g.answer(nil, errStopping)
+			}
+			return
+		case req := <-b.in:
+			id := req.chunk.Import.ID
+			g := groups[id]
+			if g == nil {
+				g = &group{started: time.Now()}
+				groups[id] = g
+			}
+			g.reqs = append(g.reqs, req)
+			g.rows += req.chunk.Size()
+			if g.rows >= b.rows {
+				delete(groups, id)
+				b.write(ctx, g)
+			}
+		case now := <-tick.C:
+			for id, g := range groups {
+				if now.Sub(g.started) >= b.wait {
+					delete(groups, id)
+					b.write(ctx, g)
+				}
+			}
+		}
+	}
+}
+
+func (b *batcher) write(ctx context.Context, g *group) {
+	chunks := make([]*schemas.Chunk, len(g.reqs))
+	for i, r := range g.reqs {
+		chunks[i] = r.chunk
+	}
+	counts, err := b.flush(ctx, chunks)
+	g.answer(counts, err)
+}
+
+func (g *group) answer(counts []schemas.Counts, err error) {
+	for i, r := range g.reqs {
+		res := result{err: err}
+		if err == nil {
+			res.counts = counts[i]
+		}
+		r.reply <- res
+	}
+}

@@ -1,0 +1,251 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// ClickHouse is the Warehouse on ClickHouse (18.16 and current releases).
+type ClickHouse struct {
+	Conn     driver.Conn
+	Database string
+}
+
+// withKeys sends a batch's keys along with a query as the external table
+// batch_keys(key String): no query text grows with the batch.
+func withKeys(ctx context.Context, keys []string) (context.Context, error) {
+	t, err := ext.NewTable("batch_keys", ext.Column("key", "String"))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := t.Append(k); err != nil {
+			return nil, err
+		}
+	}
+	return clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), nil
+}
+
+// Stored implements Warehouse.
+func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]uint64, error) {
+	stored := make(map[string]uint64, len(keys))
+	if len(keys) == 0 {
+		return stored, nil
+	}
+	key := ds.Fields[ds.KeyIndex()].Column
+	q := fmt.Sprintf(`SELECT %[1]s, argMax(row_hash, version) FROM %[2]s.%[3]s
+		WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys) AND version < ? GROUP BY %[1]s`,
+		key, c.Database, ds.Table)
+	kctx, err := withKeys(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+	}
+	rows, err := c.Conn.Query(kctx, q, tenant, before)
+	if err != nil {
+		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var h uint64
+		if err := rows.Scan(&k, &h); err != nil {
+			return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+		}
+		stored[k] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+	}
+	return stored, nil
+}
+
+// Audited implements Warehouse.
+func (c *ClickHouse) Audited(ctx context.Context, importID string, first, last int) (map[int]string, error) {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(
+		"SELECT row, toString(outcome) FROM %s.import_rows FINAL WHERE import_id = ? AND row >= ? AND row <= ?", c.Database),
+		importID, uint32(first), uint32(last))
+	if err != nil {
+		return nil, fmt.Errorf("load: audited: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var n uint32
+		var o string
+		if err := rows.Scan(&n, &o); err != nil {
+			return nil, fmt.Errorf("load: audited: %w", err)
+		}
+		out[int(n)] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load: audited: %w", err)
+	}
+	return out, nil
+}
+
+// Write implements Warehouse: records, then audit, then chunk reports, each
+// one insert. A failed insert may still have landed; the caller retries the
+// whole write, which the tables' design makes safe.
+func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
+	if err := c.writeRecords(ctx, w); err != nil {
+		return err
+	}
+	if err := c.writeAudit(ctx, w); err != nil {
+		return err
+	}
+	return c.writeChunks(ctx, w)
+}
+
+func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
+	ds := w.Dataset
+	n := 0
+	for _, r := range w.Records {
+		if r.Outcome != Unchanged {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	cols := []string{"tenant"}
+	for _, f := range ds.Fields {
+		cols = append(cols, f.Column)
+	}
+	cols = append(cols, "row_hash", "import_id", "row", "version", "loaded_at")
+	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", c.Database, ds.Table, strings.Join(cols, ", ")))
+	if err != nil {
+		return fmt.Errorf("load: insert %s: %w", ds.Table, err)
+	}
+	// Column by column: one slice per column, no value boxed per cell.
+	tenant := make([]string, 0, n)
+	fields := make([]any, len(ds.Fields))
+	for i, f := range ds.Fields {
+		switch f.Kind {
+		case schemas.Bool:
+			fields[i] = make([]uint8, 0, n)
+		case schemas.DateTime:
+			fields[i] = make([]time.Time, 0, n)
+		default:
+			fields[i] = make([]string, 0, n)
+		}
+	}
+	hashes := make([]uint64, 0, n)
+	importIDs := make([]string, 0, n)
+	rowNums := make([]uint32, 0, n)
+	versions := make([]uint64, 0, n)
+	loaded := make([]time.Time, 0, n)
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, r := range w.Records {
+		if r.Outcome == Unchanged {
+			continue
+		}
+		tenant = append(tenant, w.Import.Tenant)
+		for i, f := range ds.Fields {
+			v := r.Row.Cells[i]
+			switch f.Kind {
+			case schemas.Bool:
+				b := uint8(0)
+				if v == "1" {
+					b = 1
+				}
+				fields[i] = append(fields[i].([]uint8), b)
+			case schemas.DateTime:
+				t, err := time.Parse(schemas.DateTimeLayout, v)
+				if err != nil {
+					return fmt.Errorf("load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
+				}
+				fields[i] = append(fields[i].([]time.Time), t)
+			default:
+				fields[i] = append(fields[i].([]string), v)
+			}
+		}
+		hashes = append(hashes, r.Hash)
+		importIDs = append(importIDs, w.Import.ID)
+		rowNums = append(rowNums, uint32(r.Row.N))
+		versions = append(versions, w.Import.Version)
+		loaded = append(loaded, now)
+	}
+	columns := append(append([]any{tenant}, fields...), hashes, importIDs, rowNums, versions, loaded)
+	for i, col := range columns {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("load: insert %s: column %s: %w", ds.Table, cols[i], err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("load: insert %s: %w", ds.Table, err)
+	}
+	return nil
+}
+
+func (c *ClickHouse) writeAudit(ctx context.Context, w *Write) error {
+	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(
+		"INSERT INTO %s.import_rows (import_id, row, tenant, dataset, chunk, outcome, columns, codes, messages, values, version)", c.Database))
+	if err != nil {
+		return fmt.Errorf("load: insert import_rows: %w", err)
+	}
+	imp := w.Import
+	none := []string{}
+	for _, r := range w.Records {
+		if err := batch.Append(imp.ID, uint32(r.Row.N), imp.Tenant, imp.Dataset, uint32(r.Chunk), r.Outcome,
+			none, none, none, none, imp.Version); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("load: insert import_rows: %w", err)
+		}
+	}
+	for chunk, rejected := range w.Rejected {
+		for _, r := range rejected {
+			cols, codes, msgs, vals := splitViolations(r.Violations)
+			if err := batch.Append(imp.ID, uint32(r.N), imp.Tenant, imp.Dataset, uint32(chunk), Rejected,
+				cols, codes, msgs, vals, imp.Version); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("load: insert import_rows: %w", err)
+			}
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("load: insert import_rows: %w", err)
+	}
+	return nil
+}
+
+func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
+	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(
+		"INSERT INTO %s.import_chunks (import_id, chunk, first_row, rows, created, updated, unchanged, rejected, loaded_at, version)", c.Database))
+	if err != nil {
+		return fmt.Errorf("load: insert import_chunks: %w", err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, r := range w.Chunks {
+		k := r.Counts
+		if err := batch.Append(w.Import.ID, uint32(r.Number), uint32(r.FirstRow), uint32(k.Rows),
+			uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected), now, w.Import.Version); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("load: insert import_chunks: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("load: insert import_chunks: %w", err)
+	}
+	return nil
+}
+
+// splitViolations lays violations out as the audit's parallel arrays (18.16
+// cannot store Array(Tuple(...))).
+func splitViolations(vs []schemas.Violation) (cols, codes, msgs, vals []string) {
+	for _, v := range vs {
+		cols = append(cols, v.Column)
+		codes = append(codes, v.Code)
+		msgs = append(msgs, v.Message)
+		vals = append(vals, v.Value)
+	}
+	return cols, codes, msgs, vals
+}

@@ -1,0 +1,279 @@
+// Package load upserts ready records into ClickHouse and reports every chunk
+// exactly once. It owns deciding each row's outcome (created, updated,
+// unchanged; rejected rows arrive decided), the per-row audit
+// (import_rows), the per-chunk report (import_chunks) and the progress event
+// notify counts chunks by.
+//
+// Chunks from concurrent deliveries of one import are gathered into one large
+// write (Config.BatchRows) and their messages acked only after it: records
+// first, then the audit, then the chunk reports, then the progress events. A
+// chunk whose report is in ClickHouse has its audit and records there too.
+//
+// Outcomes are decided against the latest stored version older than the
+// import's, and a retried or redelivered chunk reuses the outcomes its
+// earlier attempt audited, so the counts do not change with redelivery. An
+// unchanged record is not written again. Left as it is: if a first attempt
+// wrote records but not their audit, and ClickHouse merged the older version
+// away before the retry, an "updated" row is reported as "created"; the
+// stored record is right either way.
+package load
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Outcomes of a row, as the audit stores them.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged"
+	Rejected  = "rejected"
+)
+
+// Record is one row to write, with its outcome decided.
+type Record struct {
+	Row     schemas.Row
+	Chunk   int
+	Hash    uint64
+	Outcome string
+}
+
+// Write is what one flush writes for one import.
+type Write struct {
+	Dataset *schemas.Dataset
+	Import  schemas.Import
+	// Records are the valid rows; those Unchanged are audited, not written.
+	Records []Record
+	// Rejected rows, by chunk number.
+	Rejected map[int][]schemas.Rejected
+	// Chunks are the chunks' reports.
+	Chunks []ChunkReport
+}
+
+// ChunkReport is one chunk's outcome counts.
+type ChunkReport struct {
+	Number   int
+	FirstRow int
+	Counts   schemas.Counts
+}
+
+// Warehouse is what load needs of ClickHouse.
+type Warehouse interface {
+	// Stored returns, for each key that has a record of the tenant with a
+	// version lower than before, the row hash of the latest such record.
+	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]uint64, error)
+	// Audited returns the outcomes already audited for rows of the import
+	// between first and last.
+	Audited(ctx context.Context, importID string, first, last int) (map[int]string, error)
+	// Write writes records, then the audit, then the chunk reports.
+	Write(ctx context.Context, w *Write) error
+}
+
+// RowHash identifies a record's content, to tell updated from unchanged.
+func RowHash(cells []string) uint64 {
+	h := fnv.New64a()
+	for _, c := range cells {
+		h.Write([]byte(c))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// Decide sets the outcome of each record: an outcome already audited stands;
+// otherwise a key with no stored record is created, one whose stored content
+// hashes the same is unchanged, and any other is updated.
+func Decide(ds *schemas.Dataset, records []Record, audited map[int]string, stored map[string]uint64) {
+	key := ds.KeyIndex()
+	for i := range records {
+		r := &records[i]
+		if o, ok := audited[r.Row.N]; ok && o != Rejected {
+			r.Outcome = o
+			continue
+		}
+		h, ok := stored[r.Row.Cells[key]]
+		switch {
+		case !ok:
+			r.Outcome = Created
+		case h == r.Hash:
+			r.Outcome = Unchanged
+		default:
+			r.Outcome = Updated
+		}
+	}
+}
+
+// Config is the load stage's configuration.
+type Config struct {
+	// BatchRows is how many rows are gathered into one write.
+	BatchRows int
+	// MaxWait is the longest a chunk waits for others to join its write.
+	MaxWait time.Duration
+	// Concurrency is how many chunks are handled (and gathered) at once.
+	Concurrency int
+	MaxDeliver  int
+	// WriteTimeout bounds one write.
+	WriteTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.BatchRows == 0 {
+		c.BatchRows = 20000
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 200 * time.Millisecond
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 16
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 20 * time.Second
+	}
+}
+
+// Validate reports a configuration the stage cannot run with.
+func (c Config) Validate() error {
+	if c.BatchRows <= 0 || c.MaxWait <= 0 || c.Concurrency <= 0 || c.MaxDeliver < 0 {
+		return errors.New("load: BatchRows, MaxWait and Concurrency must be positive")
+	}
+	return nil
+}
+
+// Stage is the load stage.
+type Stage struct {
+	cfg     Config
+	wh      Warehouse
+	pub     message.Publisher
+	metrics *platform.Metrics
+	router  *message.Router
+	batcher *batcher
+	logger  *slog.Logger
+}
+
+// New builds the load stage on the ready rows.
+func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	wl := platform.Logger(logger)
+	pub, err := platform.NewPublisher(nc, wl)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{cfg: cfg, wh: wh, pub: pub, metrics: m, logger: logger}
+	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
+	s.router, err = platform.StageRouter(schemas.StageLoad, nc, pub, platform.Consumer{
+		Name: "load", Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+	}, m, wl, s.handle)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run loads chunks until ctx ends.
+func (s *Stage) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { defer close(done); s.batcher.run(ctx) }()
+	err := s.router.Run(ctx)
+	<-done
+	return err
+}
+
+// Running is closed once the stage consumes.
+func (s *Stage) Running() chan struct{} { return s.router.Running() }
+
+func (s *Stage) handle(msg *message.Message) error {
+	var c schemas.Chunk
+	if err := platform.Decode(msg, &c); err != nil {
+		return err
+	}
+	counts, err := s.batcher.add(msg.Context(), &c)
+	if err != nil {
+		return err
+	}
+	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventProgress, c.Import.ID),
+		schemas.MsgID(c.Import.ID, schemas.StageLoad, c.Number),
+		schemas.ImportEvent{Type: schemas.EventProgress, Import: c.Import, Chunk: c.Number, Counts: counts})
+}
+
+// flush writes the chunks of one import gathered by the batcher and returns
+// each chunk's counts.
+func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.Counts, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	imp := chunks[0].Import
+	ds, ok := schemas.Lookup(imp.Dataset)
+	if !ok {
+		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
+	}
+	w := &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}}
+	first, last := chunks[0].FirstRow, 0
+	var keys []string
+	key := ds.KeyIndex()
+	for _, c := range chunks {
+		for _, row := range c.Rows {
+			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number, Hash: RowHash(row.Cells)})
+			keys = append(keys, row.Cells[key])
+		}
+		w.Rejected[c.Number] = c.Rejected
+		first = min(first, c.FirstRow)
+		for _, r := range c.Rows {
+			last = max(last, r.N)
+		}
+		for _, r := range c.Rejected {
+			last = max(last, r.N)
+		}
+	}
+	audited, err := s.wh.Audited(ctx, imp.ID, first, last)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version)
+	if err != nil {
+		return nil, err
+	}
+	Decide(ds, w.Records, audited, stored)
+
+	counts := make([]schemas.Counts, len(chunks))
+	index := map[int]int{}
+	for i, c := range chunks {
+		index[c.Number] = i
+		counts[i].Rows = c.Size()
+		counts[i].Rejected = len(c.Rejected)
+	}
+	for _, r := range w.Records {
+		cnt := &counts[index[r.Chunk]]
+		switch r.Outcome {
+		case Created:
+			cnt.Created++
+		case Updated:
+			cnt.Updated++
+		case Unchanged:
+			cnt.Unchanged++
+		}
+	}
+	for i, c := range chunks {
+		w.Chunks = append(w.Chunks, ChunkReport{Number: c.Number, FirstRow: c.FirstRow, Counts: counts[i]})
+	}
+	if err := s.wh.Write(ctx, w); err != nil {
+		return nil, err
+	}
+	for _, c := range counts {
+		s.metrics.Rows.WithLabelValues(Created).Add(float64(c.Created))
+		s.metrics.Rows.WithLabelValues(Updated).Add(float64(c.Updated))
+		s.metrics.Rows.WithLabelValues(Unchanged).Add(float64(c.Unchanged))
+		s.metrics.Rows.WithLabelValues(Rejected).Add(float64(c.Rejected))
+	}
+	return counts, nil
+}

@@ -1,0 +1,118 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// ClickHouse is the Store on ClickHouse.
+type ClickHouse struct {
+	Conn     driver.Conn
+	Database string
+}
+
+// statusRank versions an import's rows: a later status replaces an earlier
+// one, whatever order the events arrive in.
+func statusRank(status string) uint64 {
+	switch status {
+	case schemas.StatusReceived:
+		return 1
+	case schemas.StatusProcessing:
+		return 2
+	}
+	return 3
+}
+
+// SaveImport implements Store.
+func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
+	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(`INSERT INTO %s.imports (import_id, tenant, dataset, bucket, key,
+		file_name, object_version, uploader, status, reason_code, reason, format, delimiter, encoding,
+		chunks, rows, created, updated, unchanged, rejected, received_at, finished_at, version)`, c.Database))
+	if err != nil {
+		return fmt.Errorf("notify: save import: %w", err)
+	}
+	k := r.Counts
+	finished := r.FinishedAt
+	if finished.IsZero() {
+		finished = time.Unix(0, 0)
+	}
+	if err := batch.Append(r.ID, r.Tenant, r.Dataset, r.Bucket, r.Key, r.FileName, r.ObjectVersion, r.Uploader,
+		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
+		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
+		r.ReceivedAt, finished, statusRank(r.Status)); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("notify: save import: %w", err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("notify: save import: %w", err)
+	}
+	return nil
+}
+
+// Import implements Store.
+func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool, error) {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT import_id, tenant, dataset, bucket, key, file_name, object_version,
+		uploader, toString(status), reason_code, reason, format, delimiter, encoding, chunks, rows,
+		created, updated, unchanged, rejected, received_at, finished_at
+		FROM %s.imports FINAL WHERE import_id = ?`, c.Database), id)
+	if err != nil {
+		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return ImportRecord{}, false, rows.Err()
+	}
+	var r ImportRecord
+	var chunks, total, created, updated, unchanged, rejected uint32
+	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
+		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
+		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt); err != nil {
+		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
+	}
+	r.Chunks, r.Rows = int(chunks), int(total)
+	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
+	return r, true, nil
+}
+
+// Reported implements Store.
+func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Counts, error) {
+	var n, total, created, updated, unchanged, rejected uint64
+	err := c.Conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(), sum(rows), sum(created), sum(updated), sum(unchanged), sum(rejected)
+		FROM %s.import_chunks FINAL WHERE import_id = ?`, c.Database), id).
+		Scan(&n, &total, &created, &updated, &unchanged, &rejected)
+	if err != nil {
+		return 0, schemas.Counts{}, fmt.Errorf("notify: reported %s: %w", id, err)
+	}
+	return int(n), schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated),
+		Unchanged: int(unchanged), Rejected: int(rejected)}, nil
+}
+
+// Rejections implements Store.
+func (c *ClickHouse) Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT row, columns, codes, messages, values
+		FROM %s.import_rows FINAL WHERE import_id = ? AND outcome = 'rejected' ORDER BY row LIMIT %d`, c.Database, limit), id)
+	if err != nil {
+		return fmt.Errorf("notify: rejections %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n uint32
+		var cols, codes, msgs, vals []string
+		if err := rows.Scan(&n, &cols, &codes, &msgs, &vals); err != nil {
+			return fmt.Errorf("notify: rejections %s: %w", id, err)
+		}
+		r := schemas.Rejected{N: int(n)}
+		for i := range cols {
+			r.Violations = append(r.Violations, schemas.Violation{Column: cols[i], Code: codes[i], Message: msgs[i], Value: vals[i]})
+		}
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

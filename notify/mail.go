@@ -1,0 +1,77 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// Mail is one email notify sends.
+type Mail struct {
+	To      string
+	Subject string
+	Body    string
+	// Attachment, if named, is attached as text/csv.
+	AttachmentName string
+	Attachment     []byte
+}
+
+// SMTP is the Mailer on an SMTP server.
+type SMTP struct {
+	Addr string
+	From string
+}
+
+// Send implements Mailer.
+func (s SMTP) Send(ctx context.Context, m Mail) error {
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return fmt.Errorf("notify: smtp address %q: %w", s.Addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("notify: smtp port %q: %w", port, err)
+	}
+	msg := mail.NewMsg()
+	if err := msg.From(s.From); err != nil {
+		return fmt.Errorf("notify: from: %w", err)
+	}
+	if err := msg.To(m.To); err != nil {
+		return fmt.Errorf("notify: to %q: %w", m.To, err)
+	}
+	msg.Subject(HeaderSafe(m.Subject))
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetBodyString(mail.TypeTextPlain, m.Body)
+	if m.AttachmentName != "" {
+		if err := msg.AttachReader(HeaderSafe(m.AttachmentName), bytes.NewReader(m.Attachment),
+			mail.WithFileContentType(mail.ContentType("text/csv"))); err != nil {
+			return fmt.Errorf("notify: attach: %w", err)
+		}
+	}
+	c, err := mail.NewClient(host, mail.WithPort(p), mail.WithTLSPolicy(mail.TLSOpportunistic), mail.WithTimeout(20*time.Second))
+	if err != nil {
+		return fmt.Errorf("notify: smtp: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("notify: send to %s: %w", m.To, err)
+	}
+	return nil
+}
+
+// HeaderSafe removes CR, LF and every other control character, so nothing
+// from a file (its name, say) can add a header to a mail.
+func HeaderSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}

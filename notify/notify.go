@@ -1,0 +1,302 @@
+// Package notify follows every import to its end. It owns the import's status
+// in ClickHouse (received, processing, completed, completed_with_errors,
+// rejected), deciding when an import is complete, and the one email its
+// uploader gets: the counts, and the rejected rows as a CSV report they can
+// fix and upload again (or, for a file rejected whole, the reason).
+//
+// An import is complete when every chunk ingest announced has been reported
+// by load: completion counts the distinct chunk numbers in import_chunks (a
+// set), never events, so redelivered events change nothing. Each event is
+// checked against the stored state, so events may arrive in any order and
+// any number of times. The email goes to the object's X-Amz-Meta-Uploader
+// when it is an address, else to the tenant's contact, and is sent once per
+// import (a KV entry is created before sending, and removed if sending
+// fails).
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// ImportRecord is an import's row in the imports table.
+type ImportRecord struct {
+	schemas.Import
+	Status     string
+	Reason     schemas.Violation
+	File       schemas.FileFormat
+	Chunks     int
+	Rows       int
+	Counts     schemas.Counts
+	FinishedAt time.Time
+}
+
+// Final reports whether the import has ended.
+func (r *ImportRecord) Final() bool {
+	switch r.Status {
+	case schemas.StatusCompleted, schemas.StatusCompletedWithErrors, schemas.StatusRejected:
+		return true
+	}
+	return false
+}
+
+// Store is what notify needs of ClickHouse.
+type Store interface {
+	// SaveImport stores the import's state; a later status wins over an
+	// earlier one whatever order they are saved in.
+	SaveImport(ctx context.Context, r ImportRecord) error
+	// Import reads the import's state.
+	Import(ctx context.Context, id string) (ImportRecord, bool, error)
+	// Reported counts the distinct chunks load reported, and sums their
+	// counts.
+	Reported(ctx context.Context, id string) (int, schemas.Counts, error)
+	// Rejections calls each for the import's rejected rows in row order, at
+	// most limit of them.
+	Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error
+}
+
+// Mailer sends an email.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// Config is the notify stage's configuration.
+type Config struct {
+	// MaxReportRows bounds the rejected rows an emailed report lists.
+	MaxReportRows int
+	Concurrency   int
+	MaxDeliver    int
+}
+
+// Validate reports a configuration the stage cannot run with.
+func (c Config) Validate() error {
+	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 {
+		return errors.New("notify: MaxReportRows, Concurrency and MaxDeliver must not be negative")
+	}
+	return nil
+}
+
+// Stage is the notify stage.
+type Stage struct {
+	cfg     Config
+	store   Store
+	mailer  Mailer
+	tenants platform.Tenants
+	mailed  nats.KeyValue
+	pub     message.Publisher
+	imports *prometheus.CounterVec
+	router  *message.Router
+	logger  *slog.Logger
+}
+
+// New builds the notify stage on the import events.
+func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.Tenants, m *platform.Metrics, reg prometheus.Registerer, logger *slog.Logger) (*Stage, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxReportRows == 0 {
+		cfg.MaxReportRows = 100000
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 4
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	mailed, err := js.KeyValue(platform.MailedBucket)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	imports := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_notify_imports_total",
+		Help: "Imports that ended, by status.",
+	}, []string{"status"})
+	if err := reg.Register(imports); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	wl := platform.Logger(logger)
+	pub, err := platform.NewPublisher(nc, wl)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, pub: pub,
+		imports: imports, logger: logger}
+	s.router, err = platform.StageRouter(schemas.StageNotify, nc, pub, platform.Consumer{
+		Name: "notify", Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+	}, m, wl, s.handle)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run follows imports until ctx ends.
+func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
+
+// Running is closed once the stage consumes.
+func (s *Stage) Running() chan struct{} { return s.router.Running() }
+
+func (s *Stage) handle(msg *message.Message) error {
+	var ev schemas.ImportEvent
+	if err := platform.Decode(msg, &ev); err != nil {
+		return err
+	}
+	ctx := msg.Context()
+	rec := ImportRecord{Import: ev.Import}
+	switch ev.Type {
+	case schemas.EventReceived:
+		rec.Status = schemas.StatusReceived
+		return s.store.SaveImport(ctx, rec)
+	case schemas.EventRejected:
+		rec.Status = schemas.StatusRejected
+		if ev.Reason != nil {
+			rec.Reason = *ev.Reason
+		}
+		rec.FinishedAt = time.Now().UTC()
+		if err := s.store.SaveImport(ctx, rec); err != nil {
+			return err
+		}
+		return s.finish(ctx, rec)
+	case schemas.EventIngested:
+		rec.Status = schemas.StatusProcessing
+		rec.Chunks, rec.Rows, rec.File = ev.Chunks, ev.Rows, ev.File
+		if err := s.store.SaveImport(ctx, rec); err != nil {
+			return err
+		}
+		return s.check(ctx, ev.Import.ID)
+	case schemas.EventProgress:
+		return s.check(ctx, ev.Import.ID)
+	}
+	return nil
+}
+
+// check completes the import if every chunk has been reported, and finishes
+// an import already complete (its email may not have gone out yet).
+func (s *Stage) check(ctx context.Context, id string) error {
+	rec, ok, err := s.store.Import(ctx, id)
+	if err != nil || !ok || rec.Status == schemas.StatusReceived {
+		return err // not ingested yet: the ingested event will check again
+	}
+	if rec.Final() {
+		return s.finish(ctx, rec)
+	}
+	n, counts, err := s.store.Reported(ctx, id)
+	if err != nil || n < rec.Chunks {
+		return err
+	}
+	if counts.Rows != rec.Rows {
+		s.logger.Error("notify: reported rows differ from ingested rows", "import", id, "ingested", rec.Rows, "reported", counts.Rows)
+	}
+	rec.Counts = counts
+	rec.Status = schemas.StatusCompleted
+	if counts.Rejected > 0 {
+		rec.Status = schemas.StatusCompletedWithErrors
+	}
+	rec.FinishedAt = time.Now().UTC()
+	if err := s.store.SaveImport(ctx, rec); err != nil {
+		return err
+	}
+	return s.finish(ctx, rec)
+}
+
+// finish mails the uploader once and announces the end of the import.
+func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
+	if _, err := s.mailed.Create(rec.ID, []byte(rec.Status)); err == nil {
+		s.imports.WithLabelValues(rec.Status).Inc()
+		if err := s.mail(ctx, rec); err != nil {
+			if derr := s.mailed.Delete(rec.ID); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			return err
+		}
+	} else if !errors.Is(err, nats.ErrKeyExists) {
+		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+	}
+	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
+		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
+			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
+}
+
+func reasonOf(rec ImportRecord) *schemas.Violation {
+	if rec.Reason.Code == "" {
+		return nil
+	}
+	return &rec.Reason
+}
+
+// Recipient is who is told of an import: the uploader named in the object's
+// metadata, else the tenant's contact; "" when there is neither.
+func Recipient(imp schemas.Import, tenants platform.Tenants) string {
+	if schemas.IsEmail(imp.Uploader) {
+		return imp.Uploader
+	}
+	return tenants[imp.Tenant].Contact
+}
+
+func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
+	to := Recipient(rec.Import, s.tenants)
+	if to == "" {
+		s.logger.Warn("notify: nobody to tell", "import", rec.ID, "tenant", rec.Tenant)
+		return nil
+	}
+	m, err := s.compose(ctx, rec)
+	if err != nil {
+		return err
+	}
+	m.To = to
+	return s.mailer.Send(ctx, m)
+}
+
+// compose writes the email of an ended import.
+func (s *Stage) compose(ctx context.Context, rec ImportRecord) (Mail, error) {
+	var b strings.Builder
+	name := rec.FileName
+	if name == "" {
+		name = rec.Key
+	}
+	if rec.Status == schemas.StatusRejected {
+		fmt.Fprintf(&b, "Your file %q was not imported: %s.\n\nNo row of it was loaded. Fix the file and upload it again.\n", name, rec.Reason.Message)
+		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
+		return Mail{Subject: fmt.Sprintf("[sluice] %s: file rejected", name), Body: b.String()}, nil
+	}
+	k := rec.Counts
+	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
+	fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, k.Created+k.Updated+k.Unchanged, k.Rejected)}
+	if k.Rejected > 0 {
+		var report bytes.Buffer
+		rw, err := NewReportWriter(&report)
+		if err != nil {
+			return Mail{}, err
+		}
+		if err := s.store.Rejections(ctx, rec.ID, s.cfg.MaxReportRows, rw.Write); err != nil {
+			return Mail{}, err
+		}
+		if err := rw.Close(); err != nil {
+			return Mail{}, err
+		}
+		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
+		m.Attachment = report.Bytes()
+		fmt.Fprintf(&b, "\nThe rejected rows are listed in the attached %s: row, column, rule, value and message.\n", m.AttachmentName)
+		if k.Rejected > s.cfg.MaxReportRows {
+			fmt.Fprintf(&b, "It lists the first %d of them.\n", s.cfg.MaxReportRows)
+		}
+		b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
+	}
+	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
+	m.Body = b.String()
+	return m, nil
+}

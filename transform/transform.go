@@ -1,0 +1,103 @@
+// Package transform turns valid rows into records ready to load: every cell
+// in its canonical form (trimmed, normalised: e-mails lower-cased, booleans
+// 1/0, times in UTC) and every empty optional cell given its dataset's
+// default. It owns applying the dataset's normalisers and defaults (Records,
+// a plain function); the normalisers and defaults themselves are declared in
+// schemas, beside the rules they follow.
+//
+// Rejected rows ride along untouched, so the chunk reaches load whole.
+// Defaults are deterministic (they depend on the tenant, the record's key
+// and the import), so a redelivered chunk yields the same records.
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Records rewrites valid rows in place into their canonical form.
+func Records(ds *schemas.Dataset, imp schemas.Import, rows []schemas.Row) {
+	for r := range rows {
+		cells := rows[r].Cells
+		dc := schemas.DefaultContext{Tenant: imp.Tenant, ReceivedAt: imp.ReceivedAt, Key: ds.CanonicalKey(cells)}
+		for i := range ds.Fields {
+			cells[i] = ds.Fields[i].Canonical(cells[i], dc)
+		}
+	}
+}
+
+// Config is the transform stage's configuration.
+type Config struct {
+	Concurrency int
+	MaxDeliver  int
+}
+
+// Validate reports a configuration the stage cannot run with.
+func (c Config) Validate() error {
+	if c.Concurrency < 0 || c.MaxDeliver < 0 {
+		return errors.New("transform: Concurrency and MaxDeliver must not be negative")
+	}
+	return nil
+}
+
+// Stage is the transform stage.
+type Stage struct {
+	pub     message.Publisher
+	metrics *platform.Metrics
+	router  *message.Router
+}
+
+// New builds the transform stage on the valid rows.
+func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 4
+	}
+	wl := platform.Logger(logger)
+	pub, err := platform.NewPublisher(nc, wl)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{pub: pub, metrics: m}
+	s.router, err = platform.StageRouter(schemas.StageTransform, nc, pub, platform.Consumer{
+		Name: "transform", Subject: schemas.SubjectValidRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+	}, m, wl, s.handle)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run transforms chunks until ctx ends.
+func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
+
+// Running is closed once the stage consumes.
+func (s *Stage) Running() chan struct{} { return s.router.Running() }
+
+func (s *Stage) handle(msg *message.Message) error {
+	var c schemas.Chunk
+	if err := platform.Decode(msg, &c); err != nil {
+		return err
+	}
+	ds, ok := schemas.Lookup(c.Import.Dataset)
+	if !ok {
+		return fmt.Errorf("transform: chunk of unknown dataset %q", c.Import.Dataset)
+	}
+	Records(ds, c.Import, c.Rows)
+	if err := platform.Publish(s.pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
+		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), c); err != nil {
+		return err
+	}
+	s.metrics.Rows.WithLabelValues("transformed").Add(float64(len(c.Rows)))
+	return nil
+}

@@ -1,0 +1,130 @@
+// Package validate judges every row of every chunk against its dataset's
+// rules and splits the chunk: valid rows go on (sluice.rows.valid.*) with the
+// rejected ones listed beside them, so the chunk keeps its identity and load
+// reports it whole; rejected rows also go to the dead-letter stream
+// (sluice.dlq.rows.*) with their reasons.
+//
+// The rules themselves are declared in schemas; this package owns applying
+// them (Judge), which is a plain function, tested without a broker. A row
+// that breaks several rules is rejected once, with every reason.
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Judge splits rows into the valid ones and the rejected ones, with every
+// violation of each rejected row in field order.
+func Judge(ds *schemas.Dataset, rows []schemas.Row) (valid []schemas.Row, rejected []schemas.Rejected) {
+	key := ds.KeyIndex()
+	for _, row := range rows {
+		var vs []schemas.Violation
+		if row.Problem != nil {
+			vs = append(vs, *row.Problem)
+		} else {
+			for i := range ds.Fields {
+				f := &ds.Fields[i]
+				if v, ok := f.Check(row.Cells[i]); !ok {
+					vs = append(vs, v)
+				} else if i == key && row.DuplicateOf > 0 {
+					vs = append(vs, schemas.Violation{
+						Column: f.Name, Code: schemas.CodeDuplicate, Value: f.Show(row.Cells[i]),
+						Message: fmt.Sprintf("%s (row %d has the same %s)", schemas.MsgDuplicate, row.DuplicateOf, f.Name),
+					})
+				}
+			}
+		}
+		if len(vs) > 0 {
+			rejected = append(rejected, schemas.Rejected{N: row.N, Violations: vs})
+			continue
+		}
+		valid = append(valid, row)
+	}
+	return valid, rejected
+}
+
+// Config is the validate stage's configuration.
+type Config struct {
+	Concurrency int
+	MaxDeliver  int
+}
+
+// Validate reports a configuration the stage cannot run with.
+func (c Config) Validate() error {
+	if c.Concurrency < 0 || c.MaxDeliver < 0 {
+		return errors.New("validate: Concurrency and MaxDeliver must not be negative")
+	}
+	return nil
+}
+
+// Stage is the validate stage.
+type Stage struct {
+	pub     message.Publisher
+	metrics *platform.Metrics
+	router  *message.Router
+}
+
+// New builds the validate stage on the raw rows.
+func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 4
+	}
+	wl := platform.Logger(logger)
+	pub, err := platform.NewPublisher(nc, wl)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{pub: pub, metrics: m}
+	s.router, err = platform.StageRouter(schemas.StageValidate, nc, pub, platform.Consumer{
+		Name: "validate", Subject: schemas.SubjectRawRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+	}, m, wl, s.handle)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run validates chunks until ctx ends.
+func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
+
+// Running is closed once the stage consumes.
+func (s *Stage) Running() chan struct{} { return s.router.Running() }
+
+func (s *Stage) handle(msg *message.Message) error {
+	var c schemas.Chunk
+	if err := platform.Decode(msg, &c); err != nil {
+		return err
+	}
+	ds, ok := schemas.Lookup(c.Import.Dataset)
+	if !ok {
+		return fmt.Errorf("validate: chunk of unknown dataset %q", c.Import.Dataset)
+	}
+	valid, rejected := Judge(ds, c.Rows)
+	if len(rejected) > 0 {
+		if err := platform.Publish(s.pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
+			schemas.MsgID(c.Import.ID, "validate-dlq", c.Number),
+			schemas.DLQRows{Import: c.Import, Chunk: c.Number, Rejected: rejected}); err != nil {
+			return err
+		}
+	}
+	c.Rows, c.Rejected = valid, append(c.Rejected, rejected...)
+	if err := platform.Publish(s.pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
+		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), c); err != nil {
+		return err
+	}
+	s.metrics.Rows.WithLabelValues("valid").Add(float64(len(valid)))
+	s.metrics.Rows.WithLabelValues("rejected").Add(float64(len(rejected)))
+	return nil
+}
