@@ -35,15 +35,21 @@ func withKeys(ctx context.Context, keys []string) (context.Context, error) {
 }
 
 // Stored implements Warehouse.
-func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]uint64, error) {
-	stored := make(map[string]uint64, len(keys))
+func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]Stored, error) {
+	stored := make(map[string]Stored, len(keys))
 	if len(keys) == 0 {
 		return stored, nil
 	}
 	key := ds.Fields[ds.KeyIndex()].Column
-	q := fmt.Sprintf(`SELECT %[1]s, argMax(row_hash, version) FROM %[2]s.%[3]s
+	// toString gives each column back in its canonical form (DateTime('UTC')
+	// as 2006-01-02 15:04:05, UInt8 as 1/0).
+	cols := make([]string, len(ds.Fields))
+	for i, f := range ds.Fields {
+		cols[i] = fmt.Sprintf("toString(argMax(%s, version))", f.Column)
+	}
+	q := fmt.Sprintf(`SELECT %[1]s, argMax(row_hash, version), %[4]s FROM %[2]s.%[3]s
 		WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys) AND version < ? GROUP BY %[1]s`,
-		key, c.Database, ds.Table)
+		key, c.Database, ds.Table, strings.Join(cols, ", "))
 	kctx, err := withKeys(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
@@ -55,11 +61,15 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	defer rows.Close()
 	for rows.Next() {
 		var k string
-		var h uint64
-		if err := rows.Scan(&k, &h); err != nil {
+		s := Stored{Cells: make([]string, len(ds.Fields))}
+		dest := []any{&k, &s.Hash}
+		for i := range s.Cells {
+			dest = append(dest, &s.Cells[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
 		}
-		stored[k] = h
+		stored[k] = s
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)

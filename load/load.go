@@ -42,8 +42,9 @@ const (
 
 // Record is one row to write, with its outcome decided.
 type Record struct {
-	Row     schemas.Row
-	Chunk   int
+	Row   schemas.Row
+	Chunk int
+	// Hash and Outcome are set by Decide.
 	Hash    uint64
 	Outcome string
 }
@@ -67,11 +68,17 @@ type ChunkReport struct {
 	Counts   schemas.Counts
 }
 
+// Stored is the latest stored version of a record.
+type Stored struct {
+	Hash  uint64
+	Cells []string // canonical, in field order
+}
+
 // Warehouse is what load needs of ClickHouse.
 type Warehouse interface {
 	// Stored returns, for each key that has a record of the tenant with a
-	// version lower than before, the row hash of the latest such record.
-	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]uint64, error)
+	// version lower than before, the latest such record.
+	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]Stored, error)
 	// Audited returns the outcomes already audited for rows of the import
 	// between first and last.
 	Audited(ctx context.Context, importID string, first, last int) (map[int]string, error)
@@ -89,22 +96,32 @@ func RowHash(cells []string) uint64 {
 	return h.Sum64()
 }
 
-// Decide sets the outcome of each record: an outcome already audited stands;
-// otherwise a key with no stored record is created, one whose stored content
-// hashes the same is unchanged, and any other is updated.
-func Decide(ds *schemas.Dataset, records []Record, audited map[int]string, stored map[string]uint64) {
+// Decide sets the outcome of each record. A key with no stored record is
+// created. Otherwise the record keeps the stored value of every cell the file
+// left empty (defaults are for new records), and is unchanged if it then
+// hashes as the stored one, updated if not. An outcome already audited (a
+// retried chunk) stands.
+func Decide(ds *schemas.Dataset, records []Record, audited map[int]string, stored map[string]Stored) {
 	key := ds.KeyIndex()
 	for i := range records {
 		r := &records[i]
+		s, exists := stored[r.Row.Cells[key]]
+		if exists && r.Row.Defaulted != 0 {
+			for f := range r.Row.Cells {
+				if r.Row.Defaulted&(1<<f) != 0 {
+					r.Row.Cells[f] = s.Cells[f]
+				}
+			}
+		}
+		r.Hash = RowHash(r.Row.Cells)
 		if o, ok := audited[r.Row.N]; ok && o != Rejected {
 			r.Outcome = o
 			continue
 		}
-		h, ok := stored[r.Row.Cells[key]]
 		switch {
-		case !ok:
+		case !exists:
 			r.Outcome = Created
-		case h == r.Hash:
+		case s.Hash == r.Hash:
 			r.Outcome = Unchanged
 		default:
 			r.Outcome = Updated
@@ -223,7 +240,7 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.C
 	key := ds.KeyIndex()
 	for _, c := range chunks {
 		for _, row := range c.Rows {
-			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number, Hash: RowHash(row.Cells)})
+			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number})
 			keys = append(keys, row.Cells[key])
 		}
 		w.Rejected[c.Number] = c.Rejected

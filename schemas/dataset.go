@@ -81,6 +81,10 @@ type Dataset struct {
 	Key string
 }
 
+// MaxFields is the most fields a dataset may have (Row.Defaulted is a 64-bit
+// mask).
+const MaxFields = 64
+
 // Datasets lists every dataset sluice imports, by name.
 var Datasets = map[string]*Dataset{
 	Clients.Name: Clients,

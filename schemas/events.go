@@ -44,6 +44,9 @@ type Row struct {
 	DuplicateOf int `json:"dup,omitempty"`
 	// Problem is a reader-level violation (malformed row), found by ingest.
 	Problem *Violation `json:"problem,omitempty"`
+	// Defaulted has bit i set when field i was empty and transform gave it
+	// its default: a record that already exists keeps its stored value there.
+	Defaulted uint64 `json:"def,omitempty"`
 }
 
 // Rejected is a row that will not be loaded, with every reason found.

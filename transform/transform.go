@@ -1,7 +1,8 @@
 // Package transform turns valid rows into records ready to load: every cell
 // in its canonical form (trimmed, normalised: e-mails lower-cased, booleans
 // 1/0, times in UTC) and every empty optional cell given its dataset's
-// default. It owns applying the dataset's normalisers and defaults (Records,
+// default (marked as such: load keeps an existing record's value there
+// instead). It owns applying the dataset's normalisers and defaults (Records,
 // a plain function); the normalisers and defaults themselves are declared in
 // schemas, beside the rules they follow.
 //
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
@@ -23,13 +25,18 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// Records rewrites valid rows in place into their canonical form.
+// Records rewrites valid rows in place into their canonical form, and marks
+// the cells that hold a default (Row.Defaulted).
 func Records(ds *schemas.Dataset, imp schemas.Import, rows []schemas.Row) {
 	for r := range rows {
-		cells := rows[r].Cells
-		dc := schemas.DefaultContext{Tenant: imp.Tenant, ReceivedAt: imp.ReceivedAt, Key: ds.CanonicalKey(cells)}
+		row := &rows[r]
+		dc := schemas.DefaultContext{Tenant: imp.Tenant, ReceivedAt: imp.ReceivedAt, Key: ds.CanonicalKey(row.Cells)}
 		for i := range ds.Fields {
-			cells[i] = ds.Fields[i].Canonical(cells[i], dc)
+			f := &ds.Fields[i]
+			if f.Default != nil && strings.TrimSpace(row.Cells[i]) == "" {
+				row.Defaulted |= 1 << i
+			}
+			row.Cells[i] = f.Canonical(row.Cells[i], dc)
 		}
 	}
 }

@@ -1,0 +1,434 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// wantRejected is, for each rejected row of testdata/clients/every-bad-row.csv,
+// the rules it breaks as column:code.
+var wantRejected = map[int][]string{
+	3:  {"firstName:required"},
+	4:  {"firstName:too_long"},
+	6:  {"lastName:too_long"},
+	7:  {"email:required"},
+	8:  {"email:format"},
+	9:  {"email:too_long"},
+	10: {"email:duplicate"},
+	11: {"ID:format"},
+	12: {"project:format"},
+	13: {"desk:format"},
+	14: {"active:format"},
+	15: {"type:format"},
+	16: {"created:format"},
+	17: {":malformed_row"},
+	18: {":column_count"},
+	19: {"email:format"},
+}
+
+// wantLoaded are the file's valid rows as ClickHouse must hold them.
+var wantLoaded = map[int]client{
+	2:  {Email: "anna.berg@acme.example", FirstName: "Anna", LastName: "Berg", Active: 1, Type: "Personal", Created: "2024-01-02 00:00:00"},
+	5:  {Email: "ben.cole@acme.example", FirstName: "Ben", LastName: "Cole", Active: 1, Type: "Personal"},
+	20: {Email: "cleo.fox@acme.example", FirstName: "Cleo", LastName: "Fox", Project: "666c2c2f32735479fd3e9a5c", Desk: "67a346ad8092c651c919337e", Active: 0, Type: "Corporate", Created: "2024-03-04 03:06:07"},
+	22: {Email: "gus@acme.example", FirstName: "Gus", LastName: "Hale", Active: 1, Type: "Personal"},
+}
+
+type client struct {
+	Email, FirstName, LastName, ID, Project, Desk, Type, Created string
+	Active                                                       uint8
+	Row                                                          uint32
+}
+
+// TestEveryKindOfBadRow follows a file with a row for every rule through the
+// pipeline: every row ends loaded or rejected with its reason, exactly once,
+// in ClickHouse, in the dead-letter stream and in the uploader's report.
+func TestEveryKindOfBadRow(t *testing.T) {
+	const key = "acme/clients/every-bad-row.csv"
+	i := upload(t, key, readFile(t, "testdata/clients/every-bad-row.csv"), "ops@acme.example")
+
+	want := schemas.Counts{Rows: 20, Created: 4, Rejected: 16}
+	if i.Status != schemas.StatusCompletedWithErrors || i.Counts != want {
+		t.Fatalf("import: got %s %+v, want %s %+v", i.Status, i.Counts, schemas.StatusCompletedWithErrors, want)
+	}
+	if i.Format != "csv" || i.Delimiter != "," || i.Chunks != (20+chunkRows-1)/chunkRows {
+		t.Errorf("import file: got format %q delimiter %q chunks %d", i.Format, i.Delimiter, i.Chunks)
+	}
+
+	t.Run("audit has every row exactly once", func(t *testing.T) {
+		seen := map[uint32]int{}
+		query(t, "SELECT row FROM sluice.import_rows WHERE import_id = ?", func(r driver.Rows) error {
+			var n uint32
+			err := r.Scan(&n)
+			seen[n]++
+			return err
+		}, i.ID)
+		if len(seen) != 20 {
+			t.Errorf("audited rows: got %d, want 20", len(seen))
+		}
+		for n, c := range seen {
+			if c != 1 {
+				t.Errorf("row %d audited %d times", n, c)
+			}
+		}
+		query(t, "SELECT row, toString(outcome), columns, codes, messages FROM sluice.import_rows FINAL WHERE import_id = ?", func(r driver.Rows) error {
+			var n uint32
+			var outcome string
+			var cols, codes, msgs []string
+			if err := r.Scan(&n, &outcome, &cols, &codes, &msgs); err != nil {
+				return err
+			}
+			rules, rejected := wantRejected[int(n)]
+			_, loaded := wantLoaded[int(n)]
+			switch {
+			case rejected:
+				if outcome != "rejected" || !slices.Equal(pairs(cols, codes), rules) {
+					t.Errorf("row %d: got %s %v, want rejected %v", n, outcome, pairs(cols, codes), rules)
+				}
+				for _, m := range msgs {
+					if m == "" {
+						t.Errorf("row %d: rejected without a message", n)
+					}
+				}
+			case loaded:
+				if outcome != "created" {
+					t.Errorf("row %d: got %s, want created", n, outcome)
+				}
+			default:
+				t.Errorf("row %d audited but is not in the file", n)
+			}
+			return nil
+		}, i.ID)
+	})
+
+	t.Run("valid rows loaded with their canonical values", func(t *testing.T) {
+		got := map[int]client{}
+		query(t, `SELECT email, first_name, last_name, id, project, desk, type, toString(created), active, row
+			FROM sluice.clients FINAL WHERE tenant = 'acme' AND import_id = ?`, func(r driver.Rows) error {
+			var c client
+			err := r.Scan(&c.Email, &c.FirstName, &c.LastName, &c.ID, &c.Project, &c.Desk, &c.Type, &c.Created, &c.Active, &c.Row)
+			got[int(c.Row)] = c
+			return err
+		}, i.ID)
+		if len(got) != len(wantLoaded) {
+			t.Fatalf("loaded rows: got %d, want %d", len(got), len(wantLoaded))
+		}
+		for n, w := range wantLoaded {
+			g := got[n]
+			if w.Created == "" { // defaults to the upload time
+				if ts, err := time.Parse(schemas.DateTimeLayout, g.Created); err != nil || time.Since(ts) > time.Hour {
+					t.Errorf("row %d: created default %q is not the upload time", n, g.Created)
+				}
+				w.Created = g.Created
+			}
+			if w.ID == "" { // derived from tenant and email
+				w.ID = schemas.DerivedID("acme", w.Email)
+			}
+			w.Row = uint32(n)
+			if g != w {
+				t.Errorf("row %d:\n got %+v\nwant %+v", n, g, w)
+			}
+		}
+	})
+
+	t.Run("dead-letter stream has each rejected row with its reasons", func(t *testing.T) {
+		got := map[int][]string{}
+		for _, d := range dlqRows(t, "acme", i.ID) {
+			for _, r := range d.Rejected {
+				var rules []string
+				for _, v := range r.Violations {
+					rules = append(rules, v.Column+":"+v.Code)
+					if v.Message == "" {
+						t.Errorf("row %d: no message in the DLQ", r.N)
+					}
+				}
+				got[r.N] = rules
+			}
+		}
+		if len(got) != len(wantRejected) {
+			t.Errorf("DLQ rows: got %d, want %d", len(got), len(wantRejected))
+		}
+		for n, w := range wantRejected {
+			if !slices.Equal(got[n], w) {
+				t.Errorf("DLQ row %d: got %v, want %v", n, got[n], w)
+			}
+		}
+	})
+
+	t.Run("one email to the uploader with the error report", func(t *testing.T) {
+		msgs := mailsAbout(t, "ops@acme.example", "every-bad-row.csv")
+		if len(msgs) != 1 {
+			t.Fatalf("emails: got %d, want 1", len(msgs))
+		}
+		m := msgs[0]
+		for _, w := range []string{"Rows:      20", "Created:   4", "Rejected:  16"} {
+			if !strings.Contains(m.Text, w) {
+				t.Errorf("email text lacks %q:\n%s", w, m.Text)
+			}
+		}
+		report, ok := m.Attachments["errors-every-bad-row.csv"]
+		if !ok {
+			t.Fatalf("attachments: got %v, want errors-every-bad-row.csv", keys(m.Attachments))
+		}
+		lines, err := csv.NewReader(bytes.NewReader(report)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(lines[0], []string{"row", "column", "rule", "value", "message"}) {
+			t.Errorf("report header: got %v", lines[0])
+		}
+		if len(lines)-1 != 16 { // one rule per rejected row in this file
+			t.Errorf("report lines: got %d, want 16", len(lines)-1)
+		}
+		byRow := map[string][]string{}
+		for _, l := range lines[1:] {
+			byRow[l[0]] = l
+		}
+		if got := byRow["19"]; got[3] != "'=1+2" {
+			t.Errorf("formula cell: got %q, want it escaped as '=1+2", got[3])
+		}
+		if got := byRow["7"]; got[4] != "the value of the field email cannot be empty" {
+			t.Errorf("row 7 message: got %q", got[4])
+		}
+		if got := byRow["4"]; got[4] != "the field firstName can contain no more than 50 characters" {
+			t.Errorf("row 4 message: got %q", got[4])
+		}
+		if got := byRow["8"]; got[4] != "the entered value does not match the format" {
+			t.Errorf("row 8 message: got %q", got[4])
+		}
+	})
+
+	t.Run("metrics count the rows", func(t *testing.T) {
+		resp, err := http.Get("http://" + stack.metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, w := range []string{`sluice_validate_rows_total{outcome="rejected"}`, `sluice_load_rows_total{outcome="created"}`,
+			`sluice_notify_imports_total{status="completed_with_errors"}`, "sluice_load_message_duration_seconds_bucket"} {
+			if !bytes.Contains(body, []byte(w)) {
+				t.Errorf("metrics lack %s", w)
+			}
+		}
+	})
+}
+
+// TestReuploadAndCorrection re-uploads a file (nothing changes, nothing is
+// duplicated), then the corrected file at the same key (the fixed rows load).
+func TestReuploadAndCorrection(t *testing.T) {
+	const key = "acme/clients/new-clients.csv"
+	original := readFile(t, "../examples/acme/clients/new-clients.csv")
+	first := upload(t, key, original, "partner@acme.example")
+	if want := (schemas.Counts{Rows: 8, Created: 4, Rejected: 4}); first.Counts != want {
+		t.Fatalf("first upload: got %+v, want %+v", first.Counts, want)
+	}
+	stored := func() (final, raw uint64) {
+		ctx := context.Background()
+		q := "SELECT count() FROM sluice.clients %s WHERE tenant = 'acme' AND email IN ('john.doe@acme.example', 'emma.smith@acme.example', 'michael.brown@acme.example', 'olivia@acme.example', 'liam.wilson@acme.example', 'ava.taylor@acme.example', 'noah.jones@acme.example', 'sophia.garcia@acme.example')"
+		if err := stack.ch.Conn.QueryRow(ctx, strings.Replace(q, "%s", "FINAL", 1)).Scan(&final); err != nil {
+			t.Fatal(err)
+		}
+		if err := stack.ch.Conn.QueryRow(ctx, strings.Replace(q, "%s", "", 1)).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		return final, raw
+	}
+	finalBefore, rawBefore := stored()
+
+	again := upload(t, key, original, "partner@acme.example")
+	if again.ID == first.ID {
+		t.Fatalf("a new PUT must be a new import")
+	}
+	if want := (schemas.Counts{Rows: 8, Unchanged: 4, Rejected: 4}); again.Counts != want {
+		t.Errorf("same file again: got %+v, want %+v", again.Counts, want)
+	}
+	if f, r := stored(); f != finalBefore || r != rawBefore {
+		t.Errorf("same file again: records %d (%d written), want %d (%d): nothing may change", f, r, finalBefore, rawBefore)
+	}
+
+	corrected := strings.NewReplacer(
+		"liam.wilson@acme,", "liam.wilson@acme.example,",
+		",Ava,Taylor,,", ",Ava,Taylor,ava.taylor@acme.example,",
+		`"=HYPERLINK(""http://evil.example"")"`, "noah.jones@acme.example",
+		"Sophia,Garcia,john.doe@acme.example,,,yes,Personal,2024-13-01", "Sophia,Garcia,sophia.garcia@acme.example,,,yes,Personal,2024-12-01",
+		"Emma,Smith,", "Emma,Smith-Jones,",
+	).Replace(string(original))
+	corrected = strings.Replace(corrected, ",yes,", ",1,", 1)
+	fixed := upload(t, key, []byte(corrected), "partner@acme.example")
+	if want := (schemas.Counts{Rows: 8, Created: 4, Updated: 1, Unchanged: 3}); fixed.Counts != want || fixed.Status != schemas.StatusCompleted {
+		t.Errorf("corrected file: got %s %+v, want completed %+v", fixed.Status, fixed.Counts, want)
+	}
+	var last string
+	if err := stack.ch.Conn.QueryRow(context.Background(),
+		"SELECT last_name FROM sluice.clients FINAL WHERE tenant = 'acme' AND email = 'emma.smith@acme.example'").Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if last != "Smith-Jones" {
+		t.Errorf("updated record: got last name %q, want Smith-Jones", last)
+	}
+	if f, _ := stored(); f != 8 {
+		t.Errorf("records after the correction: got %d, want 8", f)
+	}
+}
+
+// TestWholeFileRejections uploads files that cannot be imported at all: each
+// is rejected with its reason in the audit and in an email, and no row loads.
+func TestWholeFileRejections(t *testing.T) {
+	tests := []struct {
+		name, key, body, uploader, mailTo, code string
+	}{
+		{"unknown column", "acme/clients/wrong-columns.csv", "firstName,lastName,e-mail address\nZoe,Adams,zoe@acme.example\n",
+			"partner@acme.example", "partner@acme.example", schemas.CodeUnknownColumn},
+		{"missing required column", "acme/clients/no-email.csv", "firstName,lastName\nZoe,Adams\n",
+			"", "imports@acme.example", schemas.CodeMissingColumn},
+		{"too many rows", "tiny/clients/four.csv", "firstName,email\na,a@tiny.example\nb,b@tiny.example\nc,c@tiny.example\nd,d@tiny.example\n",
+			"", "admin@tiny.example", schemas.CodeTooManyRows},
+		{"unknown dataset", "acme/invoices/march.csv", "a,b\n1,2\n", "partner@acme.example", "partner@acme.example", schemas.CodeUnknownDataset},
+		{"unknown tenant", "nobody/clients/x.csv", "firstName,email\na,a@x.example\n", "who@nobody.example", "who@nobody.example", schemas.CodeUnknownTenant},
+		{"not a text file", "acme/clients/sheet.xlsx", "PK\x03\x04 not really", "partner@acme.example", "partner@acme.example", schemas.CodeWrongFormat},
+		{"zip named csv", "acme/clients/zip.csv", "PK\x03\x04\x00\x00", "partner@acme.example", "partner@acme.example", schemas.CodeWrongFormat},
+		{"empty file", "acme/clients/empty.csv", "", "partner@acme.example", "partner@acme.example", schemas.CodeEmptyFile},
+		{"not under a dataset", "stray.csv", "firstName,email\n", "partner@acme.example", "partner@acme.example", schemas.CodeBadKey},
+	}
+	t.Run("files", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel() // MinIO sends bucket events every few seconds: wait for them together
+				i := upload(t, tt.key, []byte(tt.body), tt.uploader)
+				if i.Status != schemas.StatusRejected || i.ReasonCode != tt.code || i.Reason == "" {
+					t.Fatalf("got %s %q %q, want rejected %q with a reason", i.Status, i.ReasonCode, i.Reason, tt.code)
+				}
+				var audited uint64
+				if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT count() FROM sluice.import_rows WHERE import_id = ?", i.ID).Scan(&audited); err != nil {
+					t.Fatal(err)
+				}
+				if audited != 0 {
+					t.Errorf("rows of a rejected file audited: %d", audited)
+				}
+				name := tt.key[strings.LastIndex(tt.key, "/")+1:]
+				msgs := mailsAbout(t, tt.mailTo, name)
+				if len(msgs) != 1 || !strings.Contains(msgs[0].Text, i.Reason) || !strings.Contains(msgs[0].Text, "was not imported") {
+					t.Errorf("emails to %s about %s: got %d, want 1 giving the reason %q", tt.mailTo, name, len(msgs), i.Reason)
+				}
+			})
+		}
+	})
+	var tiny uint64
+	if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT count() FROM sluice.clients WHERE tenant = 'tiny'").Scan(&tiny); err != nil {
+		t.Fatal(err)
+	}
+	if tiny != 0 {
+		t.Errorf("rows of a file over the row limit loaded: %d", tiny)
+	}
+}
+
+// TestDuplicateBucketEvent sends a bucket event again, as MinIO may: the
+// object version is imported once.
+func TestDuplicateBucketEvent(t *testing.T) {
+	const key = "globex/clients/contacts-semicolon.csv"
+	i := upload(t, key, readFile(t, "../examples/globex/clients/contacts-semicolon.csv"), "")
+	if want := (schemas.Counts{Rows: 3, Created: 3}); i.Counts != want || i.Delimiter != ";" {
+		t.Fatalf("semicolon file: got %+v delimiter %q, want %+v ;", i.Counts, i.Delimiter, want)
+	}
+	sub, err := stack.js.SubscribeSync(schemas.SubjectS3Events, nats.DeliverAll(), nats.AckNone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	var event []byte
+	for {
+		m, err := sub.NextMsg(2 * time.Second)
+		if err != nil {
+			break
+		}
+		if bytes.Contains(m.Data, []byte("contacts-semicolon.csv")) {
+			event = m.Data
+		}
+	}
+	if event == nil {
+		t.Fatal("no bucket event for the file in S3_EVENTS")
+	}
+	if _, err := stack.js.Publish(schemas.SubjectS3Events, event); err != nil {
+		t.Fatal(err)
+	}
+	// A later upload's end proves the duplicate has been handled before it.
+	upload(t, "globex/clients/after.csv", []byte("firstName,email\nZed,zed@globex.example\n"), "")
+	time.Sleep(time.Second)
+	if n := len(importsOf(t, key)); n != 1 {
+		t.Errorf("imports of the object: got %d, want 1", n)
+	}
+	if n := len(mailsAbout(t, "data@globex.example", "contacts-semicolon.csv")); n != 1 {
+		t.Errorf("emails: got %d, want 1", n)
+	}
+}
+
+func pairs(cols, codes []string) []string {
+	out := make([]string, len(cols))
+	for i := range cols {
+		out[i] = cols[i] + ":" + codes[i]
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// dlqRows reads the DLQ messages of an import.
+func dlqRows(t *testing.T, tenant, importID string) []schemas.DLQRows {
+	t.Helper()
+	sub, err := stack.js.SubscribeSync(schemas.DLQRowsSubject(tenant, "clients"), nats.DeliverAll(), nats.AckNone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	var out []schemas.DLQRows
+	for {
+		m, err := sub.NextMsg(time.Second)
+		if err != nil {
+			return out
+		}
+		var d schemas.DLQRows
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Import.ID == importID {
+			out = append(out, d)
+		}
+	}
+}
+
+// mailsAbout returns the emails to an address whose subject names a file.
+func mailsAbout(t *testing.T, to, file string) []mailMessage {
+	t.Helper()
+	var out []mailMessage
+	for _, m := range stack.mail.Messages(t, to) {
+		if strings.Contains(m.Subject, file) && slices.Contains(m.To, to) {
+			out = append(out, mailMessage{Text: m.Text, Attachments: m.Attachments})
+		}
+	}
+	return out
+}
+
+type mailMessage struct {
+	Text        string
+	Attachments map[string][]byte
+}

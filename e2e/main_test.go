@@ -1,0 +1,268 @@
+// Package e2e runs the sluice binary end to end on the real parts: `sluice up`
+// (every stage, embedded NATS JetStream), MinIO publishing bucket events into
+// it, ClickHouse and Mailpit. Tests upload files as partners do and assert
+// from ClickHouse, the JetStream streams and Mailpit.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/testkit"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// chunkRows is small so that every file of a test spans several chunks.
+const chunkRows = 3
+
+// stack is what every test here runs on.
+var stack struct {
+	ch      *testkit.ClickHouse
+	mail    *testkit.Mailpit
+	s3      *s3.Client
+	s3cfg   platform.S3Config
+	nc      *nats.Conn
+	js      nats.JetStreamContext
+	metrics string
+	log     string
+}
+
+// tenants are the e2e tenants: tiny has a row limit of 3.
+var tenants = platform.Tenants{
+	"acme":   {Contact: "imports@acme.example", MaxRows: 5000},
+	"globex": {Contact: "data@globex.example", MaxRows: 5000},
+	"tiny":   {Contact: "admin@tiny.example", MaxRows: 3},
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		log.Printf("e2e: %v", err)
+		if stack.log != "" {
+			if b, rerr := os.ReadFile(stack.log); rerr == nil {
+				log.Printf("sluice up log (tail):\n%s", tail(b, 4000))
+			}
+		}
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "sluice-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+
+	bin := filepath.Join(dir, "sluice")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
+	build.Dir = testkit.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build sluice: %v\n%s", err, out)
+	}
+	ch, stopCH, err := testkit.StartClickHouse(filepath.Join(dir, "clickhouse"))
+	if err != nil {
+		return 0, err
+	}
+	defer stopCH()
+	mail, stopMail, err := testkit.StartMailpit(filepath.Join(dir, "mailpit"))
+	if err != nil {
+		return 0, err
+	}
+	defer stopMail()
+	tenantsFile := filepath.Join(dir, "tenants.json")
+	b, _ := json.Marshal(tenants)
+	if err := os.WriteFile(tenantsFile, b, 0o644); err != nil {
+		return 0, err
+	}
+	natsPort, err := platform.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	metricsPort, err := platform.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	s3cfg, err := testkit.MinIOConfig()
+	if err != nil {
+		return 0, err
+	}
+
+	// sluice up first: MinIO publishes into its embedded NATS.
+	stack.log = filepath.Join(dir, "sluice.log")
+	logf, err := os.Create(stack.log)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	stack.metrics = fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	up := exec.Command(bin, "up")
+	up.Dir = testkit.RepoRoot()
+	up.Stdout, up.Stderr = logf, logf
+	up.Env = append(os.Environ(),
+		fmt.Sprintf("SLUICE_NATS_PORT=%d", natsPort),
+		"SLUICE_NATS_STORE="+filepath.Join(dir, "nats"),
+		"SLUICE_CLICKHOUSE_ADDR="+ch.Config.Addr,
+		"SLUICE_SMTP_ADDR="+mail.SMTPAddr,
+		"SLUICE_TENANTS_FILE="+tenantsFile,
+		"SLUICE_METRICS_ADDR="+stack.metrics,
+		"SLUICE_S3_ENDPOINT="+s3cfg.Endpoint,
+		fmt.Sprintf("SLUICE_CHUNK_ROWS=%d", chunkRows),
+	)
+	if err := up.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = up.Process.Signal(os.Interrupt)
+		_ = up.Wait()
+	}()
+	ctx := context.Background()
+	err = platform.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+		resp, err := http.Get("http://" + stack.metrics + "/healthz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sluice up not healthy: %w", err)
+	}
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	stopMinIO, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer stopMinIO()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return 0, err
+	}
+	stack.ch, stack.mail, stack.nc, stack.js = ch, mail, nc, js
+	stack.s3cfg, stack.s3 = s3cfg, platform.NewS3Client(s3cfg)
+	return m.Run(), nil
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return b
+}
+
+// imp is an import as the imports table has it.
+type imp struct {
+	ID, Status, ReasonCode, Reason, Format, Delimiter string
+	Chunks, Rows                                      int
+	Counts                                            schemas.Counts
+}
+
+// importsOf lists the imports of a key.
+func importsOf(t *testing.T, key string) map[string]imp {
+	t.Helper()
+	rows, err := stack.ch.Conn.Query(context.Background(), `SELECT import_id, toString(status), reason_code, reason, format, delimiter,
+		chunks, rows, created, updated, unchanged, rejected FROM sluice.imports FINAL WHERE key = ?`, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]imp{}
+	for rows.Next() {
+		var i imp
+		var chunks, total, cr, up, un, rej uint32
+		if err := rows.Scan(&i.ID, &i.Status, &i.ReasonCode, &i.Reason, &i.Format, &i.Delimiter, &chunks, &total, &cr, &up, &un, &rej); err != nil {
+			t.Fatal(err)
+		}
+		i.Chunks, i.Rows = int(chunks), int(total)
+		i.Counts = schemas.Counts{Rows: int(total), Created: int(cr), Updated: int(up), Unchanged: int(un), Rejected: int(rej)}
+		out[i.ID] = i
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// upload puts a file at key as a partner would and waits for the import it
+// starts to end.
+func upload(t *testing.T, key string, body []byte, uploader string) imp {
+	t.Helper()
+	before := importsOf(t, key)
+	in := &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}
+	if uploader != "" {
+		in.Metadata = map[string]string{"uploader": uploader}
+	}
+	if _, err := stack.s3.PutObject(context.Background(), in); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+	var got imp
+	err := platform.WaitFor(context.Background(), 60*time.Second, func() (bool, error) {
+		for id, i := range importsOf(t, key) {
+			if _, old := before[id]; !old && final(i.Status) {
+				got = i
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("import of %s did not end: %v (see %s)", key, err, stack.log)
+	}
+	return got
+}
+
+func final(status string) bool {
+	switch status {
+	case schemas.StatusCompleted, schemas.StatusCompletedWithErrors, schemas.StatusRejected:
+		return true
+	}
+	return false
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// query runs a query and scans every row with scan.
+func query(t *testing.T, q string, scan func(driver.Rows) error, args ...any) {
+	t.Helper()
+	rows, err := stack.ch.Conn.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}

@@ -1,0 +1,195 @@
+package schemas_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+func TestIsEmail(t *testing.T) {
+	cases := []struct {
+		name  string
+		value string
+		want  bool
+	}{
+		{name: "plain", value: "john@example.com", want: true},
+		{name: "shortest A@B.C", value: "a@b.c", want: true},
+		{name: "subdomain and plus", value: "john.doe+crm@mail.example.co.uk", want: true},
+		{name: "upper case", value: "John@Example.COM", want: true},
+		{name: "no at", value: "john.example.com"},
+		{name: "no domain dot", value: "john@example"},
+		{name: "empty local part", value: "@example.com"},
+		{name: "empty domain label", value: "john@.example.com"},
+		{name: "double dot in domain", value: "john@example..com"},
+		{name: "trailing dot", value: "john@example.com."},
+		{name: "label starting with dash", value: "john@-example.com"},
+		{name: "space", value: "john doe@example.com"},
+		{name: "two ats", value: "john@doe@example.com"},
+		{name: "header injection", value: "john@example.com\r\nBcc: x@y.z"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := schemas.IsEmail(tc.value); got != tc.want {
+				t.Errorf("IsEmail(%q) = %v, want %v", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsHexID(t *testing.T) {
+	cases := []struct {
+		name  string
+		value string
+		want  bool
+	}{
+		{name: "template id", value: "666c2c2f32735479fd3e9a5c", want: true},
+		{name: "upper case", value: "66829B2E43C91E3CE480B6C4", want: true},
+		{name: "23 digits", value: "666c2c2f32735479fd3e9a5"},
+		{name: "25 digits", value: "666c2c2f32735479fd3e9a5c0"},
+		{name: "not hex", value: "666c2c2f32735479fd3e9a5z"},
+		{name: "uuid", value: "123e4567-e89b-12d3-a456-426614174000"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := schemas.IsHexID(tc.value); got != tc.want {
+				t.Errorf("IsHexID(%q) = %v, want %v", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBool(t *testing.T) {
+	cases := []struct {
+		name  string
+		value string
+		ok    bool
+		want  string // NormalizeBool, when ok
+	}{
+		{name: "True", value: "True", ok: true, want: "1"},
+		{name: "TRUE", value: "TRUE", ok: true, want: "1"},
+		{name: "false", value: "false", ok: true, want: "0"},
+		{name: "False", value: "False", ok: true, want: "0"},
+		{name: "1", value: "1", ok: true, want: "1"},
+		{name: "0", value: "0", ok: true, want: "0"},
+		{name: "yes", value: "yes"},
+		{name: "no", value: "no"},
+		{name: "t", value: "t"},
+		{name: "2", value: "2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := schemas.IsBool(tc.value); got != tc.ok {
+				t.Fatalf("IsBool(%q) = %v, want %v", tc.value, got, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			if got := schemas.NormalizeBool(tc.value); got != tc.want {
+				t.Errorf("NormalizeBool(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseISOTime(t *testing.T) {
+	cases := []struct {
+		name  string
+		value string
+		ok    bool
+		want  string // NormalizeISOTime, when ok
+	}{
+		{name: "Z with milliseconds", value: "2024-06-13T15:06:02.802Z", ok: true, want: "2024-06-13 15:06:02"},
+		{name: "offset", value: "2025-01-15T09:30:00+01:00", ok: true, want: "2025-01-15 08:30:00"},
+		{name: "negative offset across midnight", value: "2025-01-15T22:00:00-05:00", ok: true, want: "2025-01-16 03:00:00"},
+		{name: "no zone with fraction", value: "2024-06-13T15:06:02.5", ok: true, want: "2024-06-13 15:06:02"},
+		{name: "minutes only", value: "2024-06-13T15:06", ok: true, want: "2024-06-13 15:06:00"},
+		{name: "space separated", value: "2024-09-10 12:00:00", ok: true, want: "2024-09-10 12:00:00"},
+		{name: "date only", value: "2024-08-01", ok: true, want: "2024-08-01 00:00:00"},
+		{name: "first day ClickHouse holds", value: "1970-01-01", ok: true, want: "1970-01-01 00:00:00"},
+		{name: "last year accepted", value: "2105-12-31T23:59:59Z", ok: true, want: "2105-12-31 23:59:59"},
+		{name: "before 1970", value: "1969-12-31"},
+		{name: "before 1970 once in UTC", value: "1970-01-01T00:30:00+01:00"},
+		{name: "after 2105", value: "2106-01-01"},
+		{name: "month 13", value: "2024-13-01"},
+		{name: "February 30", value: "2024-02-30"},
+		{name: "word", value: "yesterday"},
+		{name: "day first", value: "13.06.2024"},
+		{name: "unix seconds", value: "1718291162"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := schemas.ParseISOTime(tc.value)
+			if ok != tc.ok {
+				t.Fatalf("ParseISOTime(%q) ok = %v, want %v (time %v)", tc.value, ok, tc.ok, got)
+			}
+			if schemas.IsISOTime(tc.value) != tc.ok {
+				t.Errorf("IsISOTime(%q) = %v, want %v", tc.value, !tc.ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if got.Location() != time.UTC {
+				t.Errorf("ParseISOTime(%q) location = %v, want UTC", tc.value, got.Location())
+			}
+			if n := schemas.NormalizeISOTime(tc.value); n != tc.want {
+				t.Errorf("NormalizeISOTime(%q) = %q, want %q", tc.value, n, tc.want)
+			}
+		})
+	}
+}
+
+func TestOneOf(t *testing.T) {
+	format, normalize := schemas.OneOf("Personal", "Corporate", "Partner")
+	cases := []struct {
+		name  string
+		value string
+		ok    bool
+		want  string
+	}{
+		{name: "as declared", value: "Personal", ok: true, want: "Personal"},
+		{name: "lower case", value: "corporate", ok: true, want: "Corporate"},
+		{name: "mixed case", value: "pArTnEr", ok: true, want: "Partner"},
+		{name: "unknown", value: "Business"},
+		{name: "prefix", value: "Person"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := format(tc.value); got != tc.ok {
+				t.Fatalf("format(%q) = %v, want %v", tc.value, got, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			if got := normalize(tc.value); got != tc.want {
+				t.Errorf("normalize(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDerivedID(t *testing.T) {
+	base := schemas.DerivedID("acme", "john@example.com")
+	cases := []struct {
+		name   string
+		tenant string
+		key    string
+		same   bool
+	}{
+		{name: "same tenant and key", tenant: "acme", key: "john@example.com", same: true},
+		{name: "other tenant", tenant: "beta", key: "john@example.com"},
+		{name: "other key", tenant: "acme", key: "jane@example.com"},
+		{name: "boundary moved", tenant: "acmejohn", key: "@example.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := schemas.DerivedID(tc.tenant, tc.key)
+			if !schemas.IsHexID(got) {
+				t.Errorf("DerivedID(%q, %q) = %q, want 24 hex digits", tc.tenant, tc.key, got)
+			}
+			if (got == base) != tc.same {
+				t.Errorf("DerivedID(%q, %q) = %q, base %q; want same = %v", tc.tenant, tc.key, got, base, tc.same)
+			}
+		})
+	}
+}
