@@ -78,6 +78,8 @@ type RowReader struct {
 	ds     *schemas.Dataset
 	cols   []int // file column -> field index
 	n      int   // row number of the last record read (header: 1)
+	line   int   // last file line of the last record read
+	offset int64 // input offset after the last record read
 	format schemas.FileFormat
 }
 
@@ -116,7 +118,7 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 		return nil, guard.error(err)
 	}
 	guard.reset()
-	rr.n = 1
+	rr.n, rr.line, rr.offset = 1, rr.endLine(header), cr.InputOffset()
 	header = trimTrailingEmpty(header)
 	cols, v := ds.MapHeader(header)
 	if v != nil {
@@ -130,20 +132,21 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 func (r *RowReader) Format() schemas.FileFormat { return r.format }
 
 // Next returns the next data row, or io.EOF. Rows with no value in any cell
-// (a spreadsheet's empty trailing rows) are not records and are passed over,
-// but still counted, so row numbers match what the partner sees. A row that
-// cannot be split into cells is returned with its Problem set: the rest of
-// the file is still read.
+// (a spreadsheet's empty trailing rows, blank lines) are not records and are
+// passed over, but still counted, so row numbers match what the partner sees
+// in a spreadsheet. A row that cannot be split into cells is returned with its
+// Problem set: the rest of the file is still read.
 func (r *RowReader) Next() (schemas.Row, error) {
 	for {
 		rec, err := r.csv.Read()
 		if errors.Is(err, io.EOF) {
 			return schemas.Row{}, io.EOF
 		}
-		r.n++
 		r.guard.reset()
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
+			r.n += perr.StartLine - r.line
+			r.line = perr.Line
 			return schemas.Row{N: r.n, Cells: make([]string, len(r.ds.Fields)), Problem: &schemas.Violation{
 				Code: schemas.CodeMalformed, Message: schemas.MsgMalformed(perr.Err.Error()),
 			}}, nil
@@ -151,6 +154,16 @@ func (r *RowReader) Next() (schemas.Row, error) {
 		if err != nil {
 			return schemas.Row{}, r.guard.error(err)
 		}
+		// encoding/csv skips blank lines without a word: count them back
+		// from where the record starts.
+		start, _ := r.csv.FieldPos(0)
+		r.n += start - r.line
+		r.line = r.endLine(rec)
+		off := r.csv.InputOffset()
+		if off-r.offset > int64(r.guard.limit) {
+			return schemas.Row{}, r.guard.error(errLineTooLong)
+		}
+		r.offset = off
 		rec = trimTrailingEmpty(rec)
 		if len(rec) == 0 {
 			continue
@@ -165,6 +178,14 @@ func (r *RowReader) Next() (schemas.Row, error) {
 		}
 		return row, nil
 	}
+}
+
+// endLine is the file line the record just read ends on: where its last
+// field starts, plus the line breaks inside that field.
+func (r *RowReader) endLine(rec []string) int {
+	last := len(rec) - 1
+	line, _ := r.csv.FieldPos(last)
+	return line + strings.Count(rec[last], "\n")
 }
 
 // trimTrailingEmpty drops the empty cells at the end of a record, which

@@ -1,46 +1,101 @@
 package load_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/sluicehq/sluice/load"
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// record returns a record of row n with the given email and hash.
-func record(n int, email string, hash uint64) load.Record {
-	cells := make([]string, len(schemas.Clients.Fields))
-	cells[schemas.Clients.KeyIndex()] = email
-	return load.Record{Row: schemas.Row{N: n, Cells: cells}, Chunk: 1, Hash: hash}
+// clientCells returns canonical cells in field order: a stored John, with
+// some cells replaced.
+func clientCells(t *testing.T, replace map[string]string) []string {
+	t.Helper()
+	cells := map[string]string{
+		"ID": "666c2c2f32735479fd3e9a5c", "firstName": "John", "lastName": "Doe", "email": "john@example.com",
+		"active": "1", "type": "Personal", "created": "2024-06-13 15:06:02",
+	}
+	for k, v := range replace {
+		cells[k] = v
+	}
+	out := make([]string, len(schemas.Clients.Fields))
+	for i, f := range schemas.Clients.Fields {
+		out[i] = cells[f.Name]
+	}
+	return out
+}
+
+// mask returns the Defaulted bits of the named fields.
+func mask(t *testing.T, names ...string) uint64 {
+	t.Helper()
+	var m uint64
+	for _, name := range names {
+		i := schemas.Clients.Index(name)
+		if i < 0 {
+			t.Fatalf("no field %q", name)
+		}
+		m |= 1 << i
+	}
+	return m
 }
 
 func TestDecide(t *testing.T) {
-	const email = "john@example.com"
+	john := clientCells(t, nil)
+	// What transform makes of a re-upload of John that leaves ID, active,
+	// type and created empty: their defaults, marked as such.
+	defaulted := clientCells(t, map[string]string{"ID": "0123456789abcdef01234567", "active": "1", "type": "Personal", "created": "2025-03-01 11:30:45"})
+	defaultedMask := mask(t, "ID", "active", "type", "created")
+	storedInactive := clientCells(t, map[string]string{"active": "0"})
 	cases := []struct {
-		name    string
-		audited map[int]string
-		stored  map[string]uint64
-		want    string
+		name      string
+		cells     []string
+		defaulted uint64
+		audited   map[int]string
+		stored    []string // the stored record of the key, if any
+		want      string
+		wantCells []string // the cells once decided
 	}{
-		{name: "no stored key: created", want: load.Created},
-		{name: "other key stored: created", stored: map[string]uint64{"jane@example.com": 42}, want: load.Created},
-		{name: "same hash: unchanged", stored: map[string]uint64{email: 42}, want: load.Unchanged},
-		{name: "other hash: updated", stored: map[string]uint64{email: 41}, want: load.Updated},
-		{name: "audited created wins over same hash", audited: map[int]string{2: load.Created},
-			stored: map[string]uint64{email: 42}, want: load.Created},
-		{name: "audited updated wins over no stored key", audited: map[int]string{2: load.Updated}, want: load.Updated},
-		{name: "audited unchanged wins over other hash", audited: map[int]string{2: load.Unchanged},
-			stored: map[string]uint64{email: 41}, want: load.Unchanged},
-		{name: "audit of another row ignored", audited: map[int]string{3: load.Unchanged}, want: load.Created},
-		{name: "audited rejected does not stand", audited: map[int]string{2: load.Rejected},
-			stored: map[string]uint64{email: 41}, want: load.Updated},
+		{name: "no stored record: created", cells: john, want: load.Created, wantCells: john},
+		{name: "no stored record: defaults kept", cells: defaulted, defaulted: defaultedMask,
+			want: load.Created, wantCells: defaulted},
+		{name: "stored the same: unchanged", cells: john, stored: john, want: load.Unchanged, wantCells: john},
+		{name: "stored differs: updated", cells: john, stored: storedInactive, want: load.Updated, wantCells: john},
+		{name: "defaulted cells take the stored values: unchanged", cells: defaulted, defaulted: defaultedMask,
+			stored: storedInactive, want: load.Unchanged, wantCells: storedInactive},
+		{name: "defaulted cells take the stored values, a filled cell changed: updated",
+			cells:     clientCells(t, map[string]string{"lastName": "Smith", "active": "1"}),
+			defaulted: mask(t, "active"), stored: storedInactive, want: load.Updated,
+			wantCells: clientCells(t, map[string]string{"lastName": "Smith", "active": "0"})},
+		{name: "audited created stands over the same hash", cells: john, audited: map[int]string{2: load.Created},
+			stored: john, want: load.Created, wantCells: john},
+		{name: "audited updated stands over no stored record", cells: john, audited: map[int]string{2: load.Updated},
+			want: load.Updated, wantCells: john},
+		{name: "audited unchanged stands over another hash", cells: john, audited: map[int]string{2: load.Unchanged},
+			stored: storedInactive, want: load.Unchanged, wantCells: john},
+		{name: "audit of another row ignored", cells: john, audited: map[int]string{3: load.Unchanged},
+			want: load.Created, wantCells: john},
+		{name: "audited rejected does not stand", cells: john, audited: map[int]string{2: load.Rejected},
+			stored: storedInactive, want: load.Updated, wantCells: john},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			records := []load.Record{record(2, email, 42)}
-			load.Decide(schemas.Clients, records, tc.audited, tc.stored)
-			if got := records[0].Outcome; got != tc.want {
-				t.Errorf("Outcome = %q, want %q", got, tc.want)
+			var stored map[string]load.Stored
+			if tc.stored != nil {
+				stored = map[string]load.Stored{"john@example.com": {Hash: load.RowHash(tc.stored), Cells: tc.stored}}
+			}
+			cells := append([]string(nil), tc.cells...)
+			records := []load.Record{{Row: schemas.Row{N: 2, Cells: cells, Defaulted: tc.defaulted}, Chunk: 1}}
+			load.Decide(schemas.Clients, records, tc.audited, stored)
+			r := records[0]
+			if r.Outcome != tc.want {
+				t.Errorf("Outcome = %q, want %q", r.Outcome, tc.want)
+			}
+			if !reflect.DeepEqual(r.Row.Cells, tc.wantCells) {
+				t.Errorf("cells =\n %q\nwant\n %q", r.Row.Cells, tc.wantCells)
+			}
+			if want := load.RowHash(tc.wantCells); r.Hash != want {
+				t.Errorf("Hash = %x, want RowHash of the decided cells %x", r.Hash, want)
 			}
 		})
 	}
@@ -49,13 +104,15 @@ func TestDecide(t *testing.T) {
 // TestDecideEachRecord checks that each record of a batch is decided on its
 // own key and row number.
 func TestDecideEachRecord(t *testing.T) {
-	records := []load.Record{
-		record(2, "new@example.com", 1),
-		record(3, "same@example.com", 2),
-		record(4, "changed@example.com", 3),
-		record(5, "retried@example.com", 4),
+	row := func(n int, email string) load.Record {
+		return load.Record{Row: schemas.Row{N: n, Cells: clientCells(t, map[string]string{"email": email})}, Chunk: 1}
 	}
-	stored := map[string]uint64{"same@example.com": 2, "changed@example.com": 99, "retried@example.com": 4}
+	records := []load.Record{row(2, "new@example.com"), row(3, "same@example.com"), row(4, "changed@example.com"), row(5, "retried@example.com")}
+	stored := map[string]load.Stored{
+		"same@example.com":    {Hash: load.RowHash(clientCells(t, map[string]string{"email": "same@example.com"}))},
+		"changed@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "changed@example.com", "lastName": "Roe"}))},
+		"retried@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
+	}
 	audited := map[int]string{5: load.Updated}
 	load.Decide(schemas.Clients, records, audited, stored)
 	want := []string{load.Created, load.Unchanged, load.Updated, load.Updated}
@@ -70,31 +127,25 @@ func TestRowHash(t *testing.T) {
 	base := []string{"john@example.com", "John", "Doe", "1"}
 	cases := []struct {
 		name  string
-		cells []string
-		same  bool
+		a, b  []string
+		equal bool
 	}{
-		{name: "same cells", cells: []string{"john@example.com", "John", "Doe", "1"}, same: true},
-		{name: "first cell differs", cells: []string{"jane@example.com", "John", "Doe", "1"}},
-		{name: "middle cell differs", cells: []string{"john@example.com", "Jon", "Doe", "1"}},
-		{name: "last cell differs", cells: []string{"john@example.com", "John", "Doe", "0"}},
-		{name: "case differs", cells: []string{"john@example.com", "john", "Doe", "1"}},
-		{name: "text moved between cells", cells: []string{"john@example.com", "JohnD", "oe", "1"}},
-		{name: "extra empty cell", cells: []string{"john@example.com", "John", "Doe", "1", ""}},
-		{name: "cells swapped", cells: []string{"john@example.com", "Doe", "John", "1"}},
+		{name: "same cells", a: base, b: []string{"john@example.com", "John", "Doe", "1"}, equal: true},
+		{name: "first cell differs", a: base, b: []string{"jane@example.com", "John", "Doe", "1"}},
+		{name: "middle cell differs", a: base, b: []string{"john@example.com", "Jon", "Doe", "1"}},
+		{name: "last cell differs", a: base, b: []string{"john@example.com", "John", "Doe", "0"}},
+		{name: "case differs", a: base, b: []string{"john@example.com", "john", "Doe", "1"}},
+		{name: "cells swapped", a: base, b: []string{"john@example.com", "Doe", "John", "1"}},
+		{name: "extra empty cell", a: base, b: []string{"john@example.com", "John", "Doe", "1", ""}},
+		{name: "text shifted between cells", a: []string{"ab", "c"}, b: []string{"a", "bc"}},
+		{name: "empty cell moved", a: []string{"", "a"}, b: []string{"a", ""}},
 	}
-	h := load.RowHash(base)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := load.RowHash(tc.cells)
-			if (got == h) != tc.same {
-				t.Errorf("RowHash(%q) = %x, RowHash(%q) = %x; want same = %v", tc.cells, got, base, h, tc.same)
+			ha, hb := load.RowHash(tc.a), load.RowHash(tc.b)
+			if (ha == hb) != tc.equal {
+				t.Errorf("RowHash(%q) = %x, RowHash(%q) = %x; want equal = %v", tc.a, ha, tc.b, hb, tc.equal)
 			}
 		})
 	}
-	t.Run("shift between two cells", func(t *testing.T) {
-		a, b := load.RowHash([]string{"ab", "c"}), load.RowHash([]string{"a", "bc"})
-		if a == b {
-			t.Errorf(`RowHash("ab", "c") = RowHash("a", "bc") = %x, want them to differ`, a)
-		}
-	})
 }

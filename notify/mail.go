@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/wneessen/go-mail"
 )
@@ -69,7 +70,7 @@ func (s SMTP) Send(ctx context.Context, m Mail) error {
 // from a file (its name, say) can add a header to a mail.
 func HeaderSafe(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return -1
 		}
 		return r

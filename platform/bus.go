@@ -76,6 +76,9 @@ func NewPublisher(nc *nats.Conn, logger watermill.LoggerAdapter) (*wmnats.Publis
 // NewSubscriber returns a subscriber bound to the durable consumer c.
 func NewSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*wmnats.Subscriber, error) {
 	c.setDefaults()
+	if c.MaxDeliver < 2 {
+		return nil, fmt.Errorf("bus: consumer %s: MaxDeliver must be at least 2 (the last delivery goes to the poison queue)", c.Name)
+	}
 	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
 		Unmarshaler:      deliveryUnmarshaler{},
 		SubscribersCount: c.Concurrency,

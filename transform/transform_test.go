@@ -28,9 +28,10 @@ func TestRecords(t *testing.T) {
 	imp := schemas.Import{ID: "imp-1", Tenant: "acme", Dataset: "clients",
 		ReceivedAt: time.Date(2025, 3, 1, 12, 30, 45, 0, time.FixedZone("CET", 3600))}
 	cases := []struct {
-		name string
-		in   map[string]string
-		want map[string]string
+		name      string
+		in        map[string]string
+		want      map[string]string
+		defaulted []string // the fields given their default
 	}{
 		{name: "every field given, normalised",
 			in: map[string]string{
@@ -45,12 +46,14 @@ func TestRecords(t *testing.T) {
 			in: map[string]string{"firstName": "Jane", "email": "jane@example.com"},
 			want: map[string]string{
 				"ID": schemas.DerivedID("acme", "jane@example.com"), "firstName": "Jane", "email": "jane@example.com",
-				"active": "1", "type": "Personal", "created": "2025-03-01 11:30:45"}},
-		{name: "derived ID uses the canonical key",
-			in: map[string]string{"firstName": "Jane", "email": "  JANE@Example.com ", "active": "true", "created": "2024-08-01"},
+				"active": "1", "type": "Personal", "created": "2025-03-01 11:30:45"},
+			defaulted: []string{"ID", "active", "type", "created"}},
+		{name: "derived ID uses the canonical key, spaces are empty",
+			in: map[string]string{"firstName": "Jane", "email": "  JANE@Example.com ", "active": "  ", "created": "2024-08-01"},
 			want: map[string]string{
 				"ID": schemas.DerivedID("acme", "jane@example.com"), "firstName": "Jane", "email": "jane@example.com",
-				"active": "1", "type": "Personal", "created": "2024-08-01 00:00:00"}},
+				"active": "1", "type": "Personal", "created": "2024-08-01 00:00:00"},
+			defaulted: []string{"ID", "active", "type"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +61,13 @@ func TestRecords(t *testing.T) {
 			transform.Records(schemas.Clients, imp, rows)
 			if want := cells(t, tc.want); !reflect.DeepEqual(rows[0].Cells, want) {
 				t.Errorf("Records cells =\n %q\nwant\n %q", rows[0].Cells, want)
+			}
+			var mask uint64
+			for _, name := range tc.defaulted {
+				mask |= 1 << schemas.Clients.Index(name)
+			}
+			if rows[0].Defaulted != mask {
+				t.Errorf("Records Defaulted = %b, want %b (%v)", rows[0].Defaulted, mask, tc.defaulted)
 			}
 			if rows[0].N != 2 {
 				t.Errorf("Records changed N to %d, want 2", rows[0].N)

@@ -1,0 +1,167 @@
+package platform_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+func TestNewMetrics(t *testing.T) {
+	for _, stage := range schemas.Stages {
+		t.Run(stage, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m, err := platform.NewMetrics(reg, stage)
+			if err != nil {
+				t.Fatalf("NewMetrics(%q): %v", stage, err)
+			}
+			// Vectors export nothing until a label value is used.
+			m.Rows.WithLabelValues("valid").Inc()
+			m.Chunk.WithLabelValues("ok").Observe(0.02)
+			m.Poisoned.Inc()
+
+			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned} {
+				problems, err := testutil.CollectAndLint(c)
+				if err != nil {
+					t.Fatalf("CollectAndLint(%s): %v", name, err)
+				}
+				if len(problems) != 0 {
+					t.Errorf("CollectAndLint(%s) problems: %+v", name, problems)
+				}
+			}
+
+			families, err := reg.Gather()
+			if err != nil {
+				t.Fatalf("Gather: %v", err)
+			}
+			var names []string
+			for _, f := range families {
+				names = append(names, f.GetName())
+			}
+			want := []string{
+				"sluice_" + stage + "_message_duration_seconds",
+				"sluice_" + stage + "_poisoned_messages_total",
+				"sluice_" + stage + "_rows_total",
+			}
+			if !slices.Equal(names, want) {
+				t.Errorf("registered metrics = %q, want %q", names, want)
+			}
+
+			if _, err := platform.NewMetrics(reg, stage); err == nil {
+				t.Errorf("NewMetrics(%q) twice on one registry: no error, want one", stage)
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	defaults := platform.Config{
+		NATSURL: "nats://127.0.0.1:4222", NATSPort: 4222, NATSStoreDir: ".data/nats",
+		S3: platform.S3Config{Endpoint: "http://127.0.0.1:9000", Region: "us-east-1",
+			AccessKey: "sluice", SecretKey: "sluice-secret", Bucket: "imports"},
+		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice", User: "sluice", Password: "sluice"},
+		SMTPAddr:   "127.0.0.1:1025", MailFrom: "sluice@localhost",
+		DataDir: ".data", TenantsFile: "deploy/tenants.json", MetricsAddr: "127.0.0.1:9464",
+		ChunkRows: 2000, SyncInterval: 24 * time.Hour,
+	}
+	cases := []struct {
+		name   string
+		env    map[string]string
+		change func(*platform.Config) // applied to the defaults
+		err    string                 // a part of the error, when one is wanted
+	}{
+		{name: "defaults"},
+		{name: "values set", env: map[string]string{
+			"SLUICE_CHUNK_ROWS": "500", "SLUICE_SYNC_INTERVAL": "90m", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest"},
+			change: func(c *platform.Config) {
+				c.ChunkRows, c.SyncInterval, c.S3.Bucket, c.NATSUser = 500, 90*time.Minute, "uploads", "ingest"
+			}},
+		{name: "chunk rows not a number", env: map[string]string{"SLUICE_CHUNK_ROWS": "many"}, err: "SLUICE_CHUNK_ROWS"},
+		{name: "chunk rows zero", env: map[string]string{"SLUICE_CHUNK_ROWS": "0"}, err: "SLUICE_CHUNK_ROWS must be positive"},
+		{name: "chunk rows negative", env: map[string]string{"SLUICE_CHUNK_ROWS": "-10"}, err: "SLUICE_CHUNK_ROWS must be positive"},
+		{name: "sync interval without unit", env: map[string]string{"SLUICE_SYNC_INTERVAL": "24"}, err: "SLUICE_SYNC_INTERVAL"},
+		{name: "NATS port not a number", env: map[string]string{"SLUICE_NATS_PORT": "nats"}, err: "SLUICE_NATS_PORT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := platform.LoadConfig(func(k string) string { return tc.env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("LoadConfig error = %v, want one saying %q", err, tc.err)
+				}
+				if !reflect.DeepEqual(got, platform.Config{}) {
+					t.Errorf("LoadConfig with an error returned %+v, want the zero Config", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadConfig error = %v, want none", err)
+			}
+			want := defaults
+			if tc.change != nil {
+				tc.change(&want)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("LoadConfig =\n %+v\nwant\n %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadTenants(t *testing.T) {
+	cases := []struct {
+		name    string
+		content string // "": no file
+		want    platform.Tenants
+		wantErr bool
+	}{
+		{name: "default max rows", content: `{"acme": {"contact": "ops@acme.example"}}`,
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows}}},
+		{name: "max rows set", content: `{"acme": {"contact": "ops@acme.example", "max_rows": 100}, "beta-2": {}}`,
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100}, "beta-2": {MaxRows: 5000}}},
+		{name: "no tenants", content: `{}`, want: platform.Tenants{}},
+		{name: "upper-case name", content: `{"Acme": {}}`, wantErr: true},
+		{name: "name with a space", content: `{"acme corp": {}}`, wantErr: true},
+		{name: "name with a slash", content: `{"acme/clients": {}}`, wantErr: true},
+		{name: "name with a dot", content: `{"acme.eu": {}}`, wantErr: true},
+		{name: "negative max rows", content: `{"acme": {"max_rows": -1}}`, wantErr: true},
+		{name: "not JSON", content: `acme: {}`, wantErr: true},
+		{name: "no file", wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tenants.json")
+			if tc.content != "" {
+				if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := platform.LoadTenants(path)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("LoadTenants = %+v, nil; want an error", got)
+				}
+				if tc.content == "" && !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("LoadTenants error = %v, want one wrapping os.ErrNotExist", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadTenants error = %v, want none", err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("LoadTenants = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
