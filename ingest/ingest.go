@@ -131,6 +131,7 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 		ledger: NewLedger(kv, cfg.Lease), metrics: m, logger: logger, seed: maphash.MakeSeed()}
 	s.router, err = platform.StageRouter(schemas.StageIngest, nc, pub, platform.Consumer{
 		Name:           "ingest",
+		Stream:         schemas.StreamS3Events,
 		Subject:        schemas.SubjectS3Events,
 		AckWait:        cfg.AckWait,
 		HandlerTimeout: cfg.MaxFileTime,
@@ -258,8 +259,8 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 			return nil
 		}
 		c.FirstRow = c.Rows[0].N
-		if err := platform.Publish(s.pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
-			schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), c); err != nil {
+		if err := platform.PublishChunk(s.pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
+			schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), &c); err != nil {
 			return err
 		}
 		s.metrics.Rows.WithLabelValues("read").Add(float64(len(c.Rows)))

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,10 +79,14 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 }
 
 // Audited implements Warehouse.
-func (c *ClickHouse) Audited(ctx context.Context, importID string, first, last int) (map[int]string, error) {
+func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error) {
+	nums := make([]string, len(chunks))
+	for i, n := range chunks {
+		nums[i] = strconv.Itoa(n)
+	}
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf(
-		"SELECT row, toString(outcome) FROM %s.import_rows FINAL WHERE import_id = ? AND row >= ? AND row <= ?", c.Database),
-		importID, uint32(first), uint32(last))
+		"SELECT row, toString(outcome) FROM %s.import_rows FINAL WHERE import_id = ? AND chunk IN (%s)", c.Database, strings.Join(nums, ", ")),
+		importID)
 	if err != nil {
 		return nil, fmt.Errorf("load: audited: %w", err)
 	}

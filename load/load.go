@@ -79,9 +79,9 @@ type Warehouse interface {
 	// Stored returns, for each key that has a record of the tenant with a
 	// version lower than before, the latest such record.
 	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]Stored, error)
-	// Audited returns the outcomes already audited for rows of the import
-	// between first and last.
-	Audited(ctx context.Context, importID string, first, last int) (map[int]string, error)
+	// Audited returns the outcomes already audited for rows of the given
+	// chunks of the import.
+	Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error)
 	// Write writes records, then the audit, then the chunk reports.
 	Write(ctx context.Context, w *Write) error
 }
@@ -190,7 +190,7 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	s := &Stage{cfg: cfg, wh: wh, pub: pub, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
 	s.router, err = platform.StageRouter(schemas.StageLoad, nc, pub, platform.Consumer{
-		Name: "load", Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: "load", Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, wl, s.handle)
 	if err != nil {
 		return nil, err
@@ -235,24 +235,18 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.C
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
 	w := &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}}
-	first, last := chunks[0].FirstRow, 0
+	numbers := make([]int, len(chunks))
 	var keys []string
 	key := ds.KeyIndex()
-	for _, c := range chunks {
+	for i, c := range chunks {
+		numbers[i] = c.Number
 		for _, row := range c.Rows {
 			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number})
 			keys = append(keys, row.Cells[key])
 		}
 		w.Rejected[c.Number] = c.Rejected
-		first = min(first, c.FirstRow)
-		for _, r := range c.Rows {
-			last = max(last, r.N)
-		}
-		for _, r := range c.Rejected {
-			last = max(last, r.N)
-		}
 	}
-	audited, err := s.wh.Audited(ctx, imp.ID, first, last)
+	audited, err := s.wh.Audited(ctx, imp.ID, numbers)
 	if err != nil {
 		return nil, err
 	}

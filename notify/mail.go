@@ -56,7 +56,7 @@ func (s SMTP) Send(ctx context.Context, m Mail) error {
 			return fmt.Errorf("notify: attach: %w", err)
 		}
 	}
-	c, err := mail.NewClient(host, mail.WithPort(p), mail.WithTLSPolicy(mail.TLSOpportunistic), mail.WithTimeout(20*time.Second))
+	c, err := mail.NewClient(host, mail.WithPort(p), mail.WithTLSPolicy(mail.TLSOpportunistic), mail.WithTimeout(10*time.Second))
 	if err != nil {
 		return fmt.Errorf("notify: smtp: %w", err)
 	}

@@ -10,13 +10,13 @@
 // checked against the stored state, so events may arrive in any order and
 // any number of times. The email goes to the object's X-Amz-Meta-Uploader
 // when it is an address, else to the tenant's contact, and is sent once per
-// import (a KV entry is created before sending, and removed if sending
-// fails).
+// import (see finish).
 package notify
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,7 +135,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, pub: pub,
 		imports: imports, logger: logger}
 	s.router, err = platform.StageRouter(schemas.StageNotify, nc, pub, platform.Consumer{
-		Name: "notify", Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, wl, s.handle)
 	if err != nil {
 		return nil, err
@@ -212,22 +212,70 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	return s.finish(ctx, rec)
 }
 
-// finish mails the uploader once and announces the end of the import.
+// mailLease is how long a worker may take to finish an import before
+// another takes over; it is shorter than the consumer's AckWait (30 s), so the
+// redelivered event of a worker that died finds the lease lapsed.
+const mailLease = 20 * time.Second
+
+type mailState struct {
+	Sent bool      `json:"sent"`
+	At   time.Time `json:"at"`
+}
+
+// finish announces the end of the import and mails the uploader, once. A KV
+// entry per import says it is being finished (with the time) or finished. A
+// worker that finds another finishing it leaves it to that one: if that one
+// died, its own event comes back after AckWait and takes the lapsed lease
+// over.
 func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
-	if _, err := s.mailed.Create(rec.ID, []byte(rec.Status)); err == nil {
-		s.imports.WithLabelValues(rec.Status).Inc()
-		if err := s.mail(ctx, rec); err != nil {
-			if derr := s.mailed.Delete(rec.ID); derr != nil {
-				err = errors.Join(err, derr)
-			}
-			return err
+	lease, err := json.Marshal(mailState{At: time.Now()})
+	if err != nil {
+		return err
+	}
+	rev, err := s.mailed.Create(rec.ID, lease)
+	if errors.Is(err, nats.ErrKeyExists) {
+		entry, gerr := s.mailed.Get(rec.ID)
+		if gerr != nil {
+			return fmt.Errorf("notify: mailed %s: %w", rec.ID, gerr)
 		}
-	} else if !errors.Is(err, nats.ErrKeyExists) {
+		var st mailState
+		if jerr := json.Unmarshal(entry.Value(), &st); jerr != nil {
+			return fmt.Errorf("notify: mailed %s: %w", rec.ID, jerr)
+		}
+		if st.Sent || time.Since(st.At) < mailLease {
+			return nil
+		}
+		rev, err = s.mailed.Update(rec.ID, lease, entry.Revision())
+		if errors.Is(err, nats.ErrKeyRevisionMismatch) {
+			return nil // another worker took it over first
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
-	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
+	if err := s.announce(ctx, rec); err != nil {
+		if derr := s.mailed.Delete(rec.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return err
+	}
+	sent, _ := json.Marshal(mailState{Sent: true, At: time.Now()})
+	if _, err := s.mailed.Update(rec.ID, sent, rev); err != nil {
+		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+	}
+	s.imports.WithLabelValues(rec.Status).Inc()
+	return nil
+}
+
+// announce publishes the completed event and mails the uploader.
+func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
+	err := platform.Publish(s.pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
 		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
 			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
+	if err != nil {
+		return err
+	}
+	return s.mail(ctx, rec)
 }
 
 func reasonOf(rec ImportRecord) *schemas.Violation {

@@ -31,6 +31,7 @@ type Config struct {
 	DataDir      string
 	TenantsFile  string
 	MetricsAddr  string
+	Pprof        bool
 	ChunkRows    int
 	SyncInterval time.Duration
 }
@@ -108,6 +109,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DataDir:      str("SLUICE_DATA", ".data"),
 		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
 		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
+		Pprof:        getenv("SLUICE_PPROF") == "1",
 		ChunkRows:    num("SLUICE_CHUNK_ROWS", 2000),
 		SyncInterval: dur("SLUICE_SYNC_INTERVAL", 24*time.Hour),
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -64,9 +65,14 @@ func (m *Metrics) Middleware(h message.HandlerFunc) message.HandlerFunc {
 }
 
 // Serve serves /metrics from g and /healthz (200 while healthy() is nil) on
-// addr until ctx ends.
-func Serve(ctx context.Context, addr string, g prometheus.Gatherer, healthy func() error) error {
+// addr until ctx ends, and Go's profiles under /debug/pprof/ when pprof is
+// set (SLUICE_PPROF=1; off by default: profiles show what the process holds).
+func Serve(ctx context.Context, addr string, g prometheus.Gatherer, healthy func() error, pprof bool) error {
 	mux := http.NewServeMux()
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := healthy(); err != nil {

@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -191,5 +192,40 @@ func TestDerivedID(t *testing.T) {
 				t.Errorf("DerivedID(%q, %q) = %q, base %q; want same = %v", tc.tenant, tc.key, got, base, tc.same)
 			}
 		})
+	}
+}
+
+// The regular expressions IsEmail and IsHexID implement, as written first.
+var (
+	emailSpec = regexp.MustCompile(`^[A-Za-z0-9.!#$%&'*+/=?^_` + "`" + `{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
+	hexSpec   = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
+)
+
+// TestFormatsMatchTheirSpec compares the byte scanners with the regular
+// expressions on every string built from a small alphabet that exercises
+// each branch, up to a length, plus hand-picked cases.
+func TestFormatsMatchTheirSpec(t *testing.T) {
+	cases := []string{"", "a@b.c", "a@b", "@b.c", "a@@b.c", "a@b..c", "a@-b.c", "a@b-.c", "a@b.c-", "a.b@c-d.e",
+		"A+B@X.Y.Z", "a b@c.d", "é@b.c", "a@bé.c", "a@b.c.", ".@b.c", "a@b.c@d.e", "666c2c2f32735479fd3e9a5c",
+		"666C2C2F32735479FD3E9A5C", "666c2c2f32735479fd3e9a5", "666c2c2f32735479fd3e9a5cc", "g66c2c2f32735479fd3e9a5c"}
+	alphabet := []string{"a", "@", ".", "-", "+", " ", "1"}
+	var build func(prefix string, n int)
+	build = func(prefix string, n int) {
+		cases = append(cases, prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			build(prefix+c, n-1)
+		}
+	}
+	build("", 6)
+	for _, c := range cases {
+		if got, want := schemas.IsEmail(c), emailSpec.MatchString(c); got != want {
+			t.Errorf("IsEmail(%q) = %v, the regular expression says %v", c, got, want)
+		}
+		if got, want := schemas.IsHexID(c), hexSpec.MatchString(c); got != want {
+			t.Errorf("IsHexID(%q) = %v, the regular expression says %v", c, got, want)
+		}
 	}
 }

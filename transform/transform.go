@@ -77,7 +77,7 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 	}
 	s := &Stage{pub: pub, metrics: m}
 	s.router, err = platform.StageRouter(schemas.StageTransform, nc, pub, platform.Consumer{
-		Name: "transform", Subject: schemas.SubjectValidRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: "transform", Stream: schemas.StreamRows, Subject: schemas.SubjectValidRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, wl, s.handle)
 	if err != nil {
 		return nil, err
@@ -101,8 +101,8 @@ func (s *Stage) handle(msg *message.Message) error {
 		return fmt.Errorf("transform: chunk of unknown dataset %q", c.Import.Dataset)
 	}
 	Records(ds, c.Import, c.Rows)
-	if err := platform.Publish(s.pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
-		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), c); err != nil {
+	if err := platform.PublishChunk(s.pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
+		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), &c); err != nil {
 		return err
 	}
 	s.metrics.Rows.WithLabelValues("transformed").Add(float64(len(c.Rows)))

@@ -88,7 +88,7 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 	}
 	s := &Stage{pub: pub, metrics: m}
 	s.router, err = platform.StageRouter(schemas.StageValidate, nc, pub, platform.Consumer{
-		Name: "validate", Subject: schemas.SubjectRawRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: "validate", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, wl, s.handle)
 	if err != nil {
 		return nil, err
@@ -120,8 +120,8 @@ func (s *Stage) handle(msg *message.Message) error {
 		}
 	}
 	c.Rows, c.Rejected = valid, append(c.Rejected, rejected...)
-	if err := platform.Publish(s.pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
-		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), c); err != nil {
+	if err := platform.PublishChunk(s.pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
+		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), &c); err != nil {
 		return err
 	}
 	s.metrics.Rows.WithLabelValues("valid").Add(float64(len(valid)))

@@ -110,7 +110,7 @@ func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, na
 	for _, s := range stages {
 		g.Go(func() error { return s.Run(ctx) })
 	}
-	g.Go(func() error { return platform.Serve(ctx, cfg.MetricsAddr, reg, healthy) })
+	g.Go(func() error { return platform.Serve(ctx, cfg.MetricsAddr, reg, healthy, cfg.Pprof) })
 	logger.Info("sluice: running", "stages", names, "metrics", "http://"+cfg.MetricsAddr+"/metrics")
 	return g.Wait()
 }

@@ -1,0 +1,26 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+# scripts/parts.sh installs the real parts (ClickHouse, MinIO, Mailpit) once.
+
+PKGS := ./... ./schemas/... ./platform/... ./ingest/... ./validate/... ./transform/... ./load/... ./notify/...
+
+.PHONY: demo test bench parts build vet
+
+demo: parts
+	go run ./cmd/sluice demo
+
+test: parts vet
+	go test -count=1 -timeout 25m $(PKGS)
+
+bench: parts
+	go run ./bench
+
+parts:
+	scripts/parts.sh
+
+build:
+	go build -o bin/sluice ./cmd/sluice
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-ed: $$unformatted"; exit 1; fi
+	go vet $(PKGS)

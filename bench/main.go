@@ -1,0 +1,384 @@
+// Command bench measures the pipeline against ClickHouse's own bulk load of
+// the same file, in one run (make bench):
+//
+//  1. it writes a clients file of N rows (BENCH_ROWS, default 100000 and
+//     1000000), deterministic, with exactly 2% bad rows;
+//  2. it times `clickhouse-client --query "INSERT INTO t FORMAT CSVWithNames" < file`
+//     into a table of String columns;
+//  3. it runs the pipeline as separate processes (nats-server, one `sluice
+//     <stage>` per stage, MinIO), uploads the file with PutObject and times
+//     it to the import's completed event;
+//  4. it prints both times, their ratio, rows per second, every process's
+//     peak memory (VmHWM), and checks that exactly the bad rows were
+//     rejected and every other row created.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/testkit"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+func main() {
+	sizes := []int{100_000, 1_000_000}
+	if v := os.Getenv("BENCH_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			log.Fatalf("bench: BENCH_ROWS: %v", err)
+		}
+		sizes = []int{n}
+	}
+	if err := run(sizes); err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+}
+
+type result struct {
+	rows, bad  int
+	clickhouse time.Duration
+	pipeline   time.Duration
+	counts     schemas.Counts
+	peaks      []peak
+	fileMiB    float64
+	chunks     int
+}
+
+type peak struct {
+	name string
+	mib  float64
+	cpu  float64 // seconds of CPU, user and system
+}
+
+func run(sizes []int) error {
+	root := testkit.RepoRoot()
+	out := filepath.Join(root, "bench", "out")
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	bin := filepath.Join(out, "bin")
+	for _, b := range [][]string{
+		{"go", "build", "-o", filepath.Join(bin, "sluice"), "./cmd/sluice"},
+		{"go", "build", "-o", filepath.Join(bin, "nats-server"), "github.com/nats-io/nats-server/v2"},
+	} {
+		cmd := exec.Command(b[0], b[1:]...)
+		cmd.Dir = root
+		if o, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", b, err, o)
+		}
+	}
+	ch, stopCH, err := testkit.StartClickHouse(filepath.Join(out, "clickhouse"))
+	if err != nil {
+		return err
+	}
+	defer stopCH()
+	mail, stopMail, err := testkit.StartMailpit(filepath.Join(out, "mailpit"))
+	if err != nil {
+		return err
+	}
+	defer stopMail()
+
+	for _, n := range sizes {
+		r, err := measure(out, bin, n, ch, mail)
+		if err != nil {
+			return err
+		}
+		report(r)
+	}
+	return nil
+}
+
+func report(r result) {
+	fmt.Printf("\n%d rows (%.0f MiB, %d bad):\n", r.rows, r.fileMiB, r.bad)
+	fmt.Printf("  clickhouse-client INSERT ... FORMAT CSVWithNames: %8.2fs  %9.0f rows/s\n", r.clickhouse.Seconds(), float64(r.rows)/r.clickhouse.Seconds())
+	fmt.Printf("  sluice, PutObject to completed:                   %8.2fs  %9.0f rows/s  (%.1fx ClickHouse)\n",
+		r.pipeline.Seconds(), float64(r.rows)/r.pipeline.Seconds(), r.pipeline.Seconds()/r.clickhouse.Seconds())
+	fmt.Printf("  outcome: %d rows, %d created, %d rejected (%d chunks)\n", r.counts.Rows, r.counts.Created, r.counts.Rejected, r.chunks)
+	fmt.Printf("  %-10s %10s %8s\n", "process", "peak MiB", "CPU s")
+	for _, p := range r.peaks {
+		fmt.Printf("  %-10s %10.0f %8.1f\n", p.name, p.mib, p.cpu)
+	}
+}
+
+func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailpit) (result, error) {
+	r := result{rows: n}
+	dir := filepath.Join(out, fmt.Sprintf("run-%d", n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, err
+	}
+	file := filepath.Join(dir, "clients.csv")
+	bad, err := generate(file, n)
+	if err != nil {
+		return r, err
+	}
+	r.bad = bad
+	if st, err := os.Stat(file); err == nil {
+		r.fileMiB = float64(st.Size()) / (1 << 20)
+	}
+
+	// ClickHouse's own load of the same file.
+	ctx := context.Background()
+	table := fmt.Sprintf("bench_clients_%d", n)
+	cols := make([]string, len(schemas.Clients.Fields))
+	for i, f := range schemas.Clients.Fields {
+		cols[i] = fmt.Sprintf("`%s` String", f.Name)
+	}
+	if err := ch.Conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS sluice.%s", table)); err != nil {
+		return r, err
+	}
+	if err := ch.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE sluice.%s (%s) ENGINE = MergeTree ORDER BY tuple()", table, strings.Join(cols, ", "))); err != nil {
+		return r, err
+	}
+	host, port, _ := strings.Cut(ch.Config.Addr, ":")
+	in, err := os.Open(file)
+	if err != nil {
+		return r, err
+	}
+	load := exec.Command("clickhouse-client", "--host", host, "--port", port, "--user", ch.Config.User, "--password", ch.Config.Password,
+		"--query", fmt.Sprintf("INSERT INTO sluice.%s FORMAT CSVWithNames", table))
+	load.Stdin = in
+	start := time.Now()
+	o, err := load.CombinedOutput()
+	r.clickhouse = time.Since(start)
+	in.Close()
+	if err != nil {
+		return r, fmt.Errorf("clickhouse-client: %v: %s", err, o)
+	}
+
+	// The pipeline, one process per part.
+	natsPort, _ := platform.FreePort()
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	var procs []*proc
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop()
+		}
+	}()
+	conf := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 8MB\njetstream { store_dir: %q }\n",
+		natsPort, filepath.Join(dir, "nats"))), 0o644); err != nil {
+		return r, err
+	}
+	ns, err := startProc(dir, "nats", filepath.Join(bin, "nats-server"), nil, "-c", conf)
+	if err != nil {
+		return r, err
+	}
+	procs = append(procs, ns)
+	nc, err := platform.Connect(natsURL, "bench", "", "")
+	if err != nil {
+		return r, err
+	}
+	defer nc.Close()
+	if err := platform.WaitFor(ctx, 10*time.Second, func() (bool, error) { return nc.IsConnected(), nil }); err != nil {
+		return r, fmt.Errorf("nats-server: %w", err)
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		return r, err
+	}
+	if err := platform.EnsureStreams(js); err != nil {
+		return r, err
+	}
+	s3cfg, err := testkit.MinIOConfig()
+	if err != nil {
+		return r, err
+	}
+	stopMinIO, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
+	if err != nil {
+		return r, err
+	}
+	defer stopMinIO()
+	tenants := filepath.Join(dir, "tenants.json")
+	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{"bench": {"contact": "bench@bench.example", "max_rows": %d}}`, n)), 0o644); err != nil {
+		return r, err
+	}
+	for _, stage := range schemas.Stages {
+		mport, _ := platform.FreePort()
+		env := []string{
+			"SLUICE_NATS_URL=" + natsURL,
+			"SLUICE_CLICKHOUSE_ADDR=" + ch.Config.Addr,
+			"SLUICE_SMTP_ADDR=" + mail.SMTPAddr,
+			"SLUICE_TENANTS_FILE=" + tenants,
+			"SLUICE_S3_ENDPOINT=" + s3cfg.Endpoint,
+			fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", mport),
+		}
+		p, err := startProc(dir, stage, filepath.Join(bin, "sluice"), env, stage)
+		if err != nil {
+			return r, err
+		}
+		procs = append(procs, p)
+		if err := platform.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport))
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		}); err != nil {
+			return r, fmt.Errorf("%s not healthy: %w", stage, err)
+		}
+	}
+
+	done := make(chan schemas.ImportEvent, 1)
+	sub, err := nc.Subscribe(schemas.ImportSubject(schemas.EventCompleted, "*"), func(m *nats.Msg) {
+		var ev schemas.ImportEvent
+		if json.Unmarshal(m.Data, &ev) == nil {
+			select {
+			case done <- ev:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return r, err
+	}
+	defer sub.Unsubscribe()
+	body, err := os.Open(file)
+	if err != nil {
+		return r, err
+	}
+	defer body.Close()
+	start = time.Now()
+	if _, err := platform.NewS3Client(s3cfg).PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s3cfg.Bucket), Key: aws.String("bench/clients/clients.csv"), Body: body,
+		Metadata: map[string]string{"uploader": "bench@bench.example"},
+	}); err != nil {
+		return r, err
+	}
+	select {
+	case ev := <-done:
+		r.pipeline = time.Since(start)
+		r.counts, r.chunks = ev.Counts, ev.Chunks
+	case <-time.After(20 * time.Minute):
+		return r, errors.New("the import did not complete in 20 minutes")
+	}
+	for _, p := range procs {
+		r.peaks = append(r.peaks, peak{p.name, p.peakMiB(), p.cpuSeconds()})
+	}
+	if r.counts.Rejected != bad || r.counts.Created != n-bad || r.counts.Rows != n {
+		return r, fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, n, n-bad, bad)
+	}
+	return r, nil
+}
+
+// generate writes n client rows; every 50th is bad, in turns of six kinds,
+// so exactly 2% are rejected.
+func generate(path string, n int) (bad int, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprintln(w, "ID,firstName,lastName,email,project,desk,active,type,created")
+	types := []string{"Personal", "Corporate", "Partner"}
+	for i := 1; i <= n; i++ {
+		first, last := fmt.Sprintf("First%d", i%9973), fmt.Sprintf("Last%d", i%7919)
+		email := fmt.Sprintf("user%d@bench.example", i)
+		active, created := []string{"True", "False"}[i%2], fmt.Sprintf("2024-%02d-%02dT%02d:%02d:00Z", 1+i%12, 1+i%28, i%24, i%60)
+		if i%50 == 0 {
+			bad++
+			switch (i / 50) % 6 {
+			case 0:
+				email = fmt.Sprintf("user%d-at-bench.example", i)
+			case 1:
+				first = ""
+			case 2:
+				last = strings.Repeat("L", 51)
+			case 3:
+				active = "maybe"
+			case 4:
+				created = "2024-02-30"
+			case 5:
+				email = fmt.Sprintf("user%d@bench.example", i-1) // a duplicate of the row before
+			}
+		}
+		fmt.Fprintf(w, "%024x,%s,%s,%s,%024x,%024x,%s,%s,%s\n", i, first, last, email, i%97, i%89, active, types[i%3], created)
+	}
+	if err := w.Flush(); err != nil {
+		return 0, err
+	}
+	return bad, f.Close()
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	hwm  float64
+}
+
+func startProc(dir, name, bin string, env []string, args ...string) (*proc, error) {
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
+	return p, nil
+}
+
+// peakMiB reads the process's peak resident memory (VmHWM).
+func (p *proc) peakMiB() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return float64(kb) / 1024
+		}
+	}
+	return -1
+}
+
+// cpuSeconds reads the process's user and system CPU time so far.
+func (p *proc) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return float64(utime+stime) / 100
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}

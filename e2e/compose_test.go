@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// TestComposeFileLoads checks docker-compose.yml the way Docker Compose reads
+// it (there is no Docker engine on the build machines): it must load, hold
+// every part of the stack, and start each stage with its own command and its
+// NATS server.
+func TestComposeFileLoads(t *testing.T) {
+	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
+		cli.WithWorkingDirectory(".."),
+		// An explicit, empty environment: the ${VAR:-default}s resolve to the
+		// file's defaults whatever the machine running the test has set, and
+		// no .env file is read.
+		cli.WithEnv(nil),
+	)
+	if err != nil {
+		t.Fatalf("compose options: %v", err)
+	}
+	project, err := cli.ProjectFromOptions(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("load docker-compose.yml: %v", err)
+	}
+
+	for _, name := range []string{"nats", "minio", "minio-setup", "clickhouse", "mailpit", "prometheus", "grafana"} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := project.GetService(name); err != nil {
+				t.Fatalf("service %s: got %v, want it defined", name, err)
+			}
+		})
+	}
+
+	for _, stage := range []string{"ingest", "validate", "transform", "load", "notify"} {
+		t.Run(stage, func(t *testing.T) {
+			svc, err := project.GetService(stage)
+			if err != nil {
+				t.Fatalf("service %s: got %v, want it defined", stage, err)
+			}
+			if want := (types.ShellCommand{"sluice", stage}); !slices.Equal(svc.Command, want) {
+				t.Fatalf("%s command: got %q, want %q", stage, svc.Command, want)
+			}
+			url, ok := svc.Environment["SLUICE_NATS_URL"]
+			if !ok || url == nil || *url == "" {
+				t.Fatalf("%s SLUICE_NATS_URL: got %v, want it set", stage, url)
+			}
+			// Each stage is its own NATS user (deploy/nats.conf).
+			if user := svc.Environment["SLUICE_NATS_USER"]; user == nil || *user != stage {
+				t.Fatalf("%s SLUICE_NATS_USER: got %v, want %q", stage, user, stage)
+			}
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package platform_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/testkit"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// runRouter runs a stage router with handler h on the raw rows until the
+// returned stop is called.
+func runRouter(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (stop func()) {
+	t.Helper()
+	logger := platform.Logger(slog.New(slog.DiscardHandler))
+	pub, err := platform.NewPublisher(nc, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := platform.NewMetrics(prometheus.NewRegistry(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := platform.StageRouter("test", nc, pub, platform.Consumer{
+		Name: "test", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3,
+	}, m, logger, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	<-r.Running()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("router: %v", err)
+		}
+	}
+}
+
+func publishChunk(t *testing.T, nc *nats.Conn, id string) {
+	t.Helper()
+	pub, err := platform.NewPublisher(nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &schemas.Chunk{Import: schemas.Import{ID: id, Tenant: "acme", Dataset: "clients"}, Number: 1}
+	if err := platform.PublishChunk(pub, schemas.RawRowsSubject("acme", "clients"), schemas.MsgID(id, "test", 1), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsumerOutlivesItsSubscribers: a clean shutdown must not delete the
+// durable consumer, or the next start replays the stream from the start.
+func TestConsumerOutlivesItsSubscribers(t *testing.T) {
+	_, nc := testkit.NATS(t)
+	var handled atomic.Int32
+	stop := runRouter(t, nc, func(msg *message.Message) error {
+		var c schemas.Chunk
+		if err := platform.Decode(msg, &c); err != nil {
+			return err
+		}
+		handled.Add(1)
+		return nil
+	})
+	publishChunk(t, nc, "imp1")
+	js, _ := nc.JetStream()
+	acked := func() (bool, error) {
+		info, err := js.ConsumerInfo(schemas.StreamRows, "test")
+		return err == nil && handled.Load() == 1 && info.NumPending == 0 && info.NumAckPending == 0, err
+	}
+	if err := platform.WaitFor(context.Background(), 10*time.Second, acked); err != nil {
+		t.Fatalf("handled and acked: %v (handled %d)", err, handled.Load())
+	}
+	stop()
+	if _, err := js.ConsumerInfo(schemas.StreamRows, "test"); err != nil {
+		t.Fatalf("consumer after shutdown: %v", err)
+	}
+	// A restart handles only what is new.
+	handled.Store(0)
+	stop = runRouter(t, nc, func(*message.Message) error { handled.Add(1); return nil })
+	defer stop()
+	publishChunk(t, nc, "imp2")
+	if err := platform.WaitFor(context.Background(), 10*time.Second, func() (bool, error) { return handled.Load() >= 1, nil }); err != nil {
+		t.Fatal("the new message was not handled after the restart")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := handled.Load(); n != 1 {
+		t.Errorf("handled after restart: got %d, want 1 (no replay)", n)
+	}
+}
+
+// TestFailingMessageGoesToPoison: a message whose handler keeps failing is
+// retried, then lands on the stage's poison subject with the reason, and is
+// acked.
+func TestFailingMessageGoesToPoison(t *testing.T) {
+	_, nc := testkit.NATS(t)
+	js, _ := nc.JetStream()
+	poison, err := js.SubscribeSync(schemas.PoisonSubject("test"), nats.DeliverAll(), nats.AckNone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	stop := runRouter(t, nc, func(*message.Message) error {
+		calls.Add(1)
+		return errors.New("clickhouse is down")
+	})
+	defer stop()
+	publishChunk(t, nc, "imp1")
+	m, err := poison.NextMsg(15 * time.Second)
+	if err != nil {
+		t.Fatalf("no poison message: %v", err)
+	}
+	if got := m.Header.Get(middleware.ReasonForPoisonedKey); got != "clickhouse is down" {
+		t.Errorf("poison reason: got %q", got)
+	}
+	if got, want := int(calls.Load()), 1+platform.Retries.MaxRetries; got != want {
+		t.Errorf("handler calls: got %d, want %d (one, then the retries)", got, want)
+	}
+	err = platform.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
+		info, err := js.ConsumerInfo(schemas.StreamRows, "test")
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0, err
+	})
+	if err != nil {
+		t.Errorf("the poisoned message was not acked: %v", err)
+	}
+}
