@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,12 +60,15 @@ type result struct {
 	peaks      []peak
 	fileMiB    float64
 	chunks     int
+	timeline   string
 }
 
 type peak struct {
 	name string
 	mib  float64
 	cpu  float64 // seconds of CPU, user and system
+	msgs int     // messages handled
+	avg  float64 // milliseconds per message, handler time
 }
 
 func run(sizes []int) error {
@@ -114,9 +118,10 @@ func report(r result) {
 	fmt.Printf("  sluice, PutObject to completed:                   %8.2fs  %9.0f rows/s  (%.1fx ClickHouse)\n",
 		r.pipeline.Seconds(), float64(r.rows)/r.pipeline.Seconds(), r.pipeline.Seconds()/r.clickhouse.Seconds())
 	fmt.Printf("  outcome: %d rows, %d created, %d rejected (%d chunks)\n", r.counts.Rows, r.counts.Created, r.counts.Rejected, r.chunks)
-	fmt.Printf("  %-10s %10s %8s\n", "process", "peak MiB", "CPU s")
+	fmt.Printf("  after PutObject: %s\n", r.timeline)
+	fmt.Printf("  %-10s %10s %8s %9s %14s\n", "process", "peak MiB", "CPU s", "messages", "ms per message")
 	for _, p := range r.peaks {
-		fmt.Printf("  %-10s %10.0f %8.1f\n", p.name, p.mib, p.cpu)
+		fmt.Printf("  %-10s %10.0f %8.1f %9d %14.1f\n", p.name, p.mib, p.cpu, p.msgs, p.avg)
 	}
 }
 
@@ -203,11 +208,11 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 	if err != nil {
 		return r, err
 	}
-	stopMinIO, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
+	minio, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
 	if err != nil {
 		return r, err
 	}
-	defer stopMinIO()
+	defer minio.Stop()
 	tenants := filepath.Join(dir, "tenants.json")
 	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{"bench": {"contact": "bench@bench.example", "max_rows": %d}}`, n)), 0o644); err != nil {
 		return r, err
@@ -226,6 +231,7 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 		if err != nil {
 			return r, err
 		}
+		p.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
 		procs = append(procs, p)
 		if err := platform.WaitFor(ctx, 30*time.Second, func() (bool, error) {
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport))
@@ -240,9 +246,23 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 	}
 
 	done := make(chan schemas.ImportEvent, 1)
-	sub, err := nc.Subscribe(schemas.ImportSubject(schemas.EventCompleted, "*"), func(m *nats.Msg) {
+	var mu sync.Mutex
+	seen := map[string]time.Time{} // first time each event type was seen
+	lastProgress := time.Time{}
+	sub, err := nc.Subscribe("sluice.import.>", func(m *nats.Msg) {
 		var ev schemas.ImportEvent
-		if json.Unmarshal(m.Data, &ev) == nil {
+		if json.Unmarshal(m.Data, &ev) != nil {
+			return
+		}
+		mu.Lock()
+		if _, ok := seen[ev.Type]; !ok {
+			seen[ev.Type] = time.Now()
+		}
+		if ev.Type == schemas.EventProgress {
+			lastProgress = time.Now()
+		}
+		mu.Unlock()
+		if ev.Type == schemas.EventCompleted {
 			select {
 			case done <- ev:
 			default:
@@ -258,6 +278,7 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 		return r, err
 	}
 	defer body.Close()
+	chCPU, minioCPU := cpuSeconds(ch.Part.Pid()), cpuSeconds(minio.Pid())
 	start = time.Now()
 	if _, err := platform.NewS3Client(s3cfg).PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(s3cfg.Bucket), Key: aws.String("bench/clients/clients.csv"), Body: body,
@@ -273,8 +294,21 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 		return r, errors.New("the import did not complete in 20 minutes")
 	}
 	for _, p := range procs {
-		r.peaks = append(r.peaks, peak{p.name, p.peakMiB(), p.cpuSeconds()})
+		pk := peak{name: p.name, mib: peakMiB(p.cmd.Process.Pid), cpu: cpuSeconds(p.cmd.Process.Pid)}
+		if p.metrics != "" {
+			pk.msgs, pk.avg = handlerTime(p.metrics, p.name)
+		}
+		r.peaks = append(r.peaks, pk)
 	}
+	r.peaks = append(r.peaks,
+		peak{name: "clickhouse", mib: peakMiB(ch.Part.Pid()), cpu: cpuSeconds(ch.Part.Pid()) - chCPU},
+		peak{name: "minio", mib: peakMiB(minio.Pid()), cpu: cpuSeconds(minio.Pid()) - minioCPU})
+	mu.Lock()
+	since := func(t time.Time) float64 { return t.Sub(start).Seconds() }
+	r.timeline = fmt.Sprintf("received %.1fs, first chunk loaded %.1fs, ingested %.1fs, last chunk loaded %.1fs, completed %.1fs",
+		since(seen[schemas.EventReceived]), since(seen[schemas.EventProgress]), since(seen[schemas.EventIngested]),
+		since(lastProgress), since(seen[schemas.EventCompleted]))
+	mu.Unlock()
 	if r.counts.Rejected != bad || r.counts.Created != n-bad || r.counts.Rows != n {
 		return r, fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, n, n-bad, bad)
 	}
@@ -322,10 +356,11 @@ func generate(path string, n int) (bad int, err error) {
 }
 
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	hwm  float64
+	name    string
+	metrics string // the stage's /metrics, if it is a stage
+	cmd     *exec.Cmd
+	done    chan struct{}
+	hwm     float64
 }
 
 func startProc(dir, name, bin string, env []string, args ...string) (*proc, error) {
@@ -344,9 +379,38 @@ func startProc(dir, name, bin string, env []string, args ...string) (*proc, erro
 	return p, nil
 }
 
-// peakMiB reads the process's peak resident memory (VmHWM).
-func (p *proc) peakMiB() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+// handlerTime reads a stage's message count and mean handling time from its
+// metrics.
+func handlerTime(url, stage string) (int, float64) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	var sum, count float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		switch {
+		case strings.HasPrefix(name, "sluice_"+stage+"_message_duration_seconds_sum"):
+			sum += v
+		case strings.HasPrefix(name, "sluice_"+stage+"_message_duration_seconds_count"):
+			count += v
+		}
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	return int(count), 1000 * sum / count
+}
+
+// peakMiB reads a process's peak resident memory (VmHWM).
+func peakMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
@@ -359,9 +423,9 @@ func (p *proc) peakMiB() float64 {
 	return -1
 }
 
-// cpuSeconds reads the process's user and system CPU time so far.
-func (p *proc) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+// cpuSeconds reads a process's user and system CPU time so far.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return -1
 	}

@@ -295,7 +295,7 @@ func TestWholeFileRejections(t *testing.T) {
 			"partner@acme.example", "partner@acme.example", schemas.CodeUnknownColumn},
 		{"missing required column", "acme/clients/no-email.csv", "firstName,lastName\nZoe,Adams\n",
 			"", "imports@acme.example", schemas.CodeMissingColumn},
-		{"too many rows", "tiny/clients/four.csv", "firstName,email\na,a@tiny.example\nb,b@tiny.example\nc,c@tiny.example\nd,d@tiny.example\n",
+		{"too many rows", "tiny/clients/four.csv", "firstName,email\nw,w@tiny.example\nx,x@tiny.example\ny,y@tiny.example\nz,z@tiny.example\n",
 			"", "admin@tiny.example", schemas.CodeTooManyRows},
 		{"unknown dataset", "acme/invoices/march.csv", "a,b\n1,2\n", "partner@acme.example", "partner@acme.example", schemas.CodeUnknownDataset},
 		{"unknown tenant", "nobody/clients/x.csv", "firstName,email\na,a@x.example\n", "who@nobody.example", "who@nobody.example", schemas.CodeUnknownTenant},
@@ -328,7 +328,7 @@ func TestWholeFileRejections(t *testing.T) {
 		}
 	})
 	var tiny uint64
-	if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT count() FROM sluice.clients WHERE tenant = 'tiny'").Scan(&tiny); err != nil {
+	if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT count() FROM sluice.clients WHERE tenant = 'tiny' AND email IN ('w@tiny.example', 'x@tiny.example', 'y@tiny.example', 'z@tiny.example')").Scan(&tiny); err != nil {
 		t.Fatal(err)
 	}
 	if tiny != 0 {
@@ -431,4 +431,14 @@ func mailsAbout(t *testing.T, to, file string) []mailMessage {
 type mailMessage struct {
 	Text        string
 	Attachments map[string][]byte
+}
+
+// TestRowLimitCountsRecords: the row limit counts records, not lines: blank
+// lines and quoted line breaks do not take a tenant over it.
+func TestRowLimitCountsRecords(t *testing.T) {
+	body := "firstName,lastName,email\n\na,\"two\nlines\",a@tiny.example\n\n,,\nb,,b@tiny.example\nc,,c@tiny.example\n\n"
+	i := upload(t, "tiny/clients/three.csv", []byte(body), "")
+	if want := (schemas.Counts{Rows: 3, Created: 3}); i.Status != schemas.StatusCompleted || i.Counts != want {
+		t.Errorf("got %s %+v, want completed %+v", i.Status, i.Counts, want)
+	}
 }

@@ -145,11 +145,11 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("sluice up not healthy: %w", err)
 	}
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	stopMinIO, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
+	minio, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
 	if err != nil {
 		return 0, err
 	}
-	defer stopMinIO()
+	defer minio.Stop()
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		return 0, err

@@ -9,9 +9,9 @@
 // too many rows) is rejected as a whole: an import.rejected event, and no
 // chunk, so no row of it is ever loaded.
 //
-// A file is read twice: once to count its rows and check its header, so that
-// a file over its row limit is rejected before any chunk leaves, and once to
-// publish. Neither read holds more than one chunk in memory; the one thing
+// A file is read twice: once to check its header and count its lines, so
+// that a file over its row limit is rejected before any chunk leaves, and
+// once to publish. Neither read holds more than one chunk in memory; the one thing
 // that grows with the file is the set of 8-byte key hashes used to find
 // duplicate keys, bounded by the tenant's row limit.
 package ingest
@@ -249,7 +249,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		sort.Strings(known)
 		return fileError(schemas.CodeUnknownDataset, schemas.MsgUnknownDataset(imp.Dataset, known))
 	}
-	if _, err := s.scan(ctx, ref, ds, tenant.MaxRows, nil); err != nil {
+	if err := s.checkSize(ctx, ref, ds, tenant.MaxRows); err != nil {
 		return err
 	}
 	chunks := 0
@@ -294,6 +294,27 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	}
 	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
 		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
+}
+
+// checkSize rejects a file with more than maxRows rows before any of its
+// rows leaves: a fast count of its lines settles most files; only a file with
+// more lines than maxRows has its records counted one by one.
+func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int) error {
+	body, err := s.store.Open(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	rr, err := NewRowReader(body, ref.Key, ds, s.cfg.MaxLineBytes)
+	if err != nil {
+		return err
+	}
+	lines, err := rr.LinesLeft()
+	if err != nil || lines <= maxRows {
+		return err
+	}
+	_, err = s.scan(ctx, ref, ds, maxRows, nil)
+	return err
 }
 
 // scan reads the object's rows, calling each for every row (nil: only

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"strings"
 
@@ -73,6 +74,7 @@ func detectDelimiter(head []byte) rune {
 // RowReader reads a delimited text file's data rows, in the dataset's field
 // order, one at a time: memory does not grow with the file.
 type RowReader struct {
+	br     *bufio.Reader
 	csv    *csv.Reader
 	guard  *lineGuard
 	ds     *schemas.Dataset
@@ -109,7 +111,7 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 	cr.Comma = []rune(format.Delimiter)[0]
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	rr := &RowReader{csv: cr, guard: guard, ds: ds, format: format}
+	rr := &RowReader{br: br, csv: cr, guard: guard, ds: ds, format: format}
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, fileError(schemas.CodeEmptyFile, schemas.MsgEmptyFile)
@@ -186,6 +188,39 @@ func (r *RowReader) endLine(rec []string) int {
 	last := len(rec) - 1
 	line, _ := r.csv.FieldPos(last)
 	return line + strings.Count(rec[last], "\n")
+}
+
+// LinesLeft counts the line breaks left outside quoted fields, and a last
+// line without one: fast (nothing is parsed or kept), and at least the
+// number of records left (blank lines and empty rows are not records). The
+// reader is spent afterwards.
+func (r *RowReader) LinesLeft() (int, error) {
+	r.guard.max = math.MaxInt // no record is buffered here
+	n, quoted, last := 0, false, byte('\n')
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := r.br.Read(buf)
+		for _, c := range buf[:k] {
+			switch {
+			case c == '"':
+				quoted = !quoted
+			case c == '\n' && !quoted:
+				n++
+			}
+		}
+		if k > 0 {
+			last = buf[k-1]
+		}
+		if errors.Is(err, io.EOF) {
+			if last != '\n' {
+				n++
+			}
+			return n, nil
+		}
+		if err != nil {
+			return 0, r.guard.error(err)
+		}
+	}
 }
 
 // trimTrailingEmpty drops the empty cells at the end of a record, which

@@ -401,3 +401,29 @@ func TestSplitKey(t *testing.T) {
 		})
 	}
 }
+
+func TestLinesLeft(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"one per line", "email,firstName\na@x.io,A\nb@x.io,B\n", 2},
+		{"last line without a break", "email,firstName\na@x.io,A\nb@x.io,B", 2},
+		{"break inside quotes is not a line", "email,firstName\na@x.io,\"Ann\nMarie\"\nb@x.io,Bo\n", 2},
+		{"escaped quotes", "email,firstName\na@x.io,\"say \"\"hi\"\"\"\nb@x.io,Bo\n", 2},
+		{"blank lines count: an upper bound", "email,firstName\na@x.io,A\n\n\nb@x.io,B\n", 4},
+		{"header only", "email,firstName\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rr, err := NewRowReader(strings.NewReader(tt.body), "f.csv", schemas.Clients, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := rr.LinesLeft()
+			if err != nil || got != tt.want {
+				t.Errorf("LinesLeft() = %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+}

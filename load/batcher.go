@@ -12,7 +12,7 @@ import (
 // redelivered.
 var errStopping = errors.New("load: stopping")
 
-type flushFunc func(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.Counts, error)
+type flushFunc func(ctx context.Context, chunks []*schemas.Chunk, retried bool) ([]schemas.Counts, error)
 
 type result struct {
 	counts schemas.Counts
@@ -20,13 +20,15 @@ type result struct {
 }
 
 type request struct {
-	chunk *schemas.Chunk
-	reply chan result
+	chunk   *schemas.Chunk
+	retried bool
+	reply   chan result
 }
 
 type group struct {
 	reqs    []*request
 	rows    int
+	retried bool
 	started time.Time
 }
 
@@ -44,9 +46,10 @@ func newBatcher(rows int, wait time.Duration, flush flushFunc) *batcher {
 	return &batcher{in: make(chan *request), rows: rows, wait: wait, flush: flush}
 }
 
-// add hands a chunk to the batcher and waits for its write.
-func (b *batcher) add(ctx context.Context, c *schemas.Chunk) (schemas.Counts, error) {
-	req := &request{chunk: c, reply: make(chan result, 1)}
+// add hands a chunk to the batcher and waits for its write. retried says
+// the chunk may have been written before.
+func (b *batcher) add(ctx context.Context, c *schemas.Chunk, retried bool) (schemas.Counts, error) {
+	req := &request{chunk: c, retried: retried, reply: make(chan result, 1)}
 	select {
 	case b.in <- req:
 	case <-ctx.Done():
@@ -81,6 +84,7 @@ func (b *batcher) run(ctx context.Context) {
 			}
 			g.reqs = append(g.reqs, req)
 			g.rows += req.chunk.Size()
+			g.retried = g.retried || req.retried
 			if g.rows >= b.rows {
 				delete(groups, id)
 				b.write(ctx, g)
@@ -101,7 +105,7 @@ func (b *batcher) write(ctx context.Context, g *group) {
 	for i, r := range g.reqs {
 		chunks[i] = r.chunk
 	}
-	counts, err := b.flush(ctx, chunks)
+	counts, err := b.flush(ctx, chunks, g.retried)
 	g.answer(counts, err)
 }
 

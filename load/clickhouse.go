@@ -36,7 +36,7 @@ func withKeys(ctx context.Context, keys []string) (context.Context, error) {
 }
 
 // Stored implements Warehouse.
-func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]Stored, error) {
+func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64, withCells bool) (map[string]Stored, error) {
 	stored := make(map[string]Stored, len(keys))
 	if len(keys) == 0 {
 		return stored, nil
@@ -44,11 +44,13 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	key := ds.Fields[ds.KeyIndex()].Column
 	// toString gives each column back in its canonical form (DateTime('UTC')
 	// as 2006-01-02 15:04:05, UInt8 as 1/0).
-	cols := make([]string, len(ds.Fields))
-	for i, f := range ds.Fields {
-		cols[i] = fmt.Sprintf("toString(argMax(%s, version))", f.Column)
+	cols := []string{"argMax(row_hash, version)"}
+	if withCells {
+		for _, f := range ds.Fields {
+			cols = append(cols, fmt.Sprintf("toString(argMax(%s, version))", f.Column))
+		}
 	}
-	q := fmt.Sprintf(`SELECT %[1]s, argMax(row_hash, version), %[4]s FROM %[2]s.%[3]s
+	q := fmt.Sprintf(`SELECT %[1]s, %[4]s FROM %[2]s.%[3]s
 		WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys) AND version < ? GROUP BY %[1]s`,
 		key, c.Database, ds.Table, strings.Join(cols, ", "))
 	kctx, err := withKeys(ctx, keys)
@@ -62,10 +64,13 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	defer rows.Close()
 	for rows.Next() {
 		var k string
-		s := Stored{Cells: make([]string, len(ds.Fields))}
+		var s Stored
 		dest := []any{&k, &s.Hash}
-		for i := range s.Cells {
-			dest = append(dest, &s.Cells[i])
+		if withCells {
+			s.Cells = make([]string, len(ds.Fields))
+			for i := range s.Cells {
+				dest = append(dest, &s.Cells[i])
+			}
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
@@ -207,29 +212,65 @@ func (c *ClickHouse) writeAudit(ctx context.Context, w *Write) error {
 	if err != nil {
 		return fmt.Errorf("load: insert import_rows: %w", err)
 	}
-	imp := w.Import
-	none := []string{}
+	n := len(w.Records)
+	for _, rejected := range w.Rejected {
+		n += len(rejected)
+	}
+	var a audit
+	a.grow(n)
 	for _, r := range w.Records {
-		if err := batch.Append(imp.ID, uint32(r.Row.N), imp.Tenant, imp.Dataset, uint32(r.Chunk), r.Outcome,
-			none, none, none, none, imp.Version); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("load: insert import_rows: %w", err)
-		}
+		a.add(r.Row.N, r.Chunk, r.Outcome, nil)
 	}
 	for chunk, rejected := range w.Rejected {
 		for _, r := range rejected {
-			cols, codes, msgs, vals := splitViolations(r.Violations)
-			if err := batch.Append(imp.ID, uint32(r.N), imp.Tenant, imp.Dataset, uint32(chunk), Rejected,
-				cols, codes, msgs, vals, imp.Version); err != nil {
-				_ = batch.Abort()
-				return fmt.Errorf("load: insert import_rows: %w", err)
-			}
+			a.add(r.N, chunk, Rejected, r.Violations)
+		}
+	}
+	imp := w.Import
+	columns := []any{repeat(imp.ID, n), a.rows, repeat(imp.Tenant, n), repeat(imp.Dataset, n), a.chunks, a.outcomes,
+		a.cols, a.codes, a.msgs, a.vals, repeat(imp.Version, n)}
+	for i, col := range columns {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("load: insert import_rows: %w", err)
 		}
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("load: insert import_rows: %w", err)
 	}
 	return nil
+}
+
+// audit holds the per-row audit column by column; violations are laid out
+// as parallel arrays (18.16 cannot store Array(Tuple(...))).
+type audit struct {
+	rows, chunks            []uint32
+	outcomes                []string
+	cols, codes, msgs, vals [][]string
+}
+
+func (a *audit) grow(n int) {
+	a.rows, a.chunks, a.outcomes = make([]uint32, 0, n), make([]uint32, 0, n), make([]string, 0, n)
+	a.cols, a.codes, a.msgs, a.vals = make([][]string, 0, n), make([][]string, 0, n), make([][]string, 0, n), make([][]string, 0, n)
+}
+
+func (a *audit) add(row, chunk int, outcome string, vs []schemas.Violation) {
+	a.rows = append(a.rows, uint32(row))
+	a.chunks = append(a.chunks, uint32(chunk))
+	a.outcomes = append(a.outcomes, outcome)
+	cols, codes, msgs, vals := make([]string, len(vs)), make([]string, len(vs)), make([]string, len(vs)), make([]string, len(vs))
+	for i, v := range vs {
+		cols[i], codes[i], msgs[i], vals[i] = v.Column, v.Code, v.Message, v.Value
+	}
+	a.cols, a.codes, a.msgs, a.vals = append(a.cols, cols), append(a.codes, codes), append(a.msgs, msgs), append(a.vals, vals)
+}
+
+func repeat[T any](v T, n int) []T {
+	s := make([]T, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }
 
 func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
@@ -251,16 +292,4 @@ func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
 		return fmt.Errorf("load: insert import_chunks: %w", err)
 	}
 	return nil
-}
-
-// splitViolations lays violations out as the audit's parallel arrays (18.16
-// cannot store Array(Tuple(...))).
-func splitViolations(vs []schemas.Violation) (cols, codes, msgs, vals []string) {
-	for _, v := range vs {
-		cols = append(cols, v.Column)
-		codes = append(codes, v.Code)
-		msgs = append(msgs, v.Message)
-		vals = append(vals, v.Value)
-	}
-	return cols, codes, msgs, vals
 }

@@ -23,6 +23,8 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -31,6 +33,9 @@ import (
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
+
+// metaAttempt counts a message's handling attempts in this process.
+const metaAttempt = "Sluice-Load-Attempt"
 
 // Outcomes of a row, as the audit stores them.
 const (
@@ -77,8 +82,9 @@ type Stored struct {
 // Warehouse is what load needs of ClickHouse.
 type Warehouse interface {
 	// Stored returns, for each key that has a record of the tenant with a
-	// version lower than before, the latest such record.
-	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64) (map[string]Stored, error)
+	// version lower than before, the latest such record: its hash, and its
+	// cells when withCells (most imports need no more than the hash).
+	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64, withCells bool) (map[string]Stored, error)
 	// Audited returns the outcomes already audited for rows of the given
 	// chunks of the import.
 	Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error)
@@ -106,7 +112,7 @@ func Decide(ds *schemas.Dataset, records []Record, audited map[int]string, store
 	for i := range records {
 		r := &records[i]
 		s, exists := stored[r.Row.Cells[key]]
-		if exists && r.Row.Defaulted != 0 {
+		if exists && r.Row.Defaulted != 0 && len(s.Cells) == len(r.Row.Cells) {
 			for f := range r.Row.Cells {
 				if r.Row.Defaulted&(1<<f) != 0 {
 					r.Row.Cells[f] = s.Cells[f]
@@ -144,13 +150,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.BatchRows == 0 {
-		c.BatchRows = 20000
+		c.BatchRows = 50000
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 200 * time.Millisecond
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 16
+		c.Concurrency = 32
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 20 * time.Second
@@ -215,7 +221,11 @@ func (s *Stage) handle(msg *message.Message) error {
 	if err := platform.Decode(msg, &c); err != nil {
 		return err
 	}
-	counts, err := s.batcher.add(msg.Context(), &c)
+	// The retry middleware hands the same message in again: count attempts
+	// on it.
+	attempt, _ := strconv.Atoi(msg.Metadata.Get(metaAttempt))
+	msg.Metadata.Set(metaAttempt, strconv.Itoa(attempt+1))
+	counts, err := s.batcher.add(msg.Context(), &c, attempt > 0 || platform.Delivered(msg) > 1)
 	if err != nil {
 		return err
 	}
@@ -225,8 +235,9 @@ func (s *Stage) handle(msg *message.Message) error {
 }
 
 // flush writes the chunks of one import gathered by the batcher and returns
-// each chunk's counts.
-func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.Counts, error) {
+// each chunk's counts. retried says some chunk may have been written before
+// (a retry or a redelivery): only then are earlier outcomes looked up.
+func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool) ([]schemas.Counts, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	imp := chunks[0].Import
@@ -246,13 +257,32 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk) ([]schemas.C
 		}
 		w.Rejected[c.Number] = c.Rejected
 	}
-	audited, err := s.wh.Audited(ctx, imp.ID, numbers)
+	var audited map[int]string
+	if retried {
+		var err error
+		if audited, err = s.wh.Audited(ctx, imp.ID, numbers); err != nil {
+			return nil, err
+		}
+	}
+	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version)
-	if err != nil {
-		return nil, err
+	// Records that exist and left cells to their default keep the stored
+	// values there: only those need the stored cells.
+	var keep []string
+	for _, r := range w.Records {
+		k := r.Row.Cells[key]
+		if _, ok := stored[k]; ok && r.Row.Defaulted != 0 {
+			keep = append(keep, k)
+		}
+	}
+	if len(keep) > 0 {
+		cells, err := s.wh.Stored(ctx, ds, imp.Tenant, keep, imp.Version, true)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(stored, cells)
 	}
 	Decide(ds, w.Records, audited, stored)
 

@@ -25,6 +25,9 @@ type Part struct {
 	done chan error
 }
 
+// Pid is the part's process id.
+func (p *Part) Pid() int { return p.cmd.Process.Pid }
+
 // Stop ends the part and waits for it.
 func (p *Part) Stop() {
 	if p == nil || p.cmd.Process == nil {

@@ -63,6 +63,7 @@ func NATS(t testing.TB) (*server.Server, *nats.Conn) {
 type ClickHouse struct {
 	Config platform.ClickHouseConfig
 	Conn   driver.Conn
+	Part   *platform.Part
 }
 
 // StartClickHouse starts ClickHouse in dir and migrates it. Call Stop when
@@ -88,7 +89,7 @@ func StartClickHouse(dir string) (*ClickHouse, func(), error) {
 		part.Stop()
 		return nil, nil, err
 	}
-	return &ClickHouse{Config: cfg, Conn: conn}, func() { conn.Close(); part.Stop() }, nil
+	return &ClickHouse{Config: cfg, Conn: conn, Part: part}, func() { conn.Close(); part.Stop() }, nil
 }
 
 // Mailpit is a running Mailpit.
@@ -129,7 +130,7 @@ func MinIOConfig() (platform.S3Config, error) {
 // StartMinIO starts MinIO (as cfg says, from MinIOConfig) in dir, publishing
 // bucket events to the NATS server at natsURL, and creates the bucket with
 // its event notification.
-func StartMinIO(dir, natsURL string, cfg platform.S3Config) (func(), error) {
+func StartMinIO(dir, natsURL string, cfg platform.S3Config) (*platform.Part, error) {
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil {
 		return nil, err
@@ -147,7 +148,7 @@ func StartMinIO(dir, natsURL string, cfg platform.S3Config) (func(), error) {
 		part.Stop()
 		return nil, err
 	}
-	return part.Stop, nil
+	return part, nil
 }
 
 // freePortPair returns a port p such that p and p+1 are free (ClickHouse's
