@@ -38,6 +38,10 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
+// stageMemoryLimitMiB is the soft memory limit each stage runs with, the
+// same as in docker-compose.yml.
+const stageMemoryLimitMiB = "160"
+
 func main() {
 	sizes := []int{100_000, 1_000_000}
 	if v := os.Getenv("BENCH_ROWS"); v != "" {
@@ -226,6 +230,8 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 			"SLUICE_TENANTS_FILE=" + tenants,
 			"SLUICE_S3_ENDPOINT=" + s3cfg.Endpoint,
 			fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", mport),
+			// As docker-compose.yml runs the stages.
+			"SLUICE_MEMORY_LIMIT_MIB=" + stageMemoryLimitMiB,
 		}
 		p, err := startProc(dir, stage, filepath.Join(bin, "sluice"), env, stage)
 		if err != nil {

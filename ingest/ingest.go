@@ -28,6 +28,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
@@ -86,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// publishers is how many chunks of one file are being published at once.
+const publishers = 4
 
 // ObjectStore is what ingest needs of the bucket.
 type ObjectStore interface {
@@ -252,25 +256,41 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if err := s.checkSize(ctx, ref, ds, tenant.MaxRows); err != nil {
 		return err
 	}
+	// Chunks are published by a few goroutines while the file is read, so
+	// that reading does not wait for each publish's ack.
+	out := make(chan *schemas.Chunk, publishers)
+	g, gctx := errgroup.WithContext(ctx)
+	for range publishers {
+		g.Go(func() error {
+			for c := range out {
+				if err := platform.PublishChunk(s.pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
+					schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), c); err != nil {
+					return err
+				}
+				s.metrics.Rows.WithLabelValues("read").Add(float64(len(c.Rows)))
+			}
+			return nil
+		})
+	}
 	chunks := 0
-	c := schemas.Chunk{Import: imp, Number: 1}
+	c := &schemas.Chunk{Import: imp, Number: 1}
 	flush := func() error {
 		if len(c.Rows) == 0 {
 			return nil
 		}
 		c.FirstRow = c.Rows[0].N
-		if err := platform.PublishChunk(s.pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
-			schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), &c); err != nil {
-			return err
+		select {
+		case out <- c:
+		case <-gctx.Done():
+			return gctx.Err()
 		}
-		s.metrics.Rows.WithLabelValues("read").Add(float64(len(c.Rows)))
 		chunks = c.Number
-		c = schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, s.cfg.ChunkRows)}
+		c = &schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, s.cfg.ChunkRows)}
 		return nil
 	}
 	seen := map[uint64]int{}
 	rows := 0
-	format, err := s.scan(ctx, ref, ds, tenant.MaxRows, func(row schemas.Row) error {
+	format, err := s.scan(gctx, ref, ds, tenant.MaxRows, func(row schemas.Row) error {
 		rows++
 		if key := ds.CanonicalKey(row.Cells); key != "" && row.Problem == nil {
 			h := maphash.String(s.seed, key)
@@ -286,10 +306,14 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		err = flush()
 	}
-	if err := flush(); err != nil {
+	close(out)
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
 		return err
 	}
 	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),

@@ -192,20 +192,27 @@ func (r *RowReader) endLine(rec []string) int {
 
 // LinesLeft counts the line breaks left outside quoted fields, and a last
 // line without one: fast (nothing is parsed or kept), and at least the
-// number of records left (blank lines and empty rows are not records). The
-// reader is spent afterwards.
+// number of records left (blank lines and empty rows are not records). A
+// record longer than the line limit is a *FileError here already, so that the
+// file is rejected before any of it is published. The reader is spent
+// afterwards.
 func (r *RowReader) LinesLeft() (int, error) {
-	r.guard.max = math.MaxInt // no record is buffered here
-	n, quoted, last := 0, false, byte('\n')
+	r.guard.max = math.MaxInt // nothing is buffered here
+	n, quoted, record, last := 0, false, 0, byte('\n')
 	buf := make([]byte, 64<<10)
 	for {
 		k, err := r.br.Read(buf)
 		for _, c := range buf[:k] {
+			record++
 			switch {
 			case c == '"':
 				quoted = !quoted
 			case c == '\n' && !quoted:
 				n++
+				record = 0
+			}
+			if record > r.guard.limit {
+				return 0, r.guard.error(errLineTooLong)
 			}
 		}
 		if k > 0 {

@@ -427,3 +427,16 @@ func TestLinesLeft(t *testing.T) {
 		})
 	}
 }
+
+func TestLinesLeftLineLimit(t *testing.T) {
+	long := "email,firstName\na@x.io,\"" + strings.Repeat("x\n", 700) + "\"\n"
+	rr, err := NewRowReader(strings.NewReader(long), "f.csv", schemas.Clients, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rr.LinesLeft()
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.V.Code != schemas.CodeLineTooLong {
+		t.Errorf("a 1400-byte record over a 1024-byte limit: got %v, want %s", err, schemas.CodeLineTooLong)
+	}
+}

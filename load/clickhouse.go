@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -111,14 +112,15 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 	return out, nil
 }
 
-// Write implements Warehouse: records, then audit, then chunk reports, each
-// one insert. A failed insert may still have landed; the caller retries the
-// whole write, which the tables' design makes safe.
+// Write implements Warehouse: the records and the audit (at once, over two
+// connections), then the chunk reports, each one insert. A failed insert may
+// still have landed; the caller retries the whole write, which the tables'
+// design makes safe.
 func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
-	if err := c.writeRecords(ctx, w); err != nil {
-		return err
-	}
-	if err := c.writeAudit(ctx, w); err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.writeRecords(gctx, w) })
+	g.Go(func() error { return c.writeAudit(gctx, w) })
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	return c.writeChunks(ctx, w)

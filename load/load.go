@@ -5,9 +5,9 @@
 // notify counts chunks by.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large
-// write (Config.BatchRows) and their messages acked only after it: records
-// first, then the audit, then the chunk reports, then the progress events. A
-// chunk whose report is in ClickHouse has its audit and records there too.
+// write (Config.BatchRows) and their messages acked only after it: records and
+// audit, then the chunk reports, then the progress events. A chunk whose
+// report is in ClickHouse has its audit and records there too.
 //
 // Outcomes are decided against the latest stored version older than the
 // import's, and a retried or redelivered chunk reuses the outcomes its
@@ -88,7 +88,7 @@ type Warehouse interface {
 	// Audited returns the outcomes already audited for rows of the given
 	// chunks of the import.
 	Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error)
-	// Write writes records, then the audit, then the chunk reports.
+	// Write writes records and the audit, then the chunk reports.
 	Write(ctx context.Context, w *Write) error
 }
 
@@ -156,7 +156,7 @@ func (c *Config) setDefaults() {
 		c.MaxWait = 200 * time.Millisecond
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 32
+		c.Concurrency = 12
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 20 * time.Second

@@ -28,10 +28,15 @@ type Config struct {
 	MailFrom string
 
 	// DataDir holds the demo's parts and their data (git-ignored).
-	DataDir      string
-	TenantsFile  string
-	MetricsAddr  string
-	Pprof        bool
+	DataDir     string
+	TenantsFile string
+	MetricsAddr string
+	Pprof       bool
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none):
+	// the garbage collector works harder as the heap nears it, instead of
+	// letting it double. Deployments that give a stage a memory budget set
+	// it below that budget (docker-compose.yml).
+	MemoryLimit  int64
 	ChunkRows    int
 	SyncInterval time.Duration
 }
@@ -110,7 +115,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
 		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
 		Pprof:        getenv("SLUICE_PPROF") == "1",
-		ChunkRows:    num("SLUICE_CHUNK_ROWS", 2000),
+		MemoryLimit:  int64(num("SLUICE_MEMORY_LIMIT_MIB", 0)) << 20,
+		ChunkRows:    num("SLUICE_CHUNK_ROWS", 5000),
 		SyncInterval: dur("SLUICE_SYNC_INTERVAL", 24*time.Hour),
 	}
 	if cfg.ChunkRows <= 0 {

@@ -52,7 +52,11 @@ func StartNATS(port int, storeDir string) (*server.Server, error) {
 func EnsureStreams(js nats.JetStreamContext) error {
 	streams := []nats.StreamConfig{
 		{Name: schemas.StreamS3Events, Subjects: []string{schemas.SubjectS3Events}},
-		{Name: schemas.StreamRows, Subjects: []string{schemas.SubjectRowsAll}},
+		// Rows are work: a chunk leaves the stream once the stage after it
+		// has acked it (the stages' filters do not overlap), so the stream
+		// holds the backlog, not every file ever imported. The DLQ keeps
+		// the rejected rows.
+		{Name: schemas.StreamRows, Subjects: []string{schemas.SubjectRowsAll}, Retention: nats.WorkQueuePolicy},
 		{Name: schemas.StreamImports, Subjects: []string{schemas.SubjectImportsAll}},
 		{Name: schemas.StreamDLQ, Subjects: []string{schemas.SubjectDLQAll}},
 	}
