@@ -100,15 +100,14 @@ type ObjectStore interface {
 
 // Stage is the ingest stage.
 type Stage struct {
+	*platform.Runner
 	cfg     Config
 	nc      *nats.Conn
-	pub     message.Publisher
 	store   ObjectStore
 	tenants platform.Tenants
 	ledger  *Ledger
 	metrics *platform.Metrics
 	logger  *slog.Logger
-	router  *message.Router
 	seed    maphash.Seed
 }
 
@@ -126,14 +125,9 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 	if err != nil {
 		return nil, fmt.Errorf("ingest: claims bucket: %w", err)
 	}
-	wl := platform.Logger(logger)
-	pub, err := platform.NewPublisher(nc, wl)
-	if err != nil {
-		return nil, err
-	}
-	s := &Stage{cfg: cfg, nc: nc, pub: pub, store: store, tenants: tenants,
+	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants,
 		ledger: NewLedger(kv, cfg.Lease), metrics: m, logger: logger, seed: maphash.MakeSeed()}
-	s.router, err = platform.StageRouter(schemas.StageIngest, nc, pub, platform.Consumer{
+	s.Runner, err = platform.NewRunner(schemas.StageIngest, nc, platform.Consumer{
 		Name:           "ingest",
 		Stream:         schemas.StreamS3Events,
 		Subject:        schemas.SubjectS3Events,
@@ -141,18 +135,12 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 		HandlerTimeout: cfg.MaxFileTime,
 		MaxDeliver:     cfg.MaxDeliver,
 		Concurrency:    cfg.Concurrency,
-	}, m, wl, s.handle)
+	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// Run handles bucket events until ctx ends.
-func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
-
-// Running is closed once the stage consumes.
-func (s *Stage) Running() chan struct{} { return s.router.Running() }
 
 func (s *Stage) handle(msg *message.Message) error {
 	refs, err := ParseEvent(msg.Payload)
@@ -194,7 +182,7 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, alive func()) error {
 	var fe *FileError
 	if errors.As(err, &fe) {
 		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
-		err = platform.Publish(s.pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, "rejected", 0),
+		err = platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, "rejected", 0),
 			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
 	}
 	if err != nil {
@@ -233,7 +221,7 @@ func (s *Stage) keepAlive(claim *Claim, alive func()) (stop func()) {
 // read checks the file as a whole, then publishes its chunks and the
 // ingested event. A *FileError rejects the file.
 func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) error {
-	if err := platform.Publish(s.pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, "received", 0),
+	if err := platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, "received", 0),
 		schemas.ImportEvent{Type: schemas.EventReceived, Import: imp}); err != nil {
 		return err
 	}
@@ -263,7 +251,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	for range publishers {
 		g.Go(func() error {
 			for c := range out {
-				if err := platform.PublishChunk(s.pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
+				if err := platform.PublishChunk(s.Pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
 					schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), c); err != nil {
 					return err
 				}
@@ -316,7 +304,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if err != nil {
 		return err
 	}
-	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
+	return platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
 		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
 }
 

@@ -1,6 +1,7 @@
 package load_test
 
 import (
+	"hash/fnv"
 	"reflect"
 	"testing"
 
@@ -147,5 +148,20 @@ func TestRowHash(t *testing.T) {
 				t.Errorf("RowHash(%q) = %x, RowHash(%q) = %x; want equal = %v", tc.a, ha, tc.b, hb, tc.equal)
 			}
 		})
+	}
+}
+
+// TestRowHashIsFNV1a: stored hashes must never change, so RowHash must stay
+// FNV-1a over the cells, each followed by a zero byte.
+func TestRowHashIsFNV1a(t *testing.T) {
+	for _, cells := range [][]string{{}, {""}, {"a"}, {"John", "Doe", "john.doe@acme.example"}, {"é", "日本"}} {
+		h := fnv.New64a()
+		for _, c := range cells {
+			h.Write([]byte(c))
+			h.Write([]byte{0})
+		}
+		if got, want := load.RowHash(cells), h.Sum64(); got != want {
+			t.Errorf("RowHash(%q) = %x, want FNV-1a %x", cells, got, want)
+		}
 	}
 }

@@ -21,7 +21,6 @@ package load
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -92,14 +91,21 @@ type Warehouse interface {
 	Write(ctx context.Context, w *Write) error
 }
 
-// RowHash identifies a record's content, to tell updated from unchanged.
+// RowHash identifies a record's content, to tell updated from unchanged: FNV-1a
+// over the cells, each followed by a zero byte. It is stored with the record,
+// so it must never change; it is written out here because hash/fnv would
+// copy every cell to a []byte first (load's hottest allocation).
 func RowHash(cells []string) uint64 {
-	h := fnv.New64a()
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
 	for _, c := range cells {
-		h.Write([]byte(c))
-		h.Write([]byte{0})
+		for i := 0; i < len(c); i++ {
+			h ^= uint64(c[i])
+			h *= prime
+		}
+		h *= prime // the zero byte: h ^= 0, then multiply
 	}
-	return h.Sum64()
+	return h
 }
 
 // Decide sets the outcome of each record. A key with no stored record is
@@ -173,11 +179,10 @@ func (c Config) Validate() error {
 
 // Stage is the load stage.
 type Stage struct {
+	*platform.Runner
 	cfg     Config
 	wh      Warehouse
-	pub     message.Publisher
 	metrics *platform.Metrics
-	router  *message.Router
 	batcher *batcher
 	logger  *slog.Logger
 }
@@ -188,16 +193,12 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	wl := platform.Logger(logger)
-	pub, err := platform.NewPublisher(nc, wl)
-	if err != nil {
-		return nil, err
-	}
-	s := &Stage{cfg: cfg, wh: wh, pub: pub, metrics: m, logger: logger}
+	s := &Stage{cfg: cfg, wh: wh, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
-	s.router, err = platform.StageRouter(schemas.StageLoad, nc, pub, platform.Consumer{
+	var err error
+	s.Runner, err = platform.NewRunner(schemas.StageLoad, nc, platform.Consumer{
 		Name: "load", Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
-	}, m, wl, s.handle)
+	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
 	}
@@ -208,13 +209,10 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 func (s *Stage) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { defer close(done); s.batcher.run(ctx) }()
-	err := s.router.Run(ctx)
+	err := s.Runner.Run(ctx)
 	<-done
 	return err
 }
-
-// Running is closed once the stage consumes.
-func (s *Stage) Running() chan struct{} { return s.router.Running() }
 
 func (s *Stage) handle(msg *message.Message) error {
 	var c schemas.Chunk
@@ -229,7 +227,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	return platform.Publish(s.pub, schemas.ImportSubject(schemas.EventProgress, c.Import.ID),
+	return platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventProgress, c.Import.ID),
 		schemas.MsgID(c.Import.ID, schemas.StageLoad, c.Number),
 		schemas.ImportEvent{Type: schemas.EventProgress, Import: c.Import, Chunk: c.Number, Counts: counts})
 }

@@ -90,14 +90,13 @@ func (c Config) Validate() error {
 
 // Stage is the notify stage.
 type Stage struct {
+	*platform.Runner
 	cfg     Config
 	store   Store
 	mailer  Mailer
 	tenants platform.Tenants
 	mailed  nats.KeyValue
-	pub     message.Publisher
 	imports *prometheus.CounterVec
-	router  *message.Router
 	logger  *slog.Logger
 }
 
@@ -127,27 +126,15 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err := reg.Register(imports); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	wl := platform.Logger(logger)
-	pub, err := platform.NewPublisher(nc, wl)
-	if err != nil {
-		return nil, err
-	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, pub: pub,
-		imports: imports, logger: logger}
-	s.router, err = platform.StageRouter(schemas.StageNotify, nc, pub, platform.Consumer{
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, imports: imports, logger: logger}
+	s.Runner, err = platform.NewRunner(schemas.StageNotify, nc, platform.Consumer{
 		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
-	}, m, wl, s.handle)
+	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// Run follows imports until ctx ends.
-func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
-
-// Running is closed once the stage consumes.
-func (s *Stage) Running() chan struct{} { return s.router.Running() }
 
 func (s *Stage) handle(msg *message.Message) error {
 	var ev schemas.ImportEvent
@@ -269,7 +256,7 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 
 // announce publishes the completed event and mails the uploader.
 func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
-	err := platform.Publish(s.pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
+	err := platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
 		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
 			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
 	if err != nil {

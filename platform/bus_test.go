@@ -22,18 +22,13 @@ import (
 // returned stop is called.
 func runRouter(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (stop func()) {
 	t.Helper()
-	logger := platform.Logger(slog.New(slog.DiscardHandler))
-	pub, err := platform.NewPublisher(nc, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
 	m, err := platform.NewMetrics(prometheus.NewRegistry(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := platform.StageRouter("test", nc, pub, platform.Consumer{
+	r, err := platform.NewRunner("test", nc, platform.Consumer{
 		Name: "test", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3,
-	}, m, logger, h)
+	}, m, slog.New(slog.DiscardHandler), h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 )
 
 // Config is everything sluice reads from its environment (SLUICE_*), once, in
@@ -36,9 +35,8 @@ type Config struct {
 	// the garbage collector works harder as the heap nears it, instead of
 	// letting it double. Deployments that give a stage a memory budget set
 	// it below that budget (docker-compose.yml).
-	MemoryLimit  int64
-	ChunkRows    int
-	SyncInterval time.Duration
+	MemoryLimit int64
+	ChunkRows   int
 }
 
 // S3Config locates the bucket partners upload to.
@@ -79,17 +77,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
-	dur := func(key string, def time.Duration) time.Duration {
-		v := getenv(key)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		}
-		return d
-	}
 	cfg := Config{
 		NATSURL:      str("SLUICE_NATS_URL", "nats://127.0.0.1:4222"),
 		NATSPort:     num("SLUICE_NATS_PORT", 4222),
@@ -109,21 +96,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			User:     str("SLUICE_CLICKHOUSE_USER", "sluice"),
 			Password: str("SLUICE_CLICKHOUSE_PASSWORD", "sluice"),
 		},
-		SMTPAddr:     str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
-		MailFrom:     str("SLUICE_MAIL_FROM", "sluice@localhost"),
-		DataDir:      str("SLUICE_DATA", ".data"),
-		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
-		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
-		Pprof:        getenv("SLUICE_PPROF") == "1",
-		MemoryLimit:  int64(num("SLUICE_MEMORY_LIMIT_MIB", 0)) << 20,
-		ChunkRows:    num("SLUICE_CHUNK_ROWS", 5000),
-		SyncInterval: dur("SLUICE_SYNC_INTERVAL", 24*time.Hour),
+		SMTPAddr:    str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
+		MailFrom:    str("SLUICE_MAIL_FROM", "sluice@localhost"),
+		DataDir:     str("SLUICE_DATA", ".data"),
+		TenantsFile: str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
+		MetricsAddr: str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
+		Pprof:       getenv("SLUICE_PPROF") == "1",
+		MemoryLimit: int64(num("SLUICE_MEMORY_LIMIT_MIB", 0)) << 20,
+		ChunkRows:   num("SLUICE_CHUNK_ROWS", 5000),
 	}
 	if cfg.ChunkRows <= 0 {
 		errs = append(errs, errors.New("SLUICE_CHUNK_ROWS must be positive"))
-	}
-	if cfg.SyncInterval <= 0 {
-		errs = append(errs, errors.New("SLUICE_SYNC_INTERVAL must be positive"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -72,7 +71,7 @@ func TestLoadConfig(t *testing.T) {
 		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice", User: "sluice", Password: "sluice"},
 		SMTPAddr:   "127.0.0.1:1025", MailFrom: "sluice@localhost",
 		DataDir: ".data", TenantsFile: "deploy/tenants.json", MetricsAddr: "127.0.0.1:9464",
-		ChunkRows: 2000, SyncInterval: 24 * time.Hour,
+		ChunkRows: 5000,
 	}
 	cases := []struct {
 		name   string
@@ -82,14 +81,14 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{name: "defaults"},
 		{name: "values set", env: map[string]string{
-			"SLUICE_CHUNK_ROWS": "500", "SLUICE_SYNC_INTERVAL": "90m", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest"},
+			"SLUICE_CHUNK_ROWS": "500", "SLUICE_MEMORY_LIMIT_MIB": "160", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest", "SLUICE_PPROF": "1"},
 			change: func(c *platform.Config) {
-				c.ChunkRows, c.SyncInterval, c.S3.Bucket, c.NATSUser = 500, 90*time.Minute, "uploads", "ingest"
+				c.ChunkRows, c.MemoryLimit, c.S3.Bucket, c.NATSUser, c.Pprof = 500, 160<<20, "uploads", "ingest", true
 			}},
 		{name: "chunk rows not a number", env: map[string]string{"SLUICE_CHUNK_ROWS": "many"}, err: "SLUICE_CHUNK_ROWS"},
 		{name: "chunk rows zero", env: map[string]string{"SLUICE_CHUNK_ROWS": "0"}, err: "SLUICE_CHUNK_ROWS must be positive"},
 		{name: "chunk rows negative", env: map[string]string{"SLUICE_CHUNK_ROWS": "-10"}, err: "SLUICE_CHUNK_ROWS must be positive"},
-		{name: "sync interval without unit", env: map[string]string{"SLUICE_SYNC_INTERVAL": "24"}, err: "SLUICE_SYNC_INTERVAL"},
+		{name: "memory limit not a number", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "160MiB"}, err: "SLUICE_MEMORY_LIMIT_MIB"},
 		{name: "NATS port not a number", env: map[string]string{"SLUICE_NATS_PORT": "nats"}, err: "SLUICE_NATS_PORT"},
 	}
 	for _, tc := range cases {

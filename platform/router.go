@@ -1,8 +1,10 @@
 package platform
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -69,19 +71,53 @@ func MaxDeliveries(maxDeliver int) message.HandlerMiddleware {
 	}
 }
 
-// StageRouter returns the router of one stage: its handler on the durable
-// consumer c, with the middleware of NewRouter. Poisoned messages and the
-// handler's own output go through pub.
-func StageRouter(stage string, nc *nats.Conn, pub message.Publisher, c Consumer, m *Metrics, logger watermill.LoggerAdapter, h message.NoPublishHandlerFunc) (*message.Router, error) {
+// Runner is what every stage runs on: its handler on its durable consumer c,
+// behind the middleware of NewRouter, and a publisher for what it sends on.
+// Stages embed it for Run and Running.
+type Runner struct {
+	// Pub publishes with Nats-Msg-Id (see NewPublisher).
+	Pub    message.Publisher
+	router *message.Router
+}
+
+// NewRunner builds the runner of a stage.
+func NewRunner(stage string, nc *nats.Conn, c Consumer, m *Metrics, logger *slog.Logger, h message.NoPublishHandlerFunc) (*Runner, error) {
 	c.setDefaults()
-	sub, err := NewSubscriber(nc, c, logger)
+	wl := Logger(logger)
+	pub, err := NewPublisher(nc, wl)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewRouter(stage, pub, c.MaxDeliver, m, logger)
+	sub, err := NewSubscriber(nc, c, wl)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewRouter(stage, pub, c.MaxDeliver, m, wl)
 	if err != nil {
 		return nil, err
 	}
 	r.AddConsumerHandler(stage, c.Subject, sub, h)
-	return r, nil
+	return &Runner{Pub: pub, router: r}, nil
+}
+
+// Run handles messages until ctx ends.
+func (r *Runner) Run(ctx context.Context) error { return r.router.Run(ctx) }
+
+// Running is closed once the stage consumes.
+func (r *Runner) Running() chan struct{} { return r.router.Running() }
+
+// StageConfig configures a stage that has no settings of its own.
+type StageConfig struct {
+	// Concurrency is how many messages one instance handles at once.
+	Concurrency int
+	// MaxDeliver bounds redeliveries (0: the default, 5).
+	MaxDeliver int
+}
+
+// Validate reports a configuration a stage cannot run with.
+func (c StageConfig) Validate() error {
+	if c.Concurrency < 0 || c.MaxDeliver < 0 {
+		return errors.New("stage: Concurrency and MaxDeliver must not be negative")
+	}
+	return nil
 }

@@ -12,8 +12,6 @@
 package transform
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -42,24 +40,12 @@ func Records(ds *schemas.Dataset, imp schemas.Import, rows []schemas.Row) {
 }
 
 // Config is the transform stage's configuration.
-type Config struct {
-	Concurrency int
-	MaxDeliver  int
-}
-
-// Validate reports a configuration the stage cannot run with.
-func (c Config) Validate() error {
-	if c.Concurrency < 0 || c.MaxDeliver < 0 {
-		return errors.New("transform: Concurrency and MaxDeliver must not be negative")
-	}
-	return nil
-}
+type Config = platform.StageConfig
 
 // Stage is the transform stage.
 type Stage struct {
-	pub     message.Publisher
+	*platform.Runner
 	metrics *platform.Metrics
-	router  *message.Router
 }
 
 // New builds the transform stage on the valid rows.
@@ -70,26 +56,16 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 4
 	}
-	wl := platform.Logger(logger)
-	pub, err := platform.NewPublisher(nc, wl)
-	if err != nil {
-		return nil, err
-	}
-	s := &Stage{pub: pub, metrics: m}
-	s.router, err = platform.StageRouter(schemas.StageTransform, nc, pub, platform.Consumer{
+	s := &Stage{metrics: m}
+	var err error
+	s.Runner, err = platform.NewRunner(schemas.StageTransform, nc, platform.Consumer{
 		Name: "transform", Stream: schemas.StreamRows, Subject: schemas.SubjectValidRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
-	}, m, wl, s.handle)
+	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// Run transforms chunks until ctx ends.
-func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
-
-// Running is closed once the stage consumes.
-func (s *Stage) Running() chan struct{} { return s.router.Running() }
 
 func (s *Stage) handle(msg *message.Message) error {
 	var c schemas.Chunk
@@ -101,7 +77,7 @@ func (s *Stage) handle(msg *message.Message) error {
 		return fmt.Errorf("transform: chunk of unknown dataset %q", c.Import.Dataset)
 	}
 	Records(ds, c.Import, c.Rows)
-	if err := platform.PublishChunk(s.pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
+	if err := platform.PublishChunk(s.Pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
 		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), &c); err != nil {
 		return err
 	}

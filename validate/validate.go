@@ -10,8 +10,6 @@
 package validate
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -53,24 +51,12 @@ func Judge(ds *schemas.Dataset, rows []schemas.Row) (valid []schemas.Row, reject
 }
 
 // Config is the validate stage's configuration.
-type Config struct {
-	Concurrency int
-	MaxDeliver  int
-}
-
-// Validate reports a configuration the stage cannot run with.
-func (c Config) Validate() error {
-	if c.Concurrency < 0 || c.MaxDeliver < 0 {
-		return errors.New("validate: Concurrency and MaxDeliver must not be negative")
-	}
-	return nil
-}
+type Config = platform.StageConfig
 
 // Stage is the validate stage.
 type Stage struct {
-	pub     message.Publisher
+	*platform.Runner
 	metrics *platform.Metrics
-	router  *message.Router
 }
 
 // New builds the validate stage on the raw rows.
@@ -81,26 +67,16 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 4
 	}
-	wl := platform.Logger(logger)
-	pub, err := platform.NewPublisher(nc, wl)
-	if err != nil {
-		return nil, err
-	}
-	s := &Stage{pub: pub, metrics: m}
-	s.router, err = platform.StageRouter(schemas.StageValidate, nc, pub, platform.Consumer{
+	s := &Stage{metrics: m}
+	var err error
+	s.Runner, err = platform.NewRunner(schemas.StageValidate, nc, platform.Consumer{
 		Name: "validate", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
-	}, m, wl, s.handle)
+	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// Run validates chunks until ctx ends.
-func (s *Stage) Run(ctx context.Context) error { return s.router.Run(ctx) }
-
-// Running is closed once the stage consumes.
-func (s *Stage) Running() chan struct{} { return s.router.Running() }
 
 func (s *Stage) handle(msg *message.Message) error {
 	var c schemas.Chunk
@@ -113,14 +89,14 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	valid, rejected := Judge(ds, c.Rows)
 	if len(rejected) > 0 {
-		if err := platform.Publish(s.pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
+		if err := platform.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
 			schemas.MsgID(c.Import.ID, "validate-dlq", c.Number),
 			schemas.DLQRows{Import: c.Import, Chunk: c.Number, Rejected: rejected}); err != nil {
 			return err
 		}
 	}
 	c.Rows, c.Rejected = valid, append(c.Rejected, rejected...)
-	if err := platform.PublishChunk(s.pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
+	if err := platform.PublishChunk(s.Pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
 		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), &c); err != nil {
 		return err
 	}
