@@ -67,4 +67,3 @@ func TestClickHouseDownGoesToPoison(t *testing.T) {
 		t.Error("a progress event was published for a chunk that was not written")
 	}
 }
-
