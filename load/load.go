@@ -156,13 +156,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.BatchRows == 0 {
-		c.BatchRows = 50000
+		c.BatchRows = 30000
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 200 * time.Millisecond
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 12
+		c.Concurrency = 8
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 20 * time.Second
@@ -215,15 +215,15 @@ func (s *Stage) Run(ctx context.Context) error {
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	var c schemas.Chunk
-	if err := platform.Decode(msg, &c); err != nil {
+	c, err := platform.DecodeChunk(msg)
+	if err != nil {
 		return err
 	}
 	// The retry middleware hands the same message in again: count attempts
 	// on it.
 	attempt, _ := strconv.Atoi(msg.Metadata.Get(metaAttempt))
 	msg.Metadata.Set(metaAttempt, strconv.Itoa(attempt+1))
-	counts, err := s.batcher.add(msg.Context(), &c, attempt > 0 || platform.Delivered(msg) > 1)
+	counts, err := s.batcher.add(msg.Context(), c, attempt > 0 || platform.Delivered(msg) > 1)
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/fxamacker/cbor/v2"
 	"github.com/nats-io/nats.go"
-
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // Metadata keys the subscriber adds to every message it hands a handler.
@@ -184,12 +181,12 @@ func InProgress(nc *nats.Conn, msg *message.Message) error {
 }
 
 // Messages are JSON, readable with any NATS tool, except chunks of rows,
-// which are most of what flows: they are CBOR (RFC 8949, the same field
-// names), which encodes and decodes about three times faster (BENCHMARKS.md).
-// The Content-Type header says which.
+// which are most of what flows: they are CBOR (RFC 8949), column by column
+// (chunk.go), which decodes many times faster (BENCHMARKS.md). The
+// Content-Type header says which.
 const (
 	metaContentType = "Content-Type"
-	contentCBOR     = "application/cbor"
+	contentChunk    = "application/vnd.sluice.chunk+cbor"
 )
 
 // Publish encodes v as JSON and publishes it on subject with the given
@@ -202,18 +199,6 @@ func Publish(pub message.Publisher, subject, msgID string, v any) error {
 	return publish(pub, subject, message.NewMessage(msgID, data))
 }
 
-// PublishChunk encodes a chunk as CBOR and publishes it on subject with the
-// given Msg-Id.
-func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk) error {
-	data, err := cbor.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("bus: encode %s: %w", subject, err)
-	}
-	msg := message.NewMessage(msgID, data)
-	msg.Metadata.Set(metaContentType, contentCBOR)
-	return publish(pub, subject, msg)
-}
-
 func publish(pub message.Publisher, subject string, msg *message.Message) error {
 	if err := pub.Publish(subject, msg); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
@@ -221,16 +206,10 @@ func publish(pub message.Publisher, subject string, msg *message.Message) error 
 	return nil
 }
 
-// Decode decodes a payload (JSON, or CBOR as its Content-Type says) into v.
-// A payload that does not decode is permanent: retrying it cannot help.
+// Decode decodes a JSON payload into v. A payload that does not decode is
+// permanent: retrying it cannot help.
 func Decode(msg *message.Message, v any) error {
-	var err error
-	if msg.Metadata.Get(metaContentType) == contentCBOR {
-		err = cbor.Unmarshal(msg.Payload, v)
-	} else {
-		err = json.Unmarshal(msg.Payload, v)
-	}
-	if err != nil {
+	if err := json.Unmarshal(msg.Payload, v); err != nil {
 		return fmt.Errorf("bus: decode message %s: %w", msg.UUID, err)
 	}
 	return nil

@@ -62,8 +62,7 @@ func TestConsumerOutlivesItsSubscribers(t *testing.T) {
 	_, nc := testkit.NATS(t)
 	var handled atomic.Int32
 	stop := runRouter(t, nc, func(msg *message.Message) error {
-		var c schemas.Chunk
-		if err := platform.Decode(msg, &c); err != nil {
+		if _, err := platform.DecodeChunk(msg); err != nil {
 			return err
 		}
 		handled.Add(1)

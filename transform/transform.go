@@ -68,8 +68,8 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	var c schemas.Chunk
-	if err := platform.Decode(msg, &c); err != nil {
+	c, err := platform.DecodeChunk(msg)
+	if err != nil {
 		return err
 	}
 	ds, ok := schemas.Lookup(c.Import.Dataset)
@@ -78,7 +78,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	Records(ds, c.Import, c.Rows)
 	if err := platform.PublishChunk(s.Pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
-		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), &c); err != nil {
+		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), c); err != nil {
 		return err
 	}
 	s.metrics.Rows.WithLabelValues("transformed").Add(float64(len(c.Rows)))

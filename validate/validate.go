@@ -79,8 +79,8 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	var c schemas.Chunk
-	if err := platform.Decode(msg, &c); err != nil {
+	c, err := platform.DecodeChunk(msg)
+	if err != nil {
 		return err
 	}
 	ds, ok := schemas.Lookup(c.Import.Dataset)
@@ -97,7 +97,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	c.Rows, c.Rejected = valid, append(c.Rejected, rejected...)
 	if err := platform.PublishChunk(s.Pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
-		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), &c); err != nil {
+		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), c); err != nil {
 		return err
 	}
 	s.metrics.Rows.WithLabelValues("valid").Add(float64(len(valid)))

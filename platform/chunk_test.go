@@ -1,0 +1,69 @@
+package platform
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// capture is a publisher that keeps what it is given.
+type capture struct{ msgs []*message.Message }
+
+func (c *capture) Publish(_ string, msgs ...*message.Message) error {
+	c.msgs = append(c.msgs, msgs...)
+	return nil
+}
+func (c *capture) Close() error { return nil }
+
+func TestChunkRoundTrip(t *testing.T) {
+	imp := schemas.Import{ID: "imp1", Tenant: "acme", Dataset: "clients", Version: 7}
+	tests := []struct {
+		name  string
+		chunk schemas.Chunk
+	}{
+		{"no rows, only rejections", schemas.Chunk{Import: imp, Number: 3, FirstRow: 10,
+			Rejected: []schemas.Rejected{{N: 10, Violations: []schemas.Violation{{Column: "email", Code: "format", Message: "m", Value: "x"}}}}}},
+		{"rows of every kind", schemas.Chunk{Import: imp, Number: 1, FirstRow: 2, Rows: []schemas.Row{
+			{N: 2, Cells: []string{"a", "", "Müller, \"Hans\"\nline two"}},
+			{N: 4, Cells: []string{"", "日本", ""}, DuplicateOf: 2, Defaulted: 5},
+			{N: 5, Cells: []string{"", "", ""}, Problem: &schemas.Violation{Code: schemas.CodeMalformed, Message: "bad quote"}},
+		}, Rejected: []schemas.Rejected{{N: 3, Violations: []schemas.Violation{{Column: "ID", Code: "format"}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pub capture
+			if err := PublishChunk(&pub, "s", "id", &tt.chunk); err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecodeChunk(pub.msgs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, tt.chunk) {
+				t.Errorf("round trip:\n got %+v\nwant %+v", *got, tt.chunk)
+			}
+		})
+	}
+}
+
+func TestChunkWireErrors(t *testing.T) {
+	uneven := schemas.Chunk{Rows: []schemas.Row{{N: 2, Cells: []string{"a", "b"}}, {N: 3, Cells: []string{"a"}}}}
+	if err := PublishChunk(&capture{}, "s", "id", &uneven); err == nil {
+		t.Error("rows of different widths: got no error")
+	}
+	w, err := toWire(&schemas.Chunk{Rows: []schemas.Row{{N: 2, Cells: []string{"ab", "c"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Lens[0] = 9 // more bytes than the column has
+	if _, err := fromWire(w); !errors.Is(err, errBadChunk) {
+		t.Errorf("lengths past the column: got %v, want errBadChunk", err)
+	}
+	if _, err := DecodeChunk(message.NewMessage("x", []byte(`{}`))); err == nil {
+		t.Error("a JSON message decoded as a chunk")
+	}
+}
