@@ -84,7 +84,9 @@ func TestEveryKindOfBadRow(t *testing.T) {
 				t.Errorf("row %d audited %d times", n, c)
 			}
 		}
-		query(t, "SELECT row, toString(outcome), columns, codes, messages FROM sluice.import_rows FINAL WHERE import_id = ?", func(r driver.Rows) error {
+		query(t, `SELECT r.row, toString(r.outcome), j.columns, j.codes, j.messages FROM sluice.import_rows AS r FINAL
+			LEFT JOIN (SELECT row, columns, codes, messages FROM sluice.import_rejections FINAL WHERE import_id = ?) AS j USING row
+			WHERE r.import_id = ?`, func(r driver.Rows) error {
 			var n uint32
 			var outcome string
 			var cols, codes, msgs []string
@@ -107,11 +109,14 @@ func TestEveryKindOfBadRow(t *testing.T) {
 				if outcome != "created" {
 					t.Errorf("row %d: got %s, want created", n, outcome)
 				}
+				if len(cols) != 0 {
+					t.Errorf("row %d: created with reasons %v", n, cols)
+				}
 			default:
 				t.Errorf("row %d audited but is not in the file", n)
 			}
 			return nil
-		}, i.ID)
+		}, i.ID, i.ID)
 	})
 
 	t.Run("valid rows loaded with their canonical values", func(t *testing.T) {

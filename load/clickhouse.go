@@ -112,20 +112,22 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 	return out, nil
 }
 
-// Write implements Warehouse: the records and the audit (at once, over two
-// connections), then the chunk reports, each one insert. A failed insert may
-// still have landed; the caller retries the whole write, which the tables'
-// design makes safe.
+// Write implements Warehouse: the records, the outcomes and the rejections
+// (at once, over three connections), then the chunk reports, each one insert.
+// A failed insert may still have landed; the caller retries the whole write,
+// which the tables' design makes safe.
 func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.writeRecords(gctx, w) })
-	g.Go(func() error { return c.writeAudit(gctx, w) })
+	g.Go(func() error { return c.writeOutcomes(gctx, w) })
+	g.Go(func() error { return c.writeRejections(gctx, w) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	return c.writeChunks(ctx, w)
 }
 
+// writeRecords upserts the records that are new or changed.
 func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 	ds := w.Dataset
 	n := 0
@@ -142,12 +144,7 @@ func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 		cols = append(cols, f.Column)
 	}
 	cols = append(cols, "row_hash", "import_id", "row", "version", "loaded_at")
-	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", c.Database, ds.Table, strings.Join(cols, ", ")))
-	if err != nil {
-		return fmt.Errorf("load: insert %s: %w", ds.Table, err)
-	}
 	// Column by column: one slice per column, no value boxed per cell.
-	tenant := make([]string, 0, n)
 	fields := make([]any, len(ds.Fields))
 	for i, f := range ds.Fields {
 		switch f.Kind {
@@ -160,16 +157,11 @@ func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 		}
 	}
 	hashes := make([]uint64, 0, n)
-	importIDs := make([]string, 0, n)
 	rowNums := make([]uint32, 0, n)
-	versions := make([]uint64, 0, n)
-	loaded := make([]time.Time, 0, n)
-	now := time.Now().UTC().Truncate(time.Second)
 	for _, r := range w.Records {
 		if r.Outcome == Unchanged {
 			continue
 		}
-		tenant = append(tenant, w.Import.Tenant)
 		for i, f := range ds.Fields {
 			v := r.Row.Cells[i]
 			switch f.Kind {
@@ -190,81 +182,72 @@ func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 			}
 		}
 		hashes = append(hashes, r.Hash)
-		importIDs = append(importIDs, w.Import.ID)
 		rowNums = append(rowNums, uint32(r.Row.N))
-		versions = append(versions, w.Import.Version)
-		loaded = append(loaded, now)
 	}
-	columns := append(append([]any{tenant}, fields...), hashes, importIDs, rowNums, versions, loaded)
-	for i, col := range columns {
-		if err := batch.Column(i).Append(col); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("load: insert %s: column %s: %w", ds.Table, cols[i], err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("load: insert %s: %w", ds.Table, err)
-	}
-	return nil
+	columns := append(append([]any{repeat(w.Import.Tenant, n)}, fields...), hashes, repeat(w.Import.ID, n), rowNums,
+		repeat(w.Import.Version, n), repeat(time.Now().UTC().Truncate(time.Second), n))
+	return c.insert(ctx, fmt.Sprintf("%s (%s)", ds.Table, strings.Join(cols, ", ")), columns...)
 }
 
-func (c *ClickHouse) writeAudit(ctx context.Context, w *Write) error {
-	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(
-		"INSERT INTO %s.import_rows (import_id, row, tenant, dataset, chunk, outcome, columns, codes, messages, values, version)", c.Database))
-	if err != nil {
-		return fmt.Errorf("load: insert import_rows: %w", err)
-	}
+// writeOutcomes writes every row's outcome to import_rows.
+func (c *ClickHouse) writeOutcomes(ctx context.Context, w *Write) error {
 	n := len(w.Records)
 	for _, rejected := range w.Rejected {
 		n += len(rejected)
 	}
-	var a audit
-	a.grow(n)
+	rows, chunks, outcomes := make([]uint32, 0, n), make([]uint32, 0, n), make([]string, 0, n)
 	for _, r := range w.Records {
-		a.add(r.Row.N, r.Chunk, r.Outcome, nil)
+		rows, chunks, outcomes = append(rows, uint32(r.Row.N)), append(chunks, uint32(r.Chunk)), append(outcomes, r.Outcome)
 	}
 	for chunk, rejected := range w.Rejected {
 		for _, r := range rejected {
-			a.add(r.N, chunk, Rejected, r.Violations)
+			rows, chunks, outcomes = append(rows, uint32(r.N)), append(chunks, uint32(chunk)), append(outcomes, Rejected)
 		}
 	}
-	imp := w.Import
-	columns := []any{repeat(imp.ID, n), a.rows, repeat(imp.Tenant, n), repeat(imp.Dataset, n), a.chunks, a.outcomes,
-		a.cols, a.codes, a.msgs, a.vals, repeat(imp.Version, n)}
+	return c.insert(ctx, "import_rows (import_id, row, chunk, outcome, version)",
+		repeat(w.Import.ID, n), rows, chunks, outcomes, repeat(w.Import.Version, n))
+}
+
+// writeRejections writes why each rejected row was rejected to
+// import_rejections.
+func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
+	var rows []uint32
+	var cols, codes, msgs, vals [][]string
+	for _, rejected := range w.Rejected {
+		for _, r := range rejected {
+			n := len(r.Violations)
+			rc, rk, rm, rv := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			for i, v := range r.Violations {
+				rc[i], rk[i], rm[i], rv[i] = v.Column, v.Code, v.Message, v.Value
+			}
+			rows, cols, codes, msgs, vals = append(rows, uint32(r.N)), append(cols, rc), append(codes, rk), append(msgs, rm), append(vals, rv)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	n, imp := len(rows), w.Import
+	return c.insert(ctx, "import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version)",
+		repeat(imp.ID, n), rows, repeat(imp.Tenant, n), repeat(imp.Dataset, n), cols, codes, msgs, vals, repeat(imp.Version, n))
+}
+
+// insert writes whole columns into table (with its column list) in one
+// insert.
+func (c *ClickHouse) insert(ctx context.Context, table string, columns ...any) error {
+	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s", c.Database, table))
+	if err != nil {
+		return fmt.Errorf("load: insert %s: %w", table, err)
+	}
 	for i, col := range columns {
 		if err := batch.Column(i).Append(col); err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("load: insert import_rows: %w", err)
+			return fmt.Errorf("load: insert %s: %w", table, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("load: insert import_rows: %w", err)
+		return fmt.Errorf("load: insert %s: %w", table, err)
 	}
 	return nil
-}
-
-// audit holds the per-row audit column by column; violations are laid out
-// as parallel arrays (18.16 cannot store Array(Tuple(...))).
-type audit struct {
-	rows, chunks            []uint32
-	outcomes                []string
-	cols, codes, msgs, vals [][]string
-}
-
-func (a *audit) grow(n int) {
-	a.rows, a.chunks, a.outcomes = make([]uint32, 0, n), make([]uint32, 0, n), make([]string, 0, n)
-	a.cols, a.codes, a.msgs, a.vals = make([][]string, 0, n), make([][]string, 0, n), make([][]string, 0, n), make([][]string, 0, n)
-}
-
-func (a *audit) add(row, chunk int, outcome string, vs []schemas.Violation) {
-	a.rows = append(a.rows, uint32(row))
-	a.chunks = append(a.chunks, uint32(chunk))
-	a.outcomes = append(a.outcomes, outcome)
-	cols, codes, msgs, vals := make([]string, len(vs)), make([]string, len(vs)), make([]string, len(vs)), make([]string, len(vs))
-	for i, v := range vs {
-		cols[i], codes[i], msgs[i], vals[i] = v.Column, v.Code, v.Message, v.Value
-	}
-	a.cols, a.codes, a.msgs, a.vals = append(a.cols, cols), append(a.codes, codes), append(a.msgs, msgs), append(a.vals, vals)
 }
 
 func repeat[T any](v T, n int) []T {
@@ -275,23 +258,17 @@ func repeat[T any](v T, n int) []T {
 	return s
 }
 
+// writeChunks writes the chunks' reports, by which notify counts them.
 func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
-	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(
-		"INSERT INTO %s.import_chunks (import_id, chunk, first_row, rows, created, updated, unchanged, rejected, loaded_at, version)", c.Database))
-	if err != nil {
-		return fmt.Errorf("load: insert import_chunks: %w", err)
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	for _, r := range w.Chunks {
+	n := len(w.Chunks)
+	nums, firsts := make([]uint32, n), make([]uint32, n)
+	rows, created, updated, unchanged, rejected := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
+	for i, r := range w.Chunks {
 		k := r.Counts
-		if err := batch.Append(w.Import.ID, uint32(r.Number), uint32(r.FirstRow), uint32(k.Rows),
-			uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected), now, w.Import.Version); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("load: insert import_chunks: %w", err)
-		}
+		nums[i], firsts[i] = uint32(r.Number), uint32(r.FirstRow)
+		rows[i], created[i], updated[i], unchanged[i], rejected[i] = uint32(k.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected)
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("load: insert import_chunks: %w", err)
-	}
-	return nil
+	return c.insert(ctx, "import_chunks (import_id, chunk, first_row, rows, created, updated, unchanged, rejected, loaded_at, version)",
+		repeat(w.Import.ID, n), nums, firsts, rows, created, updated, unchanged, rejected,
+		repeat(time.Now().UTC().Truncate(time.Second), n), repeat(w.Import.Version, n))
 }

@@ -1,7 +1,8 @@
 // Package load upserts ready records into ClickHouse and reports every chunk
 // exactly once. It owns deciding each row's outcome (created, updated,
 // unchanged; rejected rows arrive decided), the per-row audit
-// (import_rows), the per-chunk report (import_chunks) and the progress event
+// (import_rows, and import_rejections for why), the per-chunk report
+// (import_chunks) and the progress event
 // notify counts chunks by.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large

@@ -95,7 +95,7 @@ func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Coun
 // Rejections implements Store.
 func (c *ClickHouse) Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error {
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT row, columns, codes, messages, values
-		FROM %s.import_rows FINAL WHERE import_id = ? AND outcome = 'rejected' ORDER BY row LIMIT %d`, c.Database, limit), id)
+		FROM %s.import_rejections FINAL WHERE import_id = ? ORDER BY row LIMIT %d`, c.Database, limit), id)
 	if err != nil {
 		return fmt.Errorf("notify: rejections %s: %w", id, err)
 	}

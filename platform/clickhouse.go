@@ -50,9 +50,16 @@ var auditTables = []string{
 		received_at DateTime('UTC'), finished_at DateTime('UTC'),
 		version UInt64
 	) ENGINE = ReplacingMergeTree(version) ORDER BY import_id`,
+	// Every row's outcome: narrow, as it has a row per row of every file.
 	`CREATE TABLE IF NOT EXISTS %[1]s.import_rows (
-		import_id String, row UInt32, tenant String, dataset String, chunk UInt32,
+		import_id String, row UInt32, chunk UInt32,
 		outcome Enum8('created' = 1, 'updated' = 2, 'unchanged' = 3, 'rejected' = 4),
+		version UInt64
+	) ENGINE = ReplacingMergeTree(version) ORDER BY (import_id, row)`,
+	// Why each rejected row was rejected: the violations as parallel arrays
+	// (18.16 turns Array(Tuple(...)) into separate arrays anyway).
+	`CREATE TABLE IF NOT EXISTS %[1]s.import_rejections (
+		import_id String, row UInt32, tenant String, dataset String,
 		columns Array(String), codes Array(String), messages Array(String), values Array(String),
 		version UInt64
 	) ENGINE = ReplacingMergeTree(version) ORDER BY (import_id, row)`,

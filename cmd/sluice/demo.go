@@ -161,7 +161,7 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	chHost, _, _ := net.SplitHostPort(cfg.ClickHouse.Addr)
 	fmt.Printf(`
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
-rejected rows: clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT import_id, row, columns, messages FROM sluice.import_rows FINAL WHERE outcome = 'rejected' ORDER BY import_id, row"
+rejected rows: clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
 loaded rows:   clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
 metrics:       http://%s/metrics    logs: %s
 
