@@ -35,7 +35,12 @@ func main() {
 		os.Exit(2)
 	}
 	if cfg.MemoryLimit > 0 {
+		// The limit bounds the heap, so it may grow further between
+		// collections than Go's default doubling: a stage's live heap is
+		// small and short-lived (a few chunks), and collecting it at every
+		// doubling cost a fifth of the stages' CPU (BENCHMARKS.md).
 		debug.SetMemoryLimit(cfg.MemoryLimit)
+		debug.SetGCPercent(400)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
