@@ -218,7 +218,9 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 	}
 	defer minio.Stop()
 	tenants := filepath.Join(dir, "tenants.json")
-	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{"bench": {"contact": "bench@bench.example", "max_rows": %d}}`, n)), 0o644); err != nil {
+	// A tenant of its own per size: every row is new to it.
+	tenant := fmt.Sprintf("bench%d", n)
+	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d}}`, tenant, n)), 0o644); err != nil {
 		return r, err
 	}
 	for _, stage := range schemas.Stages {
@@ -287,7 +289,7 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 	chCPU, minioCPU := cpuSeconds(ch.Part.Pid()), cpuSeconds(minio.Pid())
 	start = time.Now()
 	if _, err := platform.NewS3Client(s3cfg).PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(s3cfg.Bucket), Key: aws.String("bench/clients/clients.csv"), Body: body,
+		Bucket: aws.String(s3cfg.Bucket), Key: aws.String(tenant + "/clients/clients.csv"), Body: body,
 		Metadata: map[string]string{"uploader": "bench@bench.example"},
 	}); err != nil {
 		return r, err

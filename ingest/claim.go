@@ -45,9 +45,16 @@ type Claim struct {
 // ImportID is the import's id, derived from the object version.
 func (c *Claim) ImportID() string { return c.rec.ImportID }
 
-// Version is the import's version: the ledger's revision when the claim was
-// created, so a later upload has a higher one.
+// Version is the import's version: a later upload has a higher one.
 func (c *Claim) Version() uint64 { return c.rec.Version }
+
+// importVersion orders uploads: the upload's time in milliseconds, then the
+// ledger's revision for uploads of the same millisecond. A revision alone
+// starts again with a new claims bucket, and then new data would lose to old
+// in ReplacingMergeTree; the upload time does not.
+func importVersion(at time.Time, revision uint64) uint64 {
+	return uint64(at.UnixMilli())<<20 | revision&(1<<20-1)
+}
 
 // Ledger is the claim ledger on a JetStream KV bucket.
 type Ledger struct {
@@ -76,7 +83,11 @@ func (l *Ledger) Claim(ref ObjectRef) (*Claim, error) {
 	rev, err := l.kv.Create(key, mustJSON(c.rec))
 	if err == nil {
 		c.revision = rev
-		c.rec.Version = rev
+		at := ref.Time
+		if at.IsZero() {
+			at = l.now()
+		}
+		c.rec.Version = importVersion(at, rev)
 		return c, l.put(c)
 	}
 	if !errors.Is(err, nats.ErrKeyExists) {
