@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -229,6 +230,13 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 		if err := os.WriteFile(filepath.Join(etc, "users.d", filepath.Base(f)), b, 0o644); err != nil {
 			return nil, fmt.Errorf("parts: %w", err)
 		}
+	}
+	// Background merges sized for this machine: 16 merge threads (the
+	// default) on two cores take the CPU from everything else at once.
+	if err := os.WriteFile(filepath.Join(etc, "users.d", "zz-machine.xml"), []byte(fmt.Sprintf(
+		"<yandex><profiles><default><background_pool_size>%d</background_pool_size></default></profiles></yandex>\n",
+		max(2, runtime.NumCPU()))), 0o644); err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
 	}
 	query := func(q string) error {
 		out, err := exec.Command(client, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--query", q).CombinedOutput()
