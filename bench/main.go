@@ -2,7 +2,9 @@
 // the same file, in one run (make bench):
 //
 //  1. it writes a clients file of N rows (BENCH_ROWS, default 100000 and
-//     1000000), deterministic, with exactly 2% bad rows;
+//     1000000), deterministic, with exactly 2% bad rows; each size is run
+//     BENCH_RUNS times (default 3: this machine's CPU is shared, and one run
+//     can be off by a fifth);
 //  2. it times `clickhouse-client --query "INSERT INTO t FORMAT CSVWithNames" < file`
 //     into a table of String columns;
 //  3. it runs the pipeline as separate processes (nats-server, one `sluice
@@ -24,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,14 +47,23 @@ const stageMemoryLimitMiB = "160"
 
 func main() {
 	sizes := []int{100_000, 1_000_000}
-	if v := os.Getenv("BENCH_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			log.Fatalf("bench: BENCH_ROWS: %v", err)
+	runs := 3
+	for key, dst := range map[string]*int{"BENCH_ROWS": nil, "BENCH_RUNS": &runs} {
+		v := os.Getenv(key)
+		if v == "" {
+			continue
 		}
-		sizes = []int{n}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			log.Fatalf("bench: %s: want a positive number, got %q", key, v)
+		}
+		if dst == nil {
+			sizes = []int{n}
+		} else {
+			*dst = n
+		}
 	}
-	if err := run(sizes); err != nil {
+	if err := run(sizes, runs); err != nil {
 		log.Fatalf("bench: %v", err)
 	}
 }
@@ -75,7 +87,7 @@ type peak struct {
 	avg  float64 // milliseconds per message, handler time
 }
 
-func run(sizes []int) error {
+func run(sizes []int, runs int) error {
 	root := testkit.RepoRoot()
 	out := filepath.Join(root, "bench", "out")
 	if err := os.RemoveAll(out); err != nil {
@@ -107,11 +119,20 @@ func run(sizes []int) error {
 	defer stopMail()
 
 	for _, n := range sizes {
-		r, err := measure(out, bin, n, ch, mail)
-		if err != nil {
-			return err
+		var ratios []float64
+		for i := range runs {
+			r, err := measure(out, bin, n, i, ch, mail)
+			if err != nil {
+				return err
+			}
+			report(r)
+			ratios = append(ratios, r.pipeline.Seconds()/r.clickhouse.Seconds())
 		}
-		report(r)
+		if runs > 1 {
+			sort.Float64s(ratios)
+			fmt.Printf("\n%d rows, %d runs: ratio to ClickHouse's own load best %.1fx, median %.1fx, worst %.1fx\n",
+				n, runs, ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+		}
 	}
 	return nil
 }
@@ -129,9 +150,9 @@ func report(r result) {
 	}
 }
 
-func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailpit) (result, error) {
+func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.Mailpit) (result, error) {
 	r := result{rows: n}
-	dir := filepath.Join(out, fmt.Sprintf("run-%d", n))
+	dir := filepath.Join(out, fmt.Sprintf("run-%d-%d", n, run))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r, err
 	}
@@ -147,7 +168,7 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 
 	// ClickHouse's own load of the same file.
 	ctx := context.Background()
-	table := fmt.Sprintf("bench_clients_%d", n)
+	table := fmt.Sprintf("bench_clients_%d_%d", n, run)
 	cols := make([]string, len(schemas.Clients.Fields))
 	for i, f := range schemas.Clients.Fields {
 		cols[i] = fmt.Sprintf("`%s` String", f.Name)
@@ -219,7 +240,7 @@ func measure(out, bin string, n int, ch *testkit.ClickHouse, mail *testkit.Mailp
 	defer minio.Stop()
 	tenants := filepath.Join(dir, "tenants.json")
 	// A tenant of its own per size: every row is new to it.
-	tenant := fmt.Sprintf("bench%d", n)
+	tenant := fmt.Sprintf("bench%d-%d", n, run)
 	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d}}`, tenant, n)), 0o644); err != nil {
 		return r, err
 	}
