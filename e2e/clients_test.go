@@ -14,6 +14,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -445,5 +448,48 @@ func TestRowLimitCountsRecords(t *testing.T) {
 	i := upload(t, "tiny/clients/three.csv", []byte(body), "")
 	if want := (schemas.Counts{Rows: 3, Created: 3}); i.Status != schemas.StatusCompleted || i.Counts != want {
 		t.Errorf("got %s %+v, want completed %+v", i.Status, i.Counts, want)
+	}
+}
+
+// TestEncodedFiles: files saved in Windows code pages or UTF-16 load with
+// their names intact, and the encoding is in the import's audit.
+func TestEncodedFiles(t *testing.T) {
+	tests := []struct {
+		key, text, encoding string
+		enc                 encoding.Encoding
+	}{
+		{"globex/clients/cp1251.csv", "firstName;lastName;email\r\nИван;Петров;ivan.petrov@globex.example\r\n", "windows-1251", charmap.Windows1251},
+		{"globex/clients/cp1252.csv", "firstName;lastName;email\r\nJosé;Müller;jose.mueller@globex.example\r\n", "windows-1252", charmap.Windows1252},
+		{"globex/clients/utf16.txt", "firstName\tlastName\temail\r\nЁлка\tGarçon\telka@globex.example\r\n", "utf-16le",
+			unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.encoding, func(t *testing.T) {
+			t.Parallel()
+			raw, err := tt.enc.NewEncoder().Bytes([]byte(tt.text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := upload(t, tt.key, raw, "")
+			if i.Status != schemas.StatusCompleted || i.Counts.Created != 1 {
+				t.Fatalf("got %s %+v, want completed with 1 created", i.Status, i.Counts)
+			}
+			var enc string
+			if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT encoding FROM sluice.imports FINAL WHERE import_id = ?", i.ID).Scan(&enc); err != nil {
+				t.Fatal(err)
+			}
+			if enc != tt.encoding {
+				t.Errorf("encoding in the audit: got %q, want %q", enc, tt.encoding)
+			}
+			line := strings.Split(strings.TrimSpace(tt.text), "\r\n")[1]
+			want := strings.FieldsFunc(line, func(r rune) bool { return r == ';' || r == '\t' })
+			var first, last string
+			if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT first_name, last_name FROM sluice.clients FINAL WHERE tenant = 'globex' AND email = ?", want[2]).Scan(&first, &last); err != nil {
+				t.Fatal(err)
+			}
+			if first != want[0] || last != want[1] {
+				t.Errorf("names: got %q %q, want %q %q", first, last, want[0], want[1])
+			}
+		})
 	}
 }

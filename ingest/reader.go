@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 
+	"golang.org/x/text/transform"
+
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -28,22 +30,24 @@ func fileError(code, msg string) *FileError {
 var delimiters = []rune{',', ';', '\t', '|'}
 
 // DetectFormat tells from a file's name and its first bytes whether sluice can
-// read it, and how: only delimited text (.csv, .txt) for now, and never a file
-// whose bytes say it is something else (a zip archive, a binary).
+// read it, and how: delimited text (.csv, .txt), in which encoding, with which
+// delimiter; never a file whose bytes say it is something else (a zip
+// archive such as an .xlsx renamed, a binary).
 func DetectFormat(name string, head []byte) (schemas.FileFormat, error) {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".csv", ".txt":
 	default:
 		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgWrongFormat)
 	}
-	if bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.IndexByte(head, 0) >= 0 {
+	enc := detectEncoding(head)
+	text := head
+	if dec, ok := encodings[enc]; ok {
+		text, _ = dec.NewDecoder().Bytes(head[:len(head)&^1]) // UTF-16 in whole units
+	}
+	if bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.IndexByte(text, 0) >= 0 {
 		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgWrongFormat)
 	}
-	return schemas.FileFormat{
-		Format:    "csv",
-		Delimiter: string(detectDelimiter(head)),
-		Encoding:  "utf-8",
-	}, nil
+	return schemas.FileFormat{Format: "csv", Delimiter: string(detectDelimiter(text)), Encoding: enc}, nil
 }
 
 // detectDelimiter counts each candidate outside quotes in the first line.
@@ -99,13 +103,17 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, guard.error(err)
 	}
-	head = bytes.TrimPrefix(head, []byte("\ufeff"))
 	format, err := DetectFormat(name, head)
 	if err != nil {
 		return nil, err
 	}
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
-		_, _ = br.Discard(3)
+	if enc, ok := encodings[format.Encoding]; ok { // read it as UTF-8 from here on
+		br = bufio.NewReaderSize(transform.NewReader(br, enc.NewDecoder()), headLen)
+	}
+	if text, _ := br.Peek(headLen); bytes.IndexByte(text, '\r') >= 0 && bytes.IndexByte(text, '\n') < 0 {
+		// Line ends of old Macs (CR alone), which encoding/csv does not
+		// split on.
+		br = bufio.NewReaderSize(crToLF{br}, headLen)
 	}
 	cr := csv.NewReader(br)
 	cr.Comma = []rune(format.Delimiter)[0]
@@ -247,6 +255,19 @@ func (g *lineGuard) error(err error) error {
 }
 
 var errLineTooLong = errors.New("line too long")
+
+// crToLF turns every CR into LF.
+type crToLF struct{ r io.Reader }
+
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
+}
 
 // lineGuard fails a read once more than max bytes have been read since the
 // last reset (one reset per record), so one endless quoted field cannot make

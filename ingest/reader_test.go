@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -113,7 +118,7 @@ func TestRowReader(t *testing.T) {
 		{name: "xlsx name", file: "clients.xlsx", input: "firstName,email\n", err: schemas.CodeWrongFormat, msg: schemas.MsgWrongFormat},
 		{name: "zip bytes under a csv name", input: "PK\x03\x04\x14\x00\x06\x00\x08\x00", err: schemas.CodeWrongFormat},
 		{name: "NUL bytes", input: "firstName,email\nJo\x00hn,john@example.com\n", err: schemas.CodeWrongFormat},
-		{name: "UTF-16", input: "\xff\xfef\x00i\x00r\x00s\x00t\x00", err: schemas.CodeWrongFormat},
+		{name: "UTF-16 without a byte order mark", input: "f\x00i\x00r\x00s\x00t\x00", err: schemas.CodeWrongFormat},
 		{name: "unknown header", input: "firstName,email,phone\nJohn,john@example.com,123\n", err: schemas.CodeUnknownColumn},
 		{name: "missing required header", input: "firstName,lastName\nJohn,Doe\n", err: schemas.CodeMissingColumn},
 		{name: "200 KiB line over a 1024-byte limit",
@@ -438,5 +443,84 @@ func TestLinesLeftLineLimit(t *testing.T) {
 	var fe *FileError
 	if !errors.As(err, &fe) || fe.V.Code != schemas.CodeLineTooLong {
 		t.Errorf("a 1400-byte record over a 1024-byte limit: got %v, want %s", err, schemas.CodeLineTooLong)
+	}
+}
+
+// TestEncodings reads the same file saved in each encoding spreadsheets use:
+// the cells come out the same, and the encoding is named.
+func TestEncodings(t *testing.T) {
+	const text = "firstName;lastName;email\r\nHans;Müller;hans@example.com\r\nJosé;García;jose@example.com\r\n"
+	const cyrillic = "firstName;lastName;email\r\nИван;Петров;ivan@example.com\r\nЁлка;Щукина;elka@example.com\r\n"
+	tests := []struct {
+		name, text, want string
+		enc              encoding.Encoding
+	}{
+		{"UTF-8", text, encUTF8, nil},
+		{"UTF-8 with a byte order mark", text, encUTF8BOM, unicode.UTF8BOM},
+		{"UTF-16LE with a byte order mark", text, encUTF16LE, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
+		{"UTF-16BE with a byte order mark", cyrillic, encUTF16BE, unicode.UTF16(unicode.BigEndian, unicode.UseBOM)},
+		{"Windows-1252", text, enc1252, charmap.Windows1252},
+		{"Windows-1251", cyrillic, enc1251, charmap.Windows1251},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := []byte(tt.text)
+			if tt.enc != nil {
+				var err error
+				if raw, err = tt.enc.NewEncoder().Bytes(raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rr, err := NewRowReader(bytes.NewReader(raw), "f.csv", schemas.Clients, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := rr.Format(); f.Encoding != tt.want || f.Delimiter != ";" {
+				t.Errorf("format: got %+v, want encoding %s, delimiter ;", f, tt.want)
+			}
+			var got []string
+			for {
+				row, err := rr.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, strings.Join(row.Cells, "|"))
+			}
+			lines := strings.Split(strings.TrimSpace(tt.text), "\r\n")[1:]
+			if len(got) != len(lines) {
+				t.Fatalf("rows: got %d, want %d", len(got), len(lines))
+			}
+			for i, l := range lines {
+				c := strings.Split(l, ";")
+				want := "|" + c[0] + "|" + c[1] + "|" + c[2] + "|||||"
+				if got[i] != want {
+					t.Errorf("row %d: got %q, want %q", i+2, got[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestCROnlyLineEnds(t *testing.T) {
+	rr, err := NewRowReader(strings.NewReader("firstName,email\rAnn,ann@x.io\rBo,bo@x.io\r"), "f.csv", schemas.Clients, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for {
+		row, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, row.N)
+	}
+	if !reflect.DeepEqual(got, []int{2, 3}) {
+		t.Errorf("rows of a CR-only file: got %v, want [2 3]", got)
 	}
 }
