@@ -14,6 +14,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
@@ -491,5 +492,32 @@ func TestEncodedFiles(t *testing.T) {
 				t.Errorf("names: got %q %q, want %q %q", first, last, want[0], want[1])
 			}
 		})
+	}
+}
+
+// TestWorkbooks: an XLSX workbook loads from its first sheet; one with
+// macros is rejected whole, with the reason in the audit and the email.
+func TestWorkbooks(t *testing.T) {
+	book := excelize.NewFile()
+	for i, r := range [][]any{{"First Name", "Last Name", "E-mail", "Active"}, {"Wanda", "Book", "wanda@acme.example", "TRUE"}, {"Xavier", "", "not-an-email", "1"}} {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := book.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b bytes.Buffer
+	if err := book.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	i := upload(t, "acme/clients/book.xlsx", b.Bytes(), "books@acme.example")
+	if want := (schemas.Counts{Rows: 2, Created: 1, Rejected: 1}); i.Status != schemas.StatusCompletedWithErrors || i.Counts != want || i.Format != "xlsx" {
+		t.Errorf("workbook: got %s %+v format %q, want completed_with_errors %+v xlsx", i.Status, i.Counts, i.Format, want)
+	}
+	m := upload(t, "acme/clients/macros.xlsm", b.Bytes(), "books@acme.example")
+	if m.Status != schemas.StatusRejected || m.ReasonCode != schemas.CodeMacros {
+		t.Errorf("macro workbook: got %s %q, want rejected %q", m.Status, m.ReasonCode, schemas.CodeMacros)
+	}
+	if msgs := mailsAbout(t, "books@acme.example", "macros.xlsm"); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "no scripts, macros or executable content") {
+		t.Errorf("email about the macro workbook: got %d, want 1 saying no macros are allowed", len(msgs))
 	}
 }

@@ -29,13 +29,30 @@ func fileError(code, msg string) *FileError {
 // delimiters are those a text file may use, in order of preference on a tie.
 var delimiters = []rune{',', ';', '\t', '|'}
 
+// The formats sluice reads, as the import's audit names them.
+const (
+	formatCSV  = "csv"
+	formatXLSX = "xlsx"
+)
+
+// zipMagic starts every zip archive, an XLSX workbook among them.
+var zipMagic = []byte("PK\x03\x04")
+
 // DetectFormat tells from a file's name and its first bytes whether sluice can
 // read it, and how: delimited text (.csv, .txt), in which encoding, with which
-// delimiter; never a file whose bytes say it is something else (a zip
-// archive such as an .xlsx renamed, a binary).
+// delimiter, or an XLSX workbook; never a file whose bytes say it is something
+// else than its name (a zip named .csv, a binary, a text named .xlsx), nor a
+// workbook that may carry macros (.xlsm).
 func DetectFormat(name string, head []byte) (schemas.FileFormat, error) {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".csv", ".txt":
+	case ".xlsx":
+		if !bytes.HasPrefix(head, zipMagic) {
+			return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgNotWhatItsNameSays)
+		}
+		return schemas.FileFormat{Format: formatXLSX}, nil
+	case ".xlsm", ".xltm", ".xlam", ".xlsb":
+		return schemas.FileFormat{}, fileError(schemas.CodeMacros, schemas.MsgMacros)
 	default:
 		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgWrongFormat)
 	}
@@ -44,10 +61,10 @@ func DetectFormat(name string, head []byte) (schemas.FileFormat, error) {
 	if dec, ok := encodings[enc]; ok {
 		text, _ = dec.NewDecoder().Bytes(head[:len(head)&^1]) // UTF-16 in whole units
 	}
-	if bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.IndexByte(text, 0) >= 0 {
-		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgWrongFormat)
+	if bytes.HasPrefix(head, zipMagic) || bytes.IndexByte(text, 0) >= 0 {
+		return schemas.FileFormat{}, fileError(schemas.CodeWrongFormat, schemas.MsgNotWhatItsNameSays)
 	}
-	return schemas.FileFormat{Format: "csv", Delimiter: string(detectDelimiter(text)), Encoding: enc}, nil
+	return schemas.FileFormat{Format: formatCSV, Delimiter: string(detectDelimiter(text)), Encoding: enc}, nil
 }
 
 // detectDelimiter counts each candidate outside quotes in the first line.
@@ -75,18 +92,23 @@ func detectDelimiter(head []byte) rune {
 	return best
 }
 
-// RowReader reads a delimited text file's data rows, in the dataset's field
-// order, one at a time: memory does not grow with the file.
+// RowReader reads a file's data rows, in the dataset's field order, one at a
+// time: memory does not grow with the file (an XLSX workbook is held whole,
+// within MaxXLSXBytes, since a zip cannot be read as a stream).
 type RowReader struct {
-	br     *bufio.Reader
-	csv    *csv.Reader
-	guard  *lineGuard
+	src    records
 	ds     *schemas.Dataset
 	cols   []int // file column -> field index
-	n      int   // row number of the last record read (header: 1)
-	line   int   // last file line of the last record read
-	offset int64 // input offset after the last record read
 	format schemas.FileFormat
+}
+
+// records is where rows come from: a delimited text file or a workbook.
+type records interface {
+	// next returns the next record and its row number as a spreadsheet shows
+	// it, or a reader-level problem with that row, or io.EOF.
+	next() (rec []string, n int, problem *schemas.Violation, err error)
+	// linesLeft is at least the number of records left, found fast.
+	linesLeft() (int, error)
 }
 
 // headLen is how much of a file DetectFormat looks at.
@@ -94,8 +116,9 @@ const headLen = 64 << 10
 
 // NewRowReader detects the format of r, reads and checks its header against
 // the dataset, and returns a reader of its rows. maxLine bounds the bytes of
-// one row; a longer one rejects the file (encoding/csv has no bound of its
-// own). Every error is a *FileError unless reading r itself failed.
+// one row of a text file; a longer one rejects the file (encoding/csv has no
+// bound of its own). Every error is a *FileError unless reading r itself
+// failed.
 func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*RowReader, error) {
 	guard := &lineGuard{r: r, limit: maxLine, max: maxLine + 2*headLen}
 	br := bufio.NewReaderSize(guard, headLen)
@@ -107,30 +130,27 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 	if err != nil {
 		return nil, err
 	}
-	if enc, ok := encodings[format.Encoding]; ok { // read it as UTF-8 from here on
-		br = bufio.NewReaderSize(transform.NewReader(br, enc.NewDecoder()), headLen)
+	rr := &RowReader{ds: ds, format: format}
+	if format.Format == formatXLSX {
+		guard.max = math.MaxInt // a workbook is read whole, within MaxXLSXBytes
+		rr.src, err = openXLSX(br)
+	} else {
+		rr.src = newCSVRecords(br, guard, format)
 	}
-	if text, _ := br.Peek(headLen); bytes.IndexByte(text, '\r') >= 0 && bytes.IndexByte(text, '\n') < 0 {
-		// Line ends of old Macs (CR alone), which encoding/csv does not
-		// split on.
-		br = bufio.NewReaderSize(crToLF{br}, headLen)
+	if err != nil {
+		return nil, err
 	}
-	cr := csv.NewReader(br)
-	cr.Comma = []rune(format.Delimiter)[0]
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	rr := &RowReader{br: br, csv: cr, guard: guard, ds: ds, format: format}
-	header, err := cr.Read()
+	header, _, problem, err := rr.src.next()
 	if errors.Is(err, io.EOF) {
 		return nil, fileError(schemas.CodeEmptyFile, schemas.MsgEmptyFile)
 	}
 	if err != nil {
-		return nil, guard.error(err)
+		return nil, err
 	}
-	guard.reset()
-	rr.n, rr.line, rr.offset = 1, rr.endLine(header), cr.InputOffset()
-	header = trimTrailingEmpty(header)
-	cols, v := ds.MapHeader(header)
+	if problem != nil {
+		return nil, &FileError{V: *problem}
+	}
+	cols, v := ds.MapHeader(trimTrailingEmpty(header))
 	if v != nil {
 		return nil, &FileError{V: *v}
 	}
@@ -148,37 +168,18 @@ func (r *RowReader) Format() schemas.FileFormat { return r.format }
 // Problem set: the rest of the file is still read.
 func (r *RowReader) Next() (schemas.Row, error) {
 	for {
-		rec, err := r.csv.Read()
-		if errors.Is(err, io.EOF) {
-			return schemas.Row{}, io.EOF
-		}
-		r.guard.reset()
-		var perr *csv.ParseError
-		if errors.As(err, &perr) {
-			r.n += perr.StartLine - r.line
-			r.line = perr.Line
-			return schemas.Row{N: r.n, Cells: make([]string, len(r.ds.Fields)), Problem: &schemas.Violation{
-				Code: schemas.CodeMalformed, Message: schemas.MsgMalformed(perr.Err.Error()),
-			}}, nil
-		}
+		rec, n, problem, err := r.src.next()
 		if err != nil {
-			return schemas.Row{}, r.guard.error(err)
+			return schemas.Row{}, err
 		}
-		// encoding/csv skips blank lines without a word: count them back
-		// from where the record starts.
-		start, _ := r.csv.FieldPos(0)
-		r.n += start - r.line
-		r.line = r.endLine(rec)
-		off := r.csv.InputOffset()
-		if off-r.offset > int64(r.guard.limit) {
-			return schemas.Row{}, r.guard.error(errLineTooLong)
+		row := schemas.Row{N: n, Cells: make([]string, len(r.ds.Fields)), Problem: problem}
+		if problem != nil {
+			return row, nil
 		}
-		r.offset = off
 		rec = trimTrailingEmpty(rec)
 		if len(rec) == 0 {
 			continue
 		}
-		row := schemas.Row{N: r.n, Cells: make([]string, len(r.ds.Fields))}
 		for c, v := range rec {
 			if c >= len(r.cols) {
 				row.Problem = &schemas.Violation{Code: schemas.CodeColumnCount, Message: schemas.MsgColumnCount(len(rec), len(r.cols))}
@@ -190,37 +191,86 @@ func (r *RowReader) Next() (schemas.Row, error) {
 	}
 }
 
-// endLine is the file line the record just read ends on: where its last
-// field starts, plus the line breaks inside that field.
-func (r *RowReader) endLine(rec []string) int {
-	last := len(rec) - 1
-	line, _ := r.csv.FieldPos(last)
-	return line + strings.Count(rec[last], "\n")
+// LinesLeft is at least the number of records left, found fast: for a text
+// file, the line breaks outside quoted fields, and a last line without one
+// (nothing is parsed or kept); for a workbook, its rows. A record longer than
+// the line limit is a *FileError here already, so that the file is rejected
+// before any of it is published. The reader is spent afterwards.
+func (r *RowReader) LinesLeft() (int, error) { return r.src.linesLeft() }
+
+// csvRecords reads delimited text.
+type csvRecords struct {
+	br     *bufio.Reader
+	csv    *csv.Reader
+	guard  *lineGuard
+	n      int   // row number of the last record read
+	line   int   // last file line of the last record read
+	offset int64 // input offset after the last record read
 }
 
-// LinesLeft counts the line breaks left outside quoted fields, and a last
-// line without one: fast (nothing is parsed or kept), and at least the
-// number of records left (blank lines and empty rows are not records). A
-// record longer than the line limit is a *FileError here already, so that the
-// file is rejected before any of it is published. The reader is spent
-// afterwards.
-func (r *RowReader) LinesLeft() (int, error) {
-	r.guard.max = math.MaxInt // nothing is buffered here
+func newCSVRecords(br *bufio.Reader, guard *lineGuard, format schemas.FileFormat) *csvRecords {
+	if enc, ok := encodings[format.Encoding]; ok { // read it as UTF-8 from here on
+		br = bufio.NewReaderSize(transform.NewReader(br, enc.NewDecoder()), headLen)
+	}
+	if text, _ := br.Peek(headLen); bytes.IndexByte(text, '\r') >= 0 && bytes.IndexByte(text, '\n') < 0 {
+		// Line ends of old Macs (CR alone), which encoding/csv does not
+		// split on.
+		br = bufio.NewReaderSize(crToLF{br}, headLen)
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = []rune(format.Delimiter)[0]
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	return &csvRecords{br: br, csv: cr, guard: guard}
+}
+
+func (c *csvRecords) next() ([]string, int, *schemas.Violation, error) {
+	rec, err := c.csv.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, 0, nil, io.EOF
+	}
+	c.guard.reset()
+	var perr *csv.ParseError
+	if errors.As(err, &perr) {
+		c.n += perr.StartLine - c.line
+		c.line = perr.Line
+		return nil, c.n, &schemas.Violation{Code: schemas.CodeMalformed, Message: schemas.MsgMalformed(perr.Err.Error())}, nil
+	}
+	if err != nil {
+		return nil, 0, nil, c.guard.error(err)
+	}
+	// encoding/csv skips blank lines without a word: count them back from
+	// where the record starts.
+	start, _ := c.csv.FieldPos(0)
+	c.n += start - c.line
+	last := len(rec) - 1
+	end, _ := c.csv.FieldPos(last)
+	c.line = end + strings.Count(rec[last], "\n")
+	off := c.csv.InputOffset()
+	if off-c.offset > int64(c.guard.limit) {
+		return nil, 0, nil, c.guard.error(errLineTooLong)
+	}
+	c.offset = off
+	return rec, c.n, nil, nil
+}
+
+func (c *csvRecords) linesLeft() (int, error) {
+	c.guard.max = math.MaxInt // nothing is buffered here
 	n, quoted, record, last := 0, false, 0, byte('\n')
 	buf := make([]byte, 64<<10)
 	for {
-		k, err := r.br.Read(buf)
-		for _, c := range buf[:k] {
+		k, err := c.br.Read(buf)
+		for _, b := range buf[:k] {
 			record++
 			switch {
-			case c == '"':
+			case b == '"':
 				quoted = !quoted
-			case c == '\n' && !quoted:
+			case b == '\n' && !quoted:
 				n++
 				record = 0
 			}
-			if record > r.guard.limit {
-				return 0, r.guard.error(errLineTooLong)
+			if record > c.guard.limit {
+				return 0, c.guard.error(errLineTooLong)
 			}
 		}
 		if k > 0 {
@@ -233,7 +283,7 @@ func (r *RowReader) LinesLeft() (int, error) {
 			return n, nil
 		}
 		if err != nil {
-			return 0, r.guard.error(err)
+			return 0, c.guard.error(err)
 		}
 	}
 }

@@ -115,7 +115,7 @@ func TestRowReader(t *testing.T) {
 		{name: "empty file", input: "", err: schemas.CodeEmptyFile, msg: schemas.MsgEmptyFile},
 		{name: "byte order mark only", input: "\ufeff", err: schemas.CodeEmptyFile},
 		{name: "blank lines only", input: "\n\r\n\n", err: schemas.CodeEmptyFile},
-		{name: "xlsx name", file: "clients.xlsx", input: "firstName,email\n", err: schemas.CodeWrongFormat, msg: schemas.MsgWrongFormat},
+		{name: "text named .xlsx", file: "clients.xlsx", input: "firstName,email\n", err: schemas.CodeWrongFormat, msg: schemas.MsgNotWhatItsNameSays},
 		{name: "zip bytes under a csv name", input: "PK\x03\x04\x14\x00\x06\x00\x08\x00", err: schemas.CodeWrongFormat},
 		{name: "NUL bytes", input: "firstName,email\nJo\x00hn,john@example.com\n", err: schemas.CodeWrongFormat},
 		{name: "UTF-16 without a byte order mark", input: "f\x00i\x00r\x00s\x00t\x00", err: schemas.CodeWrongFormat},

@@ -28,6 +28,8 @@ const (
 	CodeMissingColumn   = "missing_column"
 	CodeTooManyRows     = "too_many_rows"
 	CodeLineTooLong     = "line_too_long"
+	CodeMacros          = "macros"
+	CodeTooLarge        = "too_large"
 	// CodeSuperseded is an upload overwritten or deleted before it was read:
 	// the newer upload is an import of its own.
 	CodeSuperseded = "superseded"
@@ -67,7 +69,19 @@ func MsgColumnCount(got, want int) string {
 }
 
 // MsgWrongFormat rejects a file that is not one of the formats accepted.
-const MsgWrongFormat = "the file is loaded in the wrong format; upload a .csv or .txt file"
+const MsgWrongFormat = "the file is loaded in the wrong format; upload a .csv, .txt or .xlsx file"
+
+// MsgNotWhatItsNameSays rejects a file whose bytes are not what its name says
+// (a workbook named .csv, a binary, a text file named .xlsx).
+const MsgNotWhatItsNameSays = "the file is not what its name says; save it again as .csv, .txt or .xlsx"
+
+// MsgMacros rejects a workbook that carries or may carry macros (seed 004).
+const MsgMacros = "the file may contain macros; no scripts, macros or executable content are allowed: save it as .xlsx or .csv without macros"
+
+// MsgTooLarge rejects a workbook over the size sluice reads.
+func MsgTooLarge(limit int64) string {
+	return fmt.Sprintf("the file is larger than %d MiB; split it, or save it as .csv", limit>>20)
+}
 
 // MsgEmptyFile rejects a file with no header row.
 const MsgEmptyFile = "the file is empty: it has no header row"
