@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -519,5 +521,28 @@ func TestWorkbooks(t *testing.T) {
 	}
 	if msgs := mailsAbout(t, "books@acme.example", "macros.xlsm"); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "no scripts, macros or executable content") {
 		t.Errorf("email about the macro workbook: got %d, want 1 saying no macros are allowed", len(msgs))
+	}
+}
+
+// TestTemplatesImport: the templates `sluice template` writes import as they
+// are: their example row passes every rule.
+func TestTemplatesImport(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"template", "-o", dir, "clients"}, {"template", "--xlsx", "-o", dir, "clients"}} {
+		if out, err := exec.Command(stack.bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("sluice %v: %v\n%s", args, err, out)
+		}
+	}
+	for key, file := range map[string]string{"globex/clients/template.csv": "clients.csv", "tiny/clients/template.xlsx": "clients.xlsx"} {
+		i := upload(t, key, readFile(t, filepath.Join(dir, file)), "")
+		if want := (schemas.Counts{Rows: 1, Created: 1}); i.Status != schemas.StatusCompleted || i.Counts != want {
+			t.Errorf("%s: got %s %+v, want completed %+v", file, i.Status, i.Counts, want)
+		}
+	}
+	readme := string(readFile(t, filepath.Join(dir, "clients-README.txt")))
+	for _, f := range schemas.Clients.Fields {
+		if !strings.Contains(readme, f.Name+": "+f.Rule()) {
+			t.Errorf("README lacks the rule of %s", f.Name)
+		}
 	}
 }

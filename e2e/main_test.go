@@ -40,6 +40,7 @@ var stack struct {
 	js      nats.JetStreamContext
 	metrics string
 	log     string
+	bin     string // the sluice binary
 }
 
 // tenants are the e2e tenants: tiny has a row limit of 3.
@@ -71,6 +72,7 @@ func run(m *testing.M) (int, error) {
 	defer os.RemoveAll(dir)
 
 	bin := filepath.Join(dir, "sluice")
+	stack.bin = bin
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
 	build.Dir = testkit.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {

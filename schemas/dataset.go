@@ -57,6 +57,10 @@ type Field struct {
 	Default func(DefaultContext) string
 	// Masked values are shown as a mask in the DLQ and in reports.
 	Masked bool
+	// Help says what the field holds and which values it takes, for the
+	// template partners download; Example is a value that passes.
+	Help    string
+	Example string
 }
 
 // DefaultContext is what a default may depend on. Defaults must be
@@ -235,4 +239,22 @@ func (d *Dataset) MapHeader(header []string) ([]int, *Violation) {
 			Message: fmt.Sprintf("the file has no column %s; expected headers: %s", strings.Join(missing, ", "), expected)}
 	}
 	return cols, nil
+}
+
+// Rule describes a field's rules in a sentence, for the template partners
+// download.
+func (f *Field) Rule() string {
+	var b strings.Builder
+	if f.Required {
+		b.WriteString("required")
+	} else {
+		b.WriteString("optional")
+	}
+	if f.MaxLen > 0 {
+		fmt.Fprintf(&b, ", at most %d characters", f.MaxLen)
+	}
+	if f.Help != "" {
+		b.WriteString("; " + f.Help)
+	}
+	return b.String()
 }

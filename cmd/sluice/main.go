@@ -4,6 +4,8 @@
 //	sluice ingest|validate|transform|load|notify
 //	                           one stage against an external NATS (SLUICE_NATS_URL), to scale out
 //	sluice demo                the parts, the pipeline and MinIO on loopback; uploads examples/
+//	sluice template <dataset> [--xlsx] [-o folder]
+//	                           the template partners download, with the rules
 //
 // Configuration comes from SLUICE_* environment variables (platform.LoadConfig).
 package main
@@ -22,9 +24,16 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice up | demo | ingest | validate | transform | load | notify`
+const usage = `usage: sluice up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx]`
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "template" {
+		if err := template(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)

@@ -1,0 +1,28 @@
+package schemas_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// TestTemplateFields: the template partners download must describe every
+// field, and its example row must pass every rule.
+func TestTemplateFields(t *testing.T) {
+	for name, ds := range schemas.Datasets {
+		for _, f := range ds.Fields {
+			t.Run(name+"/"+f.Name, func(t *testing.T) {
+				if f.Help == "" || f.Example == "" {
+					t.Errorf("help %q, example %q: want both", f.Help, f.Example)
+				}
+				if v, ok := f.Check(f.Example); !ok {
+					t.Errorf("example %q breaks a rule: %s", f.Example, v.Message)
+				}
+				if rule := f.Rule(); f.Required != strings.HasPrefix(rule, "required") {
+					t.Errorf("rule %q for a field required=%v", rule, f.Required)
+				}
+			})
+		}
+	}
+}
