@@ -15,12 +15,16 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/nats-io/nats.go"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -544,5 +548,49 @@ func TestTemplatesImport(t *testing.T) {
 		if !strings.Contains(readme, f.Name+": "+f.Rule()) {
 			t.Errorf("README lacks the rule of %s", f.Name)
 		}
+	}
+}
+
+// TestBucketSyncFindsMissedFiles: a file whose bucket event never came is
+// imported by the bucket sync, once, and its uploader is told.
+func TestBucketSyncFindsMissedFiles(t *testing.T) {
+	const key = "globex/clients/no-event.csv"
+	ctx := context.Background()
+	bucket := aws.String(stack.s3cfg.Bucket)
+	// No notification while the file is put: its event is lost.
+	if _, err := stack.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: bucket, NotificationConfiguration: &types.NotificationConfiguration{}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := stack.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(key),
+		Body: strings.NewReader("firstName,email\nNed,ned@globex.example\n"), Metadata: map[string]string{"uploader": "ned@globex.example"}})
+	if rerr := platform.ConfigureBucket(ctx, stack.s3, stack.s3cfg.Bucket); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got imp
+	err = platform.WaitFor(ctx, syncGrace+30*time.Second, func() (bool, error) {
+		for _, i := range importsOf(t, key) {
+			if final(i.Status) {
+				got = i
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the file was not imported: %v", err)
+	}
+	if want := (schemas.Counts{Rows: 1, Created: 1}); got.Status != schemas.StatusCompleted || got.Counts != want {
+		t.Errorf("got %s %+v, want completed %+v", got.Status, got.Counts, want)
+	}
+	time.Sleep(3 * time.Second) // a sync or two more
+	if n := len(importsOf(t, key)); n != 1 {
+		t.Errorf("imports of the file: got %d, want 1", n)
+	}
+	if n := len(mailsAbout(t, "ned@globex.example", "no-event.csv")); n != 1 {
+		t.Errorf("emails to the uploader: got %d, want 1", n)
 	}
 }

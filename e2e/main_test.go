@@ -30,6 +30,9 @@ import (
 // chunkRows is small so that every file of a test spans several chunks.
 const chunkRows = 3
 
+// syncGrace is how old an object must be before the bucket sync imports it.
+const syncGrace = 15 * time.Second
+
 // stack is what every test here runs on.
 var stack struct {
 	ch      *testkit.ClickHouse
@@ -126,6 +129,10 @@ func run(m *testing.M) (int, error) {
 		"SLUICE_METRICS_ADDR="+stack.metrics,
 		"SLUICE_S3_ENDPOINT="+s3cfg.Endpoint,
 		fmt.Sprintf("SLUICE_CHUNK_ROWS=%d", chunkRows),
+		// The bucket sync often, leaving alone what events bring (a few
+		// seconds at most here).
+		"SLUICE_SYNC_INTERVAL=2s",
+		fmt.Sprintf("SLUICE_SYNC_GRACE=%s", syncGrace),
 	)
 	if err := up.Start(); err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -80,6 +81,9 @@ func claimKey(ref ObjectRef) string {
 func (l *Ledger) Claim(ref ObjectRef) (*Claim, error) {
 	key := claimKey(ref)
 	c := &Claim{key: key, rec: claimRecord{ImportID: key[:20], State: stateRunning, Heartbeat: l.now()}}
+	if err := l.markSeen(ref); err != nil {
+		return nil, err
+	}
 	rev, err := l.kv.Create(key, mustJSON(c.rec))
 	if err == nil {
 		c.revision = rev
@@ -147,4 +151,34 @@ func mustJSON(v any) []byte {
 func (l *Ledger) Release(c *Claim) error {
 	c.rec.Heartbeat = time.Time{}
 	return l.put(c)
+}
+
+// The bucket sync cannot name an object version as bucket events do (a
+// listing has no sequencer), so every claimed object is also marked seen by
+// its content: bucket, key and ETag.
+func seenKey(bucket, key, etag string) string {
+	sum := sha256.Sum256([]byte("seen\x00" + bucket + "\x00" + key + "\x00" + strings.Trim(etag, `"`)))
+	return "seen." + hex.EncodeToString(sum[:])
+}
+
+func (l *Ledger) markSeen(ref ObjectRef) error {
+	if ref.ETag == "" {
+		return nil
+	}
+	if _, err := l.kv.Put(seenKey(ref.Bucket, ref.Key, ref.ETag), nil); err != nil {
+		return fmt.Errorf("ingest: seen: %w", err)
+	}
+	return nil
+}
+
+// Seen reports whether an object with this content was ever claimed.
+func (l *Ledger) Seen(bucket, key, etag string) (bool, error) {
+	_, err := l.kv.Get(seenKey(bucket, key, etag))
+	if errors.Is(err, nats.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ingest: seen: %w", err)
+	}
+	return true, nil
 }

@@ -2,7 +2,8 @@
 // ledger (each object version is imported once), reading objects as streams,
 // detecting their format, checking their header and row limit, finding rows
 // whose key repeats an earlier row of the same file, and cutting the rows into
-// chunks on sluice.rows.raw.<tenant>.<dataset>.
+// chunks on sluice.rows.raw.<tenant>.<dataset>; and the bucket sync, which
+// imports what no bucket event brought (sync.go).
 //
 // It judges no cell: rules are validate's. A file that cannot be read as a
 // whole (unknown tenant or dataset, wrong format, missing or unknown column,
@@ -49,6 +50,11 @@ type Config struct {
 	// MaxFileTime bounds the reading of one file.
 	MaxFileTime time.Duration
 	MaxDeliver  int
+	// Bucket is what the bucket sync lists every SyncInterval (none: no
+	// sync); it leaves objects younger than SyncGrace to their events.
+	Bucket       string
+	SyncInterval time.Duration
+	SyncGrace    time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -73,6 +79,12 @@ func (c *Config) setDefaults() {
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = 5
 	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = 24 * time.Hour
+	}
+	if c.SyncGrace == 0 {
+		c.SyncGrace = time.Hour
+	}
 }
 
 // Validate reports a configuration ingest cannot run with.
@@ -96,6 +108,11 @@ type ObjectStore interface {
 	// Open streams the object version ref points at. A *FileError says the
 	// object cannot be imported (it was replaced, say).
 	Open(ctx context.Context, ref ObjectRef) (io.ReadCloser, error)
+	// List calls each for every object of the bucket (with its key, ETag,
+	// size and time, but not its uploader).
+	List(ctx context.Context, bucket string, each func(ObjectRef) error) error
+	// Uploader reads an object's X-Amz-Meta-Uploader.
+	Uploader(ctx context.Context, bucket, key string) (string, error)
 }
 
 // Stage is the ingest stage.
@@ -153,6 +170,19 @@ func (s *Stage) handle(msg *message.Message) error {
 		}
 	}
 	return nil
+}
+
+// Run handles bucket events, and syncs the bucket every SyncInterval, until
+// ctx ends.
+func (s *Stage) Run(ctx context.Context) error {
+	if s.cfg.Bucket == "" {
+		return s.Runner.Run(ctx)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); s.syncEvery(ctx) }()
+	err := s.Runner.Run(ctx)
+	<-done
+	return err
 }
 
 // Ingest imports one object version, once: it claims it, reads it and

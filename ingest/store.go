@@ -40,3 +40,31 @@ func (s S3Store) Open(ctx context.Context, ref ObjectRef) (io.ReadCloser, error)
 	}
 	return out.Body, nil
 }
+
+// List implements ObjectStore.
+func (s S3Store) List(ctx context.Context, bucket string, each func(ObjectRef) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.Client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("ingest: list %s: %w", bucket, err)
+		}
+		for _, o := range page.Contents {
+			ref := ObjectRef{Bucket: bucket, Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
+				Size: aws.ToInt64(o.Size), Time: aws.ToTime(o.LastModified)}
+			if err := each(ref); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Uploader implements ObjectStore.
+func (s S3Store) Uploader(ctx context.Context, bucket, key string) (string, error) {
+	out, err := s.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", fmt.Errorf("ingest: head %s/%s: %w", bucket, key, err)
+	}
+	return uploader(out.Metadata), nil
+}

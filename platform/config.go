@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Config is everything sluice reads from its environment (SLUICE_*), once, in
@@ -37,6 +38,10 @@ type Config struct {
 	// it below that budget (docker-compose.yml).
 	MemoryLimit int64
 	ChunkRows   int
+	// SyncInterval is how often ingest lists the bucket for objects no event
+	// brought; SyncGrace how old an object must be for the sync to take it.
+	SyncInterval time.Duration
+	SyncGrace    time.Duration
 }
 
 // S3Config locates the bucket partners upload to.
@@ -77,6 +82,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	dur := func(key string, def time.Duration) time.Duration {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
+		return d
+	}
 	cfg := Config{
 		NATSURL:      str("SLUICE_NATS_URL", "nats://127.0.0.1:4222"),
 		NATSPort:     num("SLUICE_NATS_PORT", 4222),
@@ -96,17 +112,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			User:     str("SLUICE_CLICKHOUSE_USER", "sluice"),
 			Password: str("SLUICE_CLICKHOUSE_PASSWORD", "sluice"),
 		},
-		SMTPAddr:    str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
-		MailFrom:    str("SLUICE_MAIL_FROM", "sluice@localhost"),
-		DataDir:     str("SLUICE_DATA", ".data"),
-		TenantsFile: str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
-		MetricsAddr: str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
-		Pprof:       getenv("SLUICE_PPROF") == "1",
-		MemoryLimit: int64(num("SLUICE_MEMORY_LIMIT_MIB", 0)) << 20,
-		ChunkRows:   num("SLUICE_CHUNK_ROWS", 5000),
+		SMTPAddr:     str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
+		MailFrom:     str("SLUICE_MAIL_FROM", "sluice@localhost"),
+		DataDir:      str("SLUICE_DATA", ".data"),
+		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
+		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
+		Pprof:        getenv("SLUICE_PPROF") == "1",
+		MemoryLimit:  int64(num("SLUICE_MEMORY_LIMIT_MIB", 0)) << 20,
+		ChunkRows:    num("SLUICE_CHUNK_ROWS", 5000),
+		SyncInterval: dur("SLUICE_SYNC_INTERVAL", 24*time.Hour),
+		SyncGrace:    dur("SLUICE_SYNC_GRACE", time.Hour),
 	}
 	if cfg.ChunkRows <= 0 {
 		errs = append(errs, errors.New("SLUICE_CHUNK_ROWS must be positive"))
+	}
+	if cfg.SyncInterval <= 0 || cfg.SyncGrace < 0 {
+		errs = append(errs, errors.New("SLUICE_SYNC_INTERVAL must be positive, SLUICE_SYNC_GRACE not negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -71,7 +72,7 @@ func TestLoadConfig(t *testing.T) {
 		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice", User: "sluice", Password: "sluice"},
 		SMTPAddr:   "127.0.0.1:1025", MailFrom: "sluice@localhost",
 		DataDir: ".data", TenantsFile: "deploy/tenants.json", MetricsAddr: "127.0.0.1:9464",
-		ChunkRows: 5000,
+		ChunkRows: 5000, SyncInterval: 24 * time.Hour, SyncGrace: time.Hour,
 	}
 	cases := []struct {
 		name   string
@@ -88,6 +89,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "chunk rows not a number", env: map[string]string{"SLUICE_CHUNK_ROWS": "many"}, err: "SLUICE_CHUNK_ROWS"},
 		{name: "chunk rows zero", env: map[string]string{"SLUICE_CHUNK_ROWS": "0"}, err: "SLUICE_CHUNK_ROWS must be positive"},
 		{name: "chunk rows negative", env: map[string]string{"SLUICE_CHUNK_ROWS": "-10"}, err: "SLUICE_CHUNK_ROWS must be positive"},
+		{name: "sync interval without a unit", env: map[string]string{"SLUICE_SYNC_INTERVAL": "24"}, err: "SLUICE_SYNC_INTERVAL"},
 		{name: "memory limit not a number", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "160MiB"}, err: "SLUICE_MEMORY_LIMIT_MIB"},
 		{name: "NATS port not a number", env: map[string]string{"SLUICE_NATS_PORT": "nats"}, err: "SLUICE_NATS_PORT"},
 	}

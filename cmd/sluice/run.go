@@ -120,7 +120,7 @@ func newStage(name string, cfg platform.Config, nc *nats.Conn, ch driver.Conn, t
 	logger = logger.With("stage", name)
 	switch name {
 	case schemas.StageIngest:
-		return ingest.New(ingest.Config{ChunkRows: cfg.ChunkRows}, nc,
+		return ingest.New(ingest.Config{ChunkRows: cfg.ChunkRows, Bucket: cfg.S3.Bucket, SyncInterval: cfg.SyncInterval, SyncGrace: cfg.SyncGrace}, nc,
 			ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, m, logger)
 	case schemas.StageValidate:
 		return validate.New(validate.Config{}, nc, m, logger)
