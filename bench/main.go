@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -201,7 +202,7 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 	var procs []*proc
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
+			procs[i].part.Stop()
 		}
 	}()
 	conf := filepath.Join(dir, "nats.conf")
@@ -209,11 +210,18 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 		natsPort, filepath.Join(dir, "nats"))), 0o644); err != nil {
 		return r, err
 	}
-	ns, err := startProc(dir, "nats", filepath.Join(bin, "nats-server"), nil, "-c", conf)
+	natsReady := func() error {
+		c, err := net.Dial("tcp", strings.TrimPrefix(natsURL, "nats://"))
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	ns, err := platform.Start(ctx, "nats", dir, nil, natsReady, filepath.Join(bin, "nats-server"), "-c", conf)
 	if err != nil {
 		return r, err
 	}
-	procs = append(procs, ns)
+	procs = append(procs, &proc{name: "nats", part: ns})
 	nc, err := platform.Connect(natsURL, "bench", "", "")
 	if err != nil {
 		return r, err
@@ -256,22 +264,12 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 			// As docker-compose.yml runs the stages.
 			"SLUICE_MEMORY_LIMIT_MIB=" + stageMemoryLimitMiB,
 		}
-		p, err := startProc(dir, stage, filepath.Join(bin, "sluice"), env, stage)
+		p, err := platform.Start(ctx, stage, dir, env, platform.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
+			filepath.Join(bin, "sluice"), stage)
 		if err != nil {
 			return r, err
 		}
-		p.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
-		procs = append(procs, p)
-		if err := platform.WaitFor(ctx, 30*time.Second, func() (bool, error) {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport))
-			if err != nil {
-				return false, nil
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK, nil
-		}); err != nil {
-			return r, fmt.Errorf("%s not healthy: %w", stage, err)
-		}
+		procs = append(procs, &proc{name: stage, part: p, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)})
 	}
 
 	done := make(chan schemas.ImportEvent, 1)
@@ -323,7 +321,7 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 		return r, errors.New("the import did not complete in 20 minutes")
 	}
 	for _, p := range procs {
-		pk := peak{name: p.name, mib: peakMiB(p.cmd.Process.Pid), cpu: cpuSeconds(p.cmd.Process.Pid)}
+		pk := peak{name: p.name, mib: peakMiB(p.part.Pid()), cpu: cpuSeconds(p.part.Pid())}
 		if p.metrics != "" {
 			pk.msgs, pk.avg = handlerTime(p.metrics, p.name)
 		}
@@ -384,28 +382,11 @@ func generate(path string, n int) (bad int, err error) {
 	return bad, f.Close()
 }
 
+// proc is a process of the pipeline.
 type proc struct {
 	name    string
+	part    *platform.Part
 	metrics string // the stage's /metrics, if it is a stage
-	cmd     *exec.Cmd
-	done    chan struct{}
-	hwm     float64
-}
-
-func startProc(dir, name, bin string, env []string, args ...string) (*proc, error) {
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
-	return p, nil
 }
 
 // handlerTime reads a stage's message count and mean handling time from its
@@ -464,14 +445,4 @@ func cpuSeconds(pid int) float64 {
 	utime, _ := strconv.Atoi(f[11])
 	stime, _ := strconv.Atoi(f[12])
 	return float64(utime+stime) / 100
-}
-
-func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
 }

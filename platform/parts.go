@@ -67,13 +67,20 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(ctx context.Context, name, addr, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
-	// Something else answering on the address would pass the ready check.
+// startOn starts a part that will listen on addr, which must be free:
+// something else answering there would pass the ready check.
+func startOn(ctx context.Context, name, addr, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("parts: %s: %s is taken: %w", name, addr, err)
 	}
 	ln.Close()
+	return Start(ctx, name, dir, env, ready, bin, args...)
+}
+
+// Start runs bin as a child process, its output in dir/<name>.log, and
+// waits until ready returns nil (for at most 90 s) or the process exits.
+func Start(ctx context.Context, name, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("parts: %w", err)
 	}
@@ -113,7 +120,8 @@ func start(ctx context.Context, name, addr, dir string, env []string, ready func
 	}
 }
 
-func httpReady(url string) func() error {
+// HTTPReady is a ready check: url answers 200.
+func HTTPReady(url string) func() error {
 	return func() error {
 		resp, err := http.Get(url)
 		if err != nil {
@@ -152,7 +160,7 @@ func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 S
 		"MINIO_NOTIFY_NATS_JETSTREAM_PRIMARY=on",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_PRIMARY=" + queueDir,
 	}
-	p, err := start(ctx, "minio", addr, dir, env, httpReady("http://"+addr+"/minio/health/ready"),
+	p, err := startOn(ctx, "minio", addr, dir, env, HTTPReady("http://"+addr+"/minio/health/ready"),
 		bin, "server", filepath.Join(dir, "data"), "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", port+1), "--quiet")
 	if err != nil {
 		return nil, err
@@ -169,7 +177,7 @@ func StartMailpit(ctx context.Context, dir string, smtpPort, httpPort int) (*Par
 		return nil, err
 	}
 	web := fmt.Sprintf("127.0.0.1:%d", httpPort)
-	p, err := start(ctx, "mailpit", fmt.Sprintf("127.0.0.1:%d", smtpPort), dir, nil, httpReady("http://"+web+"/api/v1/info"),
+	p, err := startOn(ctx, "mailpit", fmt.Sprintf("127.0.0.1:%d", smtpPort), dir, nil, HTTPReady("http://"+web+"/api/v1/info"),
 		bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", web,
 		"--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check")
 	if err != nil {
@@ -245,7 +253,7 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 		}
 		return nil
 	}
-	p, err := start(ctx, "clickhouse", fmt.Sprintf("127.0.0.1:%d", port), dir, nil, func() error { return query("SELECT 1") },
+	p, err := startOn(ctx, "clickhouse", fmt.Sprintf("127.0.0.1:%d", port), dir, nil, func() error { return query("SELECT 1") },
 		bin, "--config-file="+filepath.Join(etc, "config.xml"))
 	if err != nil {
 		return nil, err

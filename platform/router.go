@@ -121,3 +121,15 @@ func (c StageConfig) Validate() error {
 	}
 	return nil
 }
+
+// Consumer returns the durable consumer of a stage configured by c, with 4
+// messages at once unless c says otherwise.
+func (c StageConfig) Consumer(name, stream, subject string) (Consumer, error) {
+	if err := c.Validate(); err != nil {
+		return Consumer{}, err
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	return Consumer{Name: name, Stream: stream, Subject: subject, MaxDeliver: c.MaxDeliver, Concurrency: c.Concurrency}, nil
+}

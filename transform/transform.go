@@ -50,18 +50,12 @@ type Stage struct {
 
 // New builds the transform stage on the valid rows.
 func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	if err := cfg.Validate(); err != nil {
+	c, err := cfg.Consumer("transform", schemas.StreamRows, schemas.SubjectValidRows)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 4
-	}
 	s := &Stage{metrics: m}
-	var err error
-	s.Runner, err = platform.NewRunner(schemas.StageTransform, nc, platform.Consumer{
-		Name: "transform", Stream: schemas.StreamRows, Subject: schemas.SubjectValidRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
-	}, m, logger, s.handle)
-	if err != nil {
+	if s.Runner, err = platform.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
 	return s, nil

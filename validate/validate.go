@@ -61,18 +61,12 @@ type Stage struct {
 
 // New builds the validate stage on the raw rows.
 func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	if err := cfg.Validate(); err != nil {
+	c, err := cfg.Consumer("validate", schemas.StreamRows, schemas.SubjectRawRows)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 4
-	}
 	s := &Stage{metrics: m}
-	var err error
-	s.Runner, err = platform.NewRunner(schemas.StageValidate, nc, platform.Consumer{
-		Name: "validate", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
-	}, m, logger, s.handle)
-	if err != nil {
+	if s.Runner, err = platform.NewRunner(schemas.StageValidate, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
 	return s, nil
