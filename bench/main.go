@@ -249,7 +249,7 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 	tenants := filepath.Join(dir, "tenants.json")
 	// A tenant of its own per size: every row is new to it.
 	tenant := fmt.Sprintf("bench%d-%d", n, run)
-	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d}}`, tenant, n)), 0o644); err != nil {
+	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d, "max_bytes": %d}}`, tenant, n, 1<<30)), 0o644); err != nil {
 		return r, err
 	}
 	for _, stage := range schemas.Stages {

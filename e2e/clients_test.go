@@ -312,6 +312,7 @@ func TestWholeFileRejections(t *testing.T) {
 			"", "imports@acme.example", schemas.CodeMissingColumn},
 		{"too many rows", "tiny/clients/four.csv", "firstName,email\nw,w@tiny.example\nx,x@tiny.example\ny,y@tiny.example\nz,z@tiny.example\n",
 			"", "admin@tiny.example", schemas.CodeTooManyRows},
+		{"too large", "tiny/clients/big.csv", "firstName,email\n" + strings.Repeat("a,a@tiny.example\n", 20), "", "admin@tiny.example", schemas.CodeTooLarge},
 		{"unknown dataset", "acme/invoices/march.csv", "a,b\n1,2\n", "partner@acme.example", "partner@acme.example", schemas.CodeUnknownDataset},
 		{"unknown tenant", "nobody/clients/x.csv", "firstName,email\na,a@x.example\n", "who@nobody.example", "who@nobody.example", schemas.CodeUnknownTenant},
 		{"not a text file", "acme/clients/sheet.xlsx", "PK\x03\x04 not really", "partner@acme.example", "partner@acme.example", schemas.CodeWrongFormat},
@@ -537,7 +538,7 @@ func TestTemplatesImport(t *testing.T) {
 			t.Fatalf("sluice %v: %v\n%s", args, err, out)
 		}
 	}
-	for key, file := range map[string]string{"globex/clients/template.csv": "clients.csv", "tiny/clients/template.xlsx": "clients.xlsx"} {
+	for key, file := range map[string]string{"globex/clients/template.csv": "clients.csv", "acme/clients/template.xlsx": "clients.xlsx"} {
 		i := upload(t, key, readFile(t, filepath.Join(dir, file)), "")
 		if want := (schemas.Counts{Rows: 1, Created: 1}); i.Status != schemas.StatusCompleted || i.Counts != want {
 			t.Errorf("%s: got %s %+v, want completed %+v", file, i.Status, i.Counts, want)

@@ -46,11 +46,12 @@ var stack struct {
 	bin     string // the sluice binary
 }
 
-// tenants are the e2e tenants: tiny has a row limit of 3.
+// tenants are the e2e tenants: tiny has a row limit of 3 and a size limit of
+// 200 bytes.
 var tenants = platform.Tenants{
 	"acme":   {Contact: "imports@acme.example", MaxRows: 5000},
 	"globex": {Contact: "data@globex.example", MaxRows: 5000},
-	"tiny":   {Contact: "admin@tiny.example", MaxRows: 3},
+	"tiny":   {Contact: "admin@tiny.example", MaxRows: 3, MaxBytes: 200},
 }
 
 func TestMain(m *testing.M) {

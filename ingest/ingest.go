@@ -262,6 +262,9 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if !ok {
 		return fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
 	}
+	if ref.Size > tenant.MaxBytes {
+		return fileError(schemas.CodeTooLarge, schemas.MsgTooLarge(tenant.MaxBytes))
+	}
 	ds, ok := schemas.Lookup(imp.Dataset)
 	if !ok {
 		known := make([]string, 0, len(schemas.Datasets))

@@ -127,15 +127,16 @@ func TestLoadTenants(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "default max rows", content: `{"acme": {"contact": "ops@acme.example"}}`,
-			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows}}},
-		{name: "max rows set", content: `{"acme": {"contact": "ops@acme.example", "max_rows": 100}, "beta-2": {}}`,
-			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100}, "beta-2": {MaxRows: 5000}}},
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows, MaxBytes: platform.DefaultMaxBytes}}},
+		{name: "max rows set", content: `{"acme": {"contact": "ops@acme.example", "max_rows": 100, "max_bytes": 2048}, "beta-2": {}}`,
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100, MaxBytes: 2048}, "beta-2": {MaxRows: 5000, MaxBytes: 50 << 20}}},
 		{name: "no tenants", content: `{}`, want: platform.Tenants{}},
 		{name: "upper-case name", content: `{"Acme": {}}`, wantErr: true},
 		{name: "name with a space", content: `{"acme corp": {}}`, wantErr: true},
 		{name: "name with a slash", content: `{"acme/clients": {}}`, wantErr: true},
 		{name: "name with a dot", content: `{"acme.eu": {}}`, wantErr: true},
 		{name: "negative max rows", content: `{"acme": {"max_rows": -1}}`, wantErr: true},
+		{name: "negative max bytes", content: `{"acme": {"max_bytes": -1}}`, wantErr: true},
 		{name: "not JSON", content: `acme: {}`, wantErr: true},
 		{name: "no file", wantErr: true},
 	}

@@ -11,12 +11,18 @@ import (
 // 004: "no more than 5000 records per file").
 const DefaultMaxRows = 5000
 
+// DefaultMaxBytes is the size limit of a file when the tenant sets none:
+// far above what 5000 rows take, far below what would strain a stage.
+const DefaultMaxBytes = 50 << 20
+
 // Tenant is one partner company: the first segment of an object key.
 type Tenant struct {
 	// Contact receives the import emails when an upload names no uploader.
 	Contact string `json:"contact"`
 	// MaxRows is the most data rows a file may have.
 	MaxRows int `json:"max_rows"`
+	// MaxBytes is the largest file the tenant may upload.
+	MaxBytes int64 `json:"max_bytes"`
 }
 
 // Tenants are the configured tenants, by name.
@@ -41,8 +47,11 @@ func LoadTenants(path string) (Tenants, error) {
 		if t.MaxRows == 0 {
 			t.MaxRows = DefaultMaxRows
 		}
-		if t.MaxRows < 0 {
-			return nil, fmt.Errorf("tenants: %s: max_rows must be positive", name)
+		if t.MaxBytes == 0 {
+			t.MaxBytes = DefaultMaxBytes
+		}
+		if t.MaxRows < 0 || t.MaxBytes < 0 {
+			return nil, fmt.Errorf("tenants: %s: max_rows and max_bytes must be positive", name)
 		}
 		ts[name] = t
 	}

@@ -46,7 +46,8 @@ type Field struct {
 	Kind   Kind
 	// Required fields must be present as a column and filled in every row.
 	Required bool
-	// MaxLen is the most characters (not bytes) a value may have; 0: no limit.
+	// MaxLen is the most characters (not bytes) a value may have; 0:
+	// MaxCell.
 	MaxLen int
 	// Format reports whether a non-empty value has the right form; nil: any.
 	Format func(string) bool
@@ -143,8 +144,8 @@ func (f *Field) Check(value string) (Violation, bool) {
 		return f.violation(CodeRequired, MsgRequired(f.Name), value), false
 	case v == "":
 		return Violation{}, true
-	case f.MaxLen > 0 && utf8.RuneCountInString(v) > f.MaxLen:
-		return f.violation(CodeTooLong, MsgTooLong(f.Name, f.MaxLen), value), false
+	case utf8.RuneCountInString(v) > f.maxLen():
+		return f.violation(CodeTooLong, MsgTooLong(f.Name, f.maxLen()), value), false
 	case !utf8.ValidString(v):
 		return f.violation(CodeFormat, MsgFormat, value), false
 	case f.Format != nil && !f.Format(v):
@@ -155,6 +156,16 @@ func (f *Field) Check(value string) (Violation, bool) {
 
 func (f *Field) violation(code, msg, value string) Violation {
 	return Violation{Column: f.Name, Code: code, Message: msg, Value: f.Show(value)}
+}
+
+// MaxCell bounds a cell of a field that sets no MaxLen of its own.
+const MaxCell = 1000
+
+func (f *Field) maxLen() int {
+	if f.MaxLen > 0 {
+		return f.MaxLen
+	}
+	return MaxCell
 }
 
 // Show returns the value as it may appear in the DLQ and in reports.

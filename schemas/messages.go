@@ -78,9 +78,12 @@ const MsgNotWhatItsNameSays = "the file is not what its name says; save it again
 // MsgMacros rejects a workbook that carries or may carry macros (seed 004).
 const MsgMacros = "the file may contain macros; no scripts, macros or executable content are allowed: save it as .xlsx or .csv without macros"
 
-// MsgTooLarge rejects a workbook over the size sluice reads.
+// MsgTooLarge rejects a file over its size limit.
 func MsgTooLarge(limit int64) string {
-	return fmt.Sprintf("the file is larger than %d MiB; split it, or save it as .csv", limit>>20)
+	if limit < 1<<20 {
+		return fmt.Sprintf("the file is larger than %d bytes; split it into smaller files", limit)
+	}
+	return fmt.Sprintf("the file is larger than %d MiB; split it into smaller files", limit>>20)
 }
 
 // MsgEmptyFile rejects a file with no header row.

@@ -26,3 +26,13 @@ func TestTemplateFields(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxCell: a field with no length of its own still bounds its cells.
+func TestMaxCell(t *testing.T) {
+	f := schemas.Clients.Fields[schemas.Clients.Index("project")]
+	long := strings.Repeat("a", schemas.MaxCell+1)
+	v, ok := f.Check(long)
+	if ok || v.Code != schemas.CodeTooLong || v.Message != schemas.MsgTooLong("project", schemas.MaxCell) {
+		t.Errorf("a %d-character project: got %+v %v, want %s", len(long), v, ok, schemas.CodeTooLong)
+	}
+}
