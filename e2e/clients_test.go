@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -593,5 +594,55 @@ func TestBucketSyncFindsMissedFiles(t *testing.T) {
 	}
 	if n := len(mailsAbout(t, "ned@globex.example", "no-event.csv")); n != 1 {
 		t.Errorf("emails to the uploader: got %d, want 1", n)
+	}
+}
+
+// TestModes: in update mode (the default) a row changes only the cells it
+// fills; in create mode a row whose record exists is rejected, the others
+// are created; an unknown mode rejects the file.
+func TestModes(t *testing.T) {
+	first := upload(t, "acme/clients/mode-a.csv", []byte("firstName,lastName,email,active,type\nKim,Lee,kim@acme.example,False,Corporate\nLou,Ray,lou@acme.example,,\n"), "")
+	if want := (schemas.Counts{Rows: 2, Created: 2}); first.Counts != want {
+		t.Fatalf("first upload: got %+v, want %+v", first.Counts, want)
+	}
+	partial := uploadWith(t, "acme/clients/mode-update.csv", []byte("firstName,lastName,email,active,type\nKimberly,,kim@acme.example,,\n"),
+		map[string]string{"mode": "update"})
+	if want := (schemas.Counts{Rows: 1, Updated: 1}); partial.Counts != want {
+		t.Errorf("partial update: got %+v, want %+v", partial.Counts, want)
+	}
+	var firstName, lastName, typ string
+	var active uint8
+	if err := stack.ch.Conn.QueryRow(context.Background(), "SELECT first_name, last_name, active, type FROM sluice.clients FINAL WHERE tenant = 'acme' AND email = 'kim@acme.example'").
+		Scan(&firstName, &lastName, &active, &typ); err != nil {
+		t.Fatal(err)
+	}
+	if firstName != "Kimberly" || lastName != "Lee" || active != 0 || typ != "Corporate" {
+		t.Errorf("after a partial update: got %s %s active=%d %s, want Kimberly Lee active=0 Corporate (empty cells keep their values)", firstName, lastName, active, typ)
+	}
+
+	created := uploadWith(t, "acme/clients/mode-create.csv", []byte("firstName,email\nKim,kim@acme.example\nMax,max@acme.example\n"),
+		map[string]string{"mode": "create", "uploader": "modes@acme.example"})
+	if want := (schemas.Counts{Rows: 2, Created: 1, Rejected: 1}); created.Counts != want || created.Status != schemas.StatusCompletedWithErrors {
+		t.Errorf("create mode: got %s %+v, want completed_with_errors %+v", created.Status, created.Counts, want)
+	}
+	var rules []string
+	for _, d := range dlqRows(t, "acme", created.ID) {
+		for _, r := range d.Rejected {
+			for _, v := range r.Violations {
+				rules = append(rules, fmt.Sprintf("%d:%s:%s", r.N, v.Column, v.Code))
+			}
+		}
+	}
+	if want := []string{"2:email:" + schemas.CodeExists}; !slices.Equal(rules, want) {
+		t.Errorf("DLQ of the create-mode import: got %v, want %v", rules, want)
+	}
+	msgs := mailsAbout(t, "modes@acme.example", "mode-create.csv")
+	if len(msgs) != 1 || !bytes.Contains(msgs[0].Attachments["errors-mode-create.csv"], []byte(schemas.MsgDuplicate)) {
+		t.Errorf("create-mode email: got %d, want 1 whose report gives the seed's reason", len(msgs))
+	}
+
+	bad := uploadWith(t, "acme/clients/mode-bad.csv", []byte("firstName,email\nNia,nia@acme.example\n"), map[string]string{"mode": "replace"})
+	if bad.Status != schemas.StatusRejected || bad.ReasonCode != schemas.CodeBadMode {
+		t.Errorf("unknown mode: got %s %q, want rejected %q", bad.Status, bad.ReasonCode, schemas.CodeBadMode)
 	}
 }

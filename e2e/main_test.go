@@ -218,11 +218,18 @@ func importsOf(t *testing.T, key string) map[string]imp {
 // starts to end.
 func upload(t *testing.T, key string, body []byte, uploader string) imp {
 	t.Helper()
-	before := importsOf(t, key)
-	in := &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}
+	md := map[string]string{}
 	if uploader != "" {
-		in.Metadata = map[string]string{"uploader": uploader}
+		md["uploader"] = uploader
 	}
+	return uploadWith(t, key, body, md)
+}
+
+// uploadWith is upload with the object's user metadata (X-Amz-Meta-*).
+func uploadWith(t *testing.T, key string, body []byte, md map[string]string) imp {
+	t.Helper()
+	before := importsOf(t, key)
+	in := &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body), Metadata: md}
 	if _, err := stack.s3.PutObject(context.Background(), in); err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}

@@ -19,7 +19,9 @@ type ObjectRef struct {
 	ETag     string
 	Size     int64
 	Uploader string
-	Time     time.Time
+	// Mode is the object's X-Amz-Meta-Mode, if any.
+	Mode string
+	Time time.Time
 }
 
 // s3Event is the part of an S3 (MinIO) bucket notification ingest reads.
@@ -70,18 +72,24 @@ func ParseEvent(data []byte) ([]ObjectRef, error) {
 			ETag:     r.S3.Object.ETag,
 			Size:     r.S3.Object.Size,
 			Uploader: uploader(r.S3.Object.UserMetadata),
+			Mode:     metadata(r.S3.Object.UserMetadata, "mode"),
 			Time:     r.EventTime,
 		})
 	}
 	return refs, nil
 }
 
-// uploader finds X-Amz-Meta-Uploader, whatever case the server gave it. CR
-// and LF never reach a mail header.
+// uploader finds X-Amz-Meta-Uploader. CR and LF never reach a mail header.
 func uploader(md map[string]string) string {
+	return strings.NewReplacer("\r", "", "\n", "").Replace(metadata(md, "uploader"))
+}
+
+// metadata finds the user metadata X-Amz-Meta-<name>, whatever case and
+// prefix the server gave it.
+func metadata(md map[string]string, name string) string {
 	for k, v := range md {
-		if strings.EqualFold(k, "X-Amz-Meta-Uploader") || strings.EqualFold(k, "uploader") {
-			return strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(v))
+		if strings.EqualFold(k, "X-Amz-Meta-"+name) || strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
 		}
 	}
 	return ""

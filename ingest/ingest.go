@@ -18,6 +18,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -111,8 +113,8 @@ type ObjectStore interface {
 	// List calls each for every object of the bucket (with its key, ETag,
 	// size and time, but not its uploader).
 	List(ctx context.Context, bucket string, each func(ObjectRef) error) error
-	// Uploader reads an object's X-Amz-Meta-Uploader.
-	Uploader(ctx context.Context, bucket, key string) (string, error)
+	// Metadata reads an object's user metadata (X-Amz-Meta-*).
+	Metadata(ctx context.Context, bucket, key string) (map[string]string, error)
 }
 
 // Stage is the ingest stage.
@@ -261,6 +263,10 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	tenant, ok := s.tenants[imp.Tenant]
 	if !ok {
 		return fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
+	}
+	imp.Mode = cmp.Or(strings.ToLower(ref.Mode), tenant.Mode)
+	if !schemas.ValidMode(imp.Mode) {
+		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
 	if ref.Size > tenant.MaxBytes {
 		return fileError(schemas.CodeTooLarge, schemas.MsgTooLarge(tenant.MaxBytes))

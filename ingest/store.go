@@ -60,11 +60,11 @@ func (s S3Store) List(ctx context.Context, bucket string, each func(ObjectRef) e
 	return nil
 }
 
-// Uploader implements ObjectStore.
-func (s S3Store) Uploader(ctx context.Context, bucket, key string) (string, error) {
+// Metadata implements ObjectStore.
+func (s S3Store) Metadata(ctx context.Context, bucket, key string) (map[string]string, error) {
 	out, err := s.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return "", fmt.Errorf("ingest: head %s/%s: %w", bucket, key, err)
+		return nil, fmt.Errorf("ingest: head %s/%s: %w", bucket, key, err)
 	}
-	return uploader(out.Metadata), nil
+	return out.Metadata, nil
 }

@@ -21,9 +21,11 @@ func (s *Stage) Sync(ctx context.Context) (int, error) {
 		if err != nil || seen {
 			return err
 		}
-		if ref.Uploader, err = s.store.Uploader(ctx, ref.Bucket, ref.Key); err != nil {
+		md, err := s.store.Metadata(ctx, ref.Bucket, ref.Key)
+		if err != nil {
 			return err
 		}
+		ref.Uploader, ref.Mode = uploader(md), metadata(md, "mode")
 		ref.Version = "etag:" + strings.Trim(ref.ETag, `"`)
 		s.logger.Warn("ingest: the bucket sync found an object no event brought", "key", ref.Key)
 		s.metrics.Rows.WithLabelValues("synced_file").Inc()

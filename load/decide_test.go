@@ -1,6 +1,7 @@
 package load_test
 
 import (
+	"cmp"
 	"hash/fnv"
 	"reflect"
 	"testing"
@@ -27,7 +28,7 @@ func clientCells(t *testing.T, replace map[string]string) []string {
 	return out
 }
 
-// mask returns the Defaulted bits of the named fields.
+// mask returns the Empty bits of the named fields.
 func mask(t *testing.T, names ...string) uint64 {
 	t.Helper()
 	var m uint64
@@ -50,6 +51,7 @@ func TestDecide(t *testing.T) {
 	storedInactive := clientCells(t, map[string]string{"active": "0"})
 	cases := []struct {
 		name      string
+		mode      string // update unless set
 		cells     []string
 		defaulted uint64
 		audited   map[int]string
@@ -78,6 +80,9 @@ func TestDecide(t *testing.T) {
 			want: load.Created, wantCells: john},
 		{name: "audited rejected does not stand", cells: john, audited: map[int]string{2: load.Rejected},
 			stored: storedInactive, want: load.Updated, wantCells: john},
+		{name: "create mode, no stored record: created", mode: schemas.ModeCreate, cells: john, want: load.Created, wantCells: john},
+		{name: "create mode, a stored record: rejected", mode: schemas.ModeCreate, cells: john, stored: john,
+			want: load.Rejected, wantCells: john},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,8 +91,9 @@ func TestDecide(t *testing.T) {
 				stored = map[string]load.Stored{"john@example.com": {Hash: load.RowHash(tc.stored), Cells: tc.stored}}
 			}
 			cells := append([]string(nil), tc.cells...)
-			records := []load.Record{{Row: schemas.Row{N: 2, Cells: cells, Defaulted: tc.defaulted}, Chunk: 1}}
-			load.Decide(schemas.Clients, records, tc.audited, stored)
+			records := []load.Record{{Row: schemas.Row{N: 2, Cells: cells, Empty: tc.defaulted}, Chunk: 1}}
+			mode := cmp.Or(tc.mode, schemas.ModeUpdate)
+			load.Decide(schemas.Clients, mode, records, tc.audited, stored)
 			r := records[0]
 			if r.Outcome != tc.want {
 				t.Errorf("Outcome = %q, want %q", r.Outcome, tc.want)
@@ -95,7 +101,7 @@ func TestDecide(t *testing.T) {
 			if !reflect.DeepEqual(r.Row.Cells, tc.wantCells) {
 				t.Errorf("cells =\n %q\nwant\n %q", r.Row.Cells, tc.wantCells)
 			}
-			if want := load.RowHash(tc.wantCells); r.Hash != want {
+			if want := load.RowHash(tc.wantCells); r.Outcome != load.Rejected && r.Hash != want {
 				t.Errorf("Hash = %x, want RowHash of the decided cells %x", r.Hash, want)
 			}
 		})
@@ -115,7 +121,7 @@ func TestDecideEachRecord(t *testing.T) {
 		"retried@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
 	}
 	audited := map[int]string{5: load.Updated}
-	load.Decide(schemas.Clients, records, audited, stored)
+	load.Decide(schemas.Clients, schemas.ModeUpdate, records, audited, stored)
 	want := []string{load.Created, load.Unchanged, load.Updated, load.Updated}
 	for i, r := range records {
 		if r.Outcome != want[i] {

@@ -110,18 +110,22 @@ func RowHash(cells []string) uint64 {
 }
 
 // Decide sets the outcome of each record. A key with no stored record is
-// created. Otherwise the record keeps the stored value of every cell the file
-// left empty (defaults are for new records), and is unchanged if it then
-// hashes as the stored one, updated if not. An outcome already audited (a
-// retried chunk) stands.
-func Decide(ds *schemas.Dataset, records []Record, audited map[int]string, stored map[string]Stored) {
+// created. In create mode, a key with one is rejected. Otherwise the record
+// keeps the stored value of every cell the file left empty (defaults are for
+// new records), and is unchanged if it then hashes as the stored one,
+// updated if not. An outcome already audited (a retried chunk) stands.
+func Decide(ds *schemas.Dataset, mode string, records []Record, audited map[int]string, stored map[string]Stored) {
 	key := ds.KeyIndex()
 	for i := range records {
 		r := &records[i]
 		s, exists := stored[r.Row.Cells[key]]
-		if exists && r.Row.Defaulted != 0 && len(s.Cells) == len(r.Row.Cells) {
+		if exists && mode == schemas.ModeCreate {
+			r.Outcome = Rejected
+			continue
+		}
+		if exists && r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells) {
 			for f := range r.Row.Cells {
-				if r.Row.Defaulted&(1<<f) != 0 {
+				if r.Row.Empty&(1<<f) != 0 {
 					r.Row.Cells[f] = s.Cells[f]
 				}
 			}
@@ -272,7 +276,7 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	var keep []string
 	for _, r := range w.Records {
 		k := r.Row.Cells[key]
-		if _, ok := stored[k]; ok && r.Row.Defaulted != 0 {
+		if _, ok := stored[k]; ok && r.Row.Empty != 0 {
 			keep = append(keep, k)
 		}
 	}
@@ -283,14 +287,15 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		}
 		maps.Copy(stored, cells)
 	}
-	Decide(ds, w.Records, audited, stored)
+	Decide(ds, imp.Mode, w.Records, audited, stored)
+	late := rejectExisting(ds, w)
 
 	counts := make([]schemas.Counts, len(chunks))
 	index := map[int]int{}
 	for i, c := range chunks {
 		index[c.Number] = i
 		counts[i].Rows = c.Size()
-		counts[i].Rejected = len(c.Rejected)
+		counts[i].Rejected = len(w.Rejected[c.Number])
 	}
 	for _, r := range w.Records {
 		cnt := &counts[index[r.Chunk]]
@@ -309,6 +314,12 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	if err := s.wh.Write(ctx, w); err != nil {
 		return nil, err
 	}
+	for chunk, rejected := range late {
+		if err := platform.Publish(s.Pub, schemas.DLQRowsSubject(imp.Tenant, imp.Dataset), schemas.MsgID(imp.ID, "load-dlq", chunk),
+			schemas.DLQRows{Import: imp, Chunk: chunk, Rejected: rejected}); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range counts {
 		s.metrics.Rows.WithLabelValues(Created).Add(float64(c.Created))
 		s.metrics.Rows.WithLabelValues(Updated).Add(float64(c.Updated))
@@ -316,4 +327,29 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		s.metrics.Rows.WithLabelValues(Rejected).Add(float64(c.Rejected))
 	}
 	return counts, nil
+}
+
+// rejectExisting moves the records Decide rejected (their record exists, in
+// create mode) to the write's rejected rows, with the seeds' reason, and
+// returns them by chunk for the dead-letter stream.
+func rejectExisting(ds *schemas.Dataset, w *Write) map[int][]schemas.Rejected {
+	f := &ds.Fields[ds.KeyIndex()]
+	var late map[int][]schemas.Rejected
+	kept := w.Records[:0]
+	for _, r := range w.Records {
+		if r.Outcome != Rejected {
+			kept = append(kept, r)
+			continue
+		}
+		rej := schemas.Rejected{N: r.Row.N, Violations: []schemas.Violation{{
+			Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[ds.KeyIndex()]),
+		}}}
+		if late == nil {
+			late = map[int][]schemas.Rejected{}
+		}
+		late[r.Chunk] = append(late[r.Chunk], rej)
+		w.Rejected[r.Chunk] = append(w.Rejected[r.Chunk], rej)
+	}
+	w.Records = kept
+	return late
 }

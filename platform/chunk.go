@@ -28,7 +28,7 @@ type wireChunk struct {
 	Lens   []uint32 `json:"lens"`
 	// The rare per-row attributes, by row index.
 	Dup      map[int]int               `json:"dup,omitempty"`
-	Def      map[int]uint64            `json:"def,omitempty"`
+	Empty    map[int]uint64            `json:"empty,omitempty"`
 	Problems map[int]schemas.Violation `json:"problems,omitempty"`
 }
 
@@ -61,8 +61,8 @@ func toWire(c *schemas.Chunk) (*wireChunk, error) {
 		if r.DuplicateOf != 0 {
 			w.Dup = setIn(w.Dup, i, r.DuplicateOf)
 		}
-		if r.Defaulted != 0 {
-			w.Def = setIn(w.Def, i, r.Defaulted)
+		if r.Empty != 0 {
+			w.Empty = setIn(w.Empty, i, r.Empty)
 		}
 		if r.Problem != nil {
 			w.Problems = setIn(w.Problems, i, *r.Problem)
@@ -109,7 +109,7 @@ func fromWire(w *wireChunk) (*schemas.Chunk, error) {
 			offs[j] = end
 		}
 		r.DuplicateOf = w.Dup[i]
-		r.Defaulted = w.Def[i]
+		r.Empty = w.Empty[i]
 		if p, ok := w.Problems[i]; ok {
 			r.Problem = &p
 		}

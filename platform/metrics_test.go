@@ -127,9 +127,10 @@ func TestLoadTenants(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "default max rows", content: `{"acme": {"contact": "ops@acme.example"}}`,
-			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows, MaxBytes: platform.DefaultMaxBytes}}},
-		{name: "max rows set", content: `{"acme": {"contact": "ops@acme.example", "max_rows": 100, "max_bytes": 2048}, "beta-2": {}}`,
-			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100, MaxBytes: 2048}, "beta-2": {MaxRows: 5000, MaxBytes: 50 << 20}}},
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows, MaxBytes: platform.DefaultMaxBytes, Mode: "update"}}},
+		{name: "max rows set", content: `{"acme": {"contact": "ops@acme.example", "max_rows": 100, "max_bytes": 2048, "mode": "create"}, "beta-2": {}}`,
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100, MaxBytes: 2048, Mode: "create"}, "beta-2": {MaxRows: 5000, MaxBytes: 50 << 20, Mode: "update"}}},
+		{name: "unknown mode", content: `{"acme": {"mode": "replace"}}`, wantErr: true},
 		{name: "no tenants", content: `{}`, want: platform.Tenants{}},
 		{name: "upper-case name", content: `{"Acme": {}}`, wantErr: true},
 		{name: "name with a space", content: `{"acme corp": {}}`, wantErr: true},

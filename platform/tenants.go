@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // DefaultMaxRows is the row limit of a file when the tenant sets none (seed
@@ -23,6 +25,9 @@ type Tenant struct {
 	MaxRows int `json:"max_rows"`
 	// MaxBytes is the largest file the tenant may upload.
 	MaxBytes int64 `json:"max_bytes"`
+	// Mode is the tenant's import mode when an upload names none:
+	// "update" (the default) or "create" (schemas.ModeCreate).
+	Mode string `json:"mode"`
 }
 
 // Tenants are the configured tenants, by name.
@@ -49,6 +54,12 @@ func LoadTenants(path string) (Tenants, error) {
 		}
 		if t.MaxBytes == 0 {
 			t.MaxBytes = DefaultMaxBytes
+		}
+		if t.Mode == "" {
+			t.Mode = schemas.ModeUpdate
+		}
+		if !schemas.ValidMode(t.Mode) {
+			return nil, fmt.Errorf("tenants: %s: mode %q is not create or update", name, t.Mode)
 		}
 		if t.MaxRows < 0 || t.MaxBytes < 0 {
 			return nil, fmt.Errorf("tenants: %s: max_rows and max_bytes must be positive", name)

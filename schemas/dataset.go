@@ -86,7 +86,7 @@ type Dataset struct {
 	Key string
 }
 
-// MaxFields is the most fields a dataset may have (Row.Defaulted is a 64-bit
+// MaxFields is the most fields a dataset may have (Row.Empty is a 64-bit
 // mask).
 const MaxFields = 64
 

@@ -19,6 +19,9 @@ type Import struct {
 	ObjectVersion string `json:"object_version"`
 	// Uploader is the address from the object's X-Amz-Meta-Uploader, if any.
 	Uploader string `json:"uploader,omitempty"`
+	// Mode is ModeCreate or ModeUpdate: the object's X-Amz-Meta-Mode, else
+	// the tenant's.
+	Mode string `json:"mode"`
 	// Version orders imports of a tenant: a later upload has a higher version.
 	// It is the ReplacingMergeTree version of every record the import writes.
 	Version    uint64    `json:"version"`
@@ -44,9 +47,10 @@ type Row struct {
 	DuplicateOf int `json:"dup,omitempty"`
 	// Problem is a reader-level violation (malformed row), found by ingest.
 	Problem *Violation `json:"problem,omitempty"`
-	// Defaulted has bit i set when field i was empty and transform gave it
-	// its default: a record that already exists keeps its stored value there.
-	Defaulted uint64 `json:"def,omitempty"`
+	// Empty has bit i set when the file left field i empty: a new record
+	// gets the field's default there, an existing one keeps its stored
+	// value (transform marks it).
+	Empty uint64 `json:"empty,omitempty"`
 }
 
 // Rejected is a row that will not be loaded, with every reason found.
@@ -142,3 +146,16 @@ type ImportEvent struct {
 func MsgID(importID, stage string, chunk int) string {
 	return fmt.Sprintf("%s.%s.%d", importID, stage, chunk)
 }
+
+// Import modes (seed 002: "update user data if already on the platform").
+const (
+	// ModeCreate creates new records; a row whose record exists is
+	// rejected.
+	ModeCreate = "create"
+	// ModeUpdate creates new records and updates existing ones with the
+	// cells the row fills; an empty cell keeps the stored value.
+	ModeUpdate = "update"
+)
+
+// ValidMode reports whether m is an import mode.
+func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate }

@@ -9,6 +9,8 @@ const (
 	CodeTooLong   = "too_long"
 	CodeFormat    = "format"
 	CodeDuplicate = "duplicate"
+	// CodeExists is a row whose record exists, in create mode.
+	CodeExists = "exists"
 	// CodeMalformed is a row the file reader could not split into cells (a
 	// stray quote, say). The rest of the file is still read.
 	CodeMalformed = "malformed_row"
@@ -29,6 +31,7 @@ const (
 	CodeTooManyRows     = "too_many_rows"
 	CodeLineTooLong     = "line_too_long"
 	CodeMacros          = "macros"
+	CodeBadMode         = "bad_mode"
 	CodeTooLarge        = "too_large"
 	// CodeSuperseded is an upload overwritten or deleted before it was read:
 	// the newer upload is an import of its own.
@@ -114,3 +117,8 @@ const MsgSuperseded = "the file was replaced by a newer upload before it could b
 
 // MsgDeleted rejects an upload deleted before it was read.
 const MsgDeleted = "the file was deleted before it could be read"
+
+// MsgBadMode rejects an upload whose mode is neither create nor update.
+func MsgBadMode(mode string) string {
+	return fmt.Sprintf("the mode %q is not one of create, update", mode)
+}

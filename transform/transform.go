@@ -1,8 +1,8 @@
 // Package transform turns valid rows into records ready to load: every cell
 // in its canonical form (trimmed, normalised: e-mails lower-cased, booleans
 // 1/0, times in UTC) and every empty optional cell given its dataset's
-// default (marked as such: load keeps an existing record's value there
-// instead). It owns applying the dataset's normalisers and defaults (Records,
+// default; every cell the file left empty is marked (Row.Empty), so that an
+// existing record keeps its stored value there instead. It owns applying the dataset's normalisers and defaults (Records,
 // a plain function); the normalisers and defaults themselves are declared in
 // schemas, beside the rules they follow.
 //
@@ -24,15 +24,15 @@ import (
 )
 
 // Records rewrites valid rows in place into their canonical form, and marks
-// the cells that hold a default (Row.Defaulted).
+// the cells the file left empty (Row.Empty).
 func Records(ds *schemas.Dataset, imp schemas.Import, rows []schemas.Row) {
 	for r := range rows {
 		row := &rows[r]
 		dc := schemas.DefaultContext{Tenant: imp.Tenant, ReceivedAt: imp.ReceivedAt, Key: ds.CanonicalKey(row.Cells)}
 		for i := range ds.Fields {
 			f := &ds.Fields[i]
-			if f.Default != nil && strings.TrimSpace(row.Cells[i]) == "" {
-				row.Defaulted |= 1 << i
+			if strings.TrimSpace(row.Cells[i]) == "" {
+				row.Empty |= 1 << i
 			}
 			row.Cells[i] = f.Canonical(row.Cells[i], dc)
 		}

@@ -28,10 +28,10 @@ func TestRecords(t *testing.T) {
 	imp := schemas.Import{ID: "imp-1", Tenant: "acme", Dataset: "clients",
 		ReceivedAt: time.Date(2025, 3, 1, 12, 30, 45, 0, time.FixedZone("CET", 3600))}
 	cases := []struct {
-		name      string
-		in        map[string]string
-		want      map[string]string
-		defaulted []string // the fields given their default
+		name  string
+		in    map[string]string
+		want  map[string]string
+		empty []string // the fields the file left empty
 	}{
 		{name: "every field given, normalised",
 			in: map[string]string{
@@ -47,13 +47,13 @@ func TestRecords(t *testing.T) {
 			want: map[string]string{
 				"ID": schemas.DerivedID("acme", "jane@example.com"), "firstName": "Jane", "email": "jane@example.com",
 				"active": "1", "type": "Personal", "created": "2025-03-01 11:30:45"},
-			defaulted: []string{"ID", "active", "type", "created"}},
+			empty: []string{"ID", "lastName", "project", "desk", "active", "type", "created"}},
 		{name: "derived ID uses the canonical key, spaces are empty",
 			in: map[string]string{"firstName": "Jane", "email": "  JANE@Example.com ", "active": "  ", "created": "2024-08-01"},
 			want: map[string]string{
 				"ID": schemas.DerivedID("acme", "jane@example.com"), "firstName": "Jane", "email": "jane@example.com",
 				"active": "1", "type": "Personal", "created": "2024-08-01 00:00:00"},
-			defaulted: []string{"ID", "active", "type"}},
+			empty: []string{"ID", "lastName", "project", "desk", "active", "type"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,11 +63,11 @@ func TestRecords(t *testing.T) {
 				t.Errorf("Records cells =\n %q\nwant\n %q", rows[0].Cells, want)
 			}
 			var mask uint64
-			for _, name := range tc.defaulted {
+			for _, name := range tc.empty {
 				mask |= 1 << schemas.Clients.Index(name)
 			}
-			if rows[0].Defaulted != mask {
-				t.Errorf("Records Defaulted = %b, want %b (%v)", rows[0].Defaulted, mask, tc.defaulted)
+			if rows[0].Empty != mask {
+				t.Errorf("Records Empty = %b, want %b (%v)", rows[0].Empty, mask, tc.empty)
 			}
 			if rows[0].N != 2 {
 				t.Errorf("Records changed N to %d, want 2", rows[0].N)
