@@ -167,8 +167,18 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 		r.fileMiB = float64(st.Size()) / (1 << 20)
 	}
 
-	// ClickHouse's own load of the same file.
+	// Both measurements start from a quiet server: the merges of an earlier
+	// run's parts would otherwise take the CPU from this one.
 	ctx := context.Background()
+	if err := platform.WaitFor(ctx, 2*time.Minute, func() (bool, error) {
+		var merges uint64
+		err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&merges)
+		return merges == 0, err
+	}); err != nil {
+		return r, fmt.Errorf("waiting for ClickHouse's merges: %w", err)
+	}
+
+	// ClickHouse's own load of the same file.
 	table := fmt.Sprintf("bench_clients_%d_%d", n, run)
 	cols := make([]string, len(schemas.Clients.Fields))
 	for i, f := range schemas.Clients.Fields {
