@@ -3,7 +3,9 @@ package platform_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,5 +130,49 @@ func TestFailingMessageGoesToPoison(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("the poisoned message was not acked: %v", err)
+	}
+}
+
+// TestInstancesShareTheConsumer: two instances of a stage share its durable
+// consumer: each message is handled once, by one of them, and both work.
+func TestInstancesShareTheConsumer(t *testing.T) {
+	_, nc := testkit.NATS(t)
+	var mu sync.Mutex
+	handled := map[string][]int{} // message id -> instances that handled it
+	slow := func(instance int) message.NoPublishHandlerFunc {
+		return func(msg *message.Message) error {
+			time.Sleep(20 * time.Millisecond) // let the other instance take some
+			mu.Lock()
+			defer mu.Unlock()
+			handled[msg.UUID] = append(handled[msg.UUID], instance)
+			return nil
+		}
+	}
+	defer runRouter(t, nc, slow(1))()
+	defer runRouter(t, nc, slow(2))()
+	const n = 40
+	for i := range n {
+		publishChunk(t, nc, fmt.Sprintf("imp%d", i))
+	}
+	err := platform.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == n, nil
+	})
+	if err != nil {
+		t.Fatalf("handled %d of %d messages", len(handled), n)
+	}
+	time.Sleep(300 * time.Millisecond) // nothing more may come
+	mu.Lock()
+	defer mu.Unlock()
+	per := map[int]int{}
+	for id, by := range handled {
+		if len(by) != 1 {
+			t.Errorf("message %s handled by %v, want once", id, by)
+		}
+		per[by[0]]++
+	}
+	if per[1] == 0 || per[2] == 0 {
+		t.Errorf("messages per instance: %v, want both to work", per)
 	}
 }
