@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -98,6 +99,42 @@ type Stage struct {
 	mailed  nats.KeyValue
 	imports *prometheus.CounterVec
 	logger  *slog.Logger
+	running runningImports
+}
+
+// runningImports remembers the imports being processed (ingested, not yet
+// complete) by this instance, so that a progress event costs one query (the
+// chunks reported) instead of two. What it holds never changes until the
+// import completes; an import it lost is read again.
+type runningImports struct {
+	mu      sync.Mutex
+	imports map[string]ImportRecord
+}
+
+// maxRunning bounds runningImports (an import whose chunks were poisoned never
+// completes).
+const maxRunning = 10000
+
+func (r *runningImports) get(id string) (ImportRecord, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.imports[id]
+	return rec, ok
+}
+
+func (r *runningImports) put(rec ImportRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.imports == nil || len(r.imports) >= maxRunning {
+		r.imports = map[string]ImportRecord{}
+	}
+	r.imports[rec.ID] = rec
+}
+
+func (r *runningImports) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.imports, id)
 }
 
 // New builds the notify stage on the import events.
@@ -163,6 +200,7 @@ func (s *Stage) handle(msg *message.Message) error {
 		if err := s.store.SaveImport(ctx, rec); err != nil {
 			return err
 		}
+		s.running.put(rec)
 		return s.check(ctx, ev.Import.ID)
 	case schemas.EventProgress:
 		return s.check(ctx, ev.Import.ID)
@@ -173,12 +211,17 @@ func (s *Stage) handle(msg *message.Message) error {
 // check completes the import if every chunk has been reported, and finishes
 // an import already complete (its email may not have gone out yet).
 func (s *Stage) check(ctx context.Context, id string) error {
-	rec, ok, err := s.store.Import(ctx, id)
-	if err != nil || !ok || rec.Status == schemas.StatusReceived {
-		return err // not ingested yet: the ingested event will check again
-	}
-	if rec.Final() {
-		return s.finish(ctx, rec)
+	rec, ok := s.running.get(id)
+	if !ok {
+		var err error
+		rec, ok, err = s.store.Import(ctx, id)
+		if err != nil || !ok || rec.Status == schemas.StatusReceived {
+			return err // not ingested yet: the ingested event will check again
+		}
+		if rec.Final() {
+			return s.finish(ctx, rec)
+		}
+		s.running.put(rec)
 	}
 	n, counts, err := s.store.Reported(ctx, id)
 	if err != nil || n < rec.Chunks {
@@ -196,6 +239,7 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	if err := s.store.SaveImport(ctx, rec); err != nil {
 		return err
 	}
+	s.running.forget(id)
 	return s.finish(ctx, rec)
 }
 
