@@ -220,7 +220,7 @@ func (s *Stage) Run(ctx context.Context) error {
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	c, err := platform.DecodeChunk(msg)
+	c, _, err := platform.DecodeChunk(msg)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func TestConsumerOutlivesItsSubscribers(t *testing.T) {
 	_, nc := testkit.NATS(t)
 	var handled atomic.Int32
 	stop := runRouter(t, nc, func(msg *message.Message) error {
-		if _, err := platform.DecodeChunk(msg); err != nil {
+		if _, _, err := platform.DecodeChunk(msg); err != nil {
 			return err
 		}
 		handled.Add(1)

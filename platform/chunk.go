@@ -133,19 +133,24 @@ func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk
 	return publish(pub, subject, msg)
 }
 
-// DecodeChunk decodes a chunk PublishChunk published. A chunk that does not
-// decode is permanent: retrying it cannot help.
-func DecodeChunk(msg *message.Message) (*schemas.Chunk, error) {
+// DecodeChunk decodes a chunk PublishChunk published, and finds its dataset.
+// A chunk that does not decode, or of a dataset sluice does not know, is
+// permanent: retrying it cannot help.
+func DecodeChunk(msg *message.Message) (*schemas.Chunk, *schemas.Dataset, error) {
 	if ct := msg.Metadata.Get(metaContentType); ct != contentChunk {
-		return nil, fmt.Errorf("bus: message %s is %q, not a chunk", msg.UUID, ct)
+		return nil, nil, fmt.Errorf("bus: message %s is %q, not a chunk", msg.UUID, ct)
 	}
 	var w wireChunk
 	if err := cbor.Unmarshal(msg.Payload, &w); err != nil {
-		return nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
+		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
 	}
 	c, err := fromWire(&w)
 	if err != nil {
-		return nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
+		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
 	}
-	return c, nil
+	ds, ok := schemas.Lookup(c.Import.Dataset)
+	if !ok {
+		return nil, nil, fmt.Errorf("bus: chunk %s of unknown dataset %q", msg.UUID, c.Import.Dataset)
+	}
+	return c, ds, nil
 }

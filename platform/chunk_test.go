@@ -39,7 +39,7 @@ func TestChunkRoundTrip(t *testing.T) {
 			if err := PublishChunk(&pub, "s", "id", &tt.chunk); err != nil {
 				t.Fatal(err)
 			}
-			got, err := DecodeChunk(pub.msgs[0])
+			got, _, err := DecodeChunk(pub.msgs[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestChunkWireErrors(t *testing.T) {
 	if _, err := fromWire(w); !errors.Is(err, errBadChunk) {
 		t.Errorf("lengths past the column: got %v, want errBadChunk", err)
 	}
-	if _, err := DecodeChunk(message.NewMessage("x", []byte(`{}`))); err == nil {
+	if _, _, err := DecodeChunk(message.NewMessage("x", []byte(`{}`))); err == nil {
 		t.Error("a JSON message decoded as a chunk")
 	}
 }

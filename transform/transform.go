@@ -12,7 +12,6 @@
 package transform
 
 import (
-	"fmt"
 	"log/slog"
 	"strings"
 
@@ -62,13 +61,9 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	c, err := platform.DecodeChunk(msg)
+	c, ds, err := platform.DecodeChunk(msg)
 	if err != nil {
 		return err
-	}
-	ds, ok := schemas.Lookup(c.Import.Dataset)
-	if !ok {
-		return fmt.Errorf("transform: chunk of unknown dataset %q", c.Import.Dataset)
 	}
 	Records(ds, c.Import, c.Rows)
 	if err := platform.PublishChunk(s.Pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),

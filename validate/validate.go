@@ -73,13 +73,9 @@ func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	c, err := platform.DecodeChunk(msg)
+	c, ds, err := platform.DecodeChunk(msg)
 	if err != nil {
 		return err
-	}
-	ds, ok := schemas.Lookup(c.Import.Dataset)
-	if !ok {
-		return fmt.Errorf("validate: chunk of unknown dataset %q", c.Import.Dataset)
 	}
 	valid, rejected := Judge(ds, c.Rows)
 	if len(rejected) > 0 {
