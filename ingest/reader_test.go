@@ -46,6 +46,11 @@ func readAll(r io.Reader, name string, maxLine int) ([]schemas.Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rest(rr)
+}
+
+// rest reads the rows a reader has left.
+func rest(rr *RowReader) ([]schemas.Row, error) {
 	var rows []schemas.Row
 	for {
 		row, err := rr.Next()
@@ -478,15 +483,12 @@ func TestEncodings(t *testing.T) {
 			if f := rr.Format(); f.Encoding != tt.want || f.Delimiter != ";" {
 				t.Errorf("format: got %+v, want encoding %s, delimiter ;", f, tt.want)
 			}
+			rows, err := rest(rr)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var got []string
-			for {
-				row, err := rr.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, row := range rows {
 				got = append(got, strings.Join(row.Cells, "|"))
 			}
 			lines := strings.Split(strings.TrimSpace(tt.text), "\r\n")[1:]
@@ -505,19 +507,12 @@ func TestEncodings(t *testing.T) {
 }
 
 func TestCROnlyLineEnds(t *testing.T) {
-	rr, err := NewRowReader(strings.NewReader("firstName,email\rAnn,ann@x.io\rBo,bo@x.io\r"), "f.csv", schemas.Clients, 1<<20)
+	rows, err := readAll(strings.NewReader("firstName,email\rAnn,ann@x.io\rBo,bo@x.io\r"), "f.csv", 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []int
-	for {
-		row, err := rr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, row := range rows {
 		got = append(got, row.N)
 	}
 	if !reflect.DeepEqual(got, []int{2, 3}) {

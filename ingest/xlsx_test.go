@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
-	"io"
 	"reflect"
 	"testing"
 
@@ -87,15 +86,12 @@ func TestXLSX(t *testing.T) {
 		First, Email, Act string
 		Problem           string
 	}
+	all, err := rest(rr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var rows []got
-	for {
-		row, err := rr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, row := range all {
 		g := got{N: row.N, First: row.Cells[1], Email: row.Cells[3], Act: row.Cells[6]}
 		if row.Problem != nil {
 			g.Problem = row.Problem.Code

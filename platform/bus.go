@@ -76,14 +76,13 @@ func NewPublisher(nc *nats.Conn, logger watermill.LoggerAdapter) (*wmnats.Publis
 	return pub, nil
 }
 
-// NewSubscriber creates or updates the durable consumer c and returns a
+// newSubscriber creates or updates the durable consumer c and returns a
 // subscriber bound to it. The consumer is created here, not by the
 // subscription, because nats.go deletes a consumer its subscription created
 // when that subscription ends: a clean shutdown of one instance would remove
 // the consumer under all the others, and the next start would replay the
 // stream from the beginning.
-func NewSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*wmnats.Subscriber, error) {
-	c.setDefaults()
+func newSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*wmnats.Subscriber, error) {
 	if c.MaxDeliver < 2 {
 		return nil, fmt.Errorf("bus: consumer %s: MaxDeliver must be at least 2 (the last delivery goes to the poison queue)", c.Name)
 	}

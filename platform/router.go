@@ -24,12 +24,12 @@ var Retries = middleware.Retry{
 	Multiplier:      2,
 }
 
-// NewRouter returns a Watermill router with sluice's middleware, outermost
+// newRouter returns a Watermill router with sluice's middleware, outermost
 // first: metrics, the poison queue (sluice.dlq.poison.<stage>, with the
 // reason), the delivery limit, retries, and the recoverer (a panic is an
 // error like any other). A message is acked only when its handler returns
 // nil or it is safely in the poison queue.
-func NewRouter(stage string, pub message.Publisher, maxDeliver int, m *Metrics, logger watermill.LoggerAdapter) (*message.Router, error) {
+func newRouter(stage string, pub message.Publisher, maxDeliver int, m *Metrics, logger watermill.LoggerAdapter) (*message.Router, error) {
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
@@ -72,7 +72,7 @@ func MaxDeliveries(maxDeliver int) message.HandlerMiddleware {
 }
 
 // Runner is what every stage runs on: its handler on its durable consumer c,
-// behind the middleware of NewRouter, and a publisher for what it sends on.
+// behind the middleware of newRouter, and a publisher for what it sends on.
 // Stages embed it for Run and Running.
 type Runner struct {
 	// Pub publishes with Nats-Msg-Id (see NewPublisher).
@@ -88,11 +88,11 @@ func NewRunner(stage string, nc *nats.Conn, c Consumer, m *Metrics, logger *slog
 	if err != nil {
 		return nil, err
 	}
-	sub, err := NewSubscriber(nc, c, wl)
+	sub, err := newSubscriber(nc, c, wl)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewRouter(stage, pub, c.MaxDeliver, m, wl)
+	r, err := newRouter(stage, pub, c.MaxDeliver, m, wl)
 	if err != nil {
 		return nil, err
 	}

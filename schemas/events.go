@@ -108,15 +108,6 @@ type Counts struct {
 	Rejected  int `json:"rejected"`
 }
 
-// Add adds o to c.
-func (c *Counts) Add(o Counts) {
-	c.Rows += o.Rows
-	c.Created += o.Created
-	c.Updated += o.Updated
-	c.Unchanged += o.Unchanged
-	c.Rejected += o.Rejected
-}
-
 // FileFormat is what ingest found out about a file.
 type FileFormat struct {
 	Format    string `json:"format"`

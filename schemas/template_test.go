@@ -36,3 +36,12 @@ func TestMaxCell(t *testing.T) {
 		t.Errorf("a %d-character project: got %+v %v, want %s", len(long), v, ok, schemas.CodeTooLong)
 	}
 }
+
+// TestDatasetsFitTheEmptyMask: Row.Empty marks empty cells in a 64-bit mask.
+func TestDatasetsFitTheEmptyMask(t *testing.T) {
+	for name, ds := range schemas.Datasets {
+		if len(ds.Fields) > schemas.MaxFields {
+			t.Errorf("%s has %d fields, at most %d fit Row.Empty", name, len(ds.Fields), schemas.MaxFields)
+		}
+	}
+}
