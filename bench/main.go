@@ -266,6 +266,8 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 		mport, _ := platform.FreePort()
 		env := []string{
 			"SLUICE_NATS_URL=" + natsURL,
+			// The stages are separate processes: one key for all.
+			"SLUICE_SECRET_KEY=" + strings.Repeat("5e", 32),
 			"SLUICE_CLICKHOUSE_ADDR=" + ch.Config.Addr,
 			"SLUICE_SMTP_ADDR=" + mail.SMTPAddr,
 			"SLUICE_TENANTS_FILE=" + tenants,

@@ -124,6 +124,7 @@ func run(m *testing.M) (int, error) {
 	up.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NATS_PORT=%d", natsPort),
 		"SLUICE_NATS_STORE="+filepath.Join(dir, "nats"),
+		"SLUICE_DATA="+dir, // where sluice up keeps its secret key
 		"SLUICE_CLICKHOUSE_ADDR="+ch.Config.Addr,
 		"SLUICE_SMTP_ADDR="+mail.SMTPAddr,
 		"SLUICE_TENANTS_FILE="+tenantsFile,

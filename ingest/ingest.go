@@ -124,6 +124,7 @@ type Stage struct {
 	nc      *nats.Conn
 	store   ObjectStore
 	tenants platform.Tenants
+	secrets *platform.Secrets
 	ledger  *Ledger
 	metrics *platform.Metrics
 	logger  *slog.Logger
@@ -131,7 +132,7 @@ type Stage struct {
 }
 
 // New builds the ingest stage on the claims bucket and the S3_EVENTS stream.
-func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -144,7 +145,7 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 	if err != nil {
 		return nil, fmt.Errorf("ingest: claims bucket: %w", err)
 	}
-	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants,
+	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
 		ledger: NewLedger(kv, cfg.Lease), metrics: m, logger: logger, seed: maphash.MakeSeed()}
 	s.Runner, err = platform.NewRunner(schemas.StageIngest, nc, platform.Consumer{
 		Name:           "ingest",
@@ -265,6 +266,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		return fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
 	}
 	imp.Mode = cmp.Or(strings.ToLower(ref.Mode), tenant.Mode)
+	imp.Region, imp.Password = tenant.Region, *tenant.Password
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
@@ -280,8 +282,12 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		sort.Strings(known)
 		return fileError(schemas.CodeUnknownDataset, schemas.MsgUnknownDataset(imp.Dataset, known))
 	}
-	if err := s.checkSize(ctx, ref, ds, tenant.MaxRows); err != nil {
+	layout, err := s.checkSize(ctx, ref, ds, tenant.MaxRows)
+	if err != nil {
 		return err
+	}
+	if layout != ds {
+		imp.Layout = layout.Name
 	}
 	// Chunks are published by a few goroutines while the file is read, so
 	// that reading does not wait for each publish's ack.
@@ -315,17 +321,13 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		c = &schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, s.cfg.ChunkRows)}
 		return nil
 	}
-	seen := map[uint64]int{}
+	dups := s.newDuplicates(layout, imp.Context())
 	rows := 0
 	format, err := s.scan(gctx, ref, ds, tenant.MaxRows, func(row schemas.Row) error {
 		rows++
-		if key := ds.CanonicalKey(row.Cells); key != "" && row.Problem == nil {
-			h := maphash.String(s.seed, key)
-			if first, dup := seen[h]; dup {
-				row.DuplicateOf = first
-			} else {
-				seen[h] = row.N
-			}
+		if row.Problem == nil {
+			row.Duplicates = dups.find(row)
+			s.seal(layout, row.Cells)
 		}
 		c.Rows = append(c.Rows, row)
 		if len(c.Rows) >= s.cfg.ChunkRows {
@@ -347,25 +349,82 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
 }
 
-// checkSize rejects a file with more than maxRows rows before any of its
-// rows leaves: a fast count of its lines settles most files; only a file with
-// more lines than maxRows has its records counted one by one.
-func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int) error {
+// duplicates finds the rows whose key, or a Unique field, has the value of
+// an earlier row's. It keeps an 8-byte hash per value, not the value.
+type duplicates struct {
+	ds     *schemas.Dataset
+	ctx    schemas.Context
+	seed   maphash.Seed
+	fields []int
+	seen   []map[uint64]int
+}
+
+func (s *Stage) newDuplicates(ds *schemas.Dataset, ctx schemas.Context) *duplicates {
+	d := &duplicates{ds: ds, ctx: ctx, seed: s.seed}
+	for i, f := range ds.Fields {
+		if i == ds.KeyIndex() || f.Unique {
+			d.fields = append(d.fields, i)
+			d.seen = append(d.seen, map[uint64]int{})
+		}
+	}
+	return d
+}
+
+func (d *duplicates) find(row schemas.Row) []schemas.Duplicate {
+	var out []schemas.Duplicate
+	for j, i := range d.fields {
+		if i == d.ds.KeyIndex() && d.ds.MayRepeatKey {
+			continue
+		}
+		v := d.ds.Fields[i].CanonicalValue(row.Cells[i], d.ctx)
+		if v == "" {
+			continue
+		}
+		h := maphash.String(d.seed, v)
+		if first, dup := d.seen[j][h]; dup {
+			out = append(out, schemas.Duplicate{Field: i, Of: first})
+		} else {
+			d.seen[j][h] = row.N
+		}
+	}
+	return out
+}
+
+// seal seals the cells of secret fields: they leave ingest only sealed.
+func (s *Stage) seal(ds *schemas.Dataset, cells []string) {
+	for i := range ds.Fields {
+		if !ds.Fields[i].Secret {
+			continue
+		}
+		if strings.TrimSpace(cells[i]) == "" {
+			cells[i] = ""
+		} else {
+			cells[i] = s.secrets.Seal(cells[i])
+		}
+	}
+}
+
+// checkSize checks the file's header and returns its shape (ds, or the
+// layout of ds the header matches), and rejects a file with more than maxRows
+// rows before any of its rows leaves: a fast count of its lines settles most
+// files; only a file with more lines than maxRows has its records counted
+// one by one.
+func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int) (*schemas.Dataset, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer body.Close()
 	rr, err := NewRowReader(body, ref.Key, ds, s.cfg.MaxLineBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lines, err := rr.LinesLeft()
 	if err != nil || lines <= maxRows {
-		return err
+		return rr.Dataset(), err
 	}
 	_, err = s.scan(ctx, ref, ds, maxRows, nil)
-	return err
+	return rr.Dataset(), err
 }
 
 // scan reads the object's rows, calling each for every row (nil: only

@@ -150,13 +150,17 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 	if problem != nil {
 		return nil, &FileError{V: *problem}
 	}
-	cols, v := ds.MapHeader(trimTrailingEmpty(header))
+	layout, cols, v := ds.Match(trimTrailingEmpty(header))
 	if v != nil {
 		return nil, &FileError{V: *v}
 	}
-	rr.cols = cols
+	rr.ds, rr.cols = layout, cols
 	return rr, nil
 }
+
+// Dataset is the file's shape: the dataset, or the layout of it the header
+// matched.
+func (r *RowReader) Dataset() *schemas.Dataset { return r.ds }
 
 // Format is what the reader detected.
 func (r *RowReader) Format() schemas.FileFormat { return r.format }
@@ -185,7 +189,20 @@ func (r *RowReader) Next() (schemas.Row, error) {
 				row.Problem = &schemas.Violation{Code: schemas.CodeColumnCount, Message: schemas.MsgColumnCount(len(rec), len(r.cols))}
 				break
 			}
-			row.Cells[r.cols[c]] = v
+			f := r.cols[c]
+			if !r.ds.Fields[f].Repeated {
+				row.Cells[f] = v
+				continue
+			}
+			// A repeated field's columns: their values, in one cell.
+			v = strings.ReplaceAll(v, schemas.ListSep, "")
+			switch {
+			case strings.TrimSpace(v) == "":
+			case row.Cells[f] == "":
+				row.Cells[f] = v
+			default:
+				row.Cells[f] += schemas.ListSep + v
+			}
 		}
 		return row, nil
 	}

@@ -84,6 +84,59 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	return stored, nil
 }
 
+// Existing implements Warehouse.
+func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error) {
+	kctx, err := withKeys(ctx, values)
+	if err != nil {
+		return nil, fmt.Errorf("load: existing %s: %w", table, err)
+	}
+	rows, err := c.Conn.Query(kctx, fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[2]s.%[3]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys)",
+		column, c.Database, table), tenant)
+	if err != nil {
+		return nil, fmt.Errorf("load: existing %s: %w", table, err)
+	}
+	defer rows.Close()
+	found := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("load: existing %s: %w", table, err)
+		}
+		found[v] = true
+	}
+	return found, rows.Err()
+}
+
+// Owners implements Warehouse: of the records that ever had one of the
+// values, those whose latest version (up to upTo) still has it.
+func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error) {
+	key, col := ds.Fields[ds.KeyIndex()].Column, ds.Fields[field].Column
+	kctx, err := withKeys(ctx, values)
+	if err != nil {
+		return nil, fmt.Errorf("load: owners %s: %w", col, err)
+	}
+	q := fmt.Sprintf(`SELECT v, k FROM (
+			SELECT %[1]s AS k, argMax(%[2]s, version) AS v FROM %[3]s.%[4]s
+			WHERE tenant = ? AND version <= ?
+				AND %[1]s IN (SELECT %[1]s FROM %[3]s.%[4]s WHERE tenant = ? AND %[2]s IN (SELECT key FROM batch_keys))
+			GROUP BY %[1]s
+		) WHERE v IN (SELECT key FROM batch_keys)`, key, col, c.Database, ds.Table)
+	rows, err := c.Conn.Query(kctx, q, tenant, upTo, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("load: owners %s: %w", col, err)
+	}
+	defer rows.Close()
+	owners := map[string]string{}
+	for rows.Next() {
+		var v, k string
+		if err := rows.Scan(&v, &k); err != nil {
+			return nil, fmt.Errorf("load: owners %s: %w", col, err)
+		}
+		owners[v] = k
+	}
+	return owners, rows.Err()
+}
+
 // Audited implements Warehouse.
 func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error) {
 	nums := make([]string, len(chunks))
@@ -191,13 +244,13 @@ func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 
 // writeOutcomes writes every row's outcome to import_rows.
 func (c *ClickHouse) writeOutcomes(ctx context.Context, w *Write) error {
-	n := len(w.Records)
+	n := len(w.Rows)
 	for _, rejected := range w.Rejected {
 		n += len(rejected)
 	}
 	rows, chunks, outcomes := make([]uint32, 0, n), make([]uint32, 0, n), make([]string, 0, n)
-	for _, r := range w.Records {
-		rows, chunks, outcomes = append(rows, uint32(r.Row.N)), append(chunks, uint32(r.Chunk)), append(outcomes, r.Outcome)
+	for _, r := range w.Rows {
+		rows, chunks, outcomes = append(rows, uint32(r.N)), append(chunks, uint32(r.Chunk)), append(outcomes, r.Outcome)
 	}
 	for chunk, rejected := range w.Rejected {
 		for _, r := range rejected {

@@ -93,7 +93,7 @@ func TestDecide(t *testing.T) {
 			cells := append([]string(nil), tc.cells...)
 			records := []load.Record{{Row: schemas.Row{N: 2, Cells: cells, Empty: tc.defaulted}, Chunk: 1}}
 			mode := cmp.Or(tc.mode, schemas.ModeUpdate)
-			load.Decide(schemas.Clients, mode, records, tc.audited, stored)
+			load.Decide(schemas.Clients, &schemas.Import{Mode: mode}, records, tc.audited, stored)
 			r := records[0]
 			if r.Outcome != tc.want {
 				t.Errorf("Outcome = %q, want %q", r.Outcome, tc.want)
@@ -105,6 +105,48 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Hash = %x, want RowHash of the decided cells %x", r.Hash, want)
 			}
 		})
+	}
+}
+
+// TestDecideNewRecords: in update mode, only load knows that a row creates a
+// record, so it is load that rejects a new record whose required cells the
+// file left empty; and a new record takes the default of a field it cannot
+// be given (a user's status), where an existing one takes the file's.
+func TestDecideNewRecords(t *testing.T) {
+	noName := clientCells(t, map[string]string{"firstName": ""})
+	records := []load.Record{
+		{Row: schemas.Row{N: 2, Cells: noName, Empty: mask(t, "firstName")}},
+		{Row: schemas.Row{N: 3, Cells: clientCells(t, map[string]string{"email": "known@example.com", "firstName": ""}), Empty: mask(t, "firstName")}},
+	}
+	stored := map[string]load.Stored{"known@example.com": {Hash: 1, Cells: clientCells(t, map[string]string{"email": "known@example.com"})}}
+	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, nil, stored)
+	if r := records[0]; r.Outcome != load.Rejected || len(r.Violations) != 1 ||
+		r.Violations[0] != (schemas.Violation{Column: "firstName", Code: schemas.CodeRequired, Message: "the value of the field firstName cannot be empty"}) {
+		t.Errorf("new record without firstName: %s %+v", r.Outcome, r.Violations)
+	}
+	if r := records[1]; r.Outcome != load.Updated || r.Row.Cells[schemas.Clients.Index("firstName")] != "John" {
+		t.Errorf("stored record without firstName: %s, firstName %q; want updated, the stored John kept", r.Outcome, r.Row.Cells[1])
+	}
+
+	status := schemas.Users.Index("status")
+	user := func(login string) load.Record {
+		cells := make([]string, len(schemas.Users.Fields))
+		for i, f := range schemas.Users.Fields {
+			cells[i] = "x"
+			if f.Kind == schemas.Bool {
+				cells[i] = "0"
+			}
+		}
+		cells[0], cells[status] = login, "blocked"
+		return load.Record{Row: schemas.Row{N: 2, Cells: cells}}
+	}
+	users := []load.Record{user("new"), user("old")}
+	load.Decide(schemas.Users, &schemas.Import{Mode: schemas.ModeUpdate}, users, nil, map[string]load.Stored{"old": {Hash: 1}})
+	if got := users[0].Row.Cells[status]; users[0].Outcome != load.Created || got != "active" {
+		t.Errorf("new user given status blocked: %s %q, want created active (seed 002: ignored on creation)", users[0].Outcome, got)
+	}
+	if got := users[1].Row.Cells[status]; users[1].Outcome != load.Updated || got != "blocked" {
+		t.Errorf("existing user given status blocked: %s %q, want updated blocked", users[1].Outcome, got)
 	}
 }
 
@@ -121,7 +163,7 @@ func TestDecideEachRecord(t *testing.T) {
 		"retried@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
 	}
 	audited := map[int]string{5: load.Updated}
-	load.Decide(schemas.Clients, schemas.ModeUpdate, records, audited, stored)
+	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, audited, stored)
 	want := []string{load.Created, load.Unchanged, load.Updated, load.Updated}
 	for i, r := range records {
 		if r.Outcome != want[i] {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -49,21 +50,31 @@ const (
 type Record struct {
 	Row   schemas.Row
 	Chunk int
-	// Hash and Outcome are set by Decide.
-	Hash    uint64
-	Outcome string
+	// Hash and Outcome are set by Decide; Violations say why a Rejected
+	// record is.
+	Hash       uint64
+	Outcome    string
+	Violations []schemas.Violation
 }
 
 // Write is what one flush writes for one import.
 type Write struct {
 	Dataset *schemas.Dataset
 	Import  schemas.Import
-	// Records are the valid rows; those Unchanged are audited, not written.
+	// Records are the valid rows' records; those Unchanged are not written.
 	Records []Record
+	// Rows are the valid rows' outcomes (a row may hold several records).
+	Rows []RowOutcome
 	// Rejected rows, by chunk number.
 	Rejected map[int][]schemas.Rejected
 	// Chunks are the chunks' reports.
 	Chunks []ChunkReport
+}
+
+// RowOutcome is the outcome of one valid file row.
+type RowOutcome struct {
+	N, Chunk int
+	Outcome  string
 }
 
 // ChunkReport is one chunk's outcome counts.
@@ -85,6 +96,12 @@ type Warehouse interface {
 	// version lower than before, the latest such record: its hash, and its
 	// cells when withCells (most imports need no more than the hash).
 	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64, withCells bool) (map[string]Stored, error)
+	// Existing returns which of values table's column has, in the tenant's
+	// records.
+	Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error)
+	// Owners returns, for each of values, the key of the tenant's record
+	// whose latest version up to upTo has it in field.
+	Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error)
 	// Audited returns the outcomes already audited for rows of the given
 	// chunks of the import.
 	Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error)
@@ -109,21 +126,32 @@ func RowHash(cells []string) uint64 {
 	return h
 }
 
-// Decide sets the outcome of each record. A key with no stored record is
-// created. In create mode, a key with one is rejected. Otherwise the record
-// keeps the stored value of every cell the file left empty (defaults are for
-// new records), and is unchanged if it then hashes as the stored one,
-// updated if not. An outcome already audited (a retried chunk) stands.
-func Decide(ds *schemas.Dataset, mode string, records []Record, audited map[int]string, stored map[string]Stored) {
+// Decide sets the outcome of each record not already rejected. A key with no
+// stored record is created, if the row fills every required field (in update
+// mode validate could not tell), with the default of every field a new record
+// cannot be given. In create mode, a key with a stored record is rejected.
+// Otherwise the record keeps the stored value of every cell the file left
+// empty (defaults are for new records), and is unchanged if it then hashes
+// as the stored one, updated if not. An outcome already audited (a retried
+// chunk) stands.
+func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited map[int]string, stored map[string]Stored) {
 	key := ds.KeyIndex()
 	for i := range records {
 		r := &records[i]
-		s, exists := stored[r.Row.Cells[key]]
-		if exists && mode == schemas.ModeCreate {
-			r.Outcome = Rejected
+		if r.Outcome == Rejected {
 			continue
 		}
-		if exists && r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells) {
+		s, exists := stored[r.Row.Cells[key]]
+		switch {
+		case exists && imp.Mode == schemas.ModeCreate:
+			f := &ds.Fields[key]
+			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[key])})
+			continue
+		case !exists:
+			if newRecord(ds, imp, r) {
+				continue
+			}
+		case r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells):
 			for f := range r.Row.Cells {
 				if r.Row.Empty&(1<<f) != 0 {
 					r.Row.Cells[f] = s.Cells[f]
@@ -144,6 +172,30 @@ func Decide(ds *schemas.Dataset, mode string, records []Record, audited map[int]
 			r.Outcome = Updated
 		}
 	}
+}
+
+// newRecord readies a record to be created: it rejects it (and says so) if
+// the file left a required field empty, and gives it the default of every
+// field a new record cannot be given.
+func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) (rejected bool) {
+	ctx := imp.Context()
+	ctx.Key = r.Row.Cells[ds.KeyIndex()]
+	for i := range ds.Fields {
+		f := &ds.Fields[i]
+		if f.Required && r.Row.Empty&(1<<i) != 0 {
+			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeRequired, Message: schemas.MsgRequired(f.Name)})
+		}
+		if f.IgnoredOnCreate {
+			r.Row.Cells[i] = f.Canonical("", ctx)
+		}
+	}
+	return r.Outcome == Rejected
+}
+
+// reject marks the record rejected, for one more reason.
+func (r *Record) reject(v schemas.Violation) {
+	r.Outcome = Rejected
+	r.Violations = append(r.Violations, v)
 }
 
 // Config is the load stage's configuration.
@@ -244,10 +296,11 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	imp := chunks[0].Import
-	ds, ok := schemas.Lookup(imp.Dataset)
+	shape, ok := imp.Schema()
 	if !ok {
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
+	ds := shape.Target()
 	w := &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}}
 	numbers := make([]int, len(chunks))
 	var keys []string
@@ -287,8 +340,13 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		}
 		maps.Copy(stored, cells)
 	}
-	Decide(ds, imp.Mode, w.Records, audited, stored)
-	late := rejectExisting(ds, w)
+	if err := s.checkRelations(ctx, ds, &imp, w.Records); err != nil {
+		return nil, err
+	}
+	Decide(ds, &imp, w.Records, audited, stored)
+	settle(w.Records)
+	late := moveRejected(w)
+	w.Rows = rowOutcomes(w.Records)
 
 	counts := make([]schemas.Counts, len(chunks))
 	index := map[int]int{}
@@ -297,7 +355,7 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		counts[i].Rows = c.Size()
 		counts[i].Rejected = len(w.Rejected[c.Number])
 	}
-	for _, r := range w.Records {
+	for _, r := range w.Rows {
 		cnt := &counts[index[r.Chunk]]
 		switch r.Outcome {
 		case Created:
@@ -329,21 +387,72 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	return counts, nil
 }
 
-// rejectExisting moves the records Decide rejected (their record exists, in
-// create mode) to the write's rejected rows, with the seeds' reason, and
-// returns them by chunk for the dead-letter stream.
-func rejectExisting(ds *schemas.Dataset, w *Write) map[int][]schemas.Rejected {
-	f := &ds.Fields[ds.KeyIndex()]
+// settle gives a row's records one fate: if one is rejected, every one is,
+// with every reason (a row is loaded whole or not at all). A row's records
+// are next to each other.
+func settle(records []Record) {
+	for start := 0; start < len(records); {
+		end := start + 1
+		for end < len(records) && records[end].Row.N == records[start].Row.N {
+			end++
+		}
+		var why []schemas.Violation
+		for _, r := range records[start:end] {
+			for _, v := range r.Violations {
+				if !slices.Contains(why, v) {
+					why = append(why, v)
+				}
+			}
+		}
+		if why != nil {
+			for i := start; i < end; i++ {
+				records[i].Outcome, records[i].Violations = Rejected, why
+			}
+		}
+		start = end
+	}
+}
+
+// rowOutcomes returns each row's outcome: created if it created a record,
+// else updated if it updated one, else unchanged.
+func rowOutcomes(records []Record) []RowOutcome {
+	rank := func(o string) int {
+		switch o {
+		case Created:
+			return 2
+		case Updated:
+			return 1
+		}
+		return 0
+	}
+	rows := make([]RowOutcome, 0, len(records))
+	for _, r := range records {
+		if n := len(rows); n > 0 && rows[n-1].N == r.Row.N {
+			if rank(r.Outcome) > rank(rows[n-1].Outcome) {
+				rows[n-1].Outcome = r.Outcome
+			}
+			continue
+		}
+		rows = append(rows, RowOutcome{N: r.Row.N, Chunk: r.Chunk, Outcome: r.Outcome})
+	}
+	return rows
+}
+
+// moveRejected moves the records load rejected (see Decide and
+// checkRelations) to the write's rejected rows, one per row, and returns
+// them by chunk for the dead-letter stream.
+func moveRejected(w *Write) map[int][]schemas.Rejected {
 	var late map[int][]schemas.Rejected
 	kept := w.Records[:0]
-	for _, r := range w.Records {
+	for i, r := range w.Records {
 		if r.Outcome != Rejected {
 			kept = append(kept, r)
 			continue
 		}
-		rej := schemas.Rejected{N: r.Row.N, Violations: []schemas.Violation{{
-			Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[ds.KeyIndex()]),
-		}}}
+		if i > 0 && w.Records[i-1].Row.N == r.Row.N {
+			continue // settle gave the row's first record every reason
+		}
+		rej := schemas.Rejected{N: r.Row.N, Violations: r.Violations}
 		if late == nil {
 			late = map[int][]schemas.Rejected{}
 		}

@@ -27,9 +27,9 @@ type wireChunk struct {
 	Cols   []string `json:"cols"`
 	Lens   []uint32 `json:"lens"`
 	// The rare per-row attributes, by row index.
-	Dup      map[int]int               `json:"dup,omitempty"`
-	Empty    map[int]uint64            `json:"empty,omitempty"`
-	Problems map[int]schemas.Violation `json:"problems,omitempty"`
+	Dup      map[int][]schemas.Duplicate `json:"dup,omitempty"`
+	Empty    map[int]uint64              `json:"empty,omitempty"`
+	Problems map[int]schemas.Violation   `json:"problems,omitempty"`
 }
 
 func toWire(c *schemas.Chunk) (*wireChunk, error) {
@@ -58,8 +58,8 @@ func toWire(c *schemas.Chunk) (*wireChunk, error) {
 			cols[j].WriteString(cell)
 			w.Lens = append(w.Lens, uint32(len(cell)))
 		}
-		if r.DuplicateOf != 0 {
-			w.Dup = setIn(w.Dup, i, r.DuplicateOf)
+		if len(r.Duplicates) > 0 {
+			w.Dup = setIn(w.Dup, i, r.Duplicates)
 		}
 		if r.Empty != 0 {
 			w.Empty = setIn(w.Empty, i, r.Empty)
@@ -108,7 +108,7 @@ func fromWire(w *wireChunk) (*schemas.Chunk, error) {
 			r.Cells[j] = w.Cols[j][offs[j]:end]
 			offs[j] = end
 		}
-		r.DuplicateOf = w.Dup[i]
+		r.Duplicates = w.Dup[i]
 		r.Empty = w.Empty[i]
 		if p, ok := w.Problems[i]; ok {
 			r.Problem = &p
@@ -148,9 +148,9 @@ func DecodeChunk(msg *message.Message) (*schemas.Chunk, *schemas.Dataset, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
 	}
-	ds, ok := schemas.Lookup(c.Import.Dataset)
+	ds, ok := c.Import.Schema()
 	if !ok {
-		return nil, nil, fmt.Errorf("bus: chunk %s of unknown dataset %q", msg.UUID, c.Import.Dataset)
+		return nil, nil, fmt.Errorf("bus: chunk %s of unknown dataset %q (layout %q)", msg.UUID, c.Import.Dataset, c.Import.Layout)
 	}
 	return c, ds, nil
 }

@@ -99,7 +99,13 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
+	migrated := map[string]bool{}
 	for _, ds := range datasets {
+		ds = ds.Target()
+		if migrated[ds.Table] {
+			continue
+		}
+		migrated[ds.Table] = true
 		cols := []string{"tenant String"}
 		for _, f := range ds.Fields {
 			cols = append(cols, f.Column+" "+ColumnType(f.Kind))

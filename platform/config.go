@@ -27,6 +27,10 @@ type Config struct {
 	SMTPAddr string
 	MailFrom string
 
+	// SecretKey (64 hex digits) seals and salts secrets (see Secrets); `sluice
+	// up` keeps one in DataDir when it is not set.
+	SecretKey string
+
 	// DataDir holds the demo's parts and their data (git-ignored).
 	DataDir     string
 	TenantsFile string
@@ -114,6 +118,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		},
 		SMTPAddr:     str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
 		MailFrom:     str("SLUICE_MAIL_FROM", "sluice@localhost"),
+		SecretKey:    getenv("SLUICE_SECRET_KEY"),
 		DataDir:      str("SLUICE_DATA", ".data"),
 		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
 		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),

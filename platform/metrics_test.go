@@ -120,16 +120,24 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestLoadTenants(t *testing.T) {
+	policy := schemas.DefaultPasswordPolicy
+	strict := schemas.PasswordPolicy{MinLen: 12, MaxLen: 64, Digit: true, Letter: true, Upper: true, Symbol: true}
 	cases := []struct {
 		name    string
 		content string // "": no file
 		want    platform.Tenants
 		wantErr bool
 	}{
-		{name: "default max rows", content: `{"acme": {"contact": "ops@acme.example"}}`,
-			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows, MaxBytes: platform.DefaultMaxBytes, Mode: "update"}}},
+		{name: "defaults", content: `{"acme": {"contact": "ops@acme.example"}}`,
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: platform.DefaultMaxRows, MaxBytes: platform.DefaultMaxBytes, Mode: "update",
+				Region: "RU", Password: &policy}}},
 		{name: "max rows set", content: `{"acme": {"contact": "ops@acme.example", "max_rows": 100, "max_bytes": 2048, "mode": "create"}, "beta-2": {}}`,
-			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100, MaxBytes: 2048, Mode: "create"}, "beta-2": {MaxRows: 5000, MaxBytes: 50 << 20, Mode: "update"}}},
+			want: platform.Tenants{"acme": {Contact: "ops@acme.example", MaxRows: 100, MaxBytes: 2048, Mode: "create", Region: "RU", Password: &policy},
+				"beta-2": {MaxRows: 5000, MaxBytes: 50 << 20, Mode: "update", Region: "RU", Password: &policy}}},
+		{name: "region and password policy set", content: `{"acme": {"region": "US", "password": {"min_len": 12, "max_len": 64, "digit": true, "letter": true, "upper": true, "symbol": true}}}`,
+			want: platform.Tenants{"acme": {MaxRows: 5000, MaxBytes: 50 << 20, Mode: "update", Region: "US", Password: &strict}}},
+		{name: "unknown region", content: `{"acme": {"region": "XX"}}`, wantErr: true},
+		{name: "password min over max", content: `{"acme": {"password": {"min_len": 12, "max_len": 8}}}`, wantErr: true},
 		{name: "unknown mode", content: `{"acme": {"mode": "replace"}}`, wantErr: true},
 		{name: "no tenants", content: `{}`, want: platform.Tenants{}},
 		{name: "upper-case name", content: `{"Acme": {}}`, wantErr: true},

@@ -28,7 +28,17 @@ type Tenant struct {
 	// Mode is the tenant's import mode when an upload names none:
 	// "update" (the default) or "create" (schemas.ModeCreate).
 	Mode string `json:"mode"`
+	// Region is the country (ISO 3166 alpha-2) whose phone numbers a file
+	// may write without a country code (DefaultRegion).
+	Region string `json:"region"`
+	// Password is the tenant's password policy (schemas.DefaultPasswordPolicy
+	// when absent).
+	Password *schemas.PasswordPolicy `json:"password,omitempty"`
 }
+
+// DefaultRegion is the phone region of a tenant that sets none: seed 002's
+// forms (+7..., 7..., 8...) are Russian numbers.
+const DefaultRegion = "RU"
 
 // Tenants are the configured tenants, by name.
 type Tenants map[string]Tenant
@@ -60,6 +70,19 @@ func LoadTenants(path string) (Tenants, error) {
 		}
 		if !schemas.ValidMode(t.Mode) {
 			return nil, fmt.Errorf("tenants: %s: mode %q is not create or update", name, t.Mode)
+		}
+		if t.Region == "" {
+			t.Region = DefaultRegion
+		}
+		if !schemas.ValidRegion(t.Region) {
+			return nil, fmt.Errorf("tenants: %s: region %q is not a country code (ISO 3166 alpha-2, like RU or US)", name, t.Region)
+		}
+		if t.Password == nil {
+			p := schemas.DefaultPasswordPolicy
+			t.Password = &p
+		}
+		if p := t.Password; p.MinLen < 1 || p.MaxLen < p.MinLen {
+			return nil, fmt.Errorf("tenants: %s: password min_len must be at least 1 and max_len at least min_len", name)
 		}
 		if t.MaxRows < 0 || t.MaxBytes < 0 {
 			return nil, fmt.Errorf("tenants: %s: max_rows and max_bytes must be positive", name)

@@ -15,6 +15,7 @@ package schemas
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +45,9 @@ type Field struct {
 	// Column is the ClickHouse column the field is loaded into.
 	Column string
 	Kind   Kind
-	// Required fields must be present as a column and filled in every row.
+	// Required fields must be present as a column, and filled in every row
+	// that creates a record. In create mode every row does, and validate
+	// checks them; in update mode only load knows which rows do.
 	Required bool
 	// MaxLen is the most characters (not bytes) a value may have; 0:
 	// MaxCell.
@@ -54,22 +57,58 @@ type Field struct {
 	// Normalize returns the canonical form of a valid, non-empty value; nil:
 	// the value as it is.
 	Normalize func(string) string
+	// Parse, for values whose rules depend on the import (a phone number on
+	// the tenant's region, a password on its policy), replaces Format and
+	// Normalize: it returns the canonical form of a non-empty value, or the
+	// rule it breaks (Code and Message).
+	Parse func(v string, c Context) (string, *Violation)
 	// Default returns the value of an empty optional cell; nil: empty.
-	Default func(DefaultContext) string
+	Default func(Context) string
 	// Masked values are shown as a mask in the DLQ and in reports.
 	Masked bool
+	// Secret values (passwords) are never at rest in plain text: ingest
+	// seals them, validate opens them only to check them, transform hashes
+	// them, and they are never shown.
+	Secret bool
+	// Unique values may belong to one record of a tenant only: a second row
+	// of the file with the same value is rejected (ingest finds it), and so
+	// is a row whose value another stored record has (load).
+	Unique bool
+	// Ref, if set, names what a non-empty value must refer to.
+	Ref *Ref
+	// Repeated fields may have several columns in a file (seed 003:
+	// "add additional Groupname columns"); the row's cell holds their
+	// non-empty values joined by ListSep, and each is judged on its own.
+	Repeated bool
+	// IgnoredOnCreate: a new record takes the field's default whatever the file
+	// says (seed 002: a status given when a user is created is ignored).
+	IgnoredOnCreate bool
 	// Help says what the field holds and which values it takes, for the
 	// template partners download; Example is a value that passes.
 	Help    string
 	Example string
 }
 
-// DefaultContext is what a default may depend on. Defaults must be
-// deterministic: a redelivered chunk must produce the same record.
-type DefaultContext struct {
+// Ref says that a field's value names a record of the tenant that must
+// exist: Table's Column has it. Load checks it.
+type Ref struct {
+	Table, Column string
+	// Code and Message are what a row whose value names nothing gets.
+	Code, Message string
+}
+
+// Context is what a rule, a normaliser or a default may depend on besides
+// the value: the import's settings. It must be deterministic: a redelivered
+// chunk must produce the same record.
+type Context struct {
 	Tenant     string
 	ReceivedAt time.Time
-	// Key is the row's key, in canonical form.
+	// Region is the tenant's phone region (ISO 3166 alpha-2): numbers
+	// written without a country code are read as that country's.
+	Region string
+	// Password is the tenant's password policy.
+	Password PasswordPolicy
+	// Key is the row's key, in canonical form (defaults only).
 	Key string
 }
 
@@ -82,8 +121,45 @@ type Dataset struct {
 	Table  string
 	Fields []Field
 	// Key is the name of the field that identifies a record within a tenant.
-	// It must be unique within a file.
-	Key string
+	// It must be unique within a file, unless MayRepeatKey.
+	Key          string
+	MayRepeatKey bool
+	// RepeatedKey, if set, is the message for a row whose key an earlier
+	// row (first) has; nil: MsgDuplicate.
+	RepeatedKey func(first int) string
+
+	// Layouts are the shapes a file of this dataset may have, told apart by
+	// the header (seed 003: user-based and group-based); the first whose
+	// header matches is the file's. A dataset with layouts is never a file's
+	// shape itself.
+	Layouts []*Dataset
+	// Records and Pivot: a layout's row is not a record but holds several
+	// (a user's groups, a group's members). Pivot turns a row's canonical
+	// cells into the cells of its Records, which are what load writes; a
+	// row is then loaded whole or rejected whole.
+	Records *Dataset
+	Pivot   func(cells []string) [][]string
+}
+
+// Target is the dataset whose records a row of d becomes: Records, or d.
+func (d *Dataset) Target() *Dataset {
+	if d.Records != nil {
+		return d.Records
+	}
+	return d
+}
+
+// Layout returns the layout of d with the given name; "" is d itself.
+func (d *Dataset) Layout(name string) (*Dataset, bool) {
+	if name == "" && d.Layouts == nil {
+		return d, true
+	}
+	for _, l := range d.Layouts {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return nil, false
 }
 
 // MaxFields is the most fields a dataset may have (Row.Empty is a 64-bit
@@ -92,7 +168,12 @@ const MaxFields = 64
 
 // Datasets lists every dataset sluice imports, by name.
 var Datasets = map[string]*Dataset{
-	Clients.Name: Clients,
+	Clients.Name:  Clients,
+	Users.Name:    Users,
+	Accounts.Name: Accounts,
+	Groups.Name:   Groups,
+	// Seed 000's "group and members" import is the groups dataset.
+	"group_members": Groups,
 }
 
 // Lookup returns the dataset with the given name.
@@ -117,11 +198,23 @@ func (d *Dataset) KeyIndex() int { return d.Index(d.Key) }
 // CanonicalKey returns the key of a row of raw cells as it will be stored, so
 // that "A@x.com" and " a@x.com" are the same record.
 func (d *Dataset) CanonicalKey(cells []string) string {
-	i := d.KeyIndex()
-	f := d.Fields[i]
-	v := strings.TrimSpace(cells[i])
-	if f.Normalize != nil && v != "" {
-		v = f.Normalize(v)
+	return d.Fields[d.KeyIndex()].CanonicalValue(cells[d.KeyIndex()], Context{})
+}
+
+// CanonicalValue is the canonical form of a raw cell that may not have
+// passed Check yet ("" for an empty or unreadable one), with no default.
+func (f *Field) CanonicalValue(value string, c Context) string {
+	v := strings.TrimSpace(value)
+	switch {
+	case v == "":
+		return ""
+	case f.Parse != nil:
+		if p, bad := f.Parse(v, c); bad == nil {
+			return p
+		}
+		return ""
+	case f.Normalize != nil:
+		return f.Normalize(v)
 	}
 	return v
 }
@@ -136,11 +229,21 @@ func (d *Dataset) Headers() []string {
 }
 
 // Check judges one raw cell and returns the violations of its rules (at most
-// one: the first rule broken is the one the partner needs to fix).
-func (f *Field) Check(value string) (Violation, bool) {
+// one: the first rule broken is the one the partner needs to fix). An empty
+// cell of a required field is a violation only when required is true: in
+// update mode, load judges it, as only a new record needs it.
+func (f *Field) Check(value string, c Context, required bool) (Violation, bool) {
+	if f.Repeated && strings.Contains(value, ListSep) {
+		for item := range strings.SplitSeq(value, ListSep) {
+			if v, ok := f.Check(item, c, required); !ok {
+				return v, false
+			}
+		}
+		return Violation{}, true
+	}
 	v := strings.TrimSpace(value)
 	switch {
-	case v == "" && f.Required:
+	case v == "" && required:
 		return f.violation(CodeRequired, MsgRequired(f.Name), value), false
 	case v == "":
 		return Violation{}, true
@@ -150,6 +253,13 @@ func (f *Field) Check(value string) (Violation, bool) {
 		return f.violation(CodeFormat, MsgFormat, value), false
 	case f.Format != nil && !f.Format(v):
 		return f.violation(CodeFormat, MsgFormat, value), false
+	case f.Parse != nil:
+		if f.Secret {
+			v = value // a secret is checked as it is: a space is not trimmed away
+		}
+		if _, bad := f.Parse(v, c); bad != nil {
+			return f.violation(bad.Code, bad.Message, value), false
+		}
 	}
 	return Violation{}, true
 }
@@ -157,6 +267,10 @@ func (f *Field) Check(value string) (Violation, bool) {
 func (f *Field) violation(code, msg, value string) Violation {
 	return Violation{Column: f.Name, Code: code, Message: msg, Value: f.Show(value)}
 }
+
+// ListSep joins the values of a Repeated field's columns in one cell. Ingest
+// drops it from the values (no partner types a unit separator).
+const ListSep = "\x1f"
 
 // MaxCell bounds a cell of a field that sets no MaxLen of its own.
 const MaxCell = 1000
@@ -168,8 +282,12 @@ func (f *Field) maxLen() int {
 	return MaxCell
 }
 
-// Show returns the value as it may appear in the DLQ and in reports.
+// Show returns the value as it may appear in the DLQ and in reports: a
+// secret not at all.
 func (f *Field) Show(value string) string {
+	if f.Secret {
+		return ""
+	}
 	if f.Masked && value != "" {
 		return Mask(value)
 	}
@@ -184,13 +302,24 @@ func Mask(v string) string {
 
 // Canonical returns the canonical form of a cell that passed Check: trimmed,
 // normalised, or the field's default when empty.
-func (f *Field) Canonical(value string, dc DefaultContext) string {
+func (f *Field) Canonical(value string, c Context) string {
+	if f.Repeated && strings.Contains(value, ListSep) {
+		items := strings.Split(value, ListSep)
+		for i, item := range items {
+			items[i] = f.Canonical(item, c)
+		}
+		return strings.Join(items, ListSep)
+	}
 	v := strings.TrimSpace(value)
 	if v == "" {
 		if f.Default != nil {
-			return f.Default(dc)
+			return f.Default(c)
 		}
 		return ""
+	}
+	if f.Parse != nil {
+		v, _ = f.Parse(v, c)
+		return v
 	}
 	if f.Normalize != nil {
 		return f.Normalize(v)
@@ -218,11 +347,48 @@ func NormalizeHeader(h string) string {
 // file column, the index of its field, or a file-level violation naming the
 // first column that is unknown, repeated or missing.
 func (d *Dataset) MapHeader(header []string) ([]int, *Violation) {
+	return d.mapHeader(header, strings.Join(d.Headers(), ", "))
+}
+
+// Match finds the shape of a file from its header: d itself, or the first
+// of d's Layouts whose header matches; with its column mapping (see
+// MapHeader). A header no layout matches is reported as the layout it is
+// closest to (the most columns known) would report it, listing every
+// layout's headers.
+func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
+	if d.Layouts == nil {
+		cols, v := d.MapHeader(header)
+		return d, cols, v
+	}
+	var expected []string
+	for _, l := range d.Layouts {
+		cols, v := l.MapHeader(header)
+		if v == nil {
+			return l, cols, nil
+		}
+		expected = append(expected, fmt.Sprintf("%s (%s)", strings.Join(l.Headers(), ", "), l.Name))
+	}
+	pick, best := d.Layouts[0], -1
+	for _, l := range d.Layouts {
+		known := 0
+		for _, h := range header {
+			if slices.ContainsFunc(l.Fields, func(f Field) bool { return NormalizeHeader(f.Name) == NormalizeHeader(h) }) {
+				known++
+			}
+		}
+		if known > best {
+			pick, best = l, known
+		}
+	}
+	_, v := pick.mapHeader(header, strings.Join(expected, " or "))
+	return nil, nil, v
+}
+
+func (d *Dataset) mapHeader(header []string, expected string) ([]int, *Violation) {
 	byName := make(map[string]int, len(d.Fields))
 	for i, f := range d.Fields {
 		byName[NormalizeHeader(f.Name)] = i
 	}
-	expected := strings.Join(d.Headers(), ", ")
 	cols := make([]int, len(header))
 	seen := make(map[int]bool, len(header))
 	for c, h := range header {
@@ -231,7 +397,7 @@ func (d *Dataset) MapHeader(header []string) ([]int, *Violation) {
 			return nil, &Violation{Column: h, Code: CodeUnknownColumn,
 				Message: fmt.Sprintf("the file has an unknown column %q; expected headers: %s", h, expected)}
 		}
-		if seen[i] {
+		if seen[i] && !d.Fields[i].Repeated {
 			return nil, &Violation{Column: h, Code: CodeDuplicateColumn,
 				Message: fmt.Sprintf("the column %q appears more than once; expected headers: %s", h, expected)}
 		}

@@ -115,7 +115,7 @@ func TestFieldCheck(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := field(t, tc.field)
-			v, ok := f.Check(tc.value)
+			v, ok := f.Check(tc.value, schemas.Context{}, f.Required)
 			if wantOK := tc.code == ""; ok != wantOK {
 				t.Fatalf("Check(%q) ok = %v, want %v (violation %+v)", tc.value, ok, wantOK, v)
 			}
@@ -135,7 +135,7 @@ func TestFieldCheck(t *testing.T) {
 
 func TestFieldCanonical(t *testing.T) {
 	received := time.Date(2025, 3, 1, 12, 30, 45, 0, time.FixedZone("CET", 3600))
-	dc := schemas.DefaultContext{Tenant: "acme", ReceivedAt: received, Key: "john@example.com"}
+	dc := schemas.Context{Tenant: "acme", ReceivedAt: received, Key: "john@example.com"}
 	cases := []struct {
 		name  string
 		field string
@@ -175,20 +175,20 @@ func TestFieldCanonical(t *testing.T) {
 
 func TestFieldCanonicalDerivedID(t *testing.T) {
 	id := field(t, "ID")
-	base := schemas.DefaultContext{Tenant: "acme", Key: "john@example.com"}
+	base := schemas.Context{Tenant: "acme", Key: "john@example.com"}
 	got := id.Canonical("", base)
-	if v, ok := id.Check(got); !ok {
+	if v, ok := id.Check(got, schemas.Context{}, id.Required); !ok {
 		t.Fatalf("derived ID %q fails the ID rule: %+v", got, v)
 	}
 	cases := []struct {
 		name string
-		dc   schemas.DefaultContext
+		dc   schemas.Context
 		same bool
 	}{
 		{name: "same tenant and key", dc: base, same: true},
-		{name: "other received time", dc: schemas.DefaultContext{Tenant: "acme", Key: "john@example.com", ReceivedAt: time.Unix(1e9, 0)}, same: true},
-		{name: "other tenant", dc: schemas.DefaultContext{Tenant: "beta", Key: "john@example.com"}},
-		{name: "other key", dc: schemas.DefaultContext{Tenant: "acme", Key: "jane@example.com"}},
+		{name: "other received time", dc: schemas.Context{Tenant: "acme", Key: "john@example.com", ReceivedAt: time.Unix(1e9, 0)}, same: true},
+		{name: "other tenant", dc: schemas.Context{Tenant: "beta", Key: "john@example.com"}},
+		{name: "other key", dc: schemas.Context{Tenant: "acme", Key: "jane@example.com"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

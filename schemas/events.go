@@ -8,9 +8,11 @@ import (
 // Import identifies one upload: one version of one object. Every message of
 // the import carries it, so that no stage has to look it up.
 type Import struct {
-	ID       string `json:"id"`
-	Tenant   string `json:"tenant"`
-	Dataset  string `json:"dataset"`
+	ID      string `json:"id"`
+	Tenant  string `json:"tenant"`
+	Dataset string `json:"dataset"`
+	// Layout is the layout of the dataset the file has, if it has layouts.
+	Layout   string `json:"layout,omitempty"`
 	Bucket   string `json:"bucket"`
 	Key      string `json:"key"`
 	FileName string `json:"file_name"`
@@ -26,6 +28,26 @@ type Import struct {
 	// It is the ReplacingMergeTree version of every record the import writes.
 	Version    uint64    `json:"version"`
 	ReceivedAt time.Time `json:"received_at"`
+	// Region and Password are the tenant's phone region and password
+	// policy.
+	Region   string         `json:"region,omitempty"`
+	Password PasswordPolicy `json:"password"`
+}
+
+// Schema is the dataset the import's file rows have: its dataset, or the
+// layout of it.
+func (imp *Import) Schema() (*Dataset, bool) {
+	ds, ok := Lookup(imp.Dataset)
+	if !ok {
+		return nil, false
+	}
+	return ds.Layout(imp.Layout)
+}
+
+// Context is what the rules of the import's rows depend on besides their
+// cells.
+func (imp *Import) Context() Context {
+	return Context{Tenant: imp.Tenant, ReceivedAt: imp.ReceivedAt, Region: imp.Region, Password: imp.Password}
 }
 
 // Violation is one broken rule: which column, which rule, what the partner
@@ -38,19 +60,27 @@ type Violation struct {
 }
 
 // Row is one data row of a file. N is its row number as a spreadsheet shows
-// it (the header is row 1). Cells are in the dataset's field order.
+// it (the header is row 1). Cells are in the dataset's field order. After
+// transform, a row is a record of the dataset's Target: a row that pivots
+// into several records gives each its number.
 type Row struct {
 	N     int      `json:"n"`
 	Cells []string `json:"c"`
-	// DuplicateOf is the row number of an earlier row of the same file with
-	// the same key, or 0.
-	DuplicateOf int `json:"dup,omitempty"`
+	// Duplicates are the key and Unique fields whose value an earlier row of
+	// the same file has.
+	Duplicates []Duplicate `json:"dup,omitempty"`
 	// Problem is a reader-level violation (malformed row), found by ingest.
 	Problem *Violation `json:"problem,omitempty"`
 	// Empty has bit i set when the file left field i empty: a new record
 	// gets the field's default there, an existing one keeps its stored
 	// value (transform marks it).
 	Empty uint64 `json:"empty,omitempty"`
+}
+
+// Duplicate says that field Field of a row has the value row Of has.
+type Duplicate struct {
+	Field int `json:"f"`
+	Of    int `json:"of"`
 }
 
 // Rejected is a row that will not be loaded, with every reason found.
@@ -70,8 +100,17 @@ type Chunk struct {
 	Rejected []Rejected `json:"rejected,omitempty"`
 }
 
-// Size is the number of file rows the chunk stands for.
-func (c *Chunk) Size() int { return len(c.Rows) + len(c.Rejected) }
+// Size is the number of file rows the chunk stands for. After transform, a
+// row may stand for several records with its number, one after the other.
+func (c *Chunk) Size() int {
+	n := len(c.Rejected)
+	for i, r := range c.Rows {
+		if i == 0 || r.N != c.Rows[i-1].N {
+			n++
+		}
+	}
+	return n
+}
 
 // DLQRows is what validate sends to the dead-letter stream for a chunk that
 // had rejected rows.

@@ -11,7 +11,7 @@ import (
 func ExampleField_Check() {
 	email := &schemas.Clients.Fields[schemas.Clients.Index("email")]
 	for _, value := range []string{"john.doe@example.com", "", "john.doe"} {
-		if v, ok := email.Check(value); !ok {
+		if v, ok := email.Check(value, schemas.Context{}, email.Required); !ok {
 			fmt.Printf("%q: %s: %s\n", value, v.Code, v.Message)
 			continue
 		}

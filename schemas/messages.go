@@ -16,6 +16,14 @@ const (
 	CodeMalformed = "malformed_row"
 	// CodeColumnCount is a row with more cells than the header has columns.
 	CodeColumnCount = "column_count"
+	// CodePasswordPolicy is a password the tenant's policy refuses.
+	CodePasswordPolicy = "password_policy"
+	// CodeNoGroup is a group the tenant does not have; CodeNoAccount a
+	// member with no account.
+	CodeNoGroup   = "no_group"
+	CodeNoAccount = "no_account"
+	// CodeNothingToUpdate is a row that fills only its key, in update mode.
+	CodeNothingToUpdate = "nothing_to_update"
 )
 
 // File-level codes: the whole file is rejected and no row is loaded.
@@ -121,4 +129,28 @@ const MsgDeleted = "the file was deleted before it could be read"
 // MsgBadMode rejects an upload whose mode is neither create nor update.
 func MsgBadMode(mode string) string {
 	return fmt.Sprintf("the mode %q is not one of create, update", mode)
+}
+
+// MsgNoGroup is the seeds' message for a group the tenant does not have.
+const MsgNoGroup = "the company does not have a group specified in the imported file"
+
+// MsgNoAccount is a member whose email belongs to no account (seed 003: "the
+// email address must already be linked to an existing subscription").
+const MsgNoAccount = "the email address is not linked to an existing subscription"
+
+// MsgNothingToUpdate is a row that fills nothing but its key (seed 002: "at
+// least one field, in addition to the login").
+func MsgNothingToUpdate(key string) string {
+	return fmt.Sprintf("the row fills no field besides %s; fill in at least one field, in addition to the %s", key, key)
+}
+
+// MsgRepeatedMember is a user-based groups row whose email an earlier row
+// has (seed 003: "be careful not to repeat users in the email column").
+func MsgRepeatedMember(first int) string {
+	return fmt.Sprintf("the user is repeated (row %d has the same email); add more groups in the Groupname columns of one row instead", first)
+}
+
+// MsgPasswordPolicy is a password the tenant's policy refuses.
+func MsgPasswordPolicy(p PasswordPolicy) string {
+	return "the password does not match the password policy: " + p.String()
 }

@@ -1,17 +1,24 @@
 // Package transform turns valid rows into records ready to load: every cell
 // in its canonical form (trimmed, normalised: e-mails lower-cased, booleans
-// 1/0, times in UTC) and every empty optional cell given its dataset's
-// default; every cell the file left empty is marked (Row.Empty), so that an
-// existing record keeps its stored value there instead. It owns applying the dataset's normalisers and defaults (Records,
-// a plain function); the normalisers and defaults themselves are declared in
-// schemas, beside the rules they follow.
+// 1/0, times in UTC, phone numbers in E.164) and every empty optional cell
+// given its dataset's default; every cell the file left empty is marked
+// (Row.Empty), so that an existing record keeps its stored value there
+// instead. Secrets (passwords), sealed since ingest, are opened here and
+// replaced by their argon2id hash (HashSecret): nothing after transform holds
+// them in any reversible form.
+//
+// It owns applying the dataset's normalisers and defaults (Records, a plain
+// function) and hashing secrets; the normalisers and defaults themselves are
+// declared in schemas, beside the rules they follow.
 //
 // Rejected rows ride along untouched, so the chunk reaches load whole.
-// Defaults are deterministic (they depend on the tenant, the record's key
-// and the import), so a redelivered chunk yields the same records.
+// Defaults and hashes are deterministic (they depend on the tenant, the
+// record's key and the import), so a redelivered chunk yields the same
+// records.
 package transform
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -23,19 +30,41 @@ import (
 )
 
 // Records rewrites valid rows in place into their canonical form, and marks
-// the cells the file left empty (Row.Empty).
-func Records(ds *schemas.Dataset, imp schemas.Import, rows []schemas.Row) {
+// the cells the file left empty (Row.Empty). A secret cell, sealed by
+// ingest, is opened and replaced by its argon2id hash. The rows of a layout
+// that pivots (a user's groups, a group's members) are then turned into the
+// records they hold, each with its row's number.
+func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secrets *platform.Secrets) ([]schemas.Row, error) {
+	ctx := imp.Context()
 	for r := range rows {
 		row := &rows[r]
-		dc := schemas.DefaultContext{Tenant: imp.Tenant, ReceivedAt: imp.ReceivedAt, Key: ds.CanonicalKey(row.Cells)}
+		ctx.Key = ds.CanonicalKey(row.Cells)
 		for i := range ds.Fields {
 			f := &ds.Fields[i]
 			if strings.TrimSpace(row.Cells[i]) == "" {
 				row.Empty |= 1 << i
 			}
-			row.Cells[i] = f.Canonical(row.Cells[i], dc)
+			if f.Secret && row.Cells[i] != "" {
+				plain, err := secrets.Open(row.Cells[i])
+				if err != nil {
+					return nil, fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
+				}
+				row.Cells[i] = HashSecret(plain, secrets.Salt(imp.Tenant, ctx.Key))
+				continue
+			}
+			row.Cells[i] = f.Canonical(row.Cells[i], ctx)
 		}
 	}
+	if ds.Pivot == nil {
+		return rows, nil
+	}
+	var records []schemas.Row
+	for _, row := range rows {
+		for _, cells := range ds.Pivot(row.Cells) {
+			records = append(records, schemas.Row{N: row.N, Cells: cells})
+		}
+	}
+	return records, nil
 }
 
 // Config is the transform stage's configuration.
@@ -44,16 +73,17 @@ type Config = platform.StageConfig
 // Stage is the transform stage.
 type Stage struct {
 	*platform.Runner
+	secrets *platform.Secrets
 	metrics *platform.Metrics
 }
 
 // New builds the transform stage on the valid rows.
-func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	c, err := cfg.Consumer("transform", schemas.StreamRows, schemas.SubjectValidRows)
 	if err != nil {
 		return nil, err
 	}
-	s := &Stage{metrics: m}
+	s := &Stage{secrets: secrets, metrics: m}
 	if s.Runner, err = platform.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
@@ -65,7 +95,9 @@ func (s *Stage) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	Records(ds, c.Import, c.Rows)
+	if c.Rows, err = Records(ds, &c.Import, c.Rows, s.secrets); err != nil {
+		return err
+	}
 	if err := platform.PublishChunk(s.Pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
 		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), c); err != nil {
 		return err

@@ -58,7 +58,9 @@ func TestRecords(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rows := []schemas.Row{{N: 2, Cells: cells(t, tc.in)}}
-			transform.Records(schemas.Clients, imp, rows)
+			if _, err := transform.Records(schemas.Clients, &imp, rows, nil); err != nil {
+				t.Fatal(err)
+			}
 			if want := cells(t, tc.want); !reflect.DeepEqual(rows[0].Cells, want) {
 				t.Errorf("Records cells =\n %q\nwant\n %q", rows[0].Cells, want)
 			}
@@ -95,7 +97,9 @@ func TestRecordsDeterministic(t *testing.T) {
 		for i, c := range input {
 			rows[i] = schemas.Row{N: i + 2, Cells: slices.Clone(c)}
 		}
-		transform.Records(schemas.Clients, imp, rows)
+		if _, err := transform.Records(schemas.Clients, &imp, rows, nil); err != nil {
+			t.Fatal(err)
+		}
 		return rows
 	}
 	first := run(imp)

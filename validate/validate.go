@@ -12,6 +12,7 @@ package validate
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
@@ -21,24 +22,53 @@ import (
 )
 
 // Judge splits rows into the valid ones and the rejected ones, with every
-// violation of each rejected row in field order.
-func Judge(ds *schemas.Dataset, rows []schemas.Row) (valid []schemas.Row, rejected []schemas.Rejected) {
+// violation of each rejected row in field order. open gives the plain value
+// of a secret cell (sealed by ingest); it is checked, never kept.
+//
+// An empty required cell is judged here in create mode only: in update mode
+// it may belong to an existing record, which keeps its stored value, so
+// load judges it once it knows. A row that fills nothing but its key has
+// nothing to update.
+func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open func(string) (string, error)) (valid []schemas.Row, rejected []schemas.Rejected, err error) {
 	key := ds.KeyIndex()
+	ctx := imp.Context()
 	for _, row := range rows {
 		var vs []schemas.Violation
 		if row.Problem != nil {
 			vs = append(vs, *row.Problem)
 		} else {
+			filled, broken := false, uint64(0)
 			for i := range ds.Fields {
 				f := &ds.Fields[i]
-				if v, ok := f.Check(row.Cells[i]); !ok {
-					vs = append(vs, v)
-				} else if i == key && row.DuplicateOf > 0 {
-					vs = append(vs, schemas.Violation{
-						Column: f.Name, Code: schemas.CodeDuplicate, Value: f.Show(row.Cells[i]),
-						Message: fmt.Sprintf("%s (row %d has the same %s)", schemas.MsgDuplicate, row.DuplicateOf, f.Name),
-					})
+				cell := row.Cells[i]
+				if f.Secret {
+					if cell, err = open(cell); err != nil {
+						return nil, nil, fmt.Errorf("validate: row %d: %s: %w", row.N, f.Name, err)
+					}
 				}
+				if i != key && strings.TrimSpace(cell) != "" {
+					filled = true
+				}
+				required := f.Required && (i == key || imp.Mode == schemas.ModeCreate)
+				if v, ok := f.Check(cell, ctx, required); !ok {
+					vs = append(vs, v)
+					broken |= 1 << i
+				}
+			}
+			for _, d := range row.Duplicates {
+				if broken&(1<<d.Field) != 0 {
+					continue
+				}
+				f := &ds.Fields[d.Field]
+				msg := fmt.Sprintf("%s (row %d has the same %s)", schemas.MsgDuplicate, d.Of, f.Name)
+				if d.Field == key && ds.RepeatedKey != nil {
+					msg = ds.RepeatedKey(d.Of)
+				}
+				vs = append(vs, schemas.Violation{Column: f.Name, Code: schemas.CodeDuplicate, Value: f.Show(row.Cells[d.Field]), Message: msg})
+			}
+			if !filled && imp.Mode == schemas.ModeUpdate && len(vs) == 0 {
+				vs = append(vs, schemas.Violation{Column: ds.Key, Code: schemas.CodeNothingToUpdate, Message: schemas.MsgNothingToUpdate(ds.Key),
+					Value: ds.Fields[key].Show(row.Cells[key])})
 			}
 		}
 		if len(vs) > 0 {
@@ -47,7 +77,7 @@ func Judge(ds *schemas.Dataset, rows []schemas.Row) (valid []schemas.Row, reject
 		}
 		valid = append(valid, row)
 	}
-	return valid, rejected
+	return valid, rejected, nil
 }
 
 // Config is the validate stage's configuration.
@@ -56,16 +86,17 @@ type Config = platform.StageConfig
 // Stage is the validate stage.
 type Stage struct {
 	*platform.Runner
+	secrets *platform.Secrets
 	metrics *platform.Metrics
 }
 
 // New builds the validate stage on the raw rows.
-func New(cfg Config, nc *nats.Conn, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	c, err := cfg.Consumer("validate", schemas.StreamRows, schemas.SubjectRawRows)
 	if err != nil {
 		return nil, err
 	}
-	s := &Stage{metrics: m}
+	s := &Stage{secrets: secrets, metrics: m}
 	if s.Runner, err = platform.NewRunner(schemas.StageValidate, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
@@ -77,7 +108,10 @@ func (s *Stage) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	valid, rejected := Judge(ds, c.Rows)
+	valid, rejected, err := Judge(ds, &c.Import, c.Rows, s.secrets.Open)
+	if err != nil {
+		return err
+	}
 	if len(rejected) > 0 {
 		if err := platform.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
 			schemas.MsgID(c.Import.ID, "validate-dlq", c.Number),

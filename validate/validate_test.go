@@ -13,6 +13,25 @@ import (
 // seedDuplicate is the seeds' sentence for a key used by another row.
 const seedDuplicate = "the phone number or email address has already been confirmed with another existing or imported user"
 
+// judge judges client rows in the given mode.
+func judge(t *testing.T, mode string, rows ...schemas.Row) ([]schemas.Row, []schemas.Rejected) {
+	t.Helper()
+	imp := schemas.Import{Tenant: "acme", Dataset: "clients", Mode: mode}
+	valid, rejected, err := validate.Judge(schemas.Clients, &imp, rows, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return valid, rejected
+}
+
+// emailDup says that a client row's email repeats row of's (0: none).
+func emailDup(of int) []schemas.Duplicate {
+	if of == 0 {
+		return nil
+	}
+	return []schemas.Duplicate{{Field: schemas.Clients.Index("email"), Of: of}}
+}
+
 // clientCells returns a row of valid cells in field order, with some
 // replaced.
 func clientCells(t testing.TB, replace map[string]string) []string {
@@ -99,8 +118,8 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			row := schemas.Row{N: 7, Cells: clientCells(t, tc.replace), DuplicateOf: tc.dupOf, Problem: tc.problem}
-			valid, rejected := validate.Judge(schemas.Clients, []schemas.Row{row})
+			row := schemas.Row{N: 7, Cells: clientCells(t, tc.replace), Duplicates: emailDup(tc.dupOf), Problem: tc.problem}
+			valid, rejected := judge(t, schemas.ModeCreate, row)
 			if tc.want == nil {
 				if len(rejected) != 0 || len(valid) != 1 || !reflect.DeepEqual(valid[0], row) {
 					t.Fatalf("Judge = valid %+v, rejected %+v; want the row valid", valid, rejected)
@@ -162,7 +181,7 @@ func TestJudgeKeepsEveryRow(t *testing.T) {
 		row := schemas.Row{N: n, Cells: clientCells(t, replace)}
 		switch rng.IntN(10) {
 		case 0:
-			row.DuplicateOf = n - 1
+			row.Duplicates = emailDup(n - 1)
 			reject = true
 		case 1:
 			row.Problem = &schemas.Violation{Code: schemas.CodeMalformed, Message: schemas.MsgMalformed("x")}
@@ -172,7 +191,7 @@ func TestJudgeKeepsEveryRow(t *testing.T) {
 		rows = append(rows, row)
 	}
 
-	valid, rejected := validate.Judge(schemas.Clients, rows)
+	valid, rejected := judge(t, schemas.ModeCreate, rows...)
 
 	if len(valid)+len(rejected) != len(rows) {
 		t.Fatalf("len(valid) %d + len(rejected) %d = %d, want len(rows) %d",

@@ -97,7 +97,9 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	pipeline := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { pipeline <- runStages(ctx, cfg, stageLogger, ns.ClientURL(), schemas.Stages) }()
+	go func() {
+		pipeline <- runStages(ctx, cfg, stageLogger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg))
+	}()
 
 	completed := make(chan schemas.ImportEvent, 64)
 	sub, err := nc.Subscribe(schemas.ImportSubject(schemas.EventCompleted, "*"), func(m *nats.Msg) {

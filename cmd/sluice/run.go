@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -36,12 +37,18 @@ func up(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	}
 	defer ns.Shutdown()
 	logger.Info("sluice: nats listening", "url", ns.ClientURL(), "store", cfg.NATSStoreDir)
-	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages)
+	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg))
 }
 
+// secretKeyFile is where `sluice up` keeps its secret key when
+// SLUICE_SECRET_KEY is not set: every stage runs in its process, so one key
+// kept beside the data serves them all, across restarts.
+func secretKeyFile(cfg platform.Config) string { return filepath.Join(cfg.DataDir, "secret.key") }
+
 // runStages connects to NATS and runs the named stages, with one metrics and
-// health server, until ctx ends or a stage fails.
-func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, natsURL string, names []string) error {
+// health server, until ctx ends or a stage fails. keyFile keeps the secret
+// key when SLUICE_SECRET_KEY is not set ("": it must be).
+func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
 	nc, err := platform.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword)
 	if err != nil {
 		return err
@@ -75,13 +82,26 @@ func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, na
 		}
 	}
 
+	var secrets *platform.Secrets
+	if slices.ContainsFunc(names, func(n string) bool {
+		return n == schemas.StageIngest || n == schemas.StageValidate || n == schemas.StageTransform
+	}) {
+		key, err := platform.SecretKey(cfg.SecretKey, keyFile)
+		if err != nil {
+			return err
+		}
+		if secrets, err = platform.NewSecrets(key); err != nil {
+			return err
+		}
+	}
+
 	var stages []stage
 	for _, name := range names {
 		m, err := platform.NewMetrics(reg, name)
 		if err != nil {
 			return err
 		}
-		s, err := newStage(name, cfg, nc, ch, tenants, m, reg, logger)
+		s, err := newStage(name, cfg, nc, ch, tenants, secrets, m, reg, logger)
 		if err != nil {
 			return err
 		}
@@ -115,17 +135,17 @@ func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, na
 	return g.Wait()
 }
 
-func newStage(name string, cfg platform.Config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants,
+func newStage(name string, cfg platform.Config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants, secrets *platform.Secrets,
 	m *platform.Metrics, reg prometheus.Registerer, logger *slog.Logger) (stage, error) {
 	logger = logger.With("stage", name)
 	switch name {
 	case schemas.StageIngest:
 		return ingest.New(ingest.Config{ChunkRows: cfg.ChunkRows, Bucket: cfg.S3.Bucket, SyncInterval: cfg.SyncInterval, SyncGrace: cfg.SyncGrace}, nc,
-			ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, m, logger)
+			ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, secrets, m, logger)
 	case schemas.StageValidate:
-		return validate.New(validate.Config{}, nc, m, logger)
+		return validate.New(validate.Config{}, nc, secrets, m, logger)
 	case schemas.StageTransform:
-		return transform.New(transform.Config{}, nc, m, logger)
+		return transform.New(transform.Config{}, nc, secrets, m, logger)
 	case schemas.StageLoad:
 		return load.New(load.Config{}, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
 	case schemas.StageNotify:

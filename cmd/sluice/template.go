@@ -36,38 +36,59 @@ func template(args []string) error {
 		sort.Strings(known)
 		return fmt.Errorf("there is no dataset %q; there are: %s", fs.Arg(0), strings.Join(known, ", "))
 	}
-	example := make([]string, len(ds.Fields))
-	rules := [][]string{{"column", "rule"}}
-	for i, f := range ds.Fields {
-		example[i] = f.Example
-		rules = append(rules, []string{f.Name, f.Rule()})
-	}
 	var written []string
-	if *asXLSX {
-		path := fmt.Sprintf("%s/%s.xlsx", *dir, ds.Name)
-		if err := writeWorkbook(path, ds, example, rules); err != nil {
+	shapes := []*schemas.Dataset{ds}
+	if ds.Layouts != nil {
+		shapes = ds.Layouts
+	}
+	for _, shape := range shapes {
+		name := fs.Arg(0)
+		if shape != ds {
+			name += "-" + shape.Name
+		}
+		paths, err := writeTemplate(*dir, fs.Arg(0), name, shape, *asXLSX)
+		if err != nil {
 			return err
 		}
-		written = append(written, path)
-	} else {
-		path := fmt.Sprintf("%s/%s.csv", *dir, ds.Name)
-		if err := writeCSV(path, [][]string{ds.Headers(), example}); err != nil {
-			return err
-		}
-		readme := fmt.Sprintf("%s/%s-README.txt", *dir, ds.Name)
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s.csv: one %s per row, under this header row. Keep the headers; leave optional cells empty.\n", ds.Name, strings.TrimSuffix(ds.Name, "s"))
-		fmt.Fprintf(&b, "Upload it to <your tenant>/%s/<file name>. Save as CSV (UTF-8) or .xlsx; no macros.\n\n", ds.Name)
-		for _, r := range rules[1:] {
-			fmt.Fprintf(&b, "%s: %s\n", r[0], r[1])
-		}
-		if err := os.WriteFile(readme, []byte(b.String()), 0o644); err != nil {
-			return err
-		}
-		written = append(written, path, readme)
+		written = append(written, paths...)
 	}
 	fmt.Println(strings.Join(written, "\n"))
 	return nil
+}
+
+// writeTemplate writes the template of one shape of a dataset uploaded to
+// folder: a repeated field's column twice, to show that it repeats.
+func writeTemplate(dir, folder, name string, ds *schemas.Dataset, asXLSX bool) ([]string, error) {
+	var header, example []string
+	rules := [][]string{{"column", "rule"}}
+	for _, f := range ds.Fields {
+		header, example = append(header, f.Name), append(example, f.Example)
+		rule := f.Rule()
+		if f.Repeated {
+			header, example = append(header, f.Name), append(example, "")
+			rule += "; add more " + f.Name + " columns for more values, leave the ones you do not use empty"
+		}
+		rules = append(rules, []string{f.Name, rule})
+	}
+	if asXLSX {
+		path := fmt.Sprintf("%s/%s.xlsx", dir, name)
+		return []string{path}, writeWorkbook(path, name, [][]string{header, example}, rules)
+	}
+	path := fmt.Sprintf("%s/%s.csv", dir, name)
+	if err := writeCSV(path, [][]string{header, example}); err != nil {
+		return nil, err
+	}
+	readme := fmt.Sprintf("%s/%s-README.txt", dir, name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s.csv: one row per record, under this header row. Keep the headers; leave optional cells empty.\n", name)
+	fmt.Fprintf(&b, "Upload it to <your tenant>/%s/<file name>. Save as CSV (UTF-8) or .xlsx; no macros.\n\n", folder)
+	for _, r := range rules[1:] {
+		fmt.Fprintf(&b, "%s: %s\n", r[0], r[1])
+	}
+	if err := os.WriteFile(readme, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return []string{path, readme}, nil
 }
 
 func writeCSV(path string, rows [][]string) error {
@@ -83,16 +104,16 @@ func writeCSV(path string, rows [][]string) error {
 	return f.Close()
 }
 
-func writeWorkbook(path string, ds *schemas.Dataset, example []string, rules [][]string) error {
+func writeWorkbook(path, name string, rows, rules [][]string) error {
 	wb := excelize.NewFile()
 	defer wb.Close()
-	if err := wb.SetSheetName("Sheet1", ds.Name); err != nil {
+	if err := wb.SetSheetName("Sheet1", name); err != nil {
 		return err
 	}
 	if _, err := wb.NewSheet("Rules"); err != nil {
 		return err
 	}
-	sheets := map[string][][]string{ds.Name: {ds.Headers(), example}, "Rules": rules}
+	sheets := map[string][][]string{name: rows, "Rules": rules}
 	for sheet, rows := range sheets {
 		for i, r := range rows {
 			cells := make([]any, len(r))
