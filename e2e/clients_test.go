@@ -162,7 +162,7 @@ func TestEveryKindOfBadRow(t *testing.T) {
 
 	t.Run("dead-letter stream has each rejected row with its reasons", func(t *testing.T) {
 		got := map[int][]string{}
-		for _, d := range dlqRows(t, "acme", i.ID) {
+		for _, d := range dlqRows(t, "acme", "clients", i.ID) {
 			for _, r := range d.Rejected {
 				var rules []string
 				for _, v := range r.Violations {
@@ -410,9 +410,9 @@ func keys[V any](m map[string]V) []string {
 }
 
 // dlqRows reads the DLQ messages of an import.
-func dlqRows(t *testing.T, tenant, importID string) []schemas.DLQRows {
+func dlqRows(t *testing.T, tenant, dataset, importID string) []schemas.DLQRows {
 	t.Helper()
-	sub, err := stack.js.SubscribeSync(schemas.DLQRowsSubject(tenant, "clients"), nats.DeliverAll(), nats.AckNone())
+	sub, err := stack.js.SubscribeSync(schemas.DLQRowsSubject(tenant, dataset), nats.DeliverAll(), nats.AckNone())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +626,7 @@ func TestModes(t *testing.T) {
 		t.Errorf("create mode: got %s %+v, want completed_with_errors %+v", created.Status, created.Counts, want)
 	}
 	var rules []string
-	for _, d := range dlqRows(t, "acme", created.ID) {
+	for _, d := range dlqRows(t, "acme", "clients", created.ID) {
 		for _, r := range d.Rejected {
 			for _, v := range r.Violations {
 				rules = append(rules, fmt.Sprintf("%d:%s:%s", r.N, v.Column, v.Code))

@@ -43,6 +43,8 @@ var stack struct {
 	js      nats.JetStreamContext
 	metrics string
 	log     string
+	// natsStore is the embedded NATS server's store: every stream's data.
+	natsStore string
 	bin     string // the sluice binary
 }
 
@@ -52,6 +54,9 @@ var tenants = platform.Tenants{
 	"acme":   {Contact: "imports@acme.example", MaxRows: 5000},
 	"globex": {Contact: "data@globex.example", MaxRows: 5000},
 	"tiny":   {Contact: "admin@tiny.example", MaxRows: 3, MaxBytes: 200},
+	// initech imports people: accounts, groups, users (phones read as
+	// Russian numbers, the default region).
+	"initech": {Contact: "it@initech.example", MaxRows: 5000},
 }
 
 func TestMain(m *testing.M) {
@@ -112,6 +117,7 @@ func run(m *testing.M) (int, error) {
 
 	// sluice up first: MinIO publishes into its embedded NATS.
 	stack.log = filepath.Join(dir, "sluice.log")
+	stack.natsStore = filepath.Join(dir, "nats")
 	logf, err := os.Create(stack.log)
 	if err != nil {
 		return 0, err
@@ -123,7 +129,7 @@ func run(m *testing.M) (int, error) {
 	up.Stdout, up.Stderr = logf, logf
 	up.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NATS_PORT=%d", natsPort),
-		"SLUICE_NATS_STORE="+filepath.Join(dir, "nats"),
+		"SLUICE_NATS_STORE="+stack.natsStore,
 		"SLUICE_DATA="+dir, // where sluice up keeps its secret key
 		"SLUICE_CLICKHOUSE_ADDR="+ch.Config.Addr,
 		"SLUICE_SMTP_ADDR="+mail.SMTPAddr,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // NewS3Client returns a client for the bucket's S3-compatible endpoint
@@ -35,15 +37,29 @@ func ConfigureBucket(ctx context.Context, client *s3.Client, bucket string) erro
 	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
 		return fmt.Errorf("s3: create bucket %s: %w", bucket, err)
 	}
-	_, err = client.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String(bucket),
-		NotificationConfiguration: &types.NotificationConfiguration{
-			QueueConfigurations: []types.QueueConfiguration{{
-				QueueArn: aws.String(MinIONATSQueueARN),
-				Events:   []types.Event{types.EventS3ObjectCreated},
-			}},
-		},
+	// MinIO registers its NATS target in the background after it starts
+	// serving: until then it calls the target's ARN unknown (a 400
+	// InvalidArgument), so that one answer is retried for a while.
+	var last error
+	err = WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		_, last = client.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String(bucket),
+			NotificationConfiguration: &types.NotificationConfiguration{
+				QueueConfigurations: []types.QueueConfiguration{{
+					QueueArn: aws.String(MinIONATSQueueARN),
+					Events:   []types.Event{types.EventS3ObjectCreated},
+				}},
+			},
+		})
+		var api smithy.APIError
+		if errors.As(last, &api) && api.ErrorCode() == "InvalidArgument" {
+			return false, nil
+		}
+		return true, last
 	})
+	if errors.Is(err, ErrNotReady) {
+		err = last
+	}
 	if err != nil {
 		return fmt.Errorf("s3: bucket notification %s: %w", bucket, err)
 	}

@@ -179,13 +179,24 @@ type Message struct {
 // Messages returns every message Mailpit holds for the address to.
 func (m *Mailpit) Messages(t testing.TB, to string) []Message {
 	t.Helper()
+	return m.list(t, m.API+"/api/v1/search?query="+url.QueryEscape("to:"+to)+"&limit=500")
+}
+
+// All returns every message Mailpit holds.
+func (m *Mailpit) All(t testing.TB) []Message {
+	t.Helper()
+	return m.list(t, m.API+"/api/v1/messages?limit=5000")
+}
+
+func (m *Mailpit) list(t testing.TB, listURL string) []Message {
+	t.Helper()
 	var list struct {
 		Messages []struct {
 			ID string
 			To []struct{ Address string }
 		}
 	}
-	getJSON(t, m.API+"/api/v1/search?query="+url.QueryEscape("to:"+to)+"&limit=500", &list)
+	getJSON(t, listURL, &list)
 	var out []Message
 	for _, s := range list.Messages {
 		var full struct {

@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// The passwords of testdata/people/users.csv, valid and refused alike: none
+// may be found in plain text anywhere once ingest has read the file.
+var plainPasswords = []string{"Quokka7Zebra", "Wombat5Lynx", "Tiny9pw", "Okapi3Heron", "Gecko8Mantis", "Tapir4Ibis"}
+
+// TestPeople imports a tenant's people as a partner would, in order:
+// accounts (seed 000), groups in both layouts (seed 003), users (seeds 001
+// and 002), then a partial update of the users; and checks each from
+// ClickHouse, the dead-letter stream and the report. Then it searches every
+// stream, table, log and email for the passwords.
+func TestPeople(t *testing.T) {
+	const who = "hr@initech.example"
+	accounts := upload(t, "initech/accounts/accounts.csv", readFile(t, "testdata/people/accounts.csv"), who)
+	if want := (schemas.Counts{Rows: 4, Created: 3, Rejected: 1}); accounts.Counts != want {
+		t.Fatalf("accounts: got %s %+v, want %+v", accounts.Status, accounts.Counts, want)
+	}
+	assertRejected(t, "accounts", accounts.ID, map[int][]string{5: {"email:format"}})
+
+	byGroup := upload(t, "initech/groups/by-group.csv", readFile(t, "testdata/people/groups-by-group.csv"), who)
+	if want := (schemas.Counts{Rows: 3, Created: 2, Rejected: 1}); byGroup.Counts != want {
+		t.Errorf("group-based groups: got %s %+v, want %+v", byGroup.Status, byGroup.Counts, want)
+	}
+	assertRejected(t, "groups", byGroup.ID, map[int][]string{4: {"email:" + schemas.CodeNoAccount}})
+
+	byUser := upload(t, "initech/groups/by-user.csv", readFile(t, "testdata/people/groups-by-user.csv"), who)
+	if want := (schemas.Counts{Rows: 3, Created: 1, Unchanged: 1, Rejected: 1}); byUser.Counts != want {
+		t.Errorf("user-based groups: got %s %+v, want %+v", byUser.Status, byUser.Counts, want)
+	}
+	assertRejected(t, "groups", byUser.ID, map[int][]string{3: {"email:" + schemas.CodeDuplicate}})
+	var members []string
+	query(t, "SELECT group_name, email FROM sluice.group_members FINAL WHERE tenant = 'initech' ORDER BY group_name, email", func(r driver.Rows) error {
+		var g, e string
+		err := r.Scan(&g, &e)
+		members = append(members, g+"/"+e)
+		return err
+	})
+	wantMembers := []string{"North/ann@initech.example", "Sales/ann@initech.example", "Sales/bob@initech.example",
+		"Support/ann@initech.example", "Support/cid@initech.example"}
+	if !slices.Equal(members, wantMembers) {
+		t.Errorf("group members:\n got %v\nwant %v (the Ghosts row is rejected whole: one of its members has no account)", members, wantMembers)
+	}
+
+	users := upload(t, "initech/users/users.csv", readFile(t, "testdata/people/users.csv"), who)
+	if want := (schemas.Counts{Rows: 6, Created: 2, Rejected: 4}); users.Counts != want {
+		t.Errorf("users: got %s %+v, want %+v", users.Status, users.Counts, want)
+	}
+	assertRejected(t, "users", users.ID, map[int][]string{
+		3: {"region:" + schemas.CodeNoGroup},
+		4: {"password:" + schemas.CodePasswordPolicy},
+		5: {"phone:" + schemas.CodeDuplicate},
+		7: {"email:" + schemas.CodeDuplicate},
+	})
+	report := mailsAbout(t, who, "users.csv")
+	if len(report) != 1 {
+		t.Fatalf("users: %d emails to the uploader, want 1", len(report))
+	}
+	for _, msg := range []string{schemas.MsgNoGroup, schemas.MsgPasswordPolicy(schemas.DefaultPasswordPolicy), schemas.MsgDuplicate} {
+		if !bytes.Contains(report[0].Attachments["errors-users.csv"], []byte(msg)) {
+			t.Errorf("the users report does not say %q", msg)
+		}
+	}
+	ann := userRecord(t, "ann.a")
+	hash := ann.Hash
+	want := user{Email: "ann@initech.example", Phone: "+79161234567", FirstName: "Ann", LastName: "Avery", Manager: 1, MustChange: 0,
+		Status: "active", Region: "North", Team: "Sales"}
+	if got := ann; got.Hash == "" || !strings.HasPrefix(got.Hash, "$argon2id$v=19$") {
+		t.Errorf("ann.a's password_hash %q is not an argon2id hash", got.Hash)
+	}
+	ann.Hash = ""
+	if ann != want {
+		t.Errorf("ann.a:\n got %+v\nwant %+v (status given on creation is ignored)", ann, want)
+	}
+
+	// Update mode: a row changes the cells it fills and no other; a phone
+	// another user has is refused; a new user needs its required fields.
+	update := upload(t, "initech/users/update.csv", readFile(t, "testdata/people/users-update.csv"), who)
+	if want := (schemas.Counts{Rows: 3, Updated: 1, Rejected: 2}); update.Counts != want {
+		t.Errorf("users update: got %s %+v, want %+v", update.Status, update.Counts, want)
+	}
+	assertRejected(t, "users", update.ID, map[int][]string{
+		3: {"phone:" + schemas.CodeDuplicate},
+		4: {"password:required", "firstName:required", "lastName:required"},
+	})
+	ann = userRecord(t, "ann.a")
+	if ann.Hash != hash {
+		t.Errorf("ann.a's password hash changed from %q to %q: the update left the password empty", hash, ann.Hash)
+	}
+	ann.Hash = ""
+	want.LastName, want.Status = "Avery-Smith", "blocked"
+	if ann != want {
+		t.Errorf("ann.a after a partial update:\n got %+v\nwant %+v", ann, want)
+	}
+	if eve := userRecord(t, "eve"); eve.Phone != "" {
+		t.Errorf("eve's phone %q: the refused update must not have landed", eve.Phone)
+	}
+
+	assertNoPlaintext(t, plainPasswords, "Atlantis")
+}
+
+type user struct {
+	Email, Phone, FirstName, LastName string
+	Manager, MustChange               uint8
+	Status, Region, Team, Hash        string
+}
+
+func userRecord(t *testing.T, login string) user {
+	t.Helper()
+	var u user
+	query(t, `SELECT email, phone, first_name, last_name, manager, must_change_password, status, group_region, group_team, password_hash
+		FROM sluice.users FINAL WHERE tenant = 'initech' AND login = ?`, func(r driver.Rows) error {
+		return r.Scan(&u.Email, &u.Phone, &u.FirstName, &u.LastName, &u.Manager, &u.MustChange, &u.Status, &u.Region, &u.Team, &u.Hash)
+	}, login)
+	return u
+}
+
+// assertRejected checks an import's rejected rows, from the audit and from
+// the dead-letter stream: row -> column:code of each violation.
+func assertRejected(t *testing.T, dataset, importID string, want map[int][]string) {
+	t.Helper()
+	audit := map[int][]string{}
+	query(t, "SELECT row, columns, codes FROM sluice.import_rejections FINAL WHERE import_id = ?", func(r driver.Rows) error {
+		var n uint32
+		var cols, codes []string
+		err := r.Scan(&n, &cols, &codes)
+		audit[int(n)] = pairs(cols, codes)
+		return err
+	}, importID)
+	if !reflect.DeepEqual(audit, want) {
+		t.Errorf("%s import: rejected rows in the audit:\n got %v\nwant %v", dataset, audit, want)
+	}
+	dlq := map[int][]string{}
+	for _, d := range dlqRows(t, "initech", dataset, importID) {
+		for _, r := range d.Rejected {
+			for _, v := range r.Violations {
+				dlq[r.N] = append(dlq[r.N], v.Column+":"+v.Code)
+			}
+		}
+	}
+	if !reflect.DeepEqual(dlq, want) {
+		t.Errorf("%s import: rejected rows in the dead-letter stream:\n got %v\nwant %v", dataset, dlq, want)
+	}
+}
+
+// assertNoPlaintext searches what sluice keeps and sends for secrets: the
+// JetStream store (every stream, the dead-letter one too, and messages
+// already acknowledged that its files still hold), every ClickHouse table,
+// sluice's log and every email with its attachments. canary is a value
+// that is in them, to show that the search can find what it looks for.
+func assertNoPlaintext(t *testing.T, secrets []string, canary string) {
+	t.Helper()
+	places := map[string][]byte{}
+	err := filepath.WalkDir(stack.natsStore, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		places["nats store "+path] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, dump := range dumpTables(t) {
+		places["clickhouse "+table] = dump
+	}
+	places["sluice log"] = readFile(t, stack.log)
+	for _, m := range stack.mail.All(t) {
+		places["email "+m.Subject] = []byte(m.Subject + m.Text)
+		for name, a := range m.Attachments {
+			places["email "+m.Subject+" "+name] = a
+		}
+	}
+	found := map[string]bool{}
+	for place, b := range places {
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("the password %q is in plain text in %s", s, place)
+			}
+		}
+		if bytes.Contains(b, []byte(canary)) {
+			kind, _, _ := strings.Cut(place, " ")
+			found[kind] = true
+		}
+	}
+	for _, kind := range []string{"nats", "clickhouse", "email"} {
+		if !found[kind] {
+			t.Errorf("the canary %q is in no %s place: the search does not see what it should", canary, kind)
+		}
+	}
+}
+
+// dumpTables returns every row of every table of sluice's database, as text.
+func dumpTables(t *testing.T) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	var tables []string
+	query(t, "SELECT name FROM system.tables WHERE database = 'sluice'", func(r driver.Rows) error {
+		var name string
+		err := r.Scan(&name)
+		tables = append(tables, name)
+		return err
+	})
+	sort.Strings(tables)
+	out := map[string][]byte{}
+	for _, table := range tables {
+		rows, err := stack.ch.Conn.Query(ctx, "SELECT * FROM sluice."+table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		types := rows.ColumnTypes()
+		for rows.Next() {
+			dest := make([]any, len(types))
+			for i, ct := range types {
+				dest[i] = reflect.New(ct.ScanType()).Interface()
+			}
+			if err := rows.Scan(dest...); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range dest {
+				fmt.Fprintf(&b, "%v\t", reflect.ValueOf(d).Elem().Interface())
+			}
+			b.WriteByte('\n')
+		}
+		rows.Close()
+		out[table] = b.Bytes()
+	}
+	return out
+}
