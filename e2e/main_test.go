@@ -45,7 +45,7 @@ var stack struct {
 	log     string
 	// natsStore is the embedded NATS server's store: every stream's data.
 	natsStore string
-	bin     string // the sluice binary
+	bin       string // the sluice binary
 }
 
 // tenants are the e2e tenants: tiny has a row limit of 3 and a size limit of
