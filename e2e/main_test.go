@@ -57,6 +57,8 @@ var tenants = platform.Tenants{
 	// initech imports people: accounts, groups, users (phones read as
 	// Russian numbers, the default region).
 	"initech": {Contact: "it@initech.example", MaxRows: 5000},
+	// corpus is the tenant of testdata/corpus (corpus_test.go), US numbers.
+	"corpus": {Contact: "data@corpus.example", MaxRows: 5000, Region: "US"},
 }
 
 func TestMain(m *testing.M) {
