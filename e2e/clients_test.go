@@ -575,7 +575,7 @@ func TestBucketSyncFindsMissedFiles(t *testing.T) {
 	var got imp
 	err = platform.WaitFor(ctx, syncGrace+30*time.Second, func() (bool, error) {
 		for _, i := range importsOf(t, key) {
-			if final(i.Status) {
+			if schemas.FinalStatus(i.Status) {
 				got = i
 				return true, nil
 			}

@@ -12,15 +12,17 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
 // The passwords of testdata/people/users.csv, valid and refused alike: none
 // may be found in plain text anywhere once ingest has read the file.
-var plainPasswords = []string{"Quokka7Zebra", "Wombat5Lynx", "Tiny9pw", "Okapi3Heron", "Gecko8Mantis", "Tapir4Ibis"}
+var plainPasswords = []string{"Quokka7Zebra", "Wombat5Lynx", "Tiny9pw", "Okapi3Heron", "Gecko8Mantis", "Tapir4Ibis", "Heron2Kiwi7"}
 
 // TestPeople imports a tenant's people as a partner would, in order:
 // accounts (seed 000), groups in both layouts (seed 003), users (seeds 001
@@ -33,19 +35,19 @@ func TestPeople(t *testing.T) {
 	if want := (schemas.Counts{Rows: 4, Created: 3, Rejected: 1}); accounts.Counts != want {
 		t.Fatalf("accounts: got %s %+v, want %+v", accounts.Status, accounts.Counts, want)
 	}
-	assertRejected(t, "accounts", accounts.ID, map[int][]string{5: {"email:format"}})
+	assertRejected(t, "initech", "accounts", accounts.ID, map[int][]string{5: {"email:format"}})
 
 	byGroup := upload(t, "initech/groups/by-group.csv", readFile(t, "testdata/people/groups-by-group.csv"), who)
 	if want := (schemas.Counts{Rows: 3, Created: 2, Rejected: 1}); byGroup.Counts != want {
 		t.Errorf("group-based groups: got %s %+v, want %+v", byGroup.Status, byGroup.Counts, want)
 	}
-	assertRejected(t, "groups", byGroup.ID, map[int][]string{4: {"email:" + schemas.CodeNoAccount}})
+	assertRejected(t, "initech", "groups", byGroup.ID, map[int][]string{4: {"email:" + schemas.CodeNoAccount}})
 
 	byUser := upload(t, "initech/groups/by-user.csv", readFile(t, "testdata/people/groups-by-user.csv"), who)
 	if want := (schemas.Counts{Rows: 3, Created: 1, Unchanged: 1, Rejected: 1}); byUser.Counts != want {
 		t.Errorf("user-based groups: got %s %+v, want %+v", byUser.Status, byUser.Counts, want)
 	}
-	assertRejected(t, "groups", byUser.ID, map[int][]string{3: {"email:" + schemas.CodeDuplicate}})
+	assertRejected(t, "initech", "groups", byUser.ID, map[int][]string{3: {"email:" + schemas.CodeDuplicate}})
 	var members []string
 	query(t, "SELECT group_name, email FROM sluice.group_members FINAL WHERE tenant = 'initech' ORDER BY group_name, email", func(r driver.Rows) error {
 		var g, e string
@@ -59,11 +61,11 @@ func TestPeople(t *testing.T) {
 		t.Errorf("group members:\n got %v\nwant %v (the Ghosts row is rejected whole: one of its members has no account)", members, wantMembers)
 	}
 
-	users := upload(t, "initech/users/users.csv", readFile(t, "testdata/people/users.csv"), who)
+	users := uploadWith(t, "initech/users/users.csv", readFile(t, "testdata/people/users.csv"), map[string]string{"uploader": who, "invite": "true"})
 	if want := (schemas.Counts{Rows: 6, Created: 2, Rejected: 4}); users.Counts != want {
 		t.Errorf("users: got %s %+v, want %+v", users.Status, users.Counts, want)
 	}
-	assertRejected(t, "users", users.ID, map[int][]string{
+	assertRejected(t, "initech", "users", users.ID, map[int][]string{
 		3: {"region:" + schemas.CodeNoGroup},
 		4: {"password:" + schemas.CodePasswordPolicy},
 		5: {"phone:" + schemas.CodeDuplicate},
@@ -78,6 +80,30 @@ func TestPeople(t *testing.T) {
 			t.Errorf("the users report does not say %q", msg)
 		}
 	}
+	// Invitations (seed 002): one to each user created, none to the others.
+	// They go out after the import's status is saved: wait for them.
+	invitations := func(addr string) []string {
+		var got []string
+		for _, m := range stack.mail.Messages(t, addr) {
+			if strings.Contains(m.Subject, "You are invited to initech") {
+				got = append(got, m.Text)
+			}
+		}
+		return got
+	}
+	_ = platform.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
+		return len(invitations("ann@initech.example")) > 0 && len(invitations("eve@initech.example")) > 0, nil
+	})
+	for addr, want := range map[string]int{"ann@initech.example": 1, "eve@initech.example": 1, "bob@initech.example": 0, "cid@initech.example": 0, "dup@initech.example": 0} {
+		got := invitations(addr)
+		if len(got) != want {
+			t.Errorf("invitations to %s: %d, want %d", addr, len(got), want)
+		}
+		if want == 1 && len(got) == 1 && !strings.Contains(got[0], "Your login is ") {
+			t.Errorf("invitation to %s does not give the login:\n%s", addr, got[0])
+		}
+	}
+
 	ann := userRecord(t, "ann.a")
 	hash := ann.Hash
 	want := user{Email: "ann@initech.example", Phone: "+79161234567", FirstName: "Ann", LastName: "Avery", Manager: 1, MustChange: 0,
@@ -96,7 +122,7 @@ func TestPeople(t *testing.T) {
 	if want := (schemas.Counts{Rows: 3, Updated: 1, Rejected: 2}); update.Counts != want {
 		t.Errorf("users update: got %s %+v, want %+v", update.Status, update.Counts, want)
 	}
-	assertRejected(t, "users", update.ID, map[int][]string{
+	assertRejected(t, "initech", "users", update.ID, map[int][]string{
 		3: {"phone:" + schemas.CodeDuplicate},
 		4: {"password:required", "firstName:required", "lastName:required"},
 	})
@@ -112,6 +138,34 @@ func TestPeople(t *testing.T) {
 	if eve := userRecord(t, "eve"); eve.Phone != "" {
 		t.Errorf("eve's phone %q: the refused update must not have landed", eve.Phone)
 	}
+
+	// Permissions (seed 001): a user to mirror gives its group cells and
+	// its groups; assigned groups are joined too. One that does not exist
+	// rejects every row.
+	perms := uploadWith(t, "initech/users/permissions.csv", readFile(t, "testdata/people/users-permissions.csv"),
+		map[string]string{"uploader": who, "mirror-user": "ann.a", "assign-groups": "Support"})
+	if want := (schemas.Counts{Rows: 1, Created: 1}); perms.Counts != want {
+		t.Errorf("permissions: got %s %+v, want %+v", perms.Status, perms.Counts, want)
+	}
+	if fay := userRecord(t, "fay"); fay.Region != "North" || fay.Team != "Sales" {
+		t.Errorf("fay's groups: region %q team %q, want ann.a's North and Sales", fay.Region, fay.Team)
+	}
+	var fays []string
+	query(t, "SELECT group_name FROM sluice.group_members FINAL WHERE tenant = 'initech' AND email = 'fay@initech.example' ORDER BY group_name", func(r driver.Rows) error {
+		var g string
+		err := r.Scan(&g)
+		fays = append(fays, g)
+		return err
+	})
+	if want := []string{"North", "Sales", "Support"}; !slices.Equal(fays, want) {
+		t.Errorf("fay's memberships: %v, want %v (ann.a's and the assigned one)", fays, want)
+	}
+	ghost := uploadWith(t, "initech/users/permissions-ghost.csv", readFile(t, "testdata/people/users-permissions.csv"),
+		map[string]string{"uploader": who, "mirror-user": "ghost", "assign-groups": "Nowhere"})
+	if want := (schemas.Counts{Rows: 1, Rejected: 1}); ghost.Counts != want {
+		t.Errorf("permissions that cannot be given: got %s %+v, want %+v", ghost.Status, ghost.Counts, want)
+	}
+	assertRejected(t, "initech", "users", ghost.ID, map[int][]string{2: {"assign-groups:" + schemas.CodeNoGroup, "mirror-user:" + schemas.CodeNoMirrorUser}})
 
 	assertNoPlaintext(t, plainPasswords, "Atlantis")
 }
@@ -133,9 +187,13 @@ func userRecord(t *testing.T, login string) user {
 }
 
 // assertRejected checks an import's rejected rows, from the audit and from
-// the dead-letter stream: row -> column:code of each violation.
-func assertRejected(t *testing.T, dataset, importID string, want map[int][]string) {
+// the dead-letter stream, each row once: row -> column:code of each
+// violation.
+func assertRejected(t *testing.T, tenant, dataset, importID string, want map[int][]string) {
 	t.Helper()
+	if want == nil {
+		want = map[int][]string{}
+	}
 	audit := map[int][]string{}
 	query(t, "SELECT row, columns, codes FROM sluice.import_rejections FINAL WHERE import_id = ?", func(r driver.Rows) error {
 		var n uint32
@@ -148,8 +206,11 @@ func assertRejected(t *testing.T, dataset, importID string, want map[int][]strin
 		t.Errorf("%s import: rejected rows in the audit:\n got %v\nwant %v", dataset, audit, want)
 	}
 	dlq := map[int][]string{}
-	for _, d := range dlqRows(t, "initech", dataset, importID) {
+	for _, d := range dlqRows(t, tenant, dataset, importID) {
 		for _, r := range d.Rejected {
+			if _, twice := dlq[r.N]; twice {
+				t.Errorf("%s import: row %d in the dead-letter stream twice", dataset, r.N)
+			}
 			for _, v := range r.Violations {
 				dlq[r.N] = append(dlq[r.N], v.Column+":"+v.Code)
 			}

@@ -19,9 +19,12 @@ type ObjectRef struct {
 	ETag     string
 	Size     int64
 	Uploader string
-	// Mode is the object's X-Amz-Meta-Mode, if any.
-	Mode string
+	// Meta is the object's user metadata (X-Amz-Meta-*): the upload's
+	// options (see options).
+	Meta map[string]string
 	Time time.Time
+	// Removed says the event is the object's deletion, not its upload.
+	Removed bool
 }
 
 // s3Event is the part of an S3 (MinIO) bucket notification ingest reads.
@@ -45,8 +48,8 @@ type s3Event struct {
 	} `json:"Records"`
 }
 
-// ParseEvent reads the objects created by a bucket notification. The key
-// arrives URL-encoded (acme%2Fclients%2Fmy+file.csv).
+// ParseEvent reads the objects created or removed by a bucket notification.
+// The key arrives URL-encoded (acme%2Fclients%2Fmy+file.csv).
 func ParseEvent(data []byte) ([]ObjectRef, error) {
 	var ev s3Event
 	if err := json.Unmarshal(data, &ev); err != nil {
@@ -54,7 +57,9 @@ func ParseEvent(data []byte) ([]ObjectRef, error) {
 	}
 	var refs []ObjectRef
 	for _, r := range ev.Records {
-		if !strings.HasPrefix(r.EventName, "s3:ObjectCreated:") && !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+		name := strings.TrimPrefix(r.EventName, "s3:")
+		removed := strings.HasPrefix(name, "ObjectRemoved:")
+		if !strings.HasPrefix(name, "ObjectCreated:") && !removed {
 			continue
 		}
 		key, err := url.QueryUnescape(r.S3.Object.Key)
@@ -72,8 +77,9 @@ func ParseEvent(data []byte) ([]ObjectRef, error) {
 			ETag:     r.S3.Object.ETag,
 			Size:     r.S3.Object.Size,
 			Uploader: uploader(r.S3.Object.UserMetadata),
-			Mode:     metadata(r.S3.Object.UserMetadata, "mode"),
+			Meta:     r.S3.Object.UserMetadata,
 			Time:     r.EventTime,
+			Removed:  removed,
 		})
 	}
 	return refs, nil

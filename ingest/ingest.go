@@ -5,6 +5,13 @@
 // chunks on sluice.rows.raw.<tenant>.<dataset>; and the bucket sync, which
 // imports what no bucket event brought (sync.go).
 //
+// It reads each upload's options from its metadata, over the tenant's
+// defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
+// -Mirror-User: see setOptions), and seals
+// the cells of secret fields (passwords) before any leaves. A bucket event
+// saying a file was deleted cancels the import of it that may be running
+// (platform.Cancellations).
+//
 // It judges no cell: rules are validate's. A file that cannot be read as a
 // whole (unknown tenant or dataset, wrong format, missing or unknown column,
 // too many rows) is rejected as a whole: an import.rejected event, and no
@@ -126,6 +133,7 @@ type Stage struct {
 	tenants platform.Tenants
 	secrets *platform.Secrets
 	ledger  *Ledger
+	cancels platform.Cancellations
 	metrics *platform.Metrics
 	logger  *slog.Logger
 	seed    maphash.Seed
@@ -145,8 +153,12 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 	if err != nil {
 		return nil, fmt.Errorf("ingest: claims bucket: %w", err)
 	}
+	cancelled, err := js.KeyValue(platform.CancelledBucket)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: cancelled bucket: %w", err)
+	}
 	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
-		ledger: NewLedger(kv, cfg.Lease), metrics: m, logger: logger, seed: maphash.MakeSeed()}
+		ledger: NewLedger(kv, cfg.Lease), cancels: platform.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
 	s.Runner, err = platform.NewRunner(schemas.StageIngest, nc, platform.Consumer{
 		Name:           "ingest",
 		Stream:         schemas.StreamS3Events,
@@ -168,6 +180,14 @@ func (s *Stage) handle(msg *message.Message) error {
 		return err
 	}
 	for _, ref := range refs {
+		if ref.Removed {
+			// Deleting a file stops its import (platform.Cancellations).
+			if err := s.cancels.Cancel(ref.Bucket, ref.Key, ref.Time); err != nil {
+				return err
+			}
+			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
+			continue
+		}
 		if err := s.Ingest(msg.Context(), ref, func() { _ = platform.InProgress(s.nc, msg) }); err != nil {
 			return err
 		}
@@ -265,10 +285,8 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if !ok {
 		return fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
 	}
-	imp.Mode = cmp.Or(strings.ToLower(ref.Mode), tenant.Mode)
-	imp.Region, imp.Password = tenant.Region, *tenant.Password
-	if !schemas.ValidMode(imp.Mode) {
-		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
+	if err := setOptions(&imp, tenant, ref.Meta); err != nil {
+		return err
 	}
 	if ref.Size > tenant.MaxBytes {
 		return fileError(schemas.CodeTooLarge, schemas.MsgTooLarge(tenant.MaxBytes))
@@ -347,6 +365,42 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	}
 	return platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
 		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
+}
+
+// setOptions sets the import's options: the upload's (its metadata), else
+// the tenant's. A value an option does not take rejects the file.
+func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]string) error {
+	imp.Mode = cmp.Or(strings.ToLower(metadata(meta, "mode")), tenant.Mode)
+	if !schemas.ValidMode(imp.Mode) {
+		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
+	}
+	imp.OnError = cmp.Or(strings.ToLower(metadata(meta, "on-error")), tenant.OnError)
+	if imp.OnError != schemas.OnErrorContinue && imp.OnError != schemas.OnErrorAbort {
+		return fileError(schemas.CodeBadOption, schemas.MsgBadOption("on-error", imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
+	}
+	switch v := strings.ToLower(metadata(meta, "invite")); v {
+	case "":
+		imp.Invite = tenant.Invite
+	case "true", "yes", "1":
+		imp.Invite = true
+	case "false", "no", "0":
+		imp.Invite = false
+	default:
+		return fileError(schemas.CodeBadOption, schemas.MsgBadOption("invite", v, "true", "false"))
+	}
+	if groups := metadata(meta, "assign-groups"); groups != "" {
+		for g := range strings.FieldsFuncSeq(groups, func(r rune) bool { return r == ';' || r == ',' }) {
+			if g = strings.TrimSpace(g); g != "" {
+				imp.AssignGroups = append(imp.AssignGroups, g)
+			}
+		}
+	}
+	imp.MirrorUser = strings.ToLower(metadata(meta, "mirror-user"))
+	if (imp.AssignGroups != nil || imp.MirrorUser != "") && imp.Dataset != schemas.Users.Name {
+		return fileError(schemas.CodeBadOption, "the options assign-groups and mirror-user apply to users imports only")
+	}
+	imp.Region, imp.Password = tenant.Region, *tenant.Password
+	return nil
 }
 
 // duplicates finds the rows whose key, or a Unique field, has the value of

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -358,8 +360,13 @@ func TestParseEvent(t *testing.T) {
 		{name: "no uploader",
 			event: minioEvent("s3:ObjectCreated:Put", "acme%2Fclients%2Fmy+file.csv", "", `"content-type": "text/csv"`),
 			want:  []ObjectRef{ref("17D8A3B2C1E0F9A8", "")}},
-		{name: "removed object yields no refs",
-			event: minioEvent("s3:ObjectRemoved:Delete", "acme%2Fclients%2Fmy+file.csv", "", uploader)},
+		{name: "removed object: a removed ref (it cancels its import)",
+			event: minioEvent("s3:ObjectRemoved:Delete", "acme%2Fclients%2Fmy+file.csv", "", uploader),
+			want: func() []ObjectRef {
+				r := ref("17D8A3B2C1E0F9A8", "jane@acme.example")
+				r.Removed = true
+				return []ObjectRef{r}
+			}()},
 		{name: "accessed object yields no refs",
 			event: minioEvent("s3:ObjectAccessed:Get", "acme%2Fclients%2Fmy+file.csv", "", uploader)},
 		{name: "bad escape in key",
@@ -378,8 +385,61 @@ func TestParseEvent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseEvent error = %v, want none", err)
 			}
+			for i := range got {
+				if got[i].Meta == nil {
+					t.Errorf("ref %d has no metadata", i)
+				}
+				got[i].Meta = nil // the options read from it are tested in TestSetOptions
+			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("ParseEvent =\n %+v\nwant\n %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetOptions(t *testing.T) {
+	tenant := platform.Tenant{Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue, Region: "RU", Password: &schemas.DefaultPasswordPolicy}
+	inviting := tenant
+	inviting.Invite, inviting.OnError = true, schemas.OnErrorAbort
+	cases := []struct {
+		name    string
+		tenant  platform.Tenant
+		meta    map[string]string
+		dataset string         // clients unless set
+		want    schemas.Import // its options only
+		code    string
+	}{
+		{name: "the tenant's", tenant: inviting, want: schemas.Import{Mode: "update", OnError: "abort", Invite: true}},
+		{name: "the upload's over the tenant's", tenant: inviting,
+			meta: map[string]string{"X-Amz-Meta-Mode": "Create", "X-Amz-Meta-On-Error": "continue", "x-amz-meta-invite": "no"},
+			want: schemas.Import{Mode: "create", OnError: "continue"}},
+		{name: "invite true", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Invite": "TRUE"},
+			want: schemas.Import{Mode: "update", OnError: "continue", Invite: true}},
+		{name: "bad mode", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Mode": "replace"}, code: schemas.CodeBadMode},
+		{name: "bad on-error", tenant: tenant, meta: map[string]string{"X-Amz-Meta-On-Error": "skip"}, code: schemas.CodeBadOption},
+		{name: "bad invite", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Invite": "maybe"}, code: schemas.CodeBadOption},
+		{name: "permissions", tenant: tenant, dataset: "users", meta: map[string]string{"X-Amz-Meta-Assign-Groups": " Sales; Field Ops ,", "X-Amz-Meta-Mirror-User": "J.Doe"},
+			want: schemas.Import{Mode: "update", OnError: "continue", AssignGroups: []string{"Sales", "Field Ops"}, MirrorUser: "j.doe"}},
+		{name: "permissions of clients", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Mirror-User": "j.doe"}, code: schemas.CodeBadOption},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			imp := schemas.Import{Dataset: cmp.Or(tc.dataset, "clients")}
+			err := setOptions(&imp, tc.tenant, tc.meta)
+			var fe *FileError
+			if tc.code != "" {
+				if !errors.As(err, &fe) || fe.V.Code != tc.code {
+					t.Fatalf("setOptions = %v, want a file error %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := schemas.Import{Mode: imp.Mode, OnError: imp.OnError, Invite: imp.Invite, AssignGroups: imp.AssignGroups, MirrorUser: imp.MirrorUser}
+			if !reflect.DeepEqual(got, tc.want) || imp.Region != "RU" || imp.Password != schemas.DefaultPasswordPolicy {
+				t.Errorf("options = %+v (region %q), want %+v", got, imp.Region, tc.want)
 			}
 		})
 	}

@@ -25,7 +25,7 @@ func (s *Stage) Sync(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		ref.Uploader, ref.Mode = uploader(md), metadata(md, "mode")
+		ref.Uploader, ref.Meta = uploader(md), md
 		ref.Version = "etag:" + strings.Trim(ref.ETag, `"`)
 		s.logger.Warn("ingest: the bucket sync found an object no event brought", "key", ref.Key)
 		s.metrics.Rows.WithLabelValues("synced_file").Inc()

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -107,6 +108,25 @@ func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string,
 	return found, rows.Err()
 }
 
+// GroupsOf implements Warehouse.
+func (c *ClickHouse) GroupsOf(ctx context.Context, tenant, email string) ([]string, error) {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT group_name FROM %s.%s WHERE tenant = ? AND email = ? ORDER BY group_name",
+		c.Database, schemas.Memberships.Table), tenant, email)
+	if err != nil {
+		return nil, fmt.Errorf("load: groups of %s: %w", email, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, fmt.Errorf("load: groups of %s: %w", email, err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
 // Owners implements Warehouse: of the records that ever had one of the
 // values, those whose latest version (up to upTo) still has it.
 func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error) {
@@ -171,7 +191,8 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 // which the tables' design makes safe.
 func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return c.writeRecords(gctx, w) })
+	g.Go(func() error { return c.writeRecords(gctx, &w.Import, w.Dataset, w.Records) })
+	g.Go(func() error { return c.writeRecords(gctx, &w.Import, schemas.Memberships, w.Memberships) })
 	g.Go(func() error { return c.writeOutcomes(gctx, w) })
 	g.Go(func() error { return c.writeRejections(gctx, w) })
 	if err := g.Wait(); err != nil {
@@ -180,11 +201,10 @@ func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 	return c.writeChunks(ctx, w)
 }
 
-// writeRecords upserts the records that are new or changed.
-func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
-	ds := w.Dataset
+// writeRecords upserts the records of ds that are new or changed.
+func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *schemas.Dataset, records []Record) error {
 	n := 0
-	for _, r := range w.Records {
+	for _, r := range records {
 		if r.Outcome != Unchanged {
 			n++
 		}
@@ -211,7 +231,7 @@ func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 	}
 	hashes := make([]uint64, 0, n)
 	rowNums := make([]uint32, 0, n)
-	for _, r := range w.Records {
+	for _, r := range records {
 		if r.Outcome == Unchanged {
 			continue
 		}
@@ -237,9 +257,13 @@ func (c *ClickHouse) writeRecords(ctx context.Context, w *Write) error {
 		hashes = append(hashes, r.Hash)
 		rowNums = append(rowNums, uint32(r.Row.N))
 	}
-	columns := append(append([]any{repeat(w.Import.Tenant, n)}, fields...), hashes, repeat(w.Import.ID, n), rowNums,
-		repeat(w.Import.Version, n), repeat(time.Now().UTC().Truncate(time.Second), n))
-	return c.insert(ctx, fmt.Sprintf("%s (%s)", ds.Table, strings.Join(cols, ", ")), columns...)
+	columns := append(append([]any{repeat(imp.Tenant, n)}, fields...), hashes, repeat(imp.ID, n), rowNums,
+		repeat(imp.Version, n), repeat(time.Now().UTC().Truncate(time.Second), n))
+	table := ds.Table
+	if imp.Aborts() {
+		table = platform.StagedTable(table) // until every row is known good
+	}
+	return c.insert(ctx, fmt.Sprintf("%s (%s)", table, strings.Join(cols, ", ")), columns...)
 }
 
 // writeOutcomes writes every row's outcome to import_rows.

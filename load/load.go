@@ -1,9 +1,19 @@
 // Package load upserts ready records into ClickHouse and reports every chunk
 // exactly once. It owns deciding each row's outcome (created, updated,
-// unchanged; rejected rows arrive decided), the per-row audit
-// (import_rows, and import_rejections for why), the per-chunk report
-// (import_chunks) and the progress event
-// notify counts chunks by.
+// unchanged, or rejected for what only the stored records tell), the per-row
+// audit (import_rows, and import_rejections for why), the per-chunk report
+// (import_chunks) and the progress event notify counts chunks by.
+//
+// What only the stored records tell, load judges: a record that exists in
+// create mode; a new record that leaves a required cell empty (in update
+// mode); a value that names a group or an account the tenant does not have
+// (Field.Ref); a unique value another record has (Field.Unique); and the
+// permissions a users import gives (permissions.go). Rows it rejects go to the
+// dead-letter stream like validate's. A row that holds several records (a
+// groups layout) is loaded whole or rejected whole. The rows of a cancelled
+// import (platform.Cancellations) are rejected as such; the records of an
+// import that aborts on error are written to the staging tables, for notify
+// to load once every row is known good.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large
 // write (Config.BatchRows) and their messages acked only after it: records and
@@ -22,6 +32,7 @@ package load
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -65,6 +76,9 @@ type Write struct {
 	Records []Record
 	// Rows are the valid rows' outcomes (a row may hold several records).
 	Rows []RowOutcome
+	// Memberships are the groups a users import's permission options give
+	// its users (schemas.Memberships records).
+	Memberships []Record
 	// Rejected rows, by chunk number.
 	Rejected map[int][]schemas.Rejected
 	// Chunks are the chunks' reports.
@@ -99,6 +113,9 @@ type Warehouse interface {
 	// Existing returns which of values table's column has, in the tenant's
 	// records.
 	Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error)
+	// GroupsOf returns the groups the tenant's user with the email is a
+	// member of.
+	GroupsOf(ctx context.Context, tenant, email string) ([]string, error)
 	// Owners returns, for each of values, the key of the tenant's record
 	// whose latest version up to upTo has it in field.
 	Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error)
@@ -138,20 +155,18 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 	key := ds.KeyIndex()
 	for i := range records {
 		r := &records[i]
-		if r.Outcome == Rejected {
-			continue
-		}
 		s, exists := stored[r.Row.Cells[key]]
 		switch {
 		case exists && imp.Mode == schemas.ModeCreate:
 			f := &ds.Fields[key]
 			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[key])})
-			continue
 		case !exists:
-			if newRecord(ds, imp, r) {
-				continue
-			}
-		case r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells):
+			newRecord(ds, imp, r)
+		}
+		if r.Outcome == Rejected {
+			continue // with every reason found: checkRelations's too
+		}
+		if exists && r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells) {
 			for f := range r.Row.Cells {
 				if r.Row.Empty&(1<<f) != 0 {
 					r.Row.Cells[f] = s.Cells[f]
@@ -177,7 +192,7 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 // newRecord readies a record to be created: it rejects it (and says so) if
 // the file left a required field empty, and gives it the default of every
 // field a new record cannot be given.
-func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) (rejected bool) {
+func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 	ctx := imp.Context()
 	ctx.Key = r.Row.Cells[ds.KeyIndex()]
 	for i := range ds.Fields {
@@ -189,7 +204,6 @@ func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) (rejected bo
 			r.Row.Cells[i] = f.Canonical("", ctx)
 		}
 	}
-	return r.Outcome == Rejected
 }
 
 // reject marks the record rejected, for one more reason.
@@ -239,6 +253,7 @@ type Stage struct {
 	*platform.Runner
 	cfg     Config
 	wh      Warehouse
+	cancels platform.Cancellations
 	metrics *platform.Metrics
 	batcher *batcher
 	logger  *slog.Logger
@@ -250,9 +265,16 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Stage{cfg: cfg, wh: wh, metrics: m, logger: logger}
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	cancelled, err := js.KeyValue(platform.CancelledBucket)
+	if err != nil {
+		return nil, fmt.Errorf("load: cancelled bucket: %w", err)
+	}
+	s := &Stage{cfg: cfg, wh: wh, cancels: platform.Cancellations{KV: cancelled}, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
-	var err error
 	s.Runner, err = platform.NewRunner(schemas.StageLoad, nc, platform.Consumer{
 		Name: "load", Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
@@ -313,37 +335,17 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		}
 		w.Rejected[c.Number] = c.Rejected
 	}
-	var audited map[int]string
-	if retried {
-		var err error
-		if audited, err = s.wh.Audited(ctx, imp.ID, numbers); err != nil {
-			return nil, err
-		}
-	}
-	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
+	cancelled, err := s.cancels.Cancelled(&imp)
 	if err != nil {
 		return nil, err
 	}
-	// Records that exist and left cells to their default keep the stored
-	// values there: only those need the stored cells.
-	var keep []string
-	for _, r := range w.Records {
-		k := r.Row.Cells[key]
-		if _, ok := stored[k]; ok && r.Row.Empty != 0 {
-			keep = append(keep, k)
+	if cancelled {
+		for i := range w.Records {
+			w.Records[i].reject(schemas.Violation{Code: schemas.CodeCancelled, Message: schemas.MsgCancelled})
 		}
-	}
-	if len(keep) > 0 {
-		cells, err := s.wh.Stored(ctx, ds, imp.Tenant, keep, imp.Version, true)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(stored, cells)
-	}
-	if err := s.checkRelations(ctx, ds, &imp, w.Records); err != nil {
+	} else if err := s.decide(ctx, ds, &imp, w, keys, numbers, retried); err != nil {
 		return nil, err
 	}
-	Decide(ds, &imp, w.Records, audited, stored)
 	settle(w.Records)
 	late := moveRejected(w)
 	w.Rows = rowOutcomes(w.Records)
@@ -385,6 +387,52 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		s.metrics.Rows.WithLabelValues(Rejected).Add(float64(c.Rejected))
 	}
 	return counts, nil
+}
+
+// decide decides the outcome of every record of the write: against the
+// stored records, and the tenant's other records (checkRelations). retried
+// says some chunk may have been written before (a retry or a redelivery):
+// only then are earlier outcomes looked up.
+func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, w *Write, keys []string, chunks []int, retried bool) error {
+	var audited map[int]string
+	if retried {
+		var err error
+		if audited, err = s.wh.Audited(ctx, imp.ID, chunks); err != nil {
+			return err
+		}
+	}
+	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
+	if err != nil {
+		return err
+	}
+	// Records that exist and left cells to their default keep the stored
+	// values there: only those need the stored cells.
+	key := ds.KeyIndex()
+	var keep []string
+	for _, r := range w.Records {
+		k := r.Row.Cells[key]
+		if _, ok := stored[k]; ok && r.Row.Empty != 0 {
+			keep = append(keep, k)
+		}
+	}
+	if len(keep) > 0 {
+		cells, err := s.wh.Stored(ctx, ds, imp.Tenant, keep, imp.Version, true)
+		if err != nil {
+			return err
+		}
+		maps.Copy(stored, cells)
+	}
+	if err := s.checkRelations(ctx, ds, imp, w.Records); err != nil {
+		return err
+	}
+	perms, err := s.permissionsOf(ctx, imp, w.Records)
+	if err != nil {
+		return err
+	}
+	perms.mirror(w.Records)
+	Decide(ds, imp, w.Records, audited, stored)
+	w.Memberships = perms.memberships(w.Records)
+	return nil
 }
 
 // settle gives a row's records one fate: if one is rejected, every one is,

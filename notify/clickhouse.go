@@ -1,12 +1,14 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -14,6 +16,42 @@ import (
 type ClickHouse struct {
 	Conn     driver.Conn
 	Database string
+}
+
+func boolUInt8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CommitStaged implements Store.
+func (c *ClickHouse) CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
+	if err := platform.CommitStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// Created implements Store: the users whose latest record the import wrote,
+// and that had none before it.
+func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error) {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT login, email, first_name FROM %[1]s.%[2]s FINAL
+		WHERE tenant = ? AND import_id = ? AND login NOT IN (SELECT login FROM %[1]s.%[2]s WHERE tenant = ? AND version < ?)
+		ORDER BY login`, c.Database, ds.Table), imp.Tenant, imp.ID, imp.Tenant, imp.Version)
+	if err != nil {
+		return nil, fmt.Errorf("notify: created %s: %w", imp.ID, err)
+	}
+	defer rows.Close()
+	var out []Invitee
+	for rows.Next() {
+		var u Invitee
+		if err := rows.Scan(&u.Login, &u.Email, &u.FirstName); err != nil {
+			return nil, fmt.Errorf("notify: created %s: %w", imp.ID, err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 // statusRank versions an import's rows: a later status replaces an earlier
@@ -32,7 +70,7 @@ func statusRank(status string) uint64 {
 func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(`INSERT INTO %s.imports (import_id, tenant, dataset, bucket, key,
 		file_name, object_version, uploader, status, reason_code, reason, format, delimiter, encoding,
-		chunks, rows, created, updated, unchanged, rejected, received_at, finished_at, version)`, c.Database))
+		chunks, rows, created, updated, unchanged, rejected, received_at, finished_at, version, on_error, invite)`, c.Database))
 	if err != nil {
 		return fmt.Errorf("notify: save import: %w", err)
 	}
@@ -44,7 +82,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	if err := batch.Append(r.ID, r.Tenant, r.Dataset, r.Bucket, r.Key, r.FileName, r.ObjectVersion, r.Uploader,
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
-		r.ReceivedAt, finished, statusRank(r.Status)); err != nil {
+		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite)); err != nil {
 		_ = batch.Abort()
 		return fmt.Errorf("notify: save import: %w", err)
 	}
@@ -58,7 +96,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool, error) {
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT import_id, tenant, dataset, bucket, key, file_name, object_version,
 		uploader, toString(status), reason_code, reason, format, delimiter, encoding, chunks, rows,
-		created, updated, unchanged, rejected, received_at, finished_at
+		created, updated, unchanged, rejected, received_at, finished_at, on_error, invite
 		FROM %s.imports FINAL WHERE import_id = ?`, c.Database), id)
 	if err != nil {
 		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
@@ -69,12 +107,13 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 	}
 	var r ImportRecord
 	var chunks, total, created, updated, unchanged, rejected uint32
+	var invite uint8
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
-		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt); err != nil {
+		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &r.OnError, &invite); err != nil {
 		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
 	}
-	r.Chunks, r.Rows = int(chunks), int(total)
+	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1
 	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
 	return r, true, nil
 }

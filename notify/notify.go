@@ -1,8 +1,16 @@
 // Package notify follows every import to its end. It owns the import's status
 // in ClickHouse (received, processing, completed, completed_with_errors,
-// rejected), deciding when an import is complete, and the one email its
-// uploader gets: the counts, and the rejected rows as a CSV report they can
-// fix and upload again (or, for a file rejected whole, the reason).
+// rejected, requires_intervention, cancelled), deciding when an import is
+// complete, and the one email its uploader gets: the counts, and the
+// rejected rows as a CSV report they can fix and upload again (or, for a
+// file rejected whole, the reason).
+//
+// An import that aborts on error (schemas.OnErrorAbort) had its records
+// staged by load: when it completes with no rejected row, notify loads them
+// (Store.CommitStaged) before it says completed; with one, it loads none and
+// the import requires intervention: the partner uploads a corrected file. An
+// import whose file was deleted while it ran is cancelled
+// (platform.Cancellations): load stopped loading its rows, notify says so.
 //
 // An import is complete when every chunk ingest announced has been reported
 // by load: completion counts the distinct chunk numbers in import_chunks (a
@@ -45,13 +53,7 @@ type ImportRecord struct {
 }
 
 // Final reports whether the import has ended.
-func (r *ImportRecord) Final() bool {
-	switch r.Status {
-	case schemas.StatusCompleted, schemas.StatusCompletedWithErrors, schemas.StatusRejected:
-		return true
-	}
-	return false
-}
+func (r *ImportRecord) Final() bool { return schemas.FinalStatus(r.Status) }
 
 // Store is what notify needs of ClickHouse.
 type Store interface {
@@ -66,6 +68,11 @@ type Store interface {
 	// Rejections calls each for the import's rejected rows in row order, at
 	// most limit of them.
 	Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error
+	// CommitStaged loads the records of an import that aborts on error,
+	// which load staged (platform.CommitStaged).
+	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
+	// Created lists the users the import created.
+	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
 }
 
 // Mailer sends an email.
@@ -97,6 +104,7 @@ type Stage struct {
 	mailer  Mailer
 	tenants platform.Tenants
 	mailed  nats.KeyValue
+	cancels platform.Cancellations
 	imports *prometheus.CounterVec
 	logger  *slog.Logger
 	running runningImports
@@ -156,6 +164,10 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
+	cancelled, err := js.KeyValue(platform.CancelledBucket)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
 	imports := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_notify_imports_total",
 		Help: "Imports that ended, by status.",
@@ -163,7 +175,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err := reg.Register(imports); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, imports: imports, logger: logger}
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, cancels: platform.Cancellations{KV: cancelled}, imports: imports, logger: logger}
 	s.Runner, err = platform.NewRunner(schemas.StageNotify, nc, platform.Consumer{
 		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
@@ -231,9 +243,8 @@ func (s *Stage) check(ctx context.Context, id string) error {
 		s.logger.Error("notify: reported rows differ from ingested rows", "import", id, "ingested", rec.Rows, "reported", counts.Rows)
 	}
 	rec.Counts = counts
-	rec.Status = schemas.StatusCompleted
-	if counts.Rejected > 0 {
-		rec.Status = schemas.StatusCompletedWithErrors
+	if rec.Status, err = s.end(ctx, &rec.Import, counts); err != nil {
+		return err
 	}
 	rec.FinishedAt = time.Now().UTC()
 	if err := s.store.SaveImport(ctx, rec); err != nil {
@@ -241,6 +252,39 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	}
 	s.running.forget(id)
 	return s.finish(ctx, rec)
+}
+
+// end decides the status of an import all of whose chunks are reported, and
+// loads the records of one that aborts on error if it has no rejected row.
+func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
+	cancelled, err := s.cancels.Cancelled(imp)
+	switch {
+	case err != nil:
+		return "", err
+	case cancelled:
+		return schemas.StatusCancelled, nil
+	case imp.Aborts() && counts.Rejected > 0:
+		return schemas.StatusRequiresIntervention, nil
+	case imp.Aborts():
+		ds, ok := schemas.Lookup(imp.Dataset)
+		if !ok {
+			return "", fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
+		}
+		targets := []*schemas.Dataset{ds.Target()}
+		if ds == schemas.Users {
+			// It also staged the memberships its permission options give.
+			targets = append(targets, schemas.Memberships)
+		}
+		for _, t := range targets {
+			if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
+				return "", err
+			}
+		}
+		return schemas.StatusCompleted, nil
+	case counts.Rejected > 0:
+		return schemas.StatusCompletedWithErrors, nil
+	}
+	return schemas.StatusCompleted, nil
 }
 
 // mailLease is how long a worker may take to finish an import before
@@ -284,7 +328,11 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	if err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
-	if err := s.announce(ctx, rec); err != nil {
+	err = s.announce(ctx, rec)
+	if err == nil {
+		err = s.invite(ctx, rec)
+	}
+	if err != nil {
 		if derr := s.mailed.Delete(rec.ID); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -353,8 +401,21 @@ func (s *Stage) compose(ctx context.Context, rec ImportRecord) (Mail, error) {
 	}
 	k := rec.Counts
 	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
-	fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
-	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, k.Created+k.Updated+k.Unchanged, k.Rejected)}
+	loaded := k.Created + k.Updated + k.Unchanged
+	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
+	switch rec.Status {
+	case schemas.StatusRequiresIntervention:
+		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
+		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
+		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
+		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
+	case schemas.StatusCancelled:
+		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
+		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
+	}
+	if rec.Status != schemas.StatusRequiresIntervention {
+		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+	}
 	if k.Rejected > 0 {
 		var report bytes.Buffer
 		rw, err := NewReportWriter(&report)
@@ -373,7 +434,9 @@ func (s *Stage) compose(ctx context.Context, rec ImportRecord) (Mail, error) {
 		if k.Rejected > s.cfg.MaxReportRows {
 			fmt.Fprintf(&b, "It lists the first %d of them.\n", s.cfg.MaxReportRows)
 		}
-		b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
+		if rec.Status != schemas.StatusRequiresIntervention {
+			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
+		}
 	}
 	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
 	m.Body = b.String()

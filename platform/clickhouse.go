@@ -43,12 +43,12 @@ var auditTables = []string{
 	`CREATE TABLE IF NOT EXISTS %[1]s.imports (
 		import_id String, tenant String, dataset String, bucket String, key String,
 		file_name String, object_version String, uploader String,
-		status Enum8('received' = 1, 'processing' = 2, 'completed' = 3, 'completed_with_errors' = 4, 'rejected' = 5),
+		status %[2]s,
 		reason_code String, reason String,
 		format String, delimiter String, encoding String,
 		chunks UInt32, rows UInt32, created UInt32, updated UInt32, unchanged UInt32, rejected UInt32,
 		received_at DateTime('UTC'), finished_at DateTime('UTC'),
-		version UInt64
+		version UInt64, %[3]s
 	) ENGINE = ReplacingMergeTree(version) ORDER BY import_id`,
 	// Every row's outcome: narrow, as it has a row per row of every file.
 	`CREATE TABLE IF NOT EXISTS %[1]s.import_rows (
@@ -69,6 +69,10 @@ var auditTables = []string{
 		loaded_at DateTime('UTC'), version UInt64
 	) ENGINE = ReplacingMergeTree(version) ORDER BY (import_id, chunk)`,
 }
+
+// importOptions are the columns of the imports table added after its first
+// release: an import's options, which notify needs to end it.
+var importOptions = []string{"on_error String DEFAULT 'continue'", "invite UInt8 DEFAULT 0"}
 
 // DatasetColumns are the columns of a dataset's table after its fields:
 // where each record came from, and what versions it.
@@ -95,9 +99,15 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, ddl := range auditTables {
-		if err := conn.Exec(ctx, fmt.Sprintf(ddl, db)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf(ddl, db, statusType(), strings.Join(importOptions, ", "))); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
+	}
+	if err := addMissingColumns(ctx, conn, db, "imports", importOptions); err != nil {
+		return err
+	}
+	if err := ensureType(ctx, conn, db, "imports", "status", statusType()); err != nil {
+		return err
 	}
 	migrated := map[string]bool{}
 	for _, ds := range datasets {
@@ -112,14 +122,65 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 		}
 		cols = append(cols, datasetColumns...)
 		key := ds.Fields[ds.KeyIndex()].Column
-		ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (tenant, %s)",
-			db, ds.Table, strings.Join(cols, ", "), key)
-		if err := conn.Exec(ctx, ddl); err != nil {
-			return fmt.Errorf("migrate %s: %w", ds.Table, err)
+		for table, order := range map[string]string{ds.Table: "tenant, " + key, StagedTable(ds.Table): "import_id, " + key} {
+			ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (%s)",
+				db, table, strings.Join(cols, ", "), order)
+			if err := conn.Exec(ctx, ddl); err != nil {
+				return fmt.Errorf("migrate %s: %w", table, err)
+			}
+			if err := addMissingColumns(ctx, conn, db, table, cols); err != nil {
+				return err
+			}
 		}
-		if err := addMissingColumns(ctx, conn, db, ds.Table, cols); err != nil {
-			return err
-		}
+	}
+	return nil
+}
+
+// statusType is the type of imports.status: an enum of schemas.Statuses, in
+// their order (a new status is added at the end).
+func statusType() string {
+	values := make([]string, len(schemas.Statuses))
+	for i, s := range schemas.Statuses {
+		values[i] = fmt.Sprintf("'%s' = %d", s, i+1)
+	}
+	return "Enum8(" + strings.Join(values, ", ") + ")"
+}
+
+// ensureType changes a column's type to want if it has another (an enum
+// that gained values).
+func ensureType(ctx context.Context, conn driver.Conn, db, table, column, want string) error {
+	var have string
+	if err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", db, table, column).Scan(&have); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	}
+	if have == want {
+		return nil
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s MODIFY COLUMN %s %s", db, table, column, want)); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	}
+	return nil
+}
+
+// StagedTable is where the records of an import that aborts on error wait
+// (load writes them there) until every row of it is known good; then
+// CommitStaged copies them into table.
+func StagedTable(table string) string { return table + "_staged" }
+
+// CommitStaged copies an import's staged records into the dataset's table.
+// Copying twice is harmless: the copies have the same version.
+func CommitStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) error {
+	cols := []string{"tenant"}
+	for _, f := range ds.Fields {
+		cols = append(cols, f.Column)
+	}
+	for _, c := range datasetColumns {
+		cols = append(cols, strings.Fields(c)[0])
+	}
+	list := strings.Join(cols, ", ")
+	q := fmt.Sprintf("INSERT INTO %[1]s.%[2]s (%[3]s) SELECT %[3]s FROM %[1]s.%[4]s FINAL WHERE import_id = ?", db, ds.Table, list, StagedTable(ds.Table))
+	if err := conn.Exec(ctx, q, importID); err != nil {
+		return fmt.Errorf("commit %s of %s: %w", ds.Table, importID, err)
 	}
 	return nil
 }

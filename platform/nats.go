@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +25,47 @@ const ClaimsBucket = "sluice_claims"
 // MailedBucket is the KV bucket of the emails notify has sent: one key per
 // import, created before its email is sent, so an import is mailed once.
 const MailedBucket = "sluice_mailed"
+
+// CancelledBucket is the KV bucket of cancelled files: one key per object
+// key deleted from the bucket, holding when (see Cancellations).
+const CancelledBucket = "sluice_cancelled"
+
+// Cancellations says which imports are cancelled: an import of an object is,
+// when the object's key was deleted from the bucket after the import's
+// upload (seed 003's stop button is, for a partner of a bucket, deleting the
+// file). A later upload of the key is an import of its own, not cancelled.
+type Cancellations struct {
+	KV nats.KeyValue
+}
+
+func cancelKey(bucket, key string) string {
+	sum := sha256.Sum256([]byte(bucket + "/" + key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Cancel records that the object at bucket/key was deleted at.
+func (c Cancellations) Cancel(bucket, key string, at time.Time) error {
+	if _, err := c.KV.Put(cancelKey(bucket, key), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("nats: cancel %s: %w", key, err)
+	}
+	return nil
+}
+
+// Cancelled reports whether the import is cancelled.
+func (c Cancellations) Cancelled(imp *schemas.Import) (bool, error) {
+	e, err := c.KV.Get(cancelKey(imp.Bucket, imp.Key))
+	if errors.Is(err, nats.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("nats: cancelled %s: %w", imp.Key, err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, string(e.Value()))
+	if err != nil {
+		return false, fmt.Errorf("nats: cancelled %s: %w", imp.Key, err)
+	}
+	return !at.Before(imp.UploadedAt()), nil
+}
 
 // StartNATS starts an embedded NATS server with JetStream. port -1 picks a
 // free port (tests); storeDir keeps the streams across restarts.
@@ -75,7 +118,7 @@ func EnsureStreams(js nats.JetStreamContext) error {
 			return fmt.Errorf("nats: update stream %s: %w", sc.Name, err)
 		}
 	}
-	for _, bucket := range []string{ClaimsBucket, MailedBucket} {
+	for _, bucket := range []string{ClaimsBucket, MailedBucket, CancelledBucket} {
 		if _, err := js.KeyValue(bucket); errors.Is(err, nats.ErrBucketNotFound) {
 			if _, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: bucket, Storage: nats.FileStorage, History: 1}); err != nil {
 				return fmt.Errorf("nats: create kv %s: %w", bucket, err)

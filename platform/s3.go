@@ -28,8 +28,8 @@ func NewS3Client(cfg S3Config) *s3.Client {
 // MINIO_NOTIFY_NATS_*_PRIMARY settings.
 const MinIONATSQueueARN = "arn:minio:sqs::PRIMARY:nats"
 
-// ConfigureBucket creates the bucket if needed and has every object created in
-// it published to the NATS target.
+// ConfigureBucket creates the bucket if needed and has every object created
+// in it, or removed, published to the NATS target.
 func ConfigureBucket(ctx context.Context, client *s3.Client, bucket string) error {
 	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	var owned *types.BucketAlreadyOwnedByYou
@@ -47,7 +47,8 @@ func ConfigureBucket(ctx context.Context, client *s3.Client, bucket string) erro
 			NotificationConfiguration: &types.NotificationConfiguration{
 				QueueConfigurations: []types.QueueConfiguration{{
 					QueueArn: aws.String(MinIONATSQueueARN),
-					Events:   []types.Event{types.EventS3ObjectCreated},
+					// Removed: deleting a file cancels its import.
+					Events: []types.Event{types.EventS3ObjectCreated, types.EventS3ObjectRemoved},
 				}},
 			},
 		})

@@ -34,6 +34,12 @@ type Tenant struct {
 	// Password is the tenant's password policy (schemas.DefaultPasswordPolicy
 	// when absent).
 	Password *schemas.PasswordPolicy `json:"password,omitempty"`
+	// OnError is what an import with rejected rows does when an upload
+	// says nothing: "continue" (the default) or "abort".
+	OnError string `json:"on_error,omitempty"`
+	// Invite: users the tenant's imports create are emailed an invitation,
+	// unless an upload says otherwise.
+	Invite bool `json:"invite,omitempty"`
 }
 
 // DefaultRegion is the phone region of a tenant that sets none: seed 002's
@@ -70,6 +76,12 @@ func LoadTenants(path string) (Tenants, error) {
 		}
 		if !schemas.ValidMode(t.Mode) {
 			return nil, fmt.Errorf("tenants: %s: mode %q is not create or update", name, t.Mode)
+		}
+		if t.OnError == "" {
+			t.OnError = schemas.OnErrorContinue
+		}
+		if t.OnError != schemas.OnErrorContinue && t.OnError != schemas.OnErrorAbort {
+			return nil, fmt.Errorf("tenants: %s: on_error %q is not continue or abort", name, t.OnError)
 		}
 		if t.Region == "" {
 			t.Region = DefaultRegion

@@ -10,7 +10,13 @@
 // Cells travel as strings in the dataset's field order from ingest to load.
 // Validate judges them with Field.Check, transform turns them into their
 // canonical form with Field.Normalize and Field.Default, and load converts the
-// canonical form to the column's type with Field.Kind.
+// canonical form to the column's type with Field.Kind. What a field needs of
+// the stored records (Ref, Unique) load checks; a Secret field (a password)
+// is sealed by ingest and hashed by transform.
+//
+// A dataset may have layouts (groups: user-based or group-based), told apart
+// by a file's header; a layout's rows pivot into records of another dataset
+// (memberships), which is what load writes.
 package schemas
 
 import (

@@ -32,7 +32,27 @@ type Import struct {
 	// policy.
 	Region   string         `json:"region,omitempty"`
 	Password PasswordPolicy `json:"password"`
+	// OnError is OnErrorContinue or OnErrorAbort: the object's
+	// X-Amz-Meta-On-Error, else the tenant's.
+	OnError string `json:"on_error,omitempty"`
+	// Invite asks notify to email every user the import creates an
+	// invitation (seed 002): X-Amz-Meta-Invite, else the tenant's.
+	Invite bool `json:"invite,omitempty"`
+	// AssignGroups and MirrorUser are a users import's permissions (seed
+	// 001): groups every user of the file joins (X-Amz-Meta-Assign-Groups),
+	// and a user whose groups every user of the file gets
+	// (X-Amz-Meta-Mirror-User, a login).
+	AssignGroups []string `json:"assign_groups,omitempty"`
+	MirrorUser   string   `json:"mirror_user,omitempty"`
 }
+
+// UploadedAt is when the object was uploaded, to the millisecond: the high
+// bits of Version (ingest makes it so).
+func (imp *Import) UploadedAt() time.Time { return time.UnixMilli(int64(imp.Version >> 20)).UTC() }
+
+// Aborts reports whether a rejected row keeps every row of the import from
+// being loaded.
+func (imp *Import) Aborts() bool { return imp.OnError == OnErrorAbort }
 
 // Schema is the dataset the import's file rows have: its dataset, or the
 // layout of it.
@@ -136,6 +156,33 @@ const (
 	StatusCompleted           = "completed"
 	StatusCompletedWithErrors = "completed_with_errors"
 	StatusRejected            = "rejected"
+	// StatusRequiresIntervention is an import in abort mode with rejected
+	// rows: none of its rows was loaded; a corrected file uploaded at the
+	// same key is imported afresh (seed 002's "requires intervention").
+	StatusRequiresIntervention = "requires_intervention"
+	// StatusCancelled is an import whose file was deleted from the bucket
+	// while it was imported: the rows loaded before stay, the others are
+	// rejected as cancelled (seed 003's stop button).
+	StatusCancelled = "cancelled"
+)
+
+// Statuses lists every import status, in the order of the imports table's
+// enum.
+var Statuses = []string{StatusReceived, StatusProcessing, StatusCompleted, StatusCompletedWithErrors, StatusRejected,
+	StatusRequiresIntervention, StatusCancelled}
+
+// FinalStatus reports whether an import with the status has ended.
+func FinalStatus(s string) bool {
+	return s != StatusReceived && s != StatusProcessing
+}
+
+// What to do with an import that has rejected rows (seed 002: continue, or
+// restart with a corrected file).
+const (
+	// OnErrorContinue loads the good rows and reports the bad.
+	OnErrorContinue = "continue"
+	// OnErrorAbort loads no row unless every row is good.
+	OnErrorAbort = "abort"
 )
 
 // Counts are an import's or a chunk's row outcomes.

@@ -49,7 +49,9 @@ var GroupBased = &Dataset{
 	Pivot: func(cells []string) [][]string {
 		var out [][]string
 		for email := range strings.SplitSeq(cells[1], ListSep) {
-			out = append(out, membership(cells[0], email))
+			if email != "" {
+				out = append(out, membership(cells[0], email))
+			}
 		}
 		return out
 	},
@@ -76,7 +78,9 @@ var UserBased = &Dataset{
 	Pivot: func(cells []string) [][]string {
 		var out [][]string
 		for group := range strings.SplitSeq(cells[3], ListSep) {
-			out = append(out, membership(group, cells[0]))
+			if group != "" {
+				out = append(out, membership(group, cells[0]))
+			}
 		}
 		return out
 	},

@@ -1,6 +1,9 @@
 package schemas
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Row-level rule codes. A code is stable: partners' tools and dashboards
 // branch on it; the message is what a person reads.
@@ -24,6 +27,11 @@ const (
 	CodeNoAccount = "no_account"
 	// CodeNothingToUpdate is a row that fills only its key, in update mode.
 	CodeNothingToUpdate = "nothing_to_update"
+	// CodeCancelled is a row not loaded because its import was cancelled.
+	CodeCancelled = "cancelled"
+	// CodeNoMirrorUser is a users row of an import whose user to mirror
+	// does not exist.
+	CodeNoMirrorUser = "no_mirror_user"
 )
 
 // File-level codes: the whole file is rejected and no row is loaded.
@@ -40,6 +48,7 @@ const (
 	CodeLineTooLong     = "line_too_long"
 	CodeMacros          = "macros"
 	CodeBadMode         = "bad_mode"
+	CodeBadOption       = "bad_option"
 	CodeTooLarge        = "too_large"
 	// CodeSuperseded is an upload overwritten or deleted before it was read:
 	// the newer upload is an import of its own.
@@ -153,4 +162,20 @@ func MsgRepeatedMember(first int) string {
 // MsgPasswordPolicy is a password the tenant's policy refuses.
 func MsgPasswordPolicy(p PasswordPolicy) string {
 	return "the password does not match the password policy: " + p.String()
+}
+
+// MsgCancelled is a row not loaded because its file was deleted while it was
+// imported.
+const MsgCancelled = "the import was cancelled (the file was deleted) before this row was loaded"
+
+// MsgBadOption rejects an upload whose metadata sets an option to a value it
+// does not take.
+func MsgBadOption(option, value string, takes ...string) string {
+	return fmt.Sprintf("the option %s cannot be %q; it takes: %s", option, value, strings.Join(takes, ", "))
+}
+
+// MsgNoMirrorUser is a users row of an import whose user to mirror does not
+// exist.
+func MsgNoMirrorUser(login string) string {
+	return fmt.Sprintf("the user to mirror, %q, does not exist, so this user's permissions cannot be given", login)
 }

@@ -25,9 +25,10 @@ import (
 // violation of each rejected row in field order. open gives the plain value
 // of a secret cell (sealed by ingest); it is checked, never kept.
 //
-// An empty required cell is judged here in create mode only: in update mode
-// it may belong to an existing record, which keeps its stored value, so
-// load judges it once it knows. A row that fills nothing but its key has
+// An empty required cell is judged here in create mode only (or in a row
+// that pivots into records, which updates none partly): in update mode it may
+// belong to an existing record, which keeps its stored value, so load judges
+// it once it knows. A row that fills nothing but its key has
 // nothing to update.
 func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open func(string) (string, error)) (valid []schemas.Row, rejected []schemas.Rejected, err error) {
 	key := ds.KeyIndex()
@@ -49,7 +50,9 @@ func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open fu
 				if i != key && strings.TrimSpace(cell) != "" {
 					filled = true
 				}
-				required := f.Required && (i == key || imp.Mode == schemas.ModeCreate)
+				// A row that pivots into records (a layout) is never a
+				// partial update of one: it needs its required cells.
+				required := f.Required && (i == key || imp.Mode == schemas.ModeCreate || ds.Pivot != nil)
 				if v, ok := f.Check(cell, ctx, required); !ok {
 					vs = append(vs, v)
 					broken |= 1 << i

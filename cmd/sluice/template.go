@@ -21,6 +21,9 @@ func template(args []string) error {
 	fs := flag.NewFlagSet("template", flag.ContinueOnError)
 	asXLSX := fs.Bool("xlsx", false, "write an .xlsx workbook instead of a .csv")
 	dir := fs.String("o", ".", "the folder to write into")
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		args = append(args[1:], args[0]) // the dataset first, as the usage says
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,0 +1,70 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Invitee is a user an import created, to be invited (seed 002: "an
+// invitation will be sent to all new users to the specified email").
+type Invitee struct {
+	Login, Email, FirstName string
+}
+
+// invite emails every user the import created an invitation, once per user
+// and import: a KV entry per invitation is created before it is sent (and
+// removed again if sending fails, for the retry), so a redelivered event or
+// a second notify instance sends none twice.
+func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
+	if !rec.Invite || rec.Dataset != schemas.Users.Name {
+		return nil
+	}
+	switch rec.Status {
+	case schemas.StatusCompleted, schemas.StatusCompletedWithErrors, schemas.StatusCancelled:
+	default:
+		return nil // nobody was created
+	}
+	users, err := s.store.Created(ctx, schemas.Users, &rec.Import)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Email == "" {
+			continue
+		}
+		sum := sha256.Sum256([]byte(u.Login))
+		key := "invite." + rec.ID + "." + hex.EncodeToString(sum[:12])
+		if _, err := s.mailed.Create(key, []byte("sent")); errors.Is(err, nats.ErrKeyExists) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("notify: invitation %s: %w", rec.ID, err)
+		}
+		if err := s.mailer.Send(ctx, invitation(rec, u)); err != nil {
+			if derr := s.mailed.Delete(key); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func invitation(rec ImportRecord, u Invitee) Mail {
+	name := u.FirstName
+	if name == "" {
+		name = u.Login
+	}
+	return Mail{
+		To:      u.Email,
+		Subject: fmt.Sprintf("[sluice] You are invited to %s", rec.Tenant),
+		Body: fmt.Sprintf("Hello %s,\n\nAn account was created for you at %s. Your login is %s.\n"+
+			"Sign in with the password your administrator gave you; you may be asked to change it.\n", name, rec.Tenant, u.Login),
+	}
+}
