@@ -525,7 +525,7 @@ func TestWorkbooks(t *testing.T) {
 	if m.Status != schemas.StatusRejected || m.ReasonCode != schemas.CodeMacros {
 		t.Errorf("macro workbook: got %s %q, want rejected %q", m.Status, m.ReasonCode, schemas.CodeMacros)
 	}
-	if msgs := mailsAbout(t, "books@acme.example", "macros.xlsm"); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "no scripts, macros or executable content") {
+	if msgs := mailsAbout(t, "books@acme.example", "macros.xlsm"); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "no scripts, macros, or executable content") {
 		t.Errorf("email about the macro workbook: got %d, want 1 saying no macros are allowed", len(msgs))
 	}
 }

@@ -96,7 +96,7 @@ const MsgWrongFormat = "the file is loaded in the wrong format; upload a .csv, .
 const MsgNotWhatItsNameSays = "the file is not what its name says; save it again as .csv, .txt or .xlsx"
 
 // MsgMacros rejects a workbook that carries or may carry macros (seed 004).
-const MsgMacros = "the file may contain macros; no scripts, macros or executable content are allowed: save it as .xlsx or .csv without macros"
+const MsgMacros = "the file may contain macros; no scripts, macros, or executable content are allowed: save it as .xlsx or .csv without macros"
 
 // MsgTooLarge rejects a file over its size limit.
 func MsgTooLarge(limit int64) string {
