@@ -60,6 +60,16 @@ func TestPeople(t *testing.T) {
 	if !slices.Equal(members, wantMembers) {
 		t.Errorf("group members:\n got %v\nwant %v (the Ghosts row is rejected whole: one of its members has no account)", members, wantMembers)
 	}
+	var groups []string
+	query(t, "SELECT name FROM sluice.groups FINAL WHERE tenant = 'initech' ORDER BY name", func(r driver.Rows) error {
+		var g string
+		err := r.Scan(&g)
+		groups = append(groups, g)
+		return err
+	})
+	if want := []string{"North", "Sales", "Support"}; !slices.Equal(groups, want) {
+		t.Errorf("groups: %v, want %v (none from a rejected row)", groups, want)
+	}
 
 	users := uploadWith(t, "initech/users/users.csv", readFile(t, "testdata/people/users.csv"), map[string]string{"uploader": who, "invite": "true"})
 	if want := (schemas.Counts{Rows: 6, Created: 2, Rejected: 4}); users.Counts != want {

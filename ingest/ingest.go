@@ -32,6 +32,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -323,6 +324,12 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 			return nil
 		})
 	}
+	chunkRows := s.cfg.ChunkRows
+	if hasSecret(layout) {
+		// Hashing a password takes transform tens of milliseconds: a
+		// chunk must be hashed well within its AckWait.
+		chunkRows = min(chunkRows, SecretChunkRows)
+	}
 	chunks := 0
 	c := &schemas.Chunk{Import: imp, Number: 1}
 	flush := func() error {
@@ -336,7 +343,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 			return gctx.Err()
 		}
 		chunks = c.Number
-		c = &schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, s.cfg.ChunkRows)}
+		c = &schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, chunkRows)}
 		return nil
 	}
 	dups := s.newDuplicates(layout, imp.Context())
@@ -345,10 +352,11 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		rows++
 		if row.Problem == nil {
 			row.Duplicates = dups.find(row)
-			s.seal(layout, row.Cells)
 		}
+		s.seal(layout, row.Cells) // whatever the row's problem: its cells travel
+
 		c.Rows = append(c.Rows, row)
-		if len(c.Rows) >= s.cfg.ChunkRows {
+		if len(c.Rows) >= chunkRows {
 			return flush()
 		}
 		return nil
@@ -442,6 +450,13 @@ func (d *duplicates) find(row schemas.Row) []schemas.Duplicate {
 		}
 	}
 	return out
+}
+
+// SecretChunkRows bounds the chunks of a dataset with a secret field.
+const SecretChunkRows = 200
+
+func hasSecret(ds *schemas.Dataset) bool {
+	return slices.ContainsFunc(ds.Fields, func(f schemas.Field) bool { return f.Secret })
 }
 
 // seal seals the cells of secret fields: they leave ingest only sealed.

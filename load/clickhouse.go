@@ -158,7 +158,7 @@ func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int,
 }
 
 // Audited implements Warehouse.
-func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error) {
+func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int) (map[int]Audit, error) {
 	nums := make([]string, len(chunks))
 	for i, n := range chunks {
 		nums[i] = strconv.Itoa(n)
@@ -170,29 +170,55 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 		return nil, fmt.Errorf("load: audited: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]string{}
+	out := map[int]Audit{}
+	var rejected []string
 	for rows.Next() {
 		var n uint32
 		var o string
 		if err := rows.Scan(&n, &o); err != nil {
 			return nil, fmt.Errorf("load: audited: %w", err)
 		}
-		out[int(n)] = o
+		out[int(n)] = Audit{Outcome: o}
+		if o == Rejected {
+			rejected = append(rejected, strconv.Itoa(int(n)))
+		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil || len(rejected) == 0 {
+		return out, err
+	}
+	why, err := c.Conn.Query(ctx, fmt.Sprintf(
+		"SELECT row, columns, codes, messages, values FROM %s.import_rejections FINAL WHERE import_id = ? AND row IN (%s)", c.Database, strings.Join(rejected, ", ")),
+		importID)
+	if err != nil {
 		return nil, fmt.Errorf("load: audited: %w", err)
 	}
-	return out, nil
+	defer why.Close()
+	for why.Next() {
+		var n uint32
+		var cols, codes, msgs, vals []string
+		if err := why.Scan(&n, &cols, &codes, &msgs, &vals); err != nil {
+			return nil, fmt.Errorf("load: audited: %w", err)
+		}
+		a := out[int(n)]
+		for i := range cols {
+			a.Violations = append(a.Violations, schemas.Violation{Column: cols[i], Code: codes[i], Message: msgs[i], Value: vals[i]})
+		}
+		out[int(n)] = a
+	}
+	return out, why.Err()
 }
 
-// Write implements Warehouse: the records, the outcomes and the rejections
-// (at once, over three connections), then the chunk reports, each one insert.
+// Write implements Warehouse: the records (the dataset's and the others it
+// makes), the outcomes and the rejections (at once, over several
+// connections), then the chunk reports, each one insert.
 // A failed insert may still have landed; the caller retries the whole write,
 // which the tables' design makes safe.
 func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.writeRecords(gctx, &w.Import, w.Dataset, w.Records) })
-	g.Go(func() error { return c.writeRecords(gctx, &w.Import, schemas.Memberships, w.Memberships) })
+	for ds, records := range w.Also {
+		g.Go(func() error { return c.writeRecords(gctx, &w.Import, ds, records) })
+	}
 	g.Go(func() error { return c.writeOutcomes(gctx, w) })
 	g.Go(func() error { return c.writeRejections(gctx, w) })
 	if err := g.Wait(); err != nil {

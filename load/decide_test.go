@@ -54,7 +54,7 @@ func TestDecide(t *testing.T) {
 		mode      string // update unless set
 		cells     []string
 		defaulted uint64
-		audited   map[int]string
+		audited   map[int]load.Audit
 		stored    []string // the stored record of the key, if any
 		want      string
 		wantCells []string // the cells once decided
@@ -70,16 +70,17 @@ func TestDecide(t *testing.T) {
 			cells:     clientCells(t, map[string]string{"lastName": "Smith", "active": "1"}),
 			defaulted: mask(t, "active"), stored: storedInactive, want: load.Updated,
 			wantCells: clientCells(t, map[string]string{"lastName": "Smith", "active": "0"})},
-		{name: "audited created stands over the same hash", cells: john, audited: map[int]string{2: load.Created},
+		{name: "audited created stands over the same hash", cells: john, audited: map[int]load.Audit{2: {Outcome: load.Created}},
 			stored: john, want: load.Created, wantCells: john},
-		{name: "audited updated stands over no stored record", cells: john, audited: map[int]string{2: load.Updated},
+		{name: "audited updated stands over no stored record", cells: john, audited: map[int]load.Audit{2: {Outcome: load.Updated}},
 			want: load.Updated, wantCells: john},
-		{name: "audited unchanged stands over another hash", cells: john, audited: map[int]string{2: load.Unchanged},
+		{name: "audited unchanged stands over another hash", cells: john, audited: map[int]load.Audit{2: {Outcome: load.Unchanged}},
 			stored: storedInactive, want: load.Unchanged, wantCells: john},
-		{name: "audit of another row ignored", cells: john, audited: map[int]string{3: load.Unchanged},
+		{name: "audit of another row ignored", cells: john, audited: map[int]load.Audit{3: {Outcome: load.Unchanged}},
 			want: load.Created, wantCells: john},
-		{name: "audited rejected does not stand", cells: john, audited: map[int]string{2: load.Rejected},
-			stored: storedInactive, want: load.Updated, wantCells: john},
+		{name: "audited rejected stands, with its reasons", cells: john,
+			audited: map[int]load.Audit{2: {Outcome: load.Rejected, Violations: []schemas.Violation{{Column: "email", Code: schemas.CodeNoAccount}}}},
+			stored:  storedInactive, want: load.Rejected, wantCells: john},
 		{name: "create mode, no stored record: created", mode: schemas.ModeCreate, cells: john, want: load.Created, wantCells: john},
 		{name: "create mode, a stored record: rejected", mode: schemas.ModeCreate, cells: john, stored: john,
 			want: load.Rejected, wantCells: john},
@@ -162,7 +163,7 @@ func TestDecideEachRecord(t *testing.T) {
 		"changed@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "changed@example.com", "lastName": "Roe"}))},
 		"retried@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
 	}
-	audited := map[int]string{5: load.Updated}
+	audited := map[int]load.Audit{5: {Outcome: load.Updated}}
 	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, audited, stored)
 	want := []string{load.Created, load.Unchanged, load.Updated, load.Updated}
 	for i, r := range records {

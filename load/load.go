@@ -76,13 +76,21 @@ type Write struct {
 	Records []Record
 	// Rows are the valid rows' outcomes (a row may hold several records).
 	Rows []RowOutcome
-	// Memberships are the groups a users import's permission options give
-	// its users (schemas.Memberships records).
-	Memberships []Record
+	// Also are the records of other datasets the write makes (see
+	// schemas.Dataset.Also): memberships a users import's permission options
+	// give, and the groups of every membership.
+	Also map[*schemas.Dataset][]Record
 	// Rejected rows, by chunk number.
 	Rejected map[int][]schemas.Rejected
 	// Chunks are the chunks' reports.
 	Chunks []ChunkReport
+}
+
+// Audit is a row's outcome as an earlier attempt audited it.
+type Audit struct {
+	Outcome string
+	// Violations say why, for a rejected row.
+	Violations []schemas.Violation
 }
 
 // RowOutcome is the outcome of one valid file row.
@@ -120,8 +128,8 @@ type Warehouse interface {
 	// whose latest version up to upTo has it in field.
 	Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error)
 	// Audited returns the outcomes already audited for rows of the given
-	// chunks of the import.
-	Audited(ctx context.Context, importID string, chunks []int) (map[int]string, error)
+	// chunks of the import, with the reasons of those rejected.
+	Audited(ctx context.Context, importID string, chunks []int) (map[int]Audit, error)
 	// Write writes records and the audit, then the chunk reports.
 	Write(ctx context.Context, w *Write) error
 }
@@ -143,18 +151,27 @@ func RowHash(cells []string) uint64 {
 	return h
 }
 
-// Decide sets the outcome of each record not already rejected. A key with no
-// stored record is created, if the row fills every required field (in update
-// mode validate could not tell), with the default of every field a new record
-// cannot be given. In create mode, a key with a stored record is rejected.
-// Otherwise the record keeps the stored value of every cell the file left
-// empty (defaults are for new records), and is unchanged if it then hashes
-// as the stored one, updated if not. An outcome already audited (a retried
-// chunk) stands.
-func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited map[int]string, stored map[string]Stored) {
+// Decide sets the outcome of each record. A key with no stored record is
+// created, if the row fills every required field (in update mode validate
+// could not tell), with the default of every field a new record cannot be
+// given. In create mode, a key with a stored record is rejected. Otherwise
+// the record keeps the stored value of every cell the file left empty
+// (defaults are for new records), and is unchanged if it then hashes as the
+// stored one, updated if not. A record rejected before (checkRelations) gets
+// these reasons too.
+//
+// An outcome already audited (a retried chunk) stands, rejected included
+// with its reasons, whatever this attempt finds: the audit and the records
+// an earlier attempt may have written must not disagree.
+func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited map[int]Audit, stored map[string]Stored) {
 	key := ds.KeyIndex()
 	for i := range records {
 		r := &records[i]
+		a, wasAudited := audited[r.Row.N]
+		if wasAudited && a.Outcome == Rejected {
+			r.Outcome, r.Violations = Rejected, a.Violations
+			continue
+		}
 		s, exists := stored[r.Row.Cells[key]]
 		switch {
 		case exists && imp.Mode == schemas.ModeCreate:
@@ -162,6 +179,9 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[key])})
 		case !exists:
 			newRecord(ds, imp, r)
+		}
+		if wasAudited {
+			r.Outcome, r.Violations = a.Outcome, nil
 		}
 		if r.Outcome == Rejected {
 			continue // with every reason found: checkRelations's too
@@ -174,11 +194,8 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 			}
 		}
 		r.Hash = RowHash(r.Row.Cells)
-		if o, ok := audited[r.Row.N]; ok && o != Rejected {
-			r.Outcome = o
-			continue
-		}
 		switch {
+		case wasAudited:
 		case !exists:
 			r.Outcome = Created
 		case s.Hash == r.Hash:
@@ -339,14 +356,12 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	if err != nil {
 		return nil, err
 	}
-	if cancelled {
-		for i := range w.Records {
-			w.Records[i].reject(schemas.Violation{Code: schemas.CodeCancelled, Message: schemas.MsgCancelled})
-		}
-	} else if err := s.decide(ctx, ds, &imp, w, keys, numbers, retried); err != nil {
+	perms, err := s.decide(ctx, ds, &imp, w, keys, numbers, retried, cancelled)
+	if err != nil {
 		return nil, err
 	}
 	settle(w.Records)
+	w.Also = also(ds, perms.memberships(w.Records), w.Records)
 	late := moveRejected(w)
 	w.Rows = rowOutcomes(w.Records)
 
@@ -392,24 +407,42 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 // decide decides the outcome of every record of the write: against the
 // stored records, and the tenant's other records (checkRelations). retried
 // says some chunk may have been written before (a retry or a redelivery):
-// only then are earlier outcomes looked up.
-func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, w *Write, keys []string, chunks []int, retried bool) error {
-	var audited map[int]string
+// only then are earlier outcomes looked up. In a cancelled import, a row
+// no earlier attempt decided is rejected as cancelled.
+func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, w *Write, keys []string, chunks []int, retried, cancelled bool) (*permissions, error) {
+	var audited map[int]Audit
 	if retried {
 		var err error
 		if audited, err = s.wh.Audited(ctx, imp.ID, chunks); err != nil {
-			return err
+			return nil, err
+		}
+	}
+	records := w.Records
+	if cancelled {
+		var gone, live []Record
+		for _, r := range w.Records {
+			if _, ok := audited[r.Row.N]; ok {
+				live = append(live, r)
+				continue
+			}
+			r.reject(schemas.Violation{Code: schemas.CodeCancelled, Message: schemas.MsgCancelled})
+			gone = append(gone, r)
+		}
+		w.Records = append(gone, live...)
+		records, keys = w.Records[len(gone):], nil
+		for _, r := range records {
+			keys = append(keys, r.Row.Cells[ds.KeyIndex()])
 		}
 	}
 	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Records that exist and left cells to their default keep the stored
 	// values there: only those need the stored cells.
 	key := ds.KeyIndex()
 	var keep []string
-	for _, r := range w.Records {
+	for _, r := range records {
 		k := r.Row.Cells[key]
 		if _, ok := stored[k]; ok && r.Row.Empty != 0 {
 			keep = append(keep, k)
@@ -418,21 +451,49 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 	if len(keep) > 0 {
 		cells, err := s.wh.Stored(ctx, ds, imp.Tenant, keep, imp.Version, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		maps.Copy(stored, cells)
 	}
-	if err := s.checkRelations(ctx, ds, imp, w.Records); err != nil {
-		return err
+	if err := s.checkRelations(ctx, ds, imp, records); err != nil {
+		return nil, err
 	}
-	perms, err := s.permissionsOf(ctx, imp, w.Records)
+	perms, err := s.permissionsOf(ctx, imp, records)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	perms.mirror(w.Records)
-	Decide(ds, imp, w.Records, audited, stored)
-	w.Memberships = perms.memberships(w.Records)
-	return nil
+	perms.mirror(records)
+	Decide(ds, imp, records, audited, stored)
+	return perms, nil
+}
+
+// also returns the records a write makes besides its dataset's: the
+// memberships given (a users import's), and the group of every membership
+// loaded.
+func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]Record {
+	memberships := given
+	if ds == schemas.Memberships {
+		memberships = records
+	}
+	if len(memberships) == 0 {
+		return nil
+	}
+	out := map[*schemas.Dataset][]Record{}
+	if len(given) > 0 {
+		out[schemas.Memberships] = given
+	}
+	group := schemas.Memberships.Index("Groupname")
+	seen := map[string]bool{}
+	for _, m := range memberships {
+		g := m.Row.Cells[group]
+		if m.Outcome == Rejected || seen[g] {
+			continue
+		}
+		seen[g] = true
+		cells := []string{g}
+		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: RowHash(cells), Outcome: Created})
+	}
+	return out
 }
 
 // settle gives a row's records one fate: if one is rejected, every one is,

@@ -55,12 +55,13 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 	return nil
 }
 
-// filled returns the distinct values the records give field i.
+// filled returns the distinct values the records give field i (rejected
+// records' too: each is told every reason).
 func filled(records []Record, i int) []string {
 	seen := map[string]bool{}
 	var values []string
 	for _, r := range records {
-		if v := r.Row.Cells[i]; r.Outcome != Rejected && r.Row.Empty&(1<<i) == 0 && v != "" && !seen[v] {
+		if v := r.Row.Cells[i]; r.Row.Empty&(1<<i) == 0 && v != "" && !seen[v] {
 			seen[v] = true
 			values = append(values, v)
 		}

@@ -54,6 +54,25 @@ func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *sche
 	return out, rows.Err()
 }
 
+// DropStaged implements Store.
+func (c *ClickHouse) DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
+	if err := platform.DropStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// CancelledRows implements Store.
+func (c *ClickHouse) CancelledRows(ctx context.Context, id string) (int, error) {
+	var n uint64
+	err := c.Conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.import_rejections FINAL WHERE import_id = ? AND has(codes, ?)", c.Database),
+		id, schemas.CodeCancelled).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("notify: cancelled rows of %s: %w", id, err)
+	}
+	return int(n), nil
+}
+
 // statusRank versions an import's rows: a later status replaces an earlier
 // one, whatever order the events arrive in.
 func statusRank(status string) uint64 {
@@ -70,7 +89,7 @@ func statusRank(status string) uint64 {
 func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(`INSERT INTO %s.imports (import_id, tenant, dataset, bucket, key,
 		file_name, object_version, uploader, status, reason_code, reason, format, delimiter, encoding,
-		chunks, rows, created, updated, unchanged, rejected, received_at, finished_at, version, on_error, invite)`, c.Database))
+		chunks, rows, created, updated, unchanged, rejected, received_at, finished_at, version, on_error, invite, import_version)`, c.Database))
 	if err != nil {
 		return fmt.Errorf("notify: save import: %w", err)
 	}
@@ -82,7 +101,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	if err := batch.Append(r.ID, r.Tenant, r.Dataset, r.Bucket, r.Key, r.FileName, r.ObjectVersion, r.Uploader,
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
-		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite)); err != nil {
+		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version); err != nil {
 		_ = batch.Abort()
 		return fmt.Errorf("notify: save import: %w", err)
 	}
@@ -96,7 +115,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool, error) {
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT import_id, tenant, dataset, bucket, key, file_name, object_version,
 		uploader, toString(status), reason_code, reason, format, delimiter, encoding, chunks, rows,
-		created, updated, unchanged, rejected, received_at, finished_at, on_error, invite
+		created, updated, unchanged, rejected, received_at, finished_at, on_error, invite, import_version
 		FROM %s.imports FINAL WHERE import_id = ?`, c.Database), id)
 	if err != nil {
 		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
@@ -110,7 +129,7 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 	var invite uint8
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
-		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &r.OnError, &invite); err != nil {
+		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &r.OnError, &invite, &r.Version); err != nil {
 		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
 	}
 	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1

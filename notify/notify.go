@@ -9,8 +9,8 @@
 // staged by load: when it completes with no rejected row, notify loads them
 // (Store.CommitStaged) before it says completed; with one, it loads none and
 // the import requires intervention: the partner uploads a corrected file. An
-// import whose file was deleted while it ran is cancelled
-// (platform.Cancellations): load stopped loading its rows, notify says so.
+// import whose file was deleted while it ran (platform.Cancellations) is
+// cancelled if load rejected any of its rows for it.
 //
 // An import is complete when every chunk ingest announced has been reported
 // by load: completion counts the distinct chunk numbers in import_chunks (a
@@ -69,8 +69,12 @@ type Store interface {
 	// most limit of them.
 	Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error
 	// CommitStaged loads the records of an import that aborts on error,
-	// which load staged (platform.CommitStaged).
+	// which load staged (platform.CommitStaged); DropStaged removes them
+	// from the staging table.
 	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
+	DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
+	// CancelledRows counts the import's rows load rejected as cancelled.
+	CancelledRows(ctx context.Context, id string) (int, error)
 	// Created lists the users the import created.
 	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
 }
@@ -104,7 +108,6 @@ type Stage struct {
 	mailer  Mailer
 	tenants platform.Tenants
 	mailed  nats.KeyValue
-	cancels platform.Cancellations
 	imports *prometheus.CounterVec
 	logger  *slog.Logger
 	running runningImports
@@ -164,10 +167,6 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	cancelled, err := js.KeyValue(platform.CancelledBucket)
-	if err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
-	}
 	imports := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_notify_imports_total",
 		Help: "Imports that ended, by status.",
@@ -175,7 +174,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err := reg.Register(imports); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, cancels: platform.Cancellations{KV: cancelled}, imports: imports, logger: logger}
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, imports: imports, logger: logger}
 	s.Runner, err = platform.NewRunner(schemas.StageNotify, nc, platform.Consumer{
 		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
@@ -254,37 +253,42 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	return s.finish(ctx, rec)
 }
 
-// end decides the status of an import all of whose chunks are reported, and
-// loads the records of one that aborts on error if it has no rejected row.
+// end decides the status of an import all of whose chunks are reported: an
+// import load rejected rows of as cancelled is cancelled. The records of one
+// that aborts on error are loaded if it has no rejected row, and its staging
+// cleared either way.
 func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
-	cancelled, err := s.cancels.Cancelled(imp)
-	switch {
-	case err != nil:
+	cancelled, err := s.store.CancelledRows(ctx, imp.ID)
+	if err != nil {
 		return "", err
-	case cancelled:
-		return schemas.StatusCancelled, nil
+	}
+	status := schemas.StatusCompleted
+	switch {
+	case cancelled > 0:
+		status = schemas.StatusCancelled
 	case imp.Aborts() && counts.Rejected > 0:
-		return schemas.StatusRequiresIntervention, nil
-	case imp.Aborts():
-		ds, ok := schemas.Lookup(imp.Dataset)
-		if !ok {
-			return "", fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
-		}
-		targets := []*schemas.Dataset{ds.Target()}
-		if ds == schemas.Users {
-			// It also staged the memberships its permission options give.
-			targets = append(targets, schemas.Memberships)
-		}
-		for _, t := range targets {
+		status = schemas.StatusRequiresIntervention
+	case counts.Rejected > 0:
+		status = schemas.StatusCompletedWithErrors
+	}
+	if !imp.Aborts() {
+		return status, nil
+	}
+	ds, ok := schemas.Lookup(imp.Dataset)
+	if !ok {
+		return "", fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
+	}
+	for _, t := range ds.Writes() {
+		if status == schemas.StatusCompleted {
 			if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
 				return "", err
 			}
 		}
-		return schemas.StatusCompleted, nil
-	case counts.Rejected > 0:
-		return schemas.StatusCompletedWithErrors, nil
+		if err := s.store.DropStaged(ctx, t, imp.ID); err != nil {
+			return "", err
+		}
 	}
-	return schemas.StatusCompleted, nil
+	return status, nil
 }
 
 // mailLease is how long a worker may take to finish an import before
@@ -297,11 +301,11 @@ type mailState struct {
 	At   time.Time `json:"at"`
 }
 
-// finish announces the end of the import and mails the uploader, once. A KV
-// entry per import says it is being finished (with the time) or finished. A
-// worker that finds another finishing it leaves it to that one: if that one
-// died, its own event comes back after AckWait and takes the lapsed lease
-// over.
+// finish announces the end of the import and mails the uploader, once, then
+// sends the invitations it asks for (each once: see invite). A KV entry per
+// import says it is being finished (with the time) or finished. A worker
+// that finds another finishing it leaves it to that one: if that one died,
+// its own event comes back after AckWait and takes the lapsed lease over.
 func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	lease, err := json.Marshal(mailState{At: time.Now()})
 	if err != nil {
@@ -317,7 +321,10 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 		if jerr := json.Unmarshal(entry.Value(), &st); jerr != nil {
 			return fmt.Errorf("notify: mailed %s: %w", rec.ID, jerr)
 		}
-		if st.Sent || time.Since(st.At) < mailLease {
+		if st.Sent {
+			return s.invite(ctx, rec) // what a failed attempt left
+		}
+		if time.Since(st.At) < mailLease {
 			return nil
 		}
 		rev, err = s.mailed.Update(rec.ID, lease, entry.Revision())
@@ -328,11 +335,7 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	if err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
-	err = s.announce(ctx, rec)
-	if err == nil {
-		err = s.invite(ctx, rec)
-	}
-	if err != nil {
+	if err := s.announce(ctx, rec); err != nil {
 		if derr := s.mailed.Delete(rec.ID); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -343,7 +346,7 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
 	s.imports.WithLabelValues(rec.Status).Inc()
-	return nil
+	return s.invite(ctx, rec)
 }
 
 // announce publishes the completed event and mails the uploader.

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,8 +72,10 @@ var auditTables = []string{
 }
 
 // importOptions are the columns of the imports table added after its first
-// release: an import's options, which notify needs to end it.
-var importOptions = []string{"on_error String DEFAULT 'continue'", "invite UInt8 DEFAULT 0"}
+// release: what notify needs to end an import that it reads back: its
+// options, and its version (schemas.Import.Version; the version column is
+// the status's rank).
+var importOptions = []string{"on_error String DEFAULT 'continue'", "invite UInt8 DEFAULT 0", "import_version UInt64 DEFAULT 0"}
 
 // DatasetColumns are the columns of a dataset's table after its fields:
 // where each record came from, and what versions it.
@@ -109,13 +112,15 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 	if err := ensureType(ctx, conn, db, "imports", "status", statusType()); err != nil {
 		return err
 	}
-	migrated := map[string]bool{}
-	for _, ds := range datasets {
-		ds = ds.Target()
-		if migrated[ds.Table] {
-			continue
+	var tables []*schemas.Dataset
+	for _, d := range datasets {
+		for _, t := range d.Writes() {
+			if !slices.Contains(tables, t) {
+				tables = append(tables, t)
+			}
 		}
-		migrated[ds.Table] = true
+	}
+	for _, ds := range tables {
 		cols := []string{"tenant String"}
 		for _, f := range ds.Fields {
 			cols = append(cols, f.Column+" "+ColumnType(f.Kind))
@@ -166,6 +171,15 @@ func ensureType(ctx context.Context, conn driver.Conn, db, table, column, want s
 // (load writes them there) until every row of it is known good; then
 // CommitStaged copies them into table.
 func StagedTable(table string) string { return table + "_staged" }
+
+// DropStaged deletes an import's staged records (a mutation: ClickHouse
+// rewrites the parts that hold them, in the background).
+func DropStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) error {
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE import_id = ?", db, StagedTable(ds.Table)), importID); err != nil {
+		return fmt.Errorf("drop staged %s of %s: %w", ds.Table, importID, err)
+	}
+	return nil
+}
 
 // CommitStaged copies an import's staged records into the dataset's table.
 // Copying twice is harmless: the copies have the same version.

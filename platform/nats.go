@@ -43,9 +43,18 @@ func cancelKey(bucket, key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Cancel records that the object at bucket/key was deleted at.
+// Cancel records that the object at bucket/key was deleted at, unless a
+// later deletion is recorded (events may come again, and late).
 func (c Cancellations) Cancel(bucket, key string, at time.Time) error {
-	if _, err := c.KV.Put(cancelKey(bucket, key), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
+	k := cancelKey(bucket, key)
+	if e, err := c.KV.Get(k); err == nil {
+		if was, perr := time.Parse(time.RFC3339Nano, string(e.Value())); perr == nil && !was.Before(at) {
+			return nil
+		}
+	} else if !errors.Is(err, nats.ErrKeyNotFound) {
+		return fmt.Errorf("nats: cancel %s: %w", key, err)
+	}
+	if _, err := c.KV.Put(k, []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
 		return fmt.Errorf("nats: cancel %s: %w", key, err)
 	}
 	return nil

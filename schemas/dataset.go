@@ -145,6 +145,23 @@ type Dataset struct {
 	// row is then loaded whole or rejected whole.
 	Records *Dataset
 	Pivot   func(cells []string) [][]string
+	// Also are datasets whose records an import of this one may write
+	// besides its own (a users import's memberships, a membership's group).
+	Also []*Dataset
+}
+
+// Writes lists the datasets an import of d may write records of: its
+// Target, and what that also writes, each once.
+func (d *Dataset) Writes() []*Dataset {
+	out := []*Dataset{d.Target()}
+	for i := 0; i < len(out); i++ {
+		for _, a := range out[i].Also {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // Target is the dataset whose records a row of d becomes: Records, or d.

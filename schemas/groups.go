@@ -5,10 +5,20 @@ import (
 	"strings"
 )
 
+// GroupRecords are a tenant's groups: load writes one with every
+// membership, so a group exists once it has had a member.
+var GroupRecords = &Dataset{
+	Name:    "group",
+	Version: 1,
+	Table:   "groups",
+	Key:     "name",
+	Fields:  []Field{{Name: "name", Column: "name"}},
+}
+
 // Memberships are the records the groups dataset loads: one per member of a
-// group. A group exists when it has a member. Member is the record's key:
-// the email, a space, the group name (an email has no space, so the key
-// reads back unambiguously). The member must have an account.
+// group (and the group's, GroupRecords). Member is the record's key: the
+// email, a space, the group name (an email has no space, so the key reads
+// back unambiguously). The member must have an account.
 var Memberships = &Dataset{
 	Name:    "memberships",
 	Version: 1,
@@ -19,6 +29,7 @@ var Memberships = &Dataset{
 		{Name: "Groupname", Column: "group_name"},
 		{Name: "email", Column: "email", Ref: &Ref{Table: "accounts", Column: "email", Code: CodeNoAccount, Message: MsgNoAccount}},
 	},
+	Also: []*Dataset{GroupRecords},
 }
 
 func membership(group, email string) []string {

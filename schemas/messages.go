@@ -153,12 +153,6 @@ func MsgNothingToUpdate(key string) string {
 	return fmt.Sprintf("the row fills no field besides %s; fill in at least one field, in addition to the %s", key, key)
 }
 
-// MsgRepeatedMember is a user-based groups row whose email an earlier row
-// has (seed 003: "be careful not to repeat users in the email column").
-func MsgRepeatedMember(first int) string {
-	return fmt.Sprintf("the user is repeated (row %d has the same email); add more groups in the Groupname columns of one row instead", first)
-}
-
 // MsgPasswordPolicy is a password the tenant's policy refuses.
 func MsgPasswordPolicy(p PasswordPolicy) string {
 	return "the password does not match the password policy: " + p.String()

@@ -24,11 +24,21 @@ var userStatusFormat, userStatusNormalize = OneOf(UserStatuses...)
 // a new user needs a password, an email and both names; email and phone may
 // belong to one user of the tenant only; the password is hashed (argon2id)
 // before it is stored, and never travels or rests in plain text.
+//
+// The seeds differ on what a new user must have: seed 001's template
+// requires names and email, seed 002 marks the manager flag and the groups.
+// sluice requires what both need to reach a user (login, password, email,
+// names); the manager flag defaults to 0, and a group, when given, must
+// exist. A user's group cells are its groups by type; the groups dataset's
+// memberships (group_members) are who is in a group, and a users import's
+// permission options add memberships (load/permissions.go).
 var Users = &Dataset{
 	Name:    "users",
 	Version: 1,
 	Table:   "users",
 	Key:     "login",
+	// A users import's permission options give its users memberships.
+	Also: []*Dataset{Memberships},
 	Fields: append([]Field{
 		{Name: "login", Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower,
 			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},
@@ -66,9 +76,8 @@ func userGroupFields() []Field {
 	return fields
 }
 
-// groupRef: a group exists when it has a member (the groups dataset creates
-// groups with their members).
-var groupRef = &Ref{Table: "group_members", Column: "group_name", Code: CodeNoGroup, Message: MsgNoGroup}
+// groupRef: the groups dataset creates groups with their members.
+var groupRef = &Ref{Table: "groups", Column: "name", Code: CodeNoGroup, Message: MsgNoGroup}
 
 // Accounts is the accounts dataset (seed 000): the people of a tenant's
 // subscription, by email. Group members must have an account.

@@ -20,10 +20,12 @@ package transform
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
@@ -31,11 +33,14 @@ import (
 
 // Records rewrites valid rows in place into their canonical form, and marks
 // the cells the file left empty (Row.Empty). A secret cell, sealed by
-// ingest, is opened and replaced by its argon2id hash. The rows of a layout
-// that pivots (a user's groups, a group's members) are then turned into the
-// records they hold, each with its row's number.
+// ingest, is opened and replaced by its argon2id hash, on every core (a hash
+// costs tens of milliseconds). The rows of a layout that pivots (a user's
+// groups, a group's members) are then turned into the records they hold,
+// each with its row's number.
 func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secrets *platform.Secrets) ([]schemas.Row, error) {
 	ctx := imp.Context()
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for r := range rows {
 		row := &rows[r]
 		ctx.Key = ds.CanonicalKey(row.Cells)
@@ -45,15 +50,22 @@ func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secre
 				row.Empty |= 1 << i
 			}
 			if f.Secret && row.Cells[i] != "" {
-				plain, err := secrets.Open(row.Cells[i])
-				if err != nil {
-					return nil, fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
-				}
-				row.Cells[i] = HashSecret(plain, secrets.Salt(imp.Tenant, ctx.Key))
+				sealed, salt := row.Cells[i], secrets.Salt(imp.Tenant, ctx.Key)
+				g.Go(func() error {
+					plain, err := secrets.Open(sealed)
+					if err != nil {
+						return fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
+					}
+					row.Cells[i] = HashSecret(plain, salt)
+					return nil
+				})
 				continue
 			}
 			row.Cells[i] = f.Canonical(row.Cells[i], ctx)
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if ds.Pivot == nil {
 		return rows, nil
