@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,51 +114,43 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	}
 	defer sub.Unsubscribe()
 
-	started := map[string]time.Time{}
+	// One file after another, in name order, each once the one before has
+	// been imported, as a partner would: accounts before the groups whose
+	// members they are, groups before the users who belong to them.
+	var files []string
 	err = filepath.WalkDir("examples", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") || d.Name() == "README.md" {
-			return err
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && d.Name() != "README.md" {
+			files = append(files, path)
 		}
-		key := filepath.ToSlash(strings.TrimPrefix(path, "examples"+string(filepath.Separator)))
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		started[key] = time.Now()
-		_, err = client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(cfg.S3.Bucket), Key: aws.String(key), Body: f,
-			Metadata: map[string]string{"uploader": "partner@" + strings.Split(key, "/")[0] + ".example"},
-		})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("demo: upload: %w", err)
+		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Printf("uploaded %d files to s3://%s; waiting for the pipeline\n\n", len(started), cfg.S3.Bucket)
+	fmt.Printf("uploading %d files to s3://%s, each once the one before is imported\n\n", len(files), cfg.S3.Bucket)
 	fmt.Printf("%-40s %-22s %7s %7s %7s %9s %8s %8s\n", "file", "status", "rows", "created", "updated", "unchanged", "rejected", "elapsed")
-	timeout := time.After(3 * time.Minute)
-	for pending := len(started); pending > 0; {
-		select {
-		case ev := <-completed:
-			t0, ok := started[ev.Import.Key]
-			if !ok {
-				continue
-			}
-			delete(started, ev.Import.Key)
-			pending--
-			k := ev.Counts
-			fmt.Printf("%-40s %-22s %7d %7d %7d %9d %8d %8s\n", ev.Import.Key, ev.Status, k.Rows, k.Created, k.Updated,
-				k.Unchanged, k.Rejected, time.Since(t0).Round(time.Millisecond))
-			if ev.Reason != nil {
-				fmt.Printf("    rejected: %s\n", ev.Reason.Message)
-			}
-		case err := <-pipeline:
-			return fmt.Errorf("demo: pipeline stopped: %w", err)
-		case <-timeout:
-			return fmt.Errorf("demo: %d imports did not complete in 3 minutes; see %s", pending, logFile.Name())
-		case <-ctx.Done():
-			return nil
+	for _, path := range files {
+		key := filepath.ToSlash(strings.TrimPrefix(path, "examples"+string(filepath.Separator)))
+		body, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		t0 := time.Now()
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(cfg.S3.Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+			Metadata: map[string]string{"uploader": "partner@" + strings.Split(key, "/")[0] + ".example"},
+		}); err != nil {
+			return fmt.Errorf("demo: upload: %w", err)
+		}
+		ev, err := awaitImport(ctx, completed, pipeline, key, logFile.Name())
+		if err != nil || ev == nil {
+			return err
+		}
+		k := ev.Counts
+		fmt.Printf("%-40s %-22s %7d %7d %7d %9d %8d %8s\n", key, ev.Status, k.Rows, k.Created, k.Updated,
+			k.Unchanged, k.Rejected, time.Since(t0).Round(time.Millisecond))
+		if ev.Reason != nil {
+			fmt.Printf("    rejected: %s\n", ev.Reason.Message)
 		}
 	}
 	chHost, _, _ := net.SplitHostPort(cfg.ClickHouse.Addr)
@@ -165,6 +158,7 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
 rejected rows: clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
 loaded rows:   clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
+               (and sluice.users, sluice.accounts, sluice.group_members, sluice.groups the same way)
 metrics:       http://%s/metrics    logs: %s
 
 the stack keeps running; Ctrl-C stops it
@@ -177,6 +171,26 @@ the stack keeps running; Ctrl-C stops it
 			return nil
 		}
 		return err
+	}
+}
+
+// awaitImport waits for the completed event of the import of key; nil when
+// ctx ends first.
+func awaitImport(ctx context.Context, completed <-chan schemas.ImportEvent, pipeline <-chan error, key, log string) (*schemas.ImportEvent, error) {
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case ev := <-completed:
+			if ev.Import.Key == key {
+				return &ev, nil
+			}
+		case err := <-pipeline:
+			return nil, fmt.Errorf("demo: pipeline stopped: %w", err)
+		case <-timeout:
+			return nil, fmt.Errorf("demo: %s was not imported in 2 minutes; see %s", key, log)
+		case <-ctx.Done():
+			return nil, nil
+		}
 	}
 }
 
