@@ -185,7 +185,7 @@ func InProgress(nc *nats.Conn, msg *message.Message) error {
 // Content-Type header says which.
 const (
 	metaContentType = "Content-Type"
-	contentChunk    = "application/vnd.sluice.chunk+cbor"
+	contentChunk    = "application/vnd.sluice.chunk.v2+cbor"
 )
 
 // Publish encodes v as JSON and publishes it on subject with the given
