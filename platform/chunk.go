@@ -165,6 +165,19 @@ func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk
 	return publish(pub, subject, msg)
 }
 
+// chunkDecoding lets cells that are not valid UTF-8 through as they are, as Go
+// strings hold them (ingest passes a UTF-8 file's bytes on unchecked past its
+// first 64 KiB): validate rejects such a cell with its row's reason, whereas
+// CBOR's default refused the whole chunk, and its rows went to the poison
+// subject unreported.
+var chunkDecoding = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{UTF8: cbor.UTF8DecodeInvalid}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
+
 // DecodeChunk decodes a chunk PublishChunk published, and finds its dataset.
 // A chunk that does not decode, or of a dataset sluice does not know, is
 // permanent: retrying it cannot help.
@@ -177,7 +190,7 @@ func DecodeChunk(msg *message.Message) (*schemas.Chunk, *schemas.Dataset, error)
 		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
 	}
 	var w wireChunk
-	if err := cbor.Unmarshal(data, &w); err != nil {
+	if err := chunkDecoding.Unmarshal(data, &w); err != nil {
 		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
 	}
 	c, err := fromWire(&w)

@@ -32,6 +32,7 @@ func TestChunkRoundTrip(t *testing.T) {
 			{N: 2, Cells: []string{"a", "", "Müller, \"Hans\"\nline two"}},
 			{N: 4, Cells: []string{"", "日本", ""}, DuplicateOf: 2, Empty: 5},
 			{N: 5, Cells: []string{"", "", ""}, Problem: &schemas.Violation{Code: schemas.CodeMalformed, Message: "bad quote"}},
+			{N: 6, Cells: []string{"not UTF-8: \xff\xfe", "", "x"}}, // validate's to reject
 		}, Rejected: []schemas.Rejected{{N: 3, Violations: []schemas.Violation{{Column: "ID", Code: "format"}}}}}},
 	}
 	for _, tt := range tests {
