@@ -433,15 +433,21 @@ func dlqRows(t *testing.T, tenant, dataset, importID string) []schemas.DLQRows {
 	}
 }
 
-// mailsAbout returns the emails to an address whose subject names a file.
+// mailsAbout returns the emails to an address whose subject names a file,
+// once there is one (notify saves an import's status before it mails, so a
+// test that saw the status may be early), or after 20 s with none.
 func mailsAbout(t *testing.T, to, file string) []mailMessage {
 	t.Helper()
 	var out []mailMessage
-	for _, m := range stack.mail.Messages(t, to) {
-		if strings.Contains(m.Subject, file) && slices.Contains(m.To, to) {
-			out = append(out, mailMessage{Text: m.Text, Attachments: m.Attachments})
+	_ = platform.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
+		out = nil
+		for _, m := range stack.mail.Messages(t, to) {
+			if strings.Contains(m.Subject, file) && slices.Contains(m.To, to) {
+				out = append(out, mailMessage{Text: m.Text, Attachments: m.Attachments})
+			}
 		}
-	}
+		return len(out) > 0, nil
+	})
 	return out
 }
 

@@ -509,6 +509,25 @@ func TestLinesLeftLineLimit(t *testing.T) {
 	if !errors.As(err, &fe) || fe.V.Code != schemas.CodeLineTooLong {
 		t.Errorf("a 1400-byte record over a 1024-byte limit: got %v, want %s", err, schemas.CodeLineTooLong)
 	}
+	// The limit itself is allowed, not a byte more, quoted or not.
+	for _, tt := range []struct {
+		record string
+		ok     bool
+	}{
+		{strings.Repeat("x", 1024), true},
+		{strings.Repeat("x", 1025), false},
+		{"\"" + strings.Repeat("x\n", 511) + "\"", true},
+		{"\"" + strings.Repeat("x\n", 511) + "x\"", false},
+	} {
+		rr, err := NewRowReader(strings.NewReader("email,firstName\n"+tt.record+"\nb@x.io,B\n"), "f.csv", schemas.Clients, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := rr.LinesLeft()
+		if tt.ok && (err != nil || n != 2) || !tt.ok && !errors.As(err, &fe) {
+			t.Errorf("a %d-byte record: got %d, %v", len(tt.record), n, err)
+		}
+	}
 }
 
 // TestEncodings reads the same file saved in each encoding spreadsheets use:

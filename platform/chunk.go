@@ -1,31 +1,40 @@
 package platform
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/fxamacker/cbor/v2"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/sluicehq/sluice/schemas"
 )
 
 // wireChunk is a chunk as it travels: its rows column by column. Row i's cell
-// j is the next Lens[i*Fields+j] bytes of Cols[j]. Decoding it allocates a few
-// strings per chunk instead of one per cell, and the cells of a decoded chunk
-// are substrings of those: this, more than any rule, is what the stages'
-// CPU and memory went to (BENCHMARKS.md).
+// j is the i-th piece of Cols[j], whose length is the i-th of column j's
+// lengths in Lens. Decoding it allocates a few strings per chunk instead of
+// one per cell, and the cells of a decoded chunk are substrings of those:
+// this, more than any rule, is what the stages' CPU and memory went to
+// (BENCHMARKS.md). Row numbers and cell lengths are varints packed in byte
+// strings, not CBOR arrays, which the CBOR library decoded one element at a
+// time through reflection, at a third of each stage's CPU.
 type wireChunk struct {
 	Import   schemas.Import     `json:"import"`
 	Number   int                `json:"number"`
 	FirstRow int                `json:"first_row"`
 	Rejected []schemas.Rejected `json:"rejected,omitempty"`
 
-	Fields int      `json:"fields"`
-	N      []int    `json:"n"`
-	Cols   []string `json:"cols"`
-	Lens   []uint32 `json:"lens"`
+	Fields int `json:"fields"`
+	Rows   int `json:"rows"`
+	// Nums is each row's number less the previous row's (the first's less
+	// FirstRow), as varints; Lens each cell's length in bytes, column by
+	// column, as uvarints.
+	Nums []byte   `json:"nums"`
+	Lens []byte   `json:"lens"`
+	Cols []string `json:"cols"`
 	// The rare per-row attributes, by row index.
 	Dup      map[int][]schemas.Duplicate `json:"dup,omitempty"`
 	Empty    map[int]uint64              `json:"empty,omitempty"`
@@ -33,31 +42,21 @@ type wireChunk struct {
 }
 
 func toWire(c *schemas.Chunk) (*wireChunk, error) {
-	w := &wireChunk{Import: c.Import, Number: c.Number, FirstRow: c.FirstRow, Rejected: c.Rejected, N: make([]int, len(c.Rows))}
+	w := &wireChunk{Import: c.Import, Number: c.Number, FirstRow: c.FirstRow, Rejected: c.Rejected, Rows: len(c.Rows)}
 	if len(c.Rows) == 0 {
 		return w, nil
 	}
 	w.Fields = len(c.Rows[0].Cells)
-	sizes := make([]int, w.Fields)
-	for _, r := range c.Rows {
+	// Most row steps and cell lengths fit in one byte. nums and lens are
+	// local until done: appending to a field of w costs a write barrier.
+	nums := make([]byte, 0, len(c.Rows)+binary.MaxVarintLen64)
+	prev := c.FirstRow
+	for i, r := range c.Rows {
 		if len(r.Cells) != w.Fields {
 			return nil, fmt.Errorf("bus: chunk %d: rows of %d and %d cells", c.Number, w.Fields, len(r.Cells))
 		}
-		for j, cell := range r.Cells {
-			sizes[j] += len(cell)
-		}
-	}
-	cols := make([]strings.Builder, w.Fields)
-	for j := range cols {
-		cols[j].Grow(sizes[j])
-	}
-	w.Lens = make([]uint32, 0, len(c.Rows)*w.Fields)
-	for i, r := range c.Rows {
-		w.N[i] = r.N
-		for j, cell := range r.Cells {
-			cols[j].WriteString(cell)
-			w.Lens = append(w.Lens, uint32(len(cell)))
-		}
+		nums = binary.AppendVarint(nums, int64(r.N-prev))
+		prev = r.N
 		if len(r.Duplicates) > 0 {
 			w.Dup = setIn(w.Dup, i, r.Duplicates)
 		}
@@ -68,10 +67,22 @@ func toWire(c *schemas.Chunk) (*wireChunk, error) {
 			w.Problems = setIn(w.Problems, i, *r.Problem)
 		}
 	}
+	lens := make([]byte, 0, len(c.Rows)*w.Fields+binary.MaxVarintLen64)
 	w.Cols = make([]string, w.Fields)
-	for j := range cols {
-		w.Cols[j] = cols[j].String()
+	for j := range w.Cols {
+		size := 0
+		for _, r := range c.Rows {
+			size += len(r.Cells[j])
+		}
+		var col strings.Builder
+		col.Grow(size)
+		for _, r := range c.Rows {
+			col.WriteString(r.Cells[j])
+			lens = binary.AppendUvarint(lens, uint64(len(r.Cells[j])))
+		}
+		w.Cols[j] = col.String()
 	}
+	w.Nums, w.Lens = nums, lens
 	return w, nil
 }
 
@@ -87,38 +98,59 @@ var errBadChunk = errors.New("bus: chunk cells do not add up")
 
 func fromWire(w *wireChunk) (*schemas.Chunk, error) {
 	c := &schemas.Chunk{Import: w.Import, Number: w.Number, FirstRow: w.FirstRow, Rejected: w.Rejected}
-	if len(w.N) == 0 {
+	if w.Rows == 0 {
 		return c, nil
 	}
-	if len(w.Cols) != w.Fields || len(w.Lens) != len(w.N)*w.Fields {
+	if w.Rows < 0 || w.Fields <= 0 || len(w.Cols) != w.Fields || len(w.Nums) < w.Rows || len(w.Lens) < w.Rows*w.Fields {
 		return nil, errBadChunk
 	}
-	c.Rows = make([]schemas.Row, len(w.N))
-	cells := make([]string, len(w.Lens)) // one backing array for every row
-	offs := make([]int, w.Fields)
+	c.Rows = make([]schemas.Row, w.Rows)
+	cells := make([]string, w.Rows*w.Fields) // one backing array for every row
+	n, nums := w.FirstRow, w.Nums
 	for i := range c.Rows {
 		r := &c.Rows[i]
-		r.N = w.N[i]
-		r.Cells = cells[i*w.Fields : (i+1)*w.Fields : (i+1)*w.Fields]
-		for j := range r.Cells {
-			end := offs[j] + int(w.Lens[i*w.Fields+j])
-			if end > len(w.Cols[j]) {
-				return nil, errBadChunk
-			}
-			r.Cells[j] = w.Cols[j][offs[j]:end]
-			offs[j] = end
+		step, k := binary.Varint(nums)
+		if k <= 0 {
+			return nil, errBadChunk
 		}
+		nums = nums[k:]
+		n += int(step)
+		r.N = n
+		r.Cells = cells[i*w.Fields : (i+1)*w.Fields : (i+1)*w.Fields]
 		r.Duplicates = w.Dup[i]
 		r.Empty = w.Empty[i]
 		if p, ok := w.Problems[i]; ok {
-			r.Problem = &p
+			r.Problem = new(schemas.Violation) // not &p, which would escape for every row
+			*r.Problem = p
 		}
+	}
+	lens := w.Lens
+	for j, col := range w.Cols {
+		off := 0
+		for i := j; i < len(cells); i += w.Fields {
+			size, k := binary.Uvarint(lens)
+			if k <= 0 || size > uint64(len(col)-off) {
+				return nil, errBadChunk
+			}
+			lens = lens[k:]
+			cells[i] = col[off : off+int(size)]
+			off += int(size)
+		}
+		if off != len(col) {
+			return nil, errBadChunk
+		}
+	}
+	if len(nums) != 0 || len(lens) != 0 {
+		return nil, errBadChunk
 	}
 	return c, nil
 }
 
-// PublishChunk publishes a chunk in its wire form (CBOR, column by column)
-// on subject with the given Msg-Id.
+// PublishChunk publishes a chunk in its wire form (CBOR, column by column,
+// compressed with S2) on subject with the given Msg-Id. Compressed, a chunk
+// of the bench's clients file is an eighth of its size: nats-server, which
+// stores and forwards every chunk three times, was the pipeline's third
+// largest user of CPU, and its work grows with the bytes.
 func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk) error {
 	w, err := toWire(c)
 	if err != nil {
@@ -128,10 +160,23 @@ func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk
 	if err != nil {
 		return fmt.Errorf("bus: encode %s: %w", subject, err)
 	}
-	msg := message.NewMessage(msgID, data)
+	msg := message.NewMessage(msgID, s2.Encode(nil, data))
 	msg.Metadata.Set(metaContentType, contentChunk)
 	return publish(pub, subject, msg)
 }
+
+// chunkDecoding lets cells that are not valid UTF-8 through as they are, as Go
+// strings hold them (ingest passes a UTF-8 file's bytes on unchecked past its
+// first 64 KiB): validate rejects such a cell with its row's reason, whereas
+// CBOR's default refused the whole chunk, and its rows went to the poison
+// subject unreported.
+var chunkDecoding = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{UTF8: cbor.UTF8DecodeInvalid}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
 
 // DecodeChunk decodes a chunk PublishChunk published, and finds its dataset.
 // A chunk that does not decode, or of a dataset sluice does not know, is
@@ -140,8 +185,12 @@ func DecodeChunk(msg *message.Message) (*schemas.Chunk, *schemas.Dataset, error)
 	if ct := msg.Metadata.Get(metaContentType); ct != contentChunk {
 		return nil, nil, fmt.Errorf("bus: message %s is %q, not a chunk", msg.UUID, ct)
 	}
+	data, err := s2.Decode(nil, msg.Payload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
+	}
 	var w wireChunk
-	if err := cbor.Unmarshal(msg.Payload, &w); err != nil {
+	if err := chunkDecoding.Unmarshal(data, &w); err != nil {
 		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
 	}
 	c, err := fromWire(&w)

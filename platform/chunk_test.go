@@ -2,6 +2,7 @@ package platform
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -31,6 +32,7 @@ func TestChunkRoundTrip(t *testing.T) {
 			{N: 2, Cells: []string{"a", "", "Müller, \"Hans\"\nline two"}},
 			{N: 4, Cells: []string{"", "日本", ""}, Duplicates: []schemas.Duplicate{{Field: 1, Of: 2}}, Empty: 5},
 			{N: 5, Cells: []string{"", "", ""}, Problem: &schemas.Violation{Code: schemas.CodeMalformed, Message: "bad quote"}},
+			{N: 6, Cells: []string{"not UTF-8: \xff\xfe", "", "x"}}, // validate's to reject
 		}, Rejected: []schemas.Rejected{{N: 3, Violations: []schemas.Violation{{Column: "ID", Code: "format"}}}}}},
 	}
 	for _, tt := range tests {
@@ -65,5 +67,42 @@ func TestChunkWireErrors(t *testing.T) {
 	}
 	if _, _, err := DecodeChunk(message.NewMessage("x", []byte(`{}`))); err == nil {
 		t.Error("a JSON message decoded as a chunk")
+	}
+}
+
+// benchChunk is a chunk as load receives it from the bench's clients file.
+func benchChunk() *schemas.Chunk {
+	c := &schemas.Chunk{Import: schemas.Import{ID: "0b6f6d9e-4f3e-4f7c-9a55-6b2a7c3d9e10", Tenant: "bench", Dataset: "clients"}, Number: 7, FirstRow: 30002}
+	for i := range 5000 {
+		n := c.FirstRow + i
+		c.Rows = append(c.Rows, schemas.Row{N: n, Cells: []string{
+			fmt.Sprintf("%024x", n), fmt.Sprintf("First%d", n%9973), fmt.Sprintf("Last%d", n%7919), fmt.Sprintf("user%d@bench.example", n),
+			fmt.Sprintf("%024x", n%97), fmt.Sprintf("%024x", n%89), "1", "Partner", "2024-03-04 05:06:00",
+		}})
+	}
+	return c
+}
+
+func BenchmarkPublishChunk(b *testing.B) {
+	c := benchChunk()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := PublishChunk(&capture{}, "s", "id", c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeChunk(b *testing.B) {
+	var pub capture
+	if err := PublishChunk(&pub, "s", "id", benchChunk()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(pub.msgs[0].Payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := DecodeChunk(pub.msgs[0]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
