@@ -244,7 +244,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.BatchRows == 0 {
-		c.BatchRows = 30000
+		c.BatchRows = 20000
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 200 * time.Millisecond
