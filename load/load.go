@@ -340,9 +340,13 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
 	ds := shape.Target()
-	w := &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}}
+	n := 0
+	for _, c := range chunks {
+		n += len(c.Rows)
+	}
+	w := &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
 	numbers := make([]int, len(chunks))
-	var keys []string
+	keys := make([]string, 0, n)
 	key := ds.KeyIndex()
 	for i, c := range chunks {
 		numbers[i] = c.Number
