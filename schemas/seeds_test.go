@@ -38,3 +38,15 @@ func TestSeedMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestIsPersonName(t *testing.T) {
+	for v, want := range map[string]bool{
+		"Anna": true, "Иван": true, "Фёдорова": true, "O'Neil-Smith": true, `Anna 2/B\C`: true,
+		"José": true, "Zoë": true, "Łukasz": true,
+		"Anna!": false, "George R.": false, "Tanaka, Jr": false, "李": false, "Ἀλέξανδρος": false, "Anna\t": false,
+	} {
+		if got := schemas.IsPersonName(v); got != want {
+			t.Errorf("IsPersonName(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -49,9 +49,9 @@ var Users = &Dataset{
 		{Name: "phone", Column: "phone", MaxLen: 30, Parse: parsePhone, Unique: true,
 			Help: "in any form (+7..., 7..., 8..., other countries' too), stored as +<country><number>; no other user may have it", Example: "+7 916 123-45-67"},
 		{Name: "firstName", Column: "first_name", Required: true, MaxLen: 50, Format: IsPersonName,
-			Help: "Latin and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "John"},
+			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "John"},
 		{Name: "lastName", Column: "last_name", Required: true, MaxLen: 50, Format: IsPersonName,
-			Help: "Latin and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Doe"},
+			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Doe"},
 		{Name: "manager", Column: "manager", Kind: Bool, Format: Is01, Normalize: NormalizeBool, Default: func(Context) string { return "0" },
 			Help: "1 if the user is a manager, 0 (the default) if not", Example: "0"},
 		{Name: "mustChangePassword", Column: "must_change_password", Kind: Bool, Format: Is01, Normalize: NormalizeBool,
@@ -90,9 +90,9 @@ var Accounts = &Dataset{
 		{Name: "email", Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower,
 			Help: "the account's address, of the form A@B.C; it identifies the account", Example: "jane.roe@example.com"},
 		{Name: "firstName", Column: "first_name", Required: true, MaxLen: 50, Format: IsPersonName,
-			Help: "Latin and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Jane"},
+			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Jane"},
 		{Name: "lastName", Column: "last_name", MaxLen: 50, Format: IsPersonName,
-			Help: "Latin and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Roe"},
+			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Roe"},
 	},
 }
 
@@ -108,12 +108,14 @@ func IsLogin(v string) bool {
 }
 
 // IsPersonName reports whether v has only Latin and Cyrillic letters,
-// digits, spaces and / \ ' - (seed 002).
+// digits, spaces and / \ ' - (seed 002). Latin letters include those with
+// diacritics (José, Zoë, Łukasz): they are letters of the Latin alphabet as
+// the partners who write them know it.
 func IsPersonName(v string) bool {
 	for _, r := range v {
 		switch {
 		case r < 0x80 && (isAlnum(byte(r)) || strings.ContainsRune(` /\'-`, r)):
-		case unicode.Is(unicode.Cyrillic, r) && unicode.IsLetter(r):
+		case (unicode.Is(unicode.Cyrillic, r) || unicode.Is(unicode.Latin, r)) && unicode.IsLetter(r):
 		default:
 			return false
 		}
