@@ -383,7 +383,7 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
 	imp.OnError = cmp.Or(strings.ToLower(metadata(meta, "on-error")), tenant.OnError)
-	if imp.OnError != schemas.OnErrorContinue && imp.OnError != schemas.OnErrorAbort {
+	if !schemas.ValidOnError(imp.OnError) {
 		return fileError(schemas.CodeBadOption, schemas.MsgBadOption("on-error", imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
 	}
 	switch v := strings.ToLower(metadata(meta, "invite")); v {

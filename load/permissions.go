@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -99,8 +98,7 @@ func (p *permissions) memberships(records []Record) []Record {
 			continue
 		}
 		for _, g := range p.groups {
-			e := strings.ToLower(r.Row.Cells[email])
-			cells := []string{e + " " + g, g, e}
+			cells := schemas.Membership(g, r.Row.Cells[email]) // the email is canonical: lower case
 			out = append(out, Record{Row: schemas.Row{N: r.Row.N, Cells: cells}, Chunk: r.Chunk, Hash: RowHash(cells), Outcome: Created})
 		}
 	}

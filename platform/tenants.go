@@ -80,7 +80,7 @@ func LoadTenants(path string) (Tenants, error) {
 		if t.OnError == "" {
 			t.OnError = schemas.OnErrorContinue
 		}
-		if t.OnError != schemas.OnErrorContinue && t.OnError != schemas.OnErrorAbort {
+		if !schemas.ValidOnError(t.OnError) {
 			return nil, fmt.Errorf("tenants: %s: on_error %q is not continue or abort", name, t.OnError)
 		}
 		if t.Region == "" {

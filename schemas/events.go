@@ -50,6 +50,9 @@ type Import struct {
 // bits of Version (ingest makes it so).
 func (imp *Import) UploadedAt() time.Time { return time.UnixMilli(int64(imp.Version >> 20)).UTC() }
 
+// ValidOnError reports whether o is what an import may do on error.
+func ValidOnError(o string) bool { return o == OnErrorContinue || o == OnErrorAbort }
+
 // Aborts reports whether a rejected row keeps every row of the import from
 // being loaded.
 func (imp *Import) Aborts() bool { return imp.OnError == OnErrorAbort }

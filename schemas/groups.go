@@ -32,7 +32,8 @@ var Memberships = &Dataset{
 	Also: []*Dataset{GroupRecords},
 }
 
-func membership(group, email string) []string {
+// Membership returns the cells of the membership record of email in group.
+func Membership(group, email string) []string {
 	return []string{email + " " + group, group, email}
 }
 
@@ -61,7 +62,7 @@ var GroupBased = &Dataset{
 		var out [][]string
 		for email := range strings.SplitSeq(cells[1], ListSep) {
 			if email != "" {
-				out = append(out, membership(cells[0], email))
+				out = append(out, Membership(cells[0], email))
 			}
 		}
 		return out
@@ -90,7 +91,7 @@ var UserBased = &Dataset{
 		var out [][]string
 		for group := range strings.SplitSeq(cells[3], ListSep) {
 			if group != "" {
-				out = append(out, membership(group, cells[0]))
+				out = append(out, Membership(group, cells[0]))
 			}
 		}
 		return out
