@@ -34,7 +34,9 @@ type group struct {
 
 // batcher gathers the chunks handled at once into large writes, one import
 // per write: a write happens when its chunks reach rows, or when its first
-// chunk has waited wait. Writes happen one at a time, in its goroutine.
+// chunk has waited wait. Writes happen one at a time, in a goroutine of
+// their own, while the next write gathers: most of a write is waiting for
+// ClickHouse.
 type batcher struct {
 	in    chan *request
 	rows  int
@@ -65,6 +67,22 @@ func (b *batcher) add(ctx context.Context, c *schemas.Chunk, retried bool) (sche
 
 // run gathers and writes until ctx ends.
 func (b *batcher) run(ctx context.Context) {
+	ready := make(chan *group)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for g := range ready {
+			b.write(ctx, g)
+		}
+	}()
+	defer func() { close(ready); <-written }()
+	send := func(g *group) {
+		select {
+		case ready <- g:
+		case <-ctx.Done():
+			g.answer(nil, errStopping)
+		}
+	}
 	groups := map[string]*group{}
 	tick := time.NewTicker(b.wait / 4)
 	defer tick.Stop()
@@ -87,13 +105,13 @@ func (b *batcher) run(ctx context.Context) {
 			g.retried = g.retried || req.retried
 			if g.rows >= b.rows {
 				delete(groups, id)
-				b.write(ctx, g)
+				send(g)
 			}
 		case now := <-tick.C:
 			for id, g := range groups {
 				if now.Sub(g.started) >= b.wait {
 					delete(groups, id)
-					b.write(ctx, g)
+					send(g)
 				}
 			}
 		}

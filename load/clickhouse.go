@@ -228,13 +228,13 @@ func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 
 // writeRecords upserts the records of ds that are new or changed.
 func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *schemas.Dataset, records []Record) error {
-	n := 0
-	for _, r := range records {
-		if r.Outcome != Unchanged {
-			n++
+	var changed []*Record
+	for i := range records {
+		if records[i].Outcome != Unchanged {
+			changed = append(changed, &records[i])
 		}
 	}
-	if n == 0 {
+	if len(changed) == 0 {
 		return nil
 	}
 	cols := []string{"tenant"}
@@ -244,52 +244,60 @@ func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *
 	cols = append(cols, "row_hash", "import_id", "row", "version", "loaded_at")
 	// Column by column: one typed slice per column, filled in place (an
 	// append through an interface boxed a new slice header per cell, the
-	// stage's most frequent allocation).
+	// stage's most frequent allocation), and reused block after block.
+	m := min(blockRows, len(changed))
 	fields := make([]any, len(ds.Fields))
 	for i, f := range ds.Fields {
 		switch f.Kind {
 		case schemas.Bool:
-			fields[i] = make([]uint8, n)
+			fields[i] = make([]uint8, m)
 		case schemas.DateTime:
-			fields[i] = make([]time.Time, n)
+			fields[i] = make([]time.Time, m)
 		default:
-			fields[i] = make([]string, n)
+			fields[i] = make([]string, m)
 		}
 	}
-	hashes := make([]uint64, 0, n)
-	rowNums := make([]uint32, 0, n)
-	for _, r := range records {
-		if r.Outcome == Unchanged {
-			continue
-		}
-		k := len(hashes)
-		for i, f := range ds.Fields {
-			v := r.Row.Cells[i]
-			switch col := fields[i].(type) {
-			case []uint8:
-				if v == "1" {
-					col[k] = 1
-				}
-			case []time.Time:
-				t, err := parseDateTime(v)
-				if err != nil {
-					return fmt.Errorf("load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
-				}
-				col[k] = t
-			case []string:
-				col[k] = v
-			}
-		}
-		hashes = append(hashes, r.Hash)
-		rowNums = append(rowNums, uint32(r.Row.N))
-	}
-	columns := append(append([]any{repeat(imp.Tenant, n)}, fields...), hashes, repeat(imp.ID, n), rowNums,
-		repeat(imp.Version, n), repeat(time.Now().UTC().Truncate(time.Second), n))
+	hashes, rowNums := make([]uint64, m), make([]uint32, m)
+	tenants, ids, versions, times := repeat(imp.Tenant, m), repeat(imp.ID, m), repeat(imp.Version, m), repeat(time.Now().UTC().Truncate(time.Second), m)
 	table := ds.Table
 	if imp.Aborts() {
 		table = platform.StagedTable(table) // until every row is known good
 	}
-	return c.insert(ctx, fmt.Sprintf("%s (%s)", table, strings.Join(cols, ", ")), columns...)
+	return c.insert(ctx, fmt.Sprintf("%s (%s)", table, strings.Join(cols, ", ")), len(changed), func(lo, hi int) ([]any, error) {
+		n := hi - lo
+		block := make([]any, 0, len(cols))
+		block = append(block, tenants[:n])
+		for i, f := range ds.Fields {
+			switch col := fields[i].(type) {
+			case []uint8:
+				for k, r := range changed[lo:hi] {
+					col[k] = 0
+					if r.Row.Cells[i] == "1" {
+						col[k] = 1
+					}
+				}
+				block = append(block, col[:n])
+			case []time.Time:
+				for k, r := range changed[lo:hi] {
+					t, err := parseDateTime(r.Row.Cells[i])
+					if err != nil {
+						return nil, fmt.Errorf("load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
+					}
+					col[k] = t
+				}
+				block = append(block, col[:n])
+			case []string:
+				for k, r := range changed[lo:hi] {
+					col[k] = r.Row.Cells[i]
+				}
+				block = append(block, col[:n])
+			}
+		}
+		for k, r := range changed[lo:hi] {
+			hashes[k], rowNums[k] = r.Hash, uint32(r.Row.N)
+		}
+		return append(block, hashes[:n], ids[:n], rowNums[:n], versions[:n], times[:n]), nil
+	})
 }
 
 // parseDateTime parses a canonical DateTime cell (schemas.DateTimeLayout,
@@ -336,8 +344,11 @@ func (c *ClickHouse) writeOutcomes(ctx context.Context, w *Write) error {
 			rows, chunks, outcomes = append(rows, uint32(r.N)), append(chunks, uint32(chunk)), append(outcomes, Rejected)
 		}
 	}
-	return c.insert(ctx, "import_rows (import_id, row, chunk, outcome, version)",
-		repeat(w.Import.ID, n), rows, chunks, outcomes, repeat(w.Import.Version, n))
+	m := min(blockRows, n)
+	ids, versions := repeat(w.Import.ID, m), repeat(w.Import.Version, m)
+	return c.insert(ctx, "import_rows (import_id, row, chunk, outcome, version)", n, func(lo, hi int) ([]any, error) {
+		return []any{ids[:hi-lo], rows[lo:hi], chunks[lo:hi], outcomes[lo:hi], versions[:hi-lo]}, nil
+	})
 }
 
 // writeRejections writes why each rejected row was rejected to
@@ -359,19 +370,41 @@ func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 		return nil
 	}
 	n, imp := len(rows), w.Import
-	return c.insert(ctx, "import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version)",
-		repeat(imp.ID, n), rows, repeat(imp.Tenant, n), repeat(imp.Dataset, n), cols, codes, msgs, vals, repeat(imp.Version, n))
+	m := min(blockRows, n)
+	ids, tenants, datasets, versions := repeat(imp.ID, m), repeat(imp.Tenant, m), repeat(imp.Dataset, m), repeat(imp.Version, m)
+	return c.insert(ctx, "import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version)", n, func(lo, hi int) ([]any, error) {
+		k := hi - lo
+		return []any{ids[:k], rows[lo:hi], tenants[:k], datasets[:k], cols[lo:hi], codes[lo:hi], msgs[lo:hi], vals[lo:hi], versions[:k]}, nil
+	})
 }
 
-// insert writes whole columns into table (with its column list) in one
-// insert.
-func (c *ClickHouse) insert(ctx context.Context, table string, columns ...any) error {
+// blockRows is the most rows an insert sends in one block. ClickHouse
+// gathers the blocks of one insert into one part (min_insert_block_size_rows,
+// a million by default), so a write of any size is still one part, while
+// load's column buffers stay the size of a block (clickhouse-go grows them a
+// quarter at a time, and reuses them from block to block).
+const blockRows = 8192
+
+// insert writes n rows into table (with its column list) in one insert,
+// block by block: block returns the columns of rows lo to hi.
+func (c *ClickHouse) insert(ctx context.Context, table string, n int, block func(lo, hi int) ([]any, error)) error {
 	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s", c.Database, table))
 	if err != nil {
 		return fmt.Errorf("load: insert %s: %w", table, err)
 	}
-	for i, col := range columns {
-		if err := batch.Column(i).Append(col); err != nil {
+	for lo := 0; lo < n; lo += blockRows {
+		columns, err := block(lo, min(lo+blockRows, n))
+		if err == nil {
+			for i, col := range columns {
+				if err = batch.Column(i).Append(col); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			err = batch.Flush()
+		}
+		if err != nil {
 			_ = batch.Abort()
 			return fmt.Errorf("load: insert %s: %w", table, err)
 		}
@@ -400,7 +433,8 @@ func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
 		nums[i], firsts[i] = uint32(r.Number), uint32(r.FirstRow)
 		rows[i], created[i], updated[i], unchanged[i], rejected[i] = uint32(k.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected)
 	}
-	return c.insert(ctx, "import_chunks (import_id, chunk, first_row, rows, created, updated, unchanged, rejected, loaded_at, version)",
-		repeat(w.Import.ID, n), nums, firsts, rows, created, updated, unchanged, rejected,
-		repeat(time.Now().UTC().Truncate(time.Second), n), repeat(w.Import.Version, n))
+	ids, times, versions := repeat(w.Import.ID, n), repeat(time.Now().UTC().Truncate(time.Second), n), repeat(w.Import.Version, n)
+	return c.insert(ctx, "import_chunks (import_id, chunk, first_row, rows, created, updated, unchanged, rejected, loaded_at, version)", n, func(lo, hi int) ([]any, error) {
+		return []any{ids[lo:hi], nums[lo:hi], firsts[lo:hi], rows[lo:hi], created[lo:hi], updated[lo:hi], unchanged[lo:hi], rejected[lo:hi], times[lo:hi], versions[lo:hi]}, nil
+	})
 }

@@ -235,7 +235,8 @@ type Config struct {
 	BatchRows int
 	// MaxWait is the longest a chunk waits for others to join its write.
 	MaxWait time.Duration
-	// Concurrency is how many chunks are handled (and gathered) at once.
+	// Concurrency is how many chunks are handled at once: those of the
+	// write under way and of the next, which gathers meanwhile.
 	Concurrency int
 	MaxDeliver  int
 	// WriteTimeout bounds one write.
@@ -244,13 +245,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.BatchRows == 0 {
-		c.BatchRows = 20000
+		c.BatchRows = 50000
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = 200 * time.Millisecond
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 8
+		c.Concurrency = 24 // two writes and more, of ingest's 5,000-row chunks
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 20 * time.Second
