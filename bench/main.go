@@ -2,9 +2,11 @@
 // the same file, in one run (make bench):
 //
 //  1. it writes a clients file of N rows (BENCH_ROWS, default 100000 and
-//     1000000), deterministic, with exactly 2% bad rows; each size is run
-//     BENCH_RUNS times (default 3: this machine's CPU is shared, and one run
-//     can be off by a fifth);
+//     1000000), deterministic, with exactly 2% bad rows, then a users file
+//     of BENCH_USERS rows (default 5000, the seed's limit; 0 skips it), whose
+//     passwords transform hashes with argon2id; each file is run BENCH_RUNS
+//     times (default 3: this machine's CPU is shared, and one run can be off
+//     by a fifth);
 //  2. it times `clickhouse-client --query "INSERT INTO t FORMAT CSVWithNames" < file`
 //     into a table of String columns;
 //  3. it runs the pipeline as separate processes (nats-server, one `sluice
@@ -42,20 +44,34 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// stageMemoryLimitMiB is the soft memory limit each stage runs with, the
-// same as in docker-compose.yml.
-const stageMemoryLimitMiB = "160"
+// memoryLimitMiB is the soft memory limit each stage runs with, the same
+// as in docker-compose.yml.
+func memoryLimitMiB(stage string) string {
+	if stage == schemas.StageTransform {
+		return "140" // see docker-compose.yml
+	}
+	return "160"
+}
+
+// workload is a file for the bench: rows of a dataset.
+type workload struct {
+	ds   *schemas.Dataset
+	rows int
+	// generate writes the file and returns its columns and how many of
+	// its rows are bad.
+	generate func(path string, n int) (header []string, bad int, err error)
+}
 
 func main() {
 	sizes := []int{100_000, 1_000_000}
-	runs := 3
-	for key, dst := range map[string]*int{"BENCH_ROWS": nil, "BENCH_RUNS": &runs} {
+	runs, users := 3, 5000
+	for key, dst := range map[string]*int{"BENCH_ROWS": nil, "BENCH_RUNS": &runs, "BENCH_USERS": &users} {
 		v := os.Getenv(key)
 		if v == "" {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
+		if err != nil || n < 0 || n == 0 && key != "BENCH_USERS" {
 			log.Fatalf("bench: %s: want a positive number, got %q", key, v)
 		}
 		if dst == nil {
@@ -64,12 +80,20 @@ func main() {
 			*dst = n
 		}
 	}
-	if err := run(sizes, runs); err != nil {
+	var files []workload
+	for _, n := range sizes {
+		files = append(files, workload{schemas.Clients, n, generateClients})
+	}
+	if users > 0 {
+		files = append(files, workload{schemas.Users, users, generateUsers})
+	}
+	if err := run(files, runs); err != nil {
 		log.Fatalf("bench: %v", err)
 	}
 }
 
 type result struct {
+	dataset    string
 	rows, bad  int
 	clickhouse time.Duration
 	pipeline   time.Duration
@@ -88,7 +112,7 @@ type peak struct {
 	avg  float64 // milliseconds per message, handler time
 }
 
-func run(sizes []int, runs int) error {
+func run(files []workload, runs int) error {
 	root := testkit.RepoRoot()
 	out := filepath.Join(root, "bench", "out")
 	if err := os.RemoveAll(out); err != nil {
@@ -119,10 +143,10 @@ func run(sizes []int, runs int) error {
 	}
 	defer stopMail()
 
-	for _, n := range sizes {
+	for _, w := range files {
 		var ratios []float64
 		for i := range runs {
-			r, err := measure(out, bin, n, i, ch, mail)
+			r, err := measure(out, bin, w, i, ch, mail)
 			if err != nil {
 				return err
 			}
@@ -131,15 +155,15 @@ func run(sizes []int, runs int) error {
 		}
 		if runs > 1 {
 			sort.Float64s(ratios)
-			fmt.Printf("\n%d rows, %d runs: ratio to ClickHouse's own load best %.1fx, median %.1fx, worst %.1fx\n",
-				n, runs, ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+			fmt.Printf("\n%d %s rows, %d runs: ratio to ClickHouse's own load best %.1fx, median %.1fx, worst %.1fx\n",
+				w.rows, w.ds.Name, runs, ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
 		}
 	}
 	return nil
 }
 
 func report(r result) {
-	fmt.Printf("\n%d rows (%.0f MiB, %d bad):\n", r.rows, r.fileMiB, r.bad)
+	fmt.Printf("\n%d %s rows (%.1f MiB, %d bad):\n", r.rows, r.dataset, r.fileMiB, r.bad)
 	fmt.Printf("  clickhouse-client INSERT ... FORMAT CSVWithNames: %8.2fs  %9.0f rows/s\n", r.clickhouse.Seconds(), float64(r.rows)/r.clickhouse.Seconds())
 	fmt.Printf("  sluice, PutObject to completed:                   %8.2fs  %9.0f rows/s  (%.1fx ClickHouse)\n",
 		r.pipeline.Seconds(), float64(r.rows)/r.pipeline.Seconds(), r.pipeline.Seconds()/r.clickhouse.Seconds())
@@ -151,14 +175,15 @@ func report(r result) {
 	}
 }
 
-func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.Mailpit) (result, error) {
-	r := result{rows: n}
-	dir := filepath.Join(out, fmt.Sprintf("run-%d-%d", n, run))
+func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail *testkit.Mailpit) (result, error) {
+	n := w.rows
+	r := result{dataset: w.ds.Name, rows: n}
+	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.ds.Name, n, run))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r, err
 	}
-	file := filepath.Join(dir, "clients.csv")
-	bad, err := generate(file, n)
+	file := filepath.Join(dir, w.ds.Name+".csv")
+	header, bad, err := w.generate(file, n)
 	if err != nil {
 		return r, err
 	}
@@ -179,10 +204,10 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 	}
 
 	// ClickHouse's own load of the same file.
-	table := fmt.Sprintf("bench_clients_%d_%d", n, run)
-	cols := make([]string, len(schemas.Clients.Fields))
-	for i, f := range schemas.Clients.Fields {
-		cols[i] = fmt.Sprintf("`%s` String", f.Name)
+	table := fmt.Sprintf("bench_%s_%d_%d", w.ds.Name, n, run)
+	cols := make([]string, len(header))
+	for i, name := range header {
+		cols[i] = fmt.Sprintf("`%s` String", name)
 	}
 	if err := ch.Conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS sluice.%s", table)); err != nil {
 		return r, err
@@ -258,7 +283,7 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 	defer minio.Stop()
 	tenants := filepath.Join(dir, "tenants.json")
 	// A tenant of its own per size: every row is new to it.
-	tenant := fmt.Sprintf("bench%d-%d", n, run)
+	tenant := fmt.Sprintf("bench-%s%d-%d", w.ds.Name, n, run)
 	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d, "max_bytes": %d}}`, tenant, n, 1<<30)), 0o644); err != nil {
 		return r, err
 	}
@@ -273,8 +298,7 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 			"SLUICE_TENANTS_FILE=" + tenants,
 			"SLUICE_S3_ENDPOINT=" + s3cfg.Endpoint,
 			fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", mport),
-			// As docker-compose.yml runs the stages.
-			"SLUICE_MEMORY_LIMIT_MIB=" + stageMemoryLimitMiB,
+			"SLUICE_MEMORY_LIMIT_MIB=" + memoryLimitMiB(stage),
 		}
 		p, err := platform.Start(ctx, stage, dir, env, platform.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
 			filepath.Join(bin, "sluice"), stage)
@@ -320,7 +344,7 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 	chCPU, minioCPU := cpuSeconds(ch.Part.Pid()), cpuSeconds(minio.Pid())
 	start = time.Now()
 	if _, err := platform.NewS3Client(s3cfg).PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(s3cfg.Bucket), Key: aws.String(tenant + "/clients/clients.csv"), Body: body,
+		Bucket: aws.String(s3cfg.Bucket), Key: aws.String(tenant + "/" + w.ds.Name + "/" + filepath.Base(file)), Body: body,
 		Metadata: map[string]string{"uploader": "bench@bench.example"},
 	}); err != nil {
 		return r, err
@@ -354,16 +378,17 @@ func measure(out, bin string, n, run int, ch *testkit.ClickHouse, mail *testkit.
 	return r, nil
 }
 
-// generate writes n client rows; every 50th is bad, in turns of six kinds,
-// so exactly 2% are rejected.
-func generate(path string, n int) (bad int, err error) {
+// generateClients writes n client rows; every 50th is bad, in turns of six
+// kinds, so exactly 2% are rejected.
+func generateClients(path string, n int) (header []string, bad int, err error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintln(w, "ID,firstName,lastName,email,project,desk,active,type,created")
+	header = []string{"ID", "firstName", "lastName", "email", "project", "desk", "active", "type", "created"}
+	fmt.Fprintln(w, strings.Join(header, ","))
 	types := []string{"Personal", "Corporate", "Partner"}
 	for i := 1; i <= n; i++ {
 		first, last := fmt.Sprintf("First%d", i%9973), fmt.Sprintf("Last%d", i%7919)
@@ -389,9 +414,48 @@ func generate(path string, n int) (bad int, err error) {
 		fmt.Fprintf(w, "%024x,%s,%s,%s,%024x,%024x,%s,%s,%s\n", i, first, last, email, i%97, i%89, active, types[i%3], created)
 	}
 	if err := w.Flush(); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	return bad, f.Close()
+	return header, bad, f.Close()
+}
+
+// generateUsers writes n user rows, each with its own password; every 50th
+// is bad, in turns of six kinds, so exactly 2% are rejected.
+func generateUsers(path string, n int) (header []string, bad int, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	header = []string{"login", "password", "email", "phone", "firstName", "lastName", "manager", "mustChangePassword"}
+	fmt.Fprintln(w, strings.Join(header, ","))
+	for i := 1; i <= n; i++ {
+		login, password, email := fmt.Sprintf("user%d", i), fmt.Sprintf("Welcome%d", 1000+i), fmt.Sprintf("user%d@bench.example", i)
+		phone, first, manager := fmt.Sprintf("+7 916 %03d-%02d-%02d", i/10000%1000, i/100%100, i%100), fmt.Sprintf("First%d", i%9973), []string{"0", "1"}[i%2]
+		if i%50 == 0 {
+			bad++
+			switch (i / 50) % 6 {
+			case 0:
+				password = "Welcome" // no digit: the password policy
+			case 1:
+				email = fmt.Sprintf("user%d-at-bench.example", i)
+			case 2:
+				first = ""
+			case 3:
+				phone = "12"
+			case 4:
+				manager = "maybe"
+			case 5:
+				login = fmt.Sprintf("user%d", i-1) // a duplicate of the row before
+			}
+		}
+		fmt.Fprintf(w, "%s,%s,%s,%s,%s,Last%d,%s,%d\n", login, password, email, phone, first, i%7919, manager, i%2)
+	}
+	if err := w.Flush(); err != nil {
+		return nil, 0, err
+	}
+	return header, bad, f.Close()
 }
 
 // proc is a process of the pipeline.

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
@@ -79,6 +80,14 @@ func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secre
 	return records, nil
 }
 
+// ackWait is how long a chunk sent to transform may take before JetStream
+// sends it again. A chunk of passwords waits for the hashing slots
+// (HashSecret) behind those sent before it: on two cores, the 16 chunks a
+// consumer is sent at once take 10 to 30 s to hash, and chunks redelivered
+// meanwhile are hashed twice (make bench's users file). A transform that
+// dies leaves its chunks for this long.
+const ackWait = 2 * time.Minute
+
 // Config is the transform stage's configuration.
 type Config = platform.StageConfig
 
@@ -95,6 +104,7 @@ func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metri
 	if err != nil {
 		return nil, err
 	}
+	c.AckWait = ackWait
 	s := &Stage{secrets: secrets, metrics: m}
 	if s.Runner, err = platform.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
