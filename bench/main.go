@@ -349,6 +349,7 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 	}); err != nil {
 		return r, err
 	}
+	uploaded := time.Since(start)
 	select {
 	case ev := <-done:
 		r.pipeline = time.Since(start)
@@ -368,8 +369,8 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 		peak{name: "minio", mib: peakMiB(minio.Pid()), cpu: cpuSeconds(minio.Pid()) - minioCPU})
 	mu.Lock()
 	since := func(t time.Time) float64 { return t.Sub(start).Seconds() }
-	r.timeline = fmt.Sprintf("received %.1fs, first chunk loaded %.1fs, ingested %.1fs, last chunk loaded %.1fs, completed %.1fs",
-		since(seen[schemas.EventReceived]), since(seen[schemas.EventProgress]), since(seen[schemas.EventIngested]),
+	r.timeline = fmt.Sprintf("uploaded %.1fs, received %.1fs, first chunk loaded %.1fs, ingested %.1fs, last chunk loaded %.1fs, completed %.1fs",
+		uploaded.Seconds(), since(seen[schemas.EventReceived]), since(seen[schemas.EventProgress]), since(seen[schemas.EventIngested]),
 		since(lastProgress), since(seen[schemas.EventCompleted]))
 	mu.Unlock()
 	if r.counts.Rejected != bad || r.counts.Created != n-bad || r.counts.Rows != n {
