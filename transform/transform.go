@@ -5,7 +5,9 @@
 // (Row.Empty), so that an existing record keeps its stored value there
 // instead. Secrets (passwords), sealed since ingest, are opened here and
 // replaced by their argon2id hash (HashSecret): nothing after transform holds
-// them in any reversible form.
+// them in any reversible form. Hashing is the stage's cost: one password per
+// core at a time in the process (each hash holds 19 MiB), and its consumer
+// gives a chunk two minutes before it is sent again.
 //
 // It owns applying the dataset's normalisers and defaults (Records, a plain
 // function) and hashing secrets; the normalisers and defaults themselves are
