@@ -270,7 +270,7 @@ func (f *Field) Check(value string, c Context, required bool) (Violation, bool) 
 		return f.violation(CodeRequired, MsgRequired(f.Name), value), false
 	case v == "":
 		return Violation{}, true
-	case utf8.RuneCountInString(v) > f.maxLen():
+	case len(v) > f.maxLen() && utf8.RuneCountInString(v) > f.maxLen(): // never more runes than bytes
 		return f.violation(CodeTooLong, MsgTooLong(f.Name, f.maxLen()), value), false
 	case !utf8.ValidString(v):
 		return f.violation(CodeFormat, MsgFormat, value), false

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Formats and normalisers shared by the datasets. Each Format function is
@@ -18,6 +19,15 @@ import (
 // atext, and dots).
 const emailLocal = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-"
 
+// isEmailLocal says which bytes emailLocal has: a table, as IsEmail looks at
+// every byte of every address.
+var isEmailLocal = func() (t [256]bool) {
+	for i := 0; i < len(emailLocal); i++ {
+		t[emailLocal[i]] = true
+	}
+	return t
+}()
+
 // IsEmail reports whether v has the form A@B.C: a local part of atext and
 // dots, then a domain of at least two labels of letters, digits and inner
 // hyphens.
@@ -27,7 +37,7 @@ func IsEmail(v string) bool {
 		return false
 	}
 	for i := 0; i < len(local); i++ {
-		if strings.IndexByte(emailLocal, local[i]) < 0 {
+		if !isEmailLocal[local[i]] {
 			return false
 		}
 	}
@@ -74,20 +84,39 @@ func IsHexID(v string) bool {
 
 // IsBool accepts True/False in any case, and 1/0.
 func IsBool(v string) bool {
-	switch strings.ToLower(v) {
-	case "true", "false", "1", "0":
-		return true
-	}
-	return false
+	return v == "1" || v == "0" || lowerIs(v, "true") || lowerIs(v, "false")
 }
 
 // NormalizeBool returns "1" or "0" for a value IsBool accepts.
 func NormalizeBool(v string) string {
-	switch strings.ToLower(v) {
-	case "true", "1":
+	if v == "1" || lowerIs(v, "true") {
 		return "1"
 	}
 	return "0"
+}
+
+// lowerIs reports whether strings.ToLower(v) is lower, without making the
+// lower-case copy when v is ASCII (the rules compare cells this way in every
+// row).
+func lowerIs(v, lower string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return strings.ToLower(v) == lower
+		}
+	}
+	if len(v) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // isoLayouts are the ISO 8601 forms accepted; a time with no zone is UTC.
@@ -130,12 +159,20 @@ func NormalizeISOTime(v string) string {
 // OneOf returns a Format that accepts the given values in any case, and a
 // Normalize that returns them as written here.
 func OneOf(values ...string) (format func(string) bool, normalize func(string) string) {
-	canon := make(map[string]string, len(values))
-	for _, v := range values {
-		canon[strings.ToLower(v)] = v
+	lower := make([]string, len(values))
+	for i, v := range values {
+		lower[i] = strings.ToLower(v)
 	}
-	format = func(v string) bool { _, ok := canon[strings.ToLower(v)]; return ok }
-	normalize = func(v string) string { return canon[strings.ToLower(v)] }
+	canon := func(v string) (string, bool) {
+		for i, l := range lower {
+			if lowerIs(v, l) {
+				return values[i], true
+			}
+		}
+		return "", false
+	}
+	format = func(v string) bool { _, ok := canon(v); return ok }
+	normalize = func(v string) string { c, _ := canon(v); return c }
 	return format, normalize
 }
 

@@ -2,6 +2,7 @@ package schemas_test
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,6 +227,37 @@ func TestFormatsMatchTheirSpec(t *testing.T) {
 		}
 		if got, want := schemas.IsHexID(c), hexSpec.MatchString(c); got != want {
 			t.Errorf("IsHexID(%q) = %v, the regular expression says %v", c, got, want)
+		}
+	}
+}
+
+// TestCaseInsensitiveRulesMatchToLower: IsBool, NormalizeBool and OneOf
+// compare cells without lower-casing copies of them; they must still say
+// what comparing strings.ToLower(cell) would, non-ASCII cells included.
+func TestCaseInsensitiveRulesMatchToLower(t *testing.T) {
+	values := []string{"Personal", "Corporate", "Partner", "blocked", "disabled"}
+	format, normalize := schemas.OneOf(values...)
+	cells := []string{"", "1", "0", "true", "TRUE", "True", "tRuE", "false", "FALSE", "truee", "tru", "yes",
+		"personal", "PERSONAL", "Personal", "personal ", "partner", "Corporate", "corporatE", "BLOCKED",
+		"bloc\u212aed",  // a Kelvin sign: strings.ToLower makes it a k
+		"di\u017fabled", // a long s: strings.ToLower leaves it
+		"Ünknown", "İ", "trüe", "\xff"}
+	for _, c := range cells {
+		lower := strings.ToLower(c)
+		if want := lower == "true" || lower == "false" || lower == "1" || lower == "0"; schemas.IsBool(c) != want {
+			t.Errorf("IsBool(%q) = %v, want %v", c, !want, want)
+		}
+		if want := map[bool]string{true: "1", false: "0"}[lower == "true" || lower == "1"]; schemas.NormalizeBool(c) != want {
+			t.Errorf("NormalizeBool(%q) = %q, want %q", c, schemas.NormalizeBool(c), want)
+		}
+		want := ""
+		for _, v := range values {
+			if strings.ToLower(v) == lower {
+				want = v
+			}
+		}
+		if format(c) != (want != "") || normalize(c) != want {
+			t.Errorf("OneOf: format(%q) = %v, normalize = %q; want %v, %q", c, format(c), normalize(c), want != "", want)
 		}
 	}
 }
