@@ -55,11 +55,11 @@ func memoryLimitMiB(stage string) string {
 
 // workload is a file for the bench: rows of a dataset.
 type workload struct {
-	ds   *schemas.Dataset
-	rows int
-	// generate writes the file and returns its columns and how many of
-	// its rows are bad.
-	generate func(path string, n int) (header []string, bad int, err error)
+	ds     *schemas.Dataset
+	rows   int
+	header []string
+	// row returns the cells of row i (from 1), and whether the row is bad.
+	row func(i int) (cells []string, bad bool)
 }
 
 func main() {
@@ -82,10 +82,10 @@ func main() {
 	}
 	var files []workload
 	for _, n := range sizes {
-		files = append(files, workload{schemas.Clients, n, generateClients})
+		files = append(files, workload{schemas.Clients, n, clientsHeader, clientRow})
 	}
 	if users > 0 {
-		files = append(files, workload{schemas.Users, users, generateUsers})
+		files = append(files, workload{schemas.Users, users, usersHeader, userRow})
 	}
 	if err := run(files, runs); err != nil {
 		log.Fatalf("bench: %v", err)
@@ -183,7 +183,7 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 		return r, err
 	}
 	file := filepath.Join(dir, w.ds.Name+".csv")
-	header, bad, err := w.generate(file, n)
+	bad, err := generate(file, w)
 	if err != nil {
 		return r, err
 	}
@@ -205,8 +205,8 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 
 	// ClickHouse's own load of the same file.
 	table := fmt.Sprintf("bench_%s_%d_%d", w.ds.Name, n, run)
-	cols := make([]string, len(header))
-	for i, name := range header {
+	cols := make([]string, len(w.header))
+	for i, name := range w.header {
 		cols[i] = fmt.Sprintf("`%s` String", name)
 	}
 	if err := ch.Conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS sluice.%s", table)); err != nil {
@@ -379,84 +379,81 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 	return r, nil
 }
 
-// generateClients writes n client rows; every 50th is bad, in turns of six
-// kinds, so exactly 2% are rejected.
-func generateClients(path string, n int) (header []string, bad int, err error) {
+// generate writes the workload's file, and returns how many of its rows are
+// bad.
+func generate(path string, wl workload) (bad int, err error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	header = []string{"ID", "firstName", "lastName", "email", "project", "desk", "active", "type", "created"}
-	fmt.Fprintln(w, strings.Join(header, ","))
-	types := []string{"Personal", "Corporate", "Partner"}
-	for i := 1; i <= n; i++ {
-		first, last := fmt.Sprintf("First%d", i%9973), fmt.Sprintf("Last%d", i%7919)
-		email := fmt.Sprintf("user%d@bench.example", i)
-		active, created := []string{"True", "False"}[i%2], fmt.Sprintf("2024-%02d-%02dT%02d:%02d:00Z", 1+i%12, 1+i%28, i%24, i%60)
-		if i%50 == 0 {
+	fmt.Fprintln(w, strings.Join(wl.header, ","))
+	for i := 1; i <= wl.rows; i++ {
+		cells, isBad := wl.row(i)
+		if isBad {
 			bad++
-			switch (i / 50) % 6 {
-			case 0:
-				email = fmt.Sprintf("user%d-at-bench.example", i)
-			case 1:
-				first = ""
-			case 2:
-				last = strings.Repeat("L", 51)
-			case 3:
-				active = "maybe"
-			case 4:
-				created = "2024-02-30"
-			case 5:
-				email = fmt.Sprintf("user%d@bench.example", i-1) // a duplicate of the row before
-			}
 		}
-		fmt.Fprintf(w, "%024x,%s,%s,%s,%024x,%024x,%s,%s,%s\n", i, first, last, email, i%97, i%89, active, types[i%3], created)
+		fmt.Fprintln(w, strings.Join(cells, ","))
 	}
 	if err := w.Flush(); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	return header, bad, f.Close()
+	return bad, f.Close()
 }
 
-// generateUsers writes n user rows, each with its own password; every 50th
-// is bad, in turns of six kinds, so exactly 2% are rejected.
-func generateUsers(path string, n int) (header []string, bad int, err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	header = []string{"login", "password", "email", "phone", "firstName", "lastName", "manager", "mustChangePassword"}
-	fmt.Fprintln(w, strings.Join(header, ","))
-	for i := 1; i <= n; i++ {
-		login, password, email := fmt.Sprintf("user%d", i), fmt.Sprintf("Welcome%d", 1000+i), fmt.Sprintf("user%d@bench.example", i)
-		phone, first, manager := fmt.Sprintf("+7 916 %03d-%02d-%02d", i/10000%1000, i/100%100, i%100), fmt.Sprintf("First%d", i%9973), []string{"0", "1"}[i%2]
-		if i%50 == 0 {
-			bad++
-			switch (i / 50) % 6 {
-			case 0:
-				password = "Welcome" // no digit: the password policy
-			case 1:
-				email = fmt.Sprintf("user%d-at-bench.example", i)
-			case 2:
-				first = ""
-			case 3:
-				phone = "12"
-			case 4:
-				manager = "maybe"
-			case 5:
-				login = fmt.Sprintf("user%d", i-1) // a duplicate of the row before
-			}
+var clientsHeader = []string{"ID", "firstName", "lastName", "email", "project", "desk", "active", "type", "created"}
+
+// clientRow is a client row; every 50th is bad, in turns of six kinds, so
+// exactly 2% are rejected.
+func clientRow(i int) (cells []string, bad bool) {
+	first, last := fmt.Sprintf("First%d", i%9973), fmt.Sprintf("Last%d", i%7919)
+	email := fmt.Sprintf("user%d@bench.example", i)
+	active, created := []string{"True", "False"}[i%2], fmt.Sprintf("2024-%02d-%02dT%02d:%02d:00Z", 1+i%12, 1+i%28, i%24, i%60)
+	if i%50 == 0 {
+		switch (i / 50) % 6 {
+		case 0:
+			email = fmt.Sprintf("user%d-at-bench.example", i)
+		case 1:
+			first = ""
+		case 2:
+			last = strings.Repeat("L", 51)
+		case 3:
+			active = "maybe"
+		case 4:
+			created = "2024-02-30"
+		case 5:
+			email = fmt.Sprintf("user%d@bench.example", i-1) // a duplicate of the row before
 		}
-		fmt.Fprintf(w, "%s,%s,%s,%s,%s,Last%d,%s,%d\n", login, password, email, phone, first, i%7919, manager, i%2)
 	}
-	if err := w.Flush(); err != nil {
-		return nil, 0, err
+	return []string{fmt.Sprintf("%024x", i), first, last, email, fmt.Sprintf("%024x", i%97), fmt.Sprintf("%024x", i%89),
+		active, []string{"Personal", "Corporate", "Partner"}[i%3], created}, i%50 == 0
+}
+
+var usersHeader = []string{"login", "password", "email", "phone", "firstName", "lastName", "manager", "mustChangePassword"}
+
+// userRow is a user row with its own password; every 50th is bad, in turns
+// of six kinds, so exactly 2% are rejected.
+func userRow(i int) (cells []string, bad bool) {
+	login, password, email := fmt.Sprintf("user%d", i), fmt.Sprintf("Welcome%d", 1000+i), fmt.Sprintf("user%d@bench.example", i)
+	phone, first, manager := fmt.Sprintf("+7 916 %03d-%02d-%02d", i/10000%1000, i/100%100, i%100), fmt.Sprintf("First%d", i%9973), []string{"0", "1"}[i%2]
+	if i%50 == 0 {
+		switch (i / 50) % 6 {
+		case 0:
+			password = "Welcome" // no digit: the password policy
+		case 1:
+			email = fmt.Sprintf("user%d-at-bench.example", i)
+		case 2:
+			first = ""
+		case 3:
+			phone = "12"
+		case 4:
+			manager = "maybe"
+		case 5:
+			login = fmt.Sprintf("user%d", i-1) // a duplicate of the row before
+		}
 	}
-	return header, bad, f.Close()
+	return []string{login, password, email, phone, first, fmt.Sprintf("Last%d", i%7919), manager, fmt.Sprint(i % 2)}, i%50 == 0
 }
 
 // proc is a process of the pipeline.

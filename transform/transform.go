@@ -22,7 +22,6 @@ package transform
 import (
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"time"
 
@@ -36,14 +35,14 @@ import (
 
 // Records rewrites valid rows in place into their canonical form, and marks
 // the cells the file left empty (Row.Empty). A secret cell, sealed by
-// ingest, is opened and replaced by its argon2id hash, on every core (a hash
-// costs tens of milliseconds). The rows of a layout that pivots (a user's
+// ingest, is opened and replaced by its argon2id hash, on every core
+// (HashSecret bounds the hashes running at once; each costs tens of
+// milliseconds). The rows of a layout that pivots (a user's
 // groups, a group's members) are then turned into the records they hold,
 // each with its row's number.
 func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secrets *platform.Secrets) ([]schemas.Row, error) {
 	ctx := imp.Context()
 	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
 	for r := range rows {
 		row := &rows[r]
 		ctx.Key = ds.CanonicalKey(row.Cells)
