@@ -40,7 +40,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
-	"github.com/sluicehq/sluice/platform/testkit"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -113,7 +114,7 @@ type peak struct {
 }
 
 func run(files []workload, runs int) error {
-	root := testkit.RepoRoot()
+	root := parts.RepoRoot()
 	out := filepath.Join(root, "bench", "out")
 	if err := os.RemoveAll(out); err != nil {
 		return err
@@ -132,12 +133,12 @@ func run(files []workload, runs int) error {
 			return fmt.Errorf("%v: %v\n%s", b, err, o)
 		}
 	}
-	ch, stopCH, err := testkit.StartClickHouse(filepath.Join(out, "clickhouse"))
+	ch, stopCH, err := parts.NewClickHouse(filepath.Join(out, "clickhouse"))
 	if err != nil {
 		return err
 	}
 	defer stopCH()
-	mail, stopMail, err := testkit.StartMailpit(filepath.Join(out, "mailpit"))
+	mail, stopMail, err := parts.NewMailpit(filepath.Join(out, "mailpit"))
 	if err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func report(r result) {
 	}
 }
 
-func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail *testkit.Mailpit) (result, error) {
+func measure(out, bin string, w workload, run int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
 	n := w.rows
 	r := result{dataset: w.ds.Name, rows: n}
 	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.ds.Name, n, run))
@@ -195,7 +196,7 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 	// Both measurements start from a quiet server: the merges of an earlier
 	// run's parts would otherwise take the CPU from this one.
 	ctx := context.Background()
-	if err := platform.WaitFor(ctx, 2*time.Minute, func() (bool, error) {
+	if err := parts.WaitFor(ctx, 2*time.Minute, func() (bool, error) {
 		var merges uint64
 		err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&merges)
 		return merges == 0, err
@@ -232,7 +233,7 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 	}
 
 	// The pipeline, one process per part.
-	natsPort, _ := platform.FreePort()
+	natsPort, _ := parts.FreePort()
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	var procs []*proc
 	defer func() {
@@ -252,31 +253,31 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 		}
 		return err
 	}
-	ns, err := platform.Start(ctx, "nats", dir, nil, natsReady, filepath.Join(bin, "nats-server"), "-c", conf)
+	ns, err := parts.Start(ctx, "nats", dir, nil, natsReady, filepath.Join(bin, "nats-server"), "-c", conf)
 	if err != nil {
 		return r, err
 	}
 	procs = append(procs, &proc{name: "nats", part: ns})
-	nc, err := platform.Connect(natsURL, "bench", "", "")
+	nc, err := bus.Connect(natsURL, "bench", "", "")
 	if err != nil {
 		return r, err
 	}
 	defer nc.Close()
-	if err := platform.WaitFor(ctx, 10*time.Second, func() (bool, error) { return nc.IsConnected(), nil }); err != nil {
+	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return nc.IsConnected(), nil }); err != nil {
 		return r, fmt.Errorf("nats-server: %w", err)
 	}
 	js, err := nc.JetStream()
 	if err != nil {
 		return r, err
 	}
-	if err := platform.EnsureStreams(js); err != nil {
+	if err := bus.EnsureStreams(js); err != nil {
 		return r, err
 	}
-	s3cfg, err := testkit.MinIOConfig()
+	s3cfg, err := parts.MinIOConfig()
 	if err != nil {
 		return r, err
 	}
-	minio, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
+	minio, err := parts.NewMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
 	if err != nil {
 		return r, err
 	}
@@ -288,7 +289,7 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 		return r, err
 	}
 	for _, stage := range schemas.Stages {
-		mport, _ := platform.FreePort()
+		mport, _ := parts.FreePort()
 		env := []string{
 			"SLUICE_NATS_URL=" + natsURL,
 			// The stages are separate processes: one key for all.
@@ -300,7 +301,7 @@ func measure(out, bin string, w workload, run int, ch *testkit.ClickHouse, mail 
 			fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", mport),
 			"SLUICE_MEMORY_LIMIT_MIB=" + memoryLimitMiB(stage),
 		}
-		p, err := platform.Start(ctx, stage, dir, env, platform.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
+		p, err := parts.Start(ctx, stage, dir, env, parts.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
 			filepath.Join(bin, "sluice"), stage)
 		if err != nil {
 			return r, err
@@ -459,7 +460,7 @@ func userRow(i int) (cells []string, bad bool) {
 // proc is a process of the pipeline.
 type proc struct {
 	name    string
-	part    *platform.Part
+	part    *parts.Part
 	metrics string // the stage's /metrics, if it is a stage
 }
 

@@ -25,7 +25,8 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -439,9 +440,9 @@ func dlqRows(t *testing.T, tenant, dataset, importID string) []schemas.DLQRows {
 func mailsAbout(t *testing.T, to, file string) []mailMessage {
 	t.Helper()
 	var out []mailMessage
-	_ = platform.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
+	_ = parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
 		out = nil
-		for _, m := range stack.mail.Messages(t, to) {
+		for _, m := range testkit.Messages(t, stack.mail, to) {
 			if strings.Contains(m.Subject, file) && slices.Contains(m.To, to) {
 				out = append(out, mailMessage{Text: m.Text, Attachments: m.Attachments})
 			}
@@ -572,14 +573,14 @@ func TestBucketSyncFindsMissedFiles(t *testing.T) {
 	}
 	_, err := stack.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(key),
 		Body: strings.NewReader("firstName,email\nNed,ned@globex.example\n"), Metadata: map[string]string{"uploader": "ned@globex.example"}})
-	if rerr := platform.ConfigureBucket(ctx, stack.s3, stack.s3cfg.Bucket); rerr != nil {
+	if rerr := parts.ConfigureBucket(ctx, stack.s3, stack.s3cfg.Bucket); rerr != nil {
 		t.Fatal(rerr)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got imp
-	err = platform.WaitFor(ctx, syncGrace+30*time.Second, func() (bool, error) {
+	err = parts.WaitFor(ctx, syncGrace+30*time.Second, func() (bool, error) {
 		for _, i := range importsOf(t, key) {
 			if schemas.FinalStatus(i.Status) {
 				got = i

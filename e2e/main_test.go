@@ -23,7 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
-	"github.com/sluicehq/sluice/platform/testkit"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -35,8 +35,8 @@ const syncGrace = 15 * time.Second
 
 // stack is what every test here runs on.
 var stack struct {
-	ch      *testkit.ClickHouse
-	mail    *testkit.Mailpit
+	ch      *parts.ClickHouse
+	mail    *parts.Mailpit
 	s3      *s3.Client
 	s3cfg   platform.S3Config
 	nc      *nats.Conn
@@ -86,16 +86,16 @@ func run(m *testing.M) (int, error) {
 	bin := filepath.Join(dir, "sluice")
 	stack.bin = bin
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
-	build.Dir = testkit.RepoRoot()
+	build.Dir = parts.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("build sluice: %v\n%s", err, out)
 	}
-	ch, stopCH, err := testkit.StartClickHouse(filepath.Join(dir, "clickhouse"))
+	ch, stopCH, err := parts.NewClickHouse(filepath.Join(dir, "clickhouse"))
 	if err != nil {
 		return 0, err
 	}
 	defer stopCH()
-	mail, stopMail, err := testkit.StartMailpit(filepath.Join(dir, "mailpit"))
+	mail, stopMail, err := parts.NewMailpit(filepath.Join(dir, "mailpit"))
 	if err != nil {
 		return 0, err
 	}
@@ -105,15 +105,15 @@ func run(m *testing.M) (int, error) {
 	if err := os.WriteFile(tenantsFile, b, 0o644); err != nil {
 		return 0, err
 	}
-	natsPort, err := platform.FreePort()
+	natsPort, err := parts.FreePort()
 	if err != nil {
 		return 0, err
 	}
-	metricsPort, err := platform.FreePort()
+	metricsPort, err := parts.FreePort()
 	if err != nil {
 		return 0, err
 	}
-	s3cfg, err := testkit.MinIOConfig()
+	s3cfg, err := parts.MinIOConfig()
 	if err != nil {
 		return 0, err
 	}
@@ -128,7 +128,7 @@ func run(m *testing.M) (int, error) {
 	defer logf.Close()
 	stack.metrics = fmt.Sprintf("127.0.0.1:%d", metricsPort)
 	up := exec.Command(bin, "up")
-	up.Dir = testkit.RepoRoot()
+	up.Dir = parts.RepoRoot()
 	up.Stdout, up.Stderr = logf, logf
 	up.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NATS_PORT=%d", natsPort),
@@ -153,7 +153,7 @@ func run(m *testing.M) (int, error) {
 		_ = up.Wait()
 	}()
 	ctx := context.Background()
-	err = platform.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+	err = parts.WaitFor(ctx, 60*time.Second, func() (bool, error) {
 		resp, err := http.Get("http://" + stack.metrics + "/healthz")
 		if err != nil {
 			return false, nil
@@ -165,7 +165,7 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("sluice up not healthy: %w", err)
 	}
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	minio, err := testkit.StartMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
+	minio, err := parts.NewMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -246,7 +246,7 @@ func uploadWith(t *testing.T, key string, body []byte, md map[string]string) imp
 	var got imp
 	// Generous: other tests' imports and the machine's other work share two
 	// cores with this one.
-	err := platform.WaitFor(context.Background(), 120*time.Second, func() (bool, error) {
+	err := parts.WaitFor(context.Background(), 120*time.Second, func() (bool, error) {
 		for id, i := range importsOf(t, key) {
 			if _, old := before[id]; !old && schemas.FinalStatus(i.Status) {
 				got = i

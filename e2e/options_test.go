@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -89,7 +89,7 @@ func TestCancelByDeleting(t *testing.T) {
 	}
 	// Delete it once load has loaded some of its rows.
 	var id string
-	err := platform.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+	err := parts.WaitFor(ctx, 60*time.Second, func() (bool, error) {
 		for i := range importsOf(t, key) {
 			if _, old := before[i]; !old {
 				id = i
@@ -109,7 +109,7 @@ func TestCancelByDeleting(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got imp
-	err = platform.WaitFor(ctx, 300*time.Second, func() (bool, error) {
+	err = parts.WaitFor(ctx, 300*time.Second, func() (bool, error) {
 		got = importsOf(t, key)[id]
 		return schemas.FinalStatus(got.Status), nil
 	})

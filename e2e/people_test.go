@@ -16,7 +16,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -94,14 +95,14 @@ func TestPeople(t *testing.T) {
 	// They go out after the import's status is saved: wait for them.
 	invitations := func(addr string) []string {
 		var got []string
-		for _, m := range stack.mail.Messages(t, addr) {
+		for _, m := range testkit.Messages(t, stack.mail, addr) {
 			if strings.Contains(m.Subject, "You are invited to initech") {
 				got = append(got, m.Text)
 			}
 		}
 		return got
 	}
-	_ = platform.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
+	_ = parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
 		return len(invitations("ann@initech.example")) > 0 && len(invitations("eve@initech.example")) > 0, nil
 	})
 	for addr, want := range map[string]int{"ann@initech.example": 1, "eve@initech.example": 1, "bob@initech.example": 0, "cid@initech.example": 0, "dup@initech.example": 0} {
@@ -254,7 +255,7 @@ func assertNoPlaintext(t *testing.T, secrets []string, canary string) {
 		places["clickhouse "+table] = dump
 	}
 	places["sluice log"] = readFile(t, stack.log)
-	for _, m := range stack.mail.All(t) {
+	for _, m := range testkit.All(t, stack.mail) {
 		places["email "+m.Subject] = []byte(m.Subject + m.Text)
 		for name, a := range m.Attachments {
 			places["email "+m.Subject+" "+name] = a

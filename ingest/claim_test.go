@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/testkit"
 )
 
@@ -16,7 +16,7 @@ func newLedger(t *testing.T, now *time.Time) *Ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(platform.ClaimsBucket)
+	kv, err := js.KeyValue(bus.ClaimsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@
 // -Mirror-User: see setOptions), and seals
 // the cells of secret fields (passwords) before any leaves. A bucket event
 // saying a file was deleted cancels the import of it that may be running
-// (platform.Cancellations).
+// (bus.Cancellations).
 //
 // It judges no cell: rules are validate's. A file that cannot be read as a
 // whole (unknown tenant or dataset, wrong format, missing or unknown column,
@@ -42,6 +42,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -127,14 +128,14 @@ type ObjectStore interface {
 
 // Stage is the ingest stage.
 type Stage struct {
-	*platform.Runner
+	*bus.Runner
 	cfg     Config
 	nc      *nats.Conn
 	store   ObjectStore
 	tenants platform.Tenants
 	secrets *platform.Secrets
 	ledger  *Ledger
-	cancels platform.Cancellations
+	cancels bus.Cancellations
 	metrics *platform.Metrics
 	logger  *slog.Logger
 	seed    maphash.Seed
@@ -150,17 +151,17 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	kv, err := js.KeyValue(platform.ClaimsBucket)
+	kv, err := js.KeyValue(bus.ClaimsBucket)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: claims bucket: %w", err)
 	}
-	cancelled, err := js.KeyValue(platform.CancelledBucket)
+	cancelled, err := js.KeyValue(bus.CancelledBucket)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: cancelled bucket: %w", err)
 	}
 	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
-		ledger: NewLedger(kv, cfg.Lease), cancels: platform.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
-	s.Runner, err = platform.NewRunner(schemas.StageIngest, nc, platform.Consumer{
+		ledger: NewLedger(kv, cfg.Lease), cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
+	s.Runner, err = bus.NewRunner(schemas.StageIngest, nc, bus.Consumer{
 		Name:           "ingest",
 		Stream:         schemas.StreamS3Events,
 		Subject:        schemas.SubjectS3Events,
@@ -182,14 +183,14 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	for _, ref := range refs {
 		if ref.Removed {
-			// Deleting a file stops its import (platform.Cancellations).
+			// Deleting a file stops its import (bus.Cancellations).
 			if err := s.cancels.Cancel(ref.Bucket, ref.Key, ref.Time); err != nil {
 				return err
 			}
 			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
 			continue
 		}
-		if err := s.Ingest(msg.Context(), ref, func() { _ = platform.InProgress(s.nc, msg) }); err != nil {
+		if err := s.Ingest(msg.Context(), ref, func() { _ = bus.InProgress(s.nc, msg) }); err != nil {
 			return err
 		}
 	}
@@ -236,7 +237,7 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, alive func()) error {
 	var fe *FileError
 	if errors.As(err, &fe) {
 		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
-		err = platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, "rejected", 0),
+		err = bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, "rejected", 0),
 			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
 	}
 	if err != nil {
@@ -275,7 +276,7 @@ func (s *Stage) keepAlive(claim *Claim, alive func()) (stop func()) {
 // read checks the file as a whole, then publishes its chunks and the
 // ingested event. A *FileError rejects the file.
 func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) error {
-	if err := platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, "received", 0),
+	if err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, "received", 0),
 		schemas.ImportEvent{Type: schemas.EventReceived, Import: imp}); err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	for range publishers {
 		g.Go(func() error {
 			for c := range out {
-				if err := platform.PublishChunk(s.Pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
+				if err := bus.PublishChunk(s.Pub, schemas.RawRowsSubject(imp.Tenant, imp.Dataset),
 					schemas.MsgID(imp.ID, schemas.StageIngest, c.Number), c); err != nil {
 					return err
 				}
@@ -371,7 +372,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if err != nil {
 		return err
 	}
-	return platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
+	return bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
 		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
 }
 

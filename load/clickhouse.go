@@ -12,7 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -163,7 +163,7 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 		nums[i] = strconv.Itoa(n)
 	}
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf(
-		"SELECT row, toString(outcome) FROM %s.import_rows FINAL WHERE import_id = ? AND chunk IN (%s)", c.Database, strings.Join(nums, ", ")),
+		"SELECT row, toString(outcome) FROM %s."+warehouse.ImportRows.Name+" FINAL WHERE import_id = ? AND chunk IN (%s)", c.Database, strings.Join(nums, ", ")),
 		importID)
 	if err != nil {
 		return nil, fmt.Errorf("load: audited: %w", err)
@@ -178,33 +178,28 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 			return nil, fmt.Errorf("load: audited: %w", err)
 		}
 		out[int(n)] = Audit{Outcome: o}
-		if o == Rejected {
+		if o == warehouse.Rejected {
 			rejected = append(rejected, strconv.Itoa(int(n)))
 		}
 	}
 	if err := rows.Err(); err != nil || len(rejected) == 0 {
 		return out, err
 	}
-	why, err := c.Conn.Query(ctx, fmt.Sprintf(
-		"SELECT row, columns, codes, messages, values FROM %s.import_rejections FINAL WHERE import_id = ? AND row IN (%s)", c.Database, strings.Join(rejected, ", ")),
-		importID)
+	why, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? AND row IN (%s)",
+		warehouse.SelectRejections(c.Database), strings.Join(rejected, ", ")), importID)
 	if err != nil {
 		return nil, fmt.Errorf("load: audited: %w", err)
 	}
-	defer why.Close()
-	for why.Next() {
-		var n uint32
-		var cols, codes, msgs, vals []string
-		if err := why.Scan(&n, &cols, &codes, &msgs, &vals); err != nil {
-			return nil, fmt.Errorf("load: audited: %w", err)
-		}
-		a := out[int(n)]
-		for i := range cols {
-			a.Violations = append(a.Violations, schemas.Violation{Column: cols[i], Code: codes[i], Message: msgs[i], Value: vals[i]})
-		}
-		out[int(n)] = a
+	err = warehouse.ScanRejections(why, func(r schemas.Rejected) error {
+		a := out[r.N]
+		a.Violations = r.Violations
+		out[r.N] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load: audited: %w", err)
 	}
-	return out, why.Err()
+	return out, nil
 }
 
 // Write implements Warehouse: the records (the dataset's and the others it
@@ -230,18 +225,14 @@ func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *schemas.Dataset, records []Record) error {
 	var changed []*Record
 	for i := range records {
-		if records[i].Outcome != Unchanged {
+		if records[i].Outcome != warehouse.Unchanged {
 			changed = append(changed, &records[i])
 		}
 	}
 	if len(changed) == 0 {
 		return nil
 	}
-	cols := []string{"tenant"}
-	for _, f := range ds.Fields {
-		cols = append(cols, f.Column)
-	}
-	cols = append(cols, "row_hash", "import_id", "row", "version", "loaded_at")
+	cols := warehouse.DatasetColumns(ds)
 	// Column by column: one typed slice per column, filled in place (an
 	// append through an interface boxed a new slice header per cell, the
 	// stage's most frequent allocation), and reused block after block.
@@ -261,9 +252,9 @@ func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *
 	tenants, ids, versions, times := repeat(imp.Tenant, m), repeat(imp.ID, m), repeat(imp.Version, m), repeat(time.Now().UTC().Truncate(time.Second), m)
 	table := ds.Table
 	if imp.Aborts() {
-		table = platform.StagedTable(table) // until every row is known good
+		table = warehouse.StagedTable(table) // until every row is known good
 	}
-	return c.insert(ctx, fmt.Sprintf("%s (%s)", table, strings.Join(cols, ", ")), len(changed), func(lo, hi int) ([]any, error) {
+	return c.insert(ctx, table, cols, len(changed), func(lo, hi int) ([]any, error) {
 		n := hi - lo
 		block := make([]any, 0, len(cols))
 		block = append(block, tenants[:n])
@@ -341,12 +332,12 @@ func (c *ClickHouse) writeOutcomes(ctx context.Context, w *Write) error {
 	}
 	for chunk, rejected := range w.Rejected {
 		for _, r := range rejected {
-			rows, chunks, outcomes = append(rows, uint32(r.N)), append(chunks, uint32(chunk)), append(outcomes, Rejected)
+			rows, chunks, outcomes = append(rows, uint32(r.N)), append(chunks, uint32(chunk)), append(outcomes, warehouse.Rejected)
 		}
 	}
 	m := min(blockRows, n)
 	ids, versions := repeat(w.Import.ID, m), repeat(w.Import.Version, m)
-	return c.insert(ctx, "import_rows (import_id, row, chunk, outcome, version)", n, func(lo, hi int) ([]any, error) {
+	return c.insert(ctx, warehouse.ImportRows.Name, warehouse.ImportRows.Names(), n, func(lo, hi int) ([]any, error) {
 		return []any{ids[:hi-lo], rows[lo:hi], chunks[lo:hi], outcomes[lo:hi], versions[:hi-lo]}, nil
 	})
 }
@@ -358,11 +349,7 @@ func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 	var cols, codes, msgs, vals [][]string
 	for _, rejected := range w.Rejected {
 		for _, r := range rejected {
-			n := len(r.Violations)
-			rc, rk, rm, rv := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-			for i, v := range r.Violations {
-				rc[i], rk[i], rm[i], rv[i] = v.Column, v.Code, v.Message, v.Value
-			}
+			rc, rk, rm, rv := warehouse.RejectionArrays(r.Violations)
 			rows, cols, codes, msgs, vals = append(rows, uint32(r.N)), append(cols, rc), append(codes, rk), append(msgs, rm), append(vals, rv)
 		}
 	}
@@ -372,7 +359,7 @@ func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 	n, imp := len(rows), w.Import
 	m := min(blockRows, n)
 	ids, tenants, datasets, versions := repeat(imp.ID, m), repeat(imp.Tenant, m), repeat(imp.Dataset, m), repeat(imp.Version, m)
-	return c.insert(ctx, "import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version)", n, func(lo, hi int) ([]any, error) {
+	return c.insert(ctx, warehouse.ImportRejections.Name, warehouse.ImportRejections.Names(), n, func(lo, hi int) ([]any, error) {
 		k := hi - lo
 		return []any{ids[:k], rows[lo:hi], tenants[:k], datasets[:k], cols[lo:hi], codes[lo:hi], msgs[lo:hi], vals[lo:hi], versions[:k]}, nil
 	})
@@ -385,10 +372,10 @@ func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 // quarter at a time, and reuses them from block to block).
 const blockRows = 8192
 
-// insert writes n rows into table (with its column list) in one insert,
-// block by block: block returns the columns of rows lo to hi.
-func (c *ClickHouse) insert(ctx context.Context, table string, n int, block func(lo, hi int) ([]any, error)) error {
-	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s", c.Database, table))
+// insert writes n rows into table's columns cols in one insert, block by
+// block: block returns the columns of rows lo to hi.
+func (c *ClickHouse) insert(ctx context.Context, table string, cols []string, n int, block func(lo, hi int) ([]any, error)) error {
+	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", c.Database, table, strings.Join(cols, ", ")))
 	if err != nil {
 		return fmt.Errorf("load: insert %s: %w", table, err)
 	}
@@ -434,7 +421,7 @@ func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
 		rows[i], created[i], updated[i], unchanged[i], rejected[i] = uint32(k.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected)
 	}
 	ids, times, versions := repeat(w.Import.ID, n), repeat(time.Now().UTC().Truncate(time.Second), n), repeat(w.Import.Version, n)
-	return c.insert(ctx, "import_chunks (import_id, chunk, first_row, rows, created, updated, unchanged, rejected, loaded_at, version)", n, func(lo, hi int) ([]any, error) {
+	return c.insert(ctx, warehouse.ImportChunks.Name, warehouse.ImportChunks.Names(), n, func(lo, hi int) ([]any, error) {
 		return []any{ids[lo:hi], nums[lo:hi], firsts[lo:hi], rows[lo:hi], created[lo:hi], updated[lo:hi], unchanged[lo:hi], rejected[lo:hi], times[lo:hi], versions[lo:hi]}, nil
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/load"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -59,31 +60,31 @@ func TestDecide(t *testing.T) {
 		want      string
 		wantCells []string // the cells once decided
 	}{
-		{name: "no stored record: created", cells: john, want: load.Created, wantCells: john},
+		{name: "no stored record: created", cells: john, want: warehouse.Created, wantCells: john},
 		{name: "no stored record: defaults kept", cells: defaulted, defaulted: defaultedMask,
-			want: load.Created, wantCells: defaulted},
-		{name: "stored the same: unchanged", cells: john, stored: john, want: load.Unchanged, wantCells: john},
-		{name: "stored differs: updated", cells: john, stored: storedInactive, want: load.Updated, wantCells: john},
+			want: warehouse.Created, wantCells: defaulted},
+		{name: "stored the same: unchanged", cells: john, stored: john, want: warehouse.Unchanged, wantCells: john},
+		{name: "stored differs: updated", cells: john, stored: storedInactive, want: warehouse.Updated, wantCells: john},
 		{name: "defaulted cells take the stored values: unchanged", cells: defaulted, defaulted: defaultedMask,
-			stored: storedInactive, want: load.Unchanged, wantCells: storedInactive},
+			stored: storedInactive, want: warehouse.Unchanged, wantCells: storedInactive},
 		{name: "defaulted cells take the stored values, a filled cell changed: updated",
 			cells:     clientCells(t, map[string]string{"lastName": "Smith", "active": "1"}),
-			defaulted: mask(t, "active"), stored: storedInactive, want: load.Updated,
+			defaulted: mask(t, "active"), stored: storedInactive, want: warehouse.Updated,
 			wantCells: clientCells(t, map[string]string{"lastName": "Smith", "active": "0"})},
-		{name: "audited created stands over the same hash", cells: john, audited: map[int]load.Audit{2: {Outcome: load.Created}},
-			stored: john, want: load.Created, wantCells: john},
-		{name: "audited updated stands over no stored record", cells: john, audited: map[int]load.Audit{2: {Outcome: load.Updated}},
-			want: load.Updated, wantCells: john},
-		{name: "audited unchanged stands over another hash", cells: john, audited: map[int]load.Audit{2: {Outcome: load.Unchanged}},
-			stored: storedInactive, want: load.Unchanged, wantCells: john},
-		{name: "audit of another row ignored", cells: john, audited: map[int]load.Audit{3: {Outcome: load.Unchanged}},
-			want: load.Created, wantCells: john},
+		{name: "audited created stands over the same hash", cells: john, audited: map[int]load.Audit{2: {Outcome: warehouse.Created}},
+			stored: john, want: warehouse.Created, wantCells: john},
+		{name: "audited updated stands over no stored record", cells: john, audited: map[int]load.Audit{2: {Outcome: warehouse.Updated}},
+			want: warehouse.Updated, wantCells: john},
+		{name: "audited unchanged stands over another hash", cells: john, audited: map[int]load.Audit{2: {Outcome: warehouse.Unchanged}},
+			stored: storedInactive, want: warehouse.Unchanged, wantCells: john},
+		{name: "audit of another row ignored", cells: john, audited: map[int]load.Audit{3: {Outcome: warehouse.Unchanged}},
+			want: warehouse.Created, wantCells: john},
 		{name: "audited rejected stands, with its reasons", cells: john,
-			audited: map[int]load.Audit{2: {Outcome: load.Rejected, Violations: []schemas.Violation{{Column: "email", Code: schemas.CodeNoAccount}}}},
-			stored:  storedInactive, want: load.Rejected, wantCells: john},
-		{name: "create mode, no stored record: created", mode: schemas.ModeCreate, cells: john, want: load.Created, wantCells: john},
+			audited: map[int]load.Audit{2: {Outcome: warehouse.Rejected, Violations: []schemas.Violation{{Column: "email", Code: schemas.CodeNoAccount}}}},
+			stored:  storedInactive, want: warehouse.Rejected, wantCells: john},
+		{name: "create mode, no stored record: created", mode: schemas.ModeCreate, cells: john, want: warehouse.Created, wantCells: john},
 		{name: "create mode, a stored record: rejected", mode: schemas.ModeCreate, cells: john, stored: john,
-			want: load.Rejected, wantCells: john},
+			want: warehouse.Rejected, wantCells: john},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestDecide(t *testing.T) {
 			if !reflect.DeepEqual(r.Row.Cells, tc.wantCells) {
 				t.Errorf("cells =\n %q\nwant\n %q", r.Row.Cells, tc.wantCells)
 			}
-			if want := load.RowHash(tc.wantCells); r.Outcome != load.Rejected && r.Hash != want {
+			if want := load.RowHash(tc.wantCells); r.Outcome != warehouse.Rejected && r.Hash != want {
 				t.Errorf("Hash = %x, want RowHash of the decided cells %x", r.Hash, want)
 			}
 		})
@@ -121,11 +122,11 @@ func TestDecideNewRecords(t *testing.T) {
 	}
 	stored := map[string]load.Stored{"known@example.com": {Hash: 1, Cells: clientCells(t, map[string]string{"email": "known@example.com"})}}
 	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, nil, stored)
-	if r := records[0]; r.Outcome != load.Rejected || len(r.Violations) != 1 ||
+	if r := records[0]; r.Outcome != warehouse.Rejected || len(r.Violations) != 1 ||
 		r.Violations[0] != (schemas.Violation{Column: "firstName", Code: schemas.CodeRequired, Message: "the value of the field firstName cannot be empty"}) {
 		t.Errorf("new record without firstName: %s %+v", r.Outcome, r.Violations)
 	}
-	if r := records[1]; r.Outcome != load.Updated || r.Row.Cells[schemas.Clients.Index("firstName")] != "John" {
+	if r := records[1]; r.Outcome != warehouse.Updated || r.Row.Cells[schemas.Clients.Index("firstName")] != "John" {
 		t.Errorf("stored record without firstName: %s, firstName %q; want updated, the stored John kept", r.Outcome, r.Row.Cells[1])
 	}
 
@@ -143,10 +144,10 @@ func TestDecideNewRecords(t *testing.T) {
 	}
 	users := []load.Record{user("new"), user("old")}
 	load.Decide(schemas.Users, &schemas.Import{Mode: schemas.ModeUpdate}, users, nil, map[string]load.Stored{"old": {Hash: 1}})
-	if got := users[0].Row.Cells[status]; users[0].Outcome != load.Created || got != "active" {
+	if got := users[0].Row.Cells[status]; users[0].Outcome != warehouse.Created || got != "active" {
 		t.Errorf("new user given status blocked: %s %q, want created active (seed 002: ignored on creation)", users[0].Outcome, got)
 	}
-	if got := users[1].Row.Cells[status]; users[1].Outcome != load.Updated || got != "blocked" {
+	if got := users[1].Row.Cells[status]; users[1].Outcome != warehouse.Updated || got != "blocked" {
 		t.Errorf("existing user given status blocked: %s %q, want updated blocked", users[1].Outcome, got)
 	}
 }
@@ -163,9 +164,9 @@ func TestDecideEachRecord(t *testing.T) {
 		"changed@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "changed@example.com", "lastName": "Roe"}))},
 		"retried@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
 	}
-	audited := map[int]load.Audit{5: {Outcome: load.Updated}}
+	audited := map[int]load.Audit{5: {Outcome: warehouse.Updated}}
 	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, audited, stored)
-	want := []string{load.Created, load.Unchanged, load.Updated, load.Updated}
+	want := []string{warehouse.Created, warehouse.Unchanged, warehouse.Updated, warehouse.Updated}
 	for i, r := range records {
 		if r.Outcome != want[i] {
 			t.Errorf("row %d (%s): Outcome = %q, want %q", r.Row.N, r.Row.Cells[schemas.Clients.KeyIndex()], r.Outcome, want[i])

@@ -11,7 +11,7 @@
 // permissions a users import gives (permissions.go). Rows it rejects go to the
 // dead-letter stream like validate's. A row that holds several records (a
 // groups layout) is loaded whole or rejected whole. The rows of a cancelled
-// import (platform.Cancellations) are rejected as such; the records of an
+// import (bus.Cancellations) are rejected as such; the records of an
 // import that aborts on error are written to the staging tables, for notify
 // to load once every row is known good.
 //
@@ -43,19 +43,13 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
 // metaAttempt counts a message's handling attempts in this process.
 const metaAttempt = "Sluice-Load-Attempt"
-
-// Outcomes of a row, as the audit stores them.
-const (
-	Created   = "created"
-	Updated   = "updated"
-	Unchanged = "unchanged"
-	Rejected  = "rejected"
-)
 
 // Record is one row to write, with its outcome decided.
 type Record struct {
@@ -168,8 +162,8 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 	for i := range records {
 		r := &records[i]
 		a, wasAudited := audited[r.Row.N]
-		if wasAudited && a.Outcome == Rejected {
-			r.Outcome, r.Violations = Rejected, a.Violations
+		if wasAudited && a.Outcome == warehouse.Rejected {
+			r.Outcome, r.Violations = warehouse.Rejected, a.Violations
 			continue
 		}
 		s, exists := stored[r.Row.Cells[key]]
@@ -183,7 +177,7 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		if wasAudited {
 			r.Outcome, r.Violations = a.Outcome, nil
 		}
-		if r.Outcome == Rejected {
+		if r.Outcome == warehouse.Rejected {
 			continue // with every reason found: checkRelations's too
 		}
 		if exists && r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells) {
@@ -197,11 +191,11 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		switch {
 		case wasAudited:
 		case !exists:
-			r.Outcome = Created
+			r.Outcome = warehouse.Created
 		case s.Hash == r.Hash:
-			r.Outcome = Unchanged
+			r.Outcome = warehouse.Unchanged
 		default:
-			r.Outcome = Updated
+			r.Outcome = warehouse.Updated
 		}
 	}
 }
@@ -225,7 +219,7 @@ func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 
 // reject marks the record rejected, for one more reason.
 func (r *Record) reject(v schemas.Violation) {
-	r.Outcome = Rejected
+	r.Outcome = warehouse.Rejected
 	r.Violations = append(r.Violations, v)
 }
 
@@ -268,10 +262,10 @@ func (c Config) Validate() error {
 
 // Stage is the load stage.
 type Stage struct {
-	*platform.Runner
+	*bus.Runner
 	cfg     Config
 	wh      Warehouse
-	cancels platform.Cancellations
+	cancels bus.Cancellations
 	metrics *platform.Metrics
 	batcher *batcher
 	logger  *slog.Logger
@@ -287,13 +281,13 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	cancelled, err := js.KeyValue(platform.CancelledBucket)
+	cancelled, err := js.KeyValue(bus.CancelledBucket)
 	if err != nil {
 		return nil, fmt.Errorf("load: cancelled bucket: %w", err)
 	}
-	s := &Stage{cfg: cfg, wh: wh, cancels: platform.Cancellations{KV: cancelled}, metrics: m, logger: logger}
+	s := &Stage{cfg: cfg, wh: wh, cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
-	s.Runner, err = platform.NewRunner(schemas.StageLoad, nc, platform.Consumer{
+	s.Runner, err = bus.NewRunner(schemas.StageLoad, nc, bus.Consumer{
 		Name: "load", Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {
@@ -312,7 +306,7 @@ func (s *Stage) Run(ctx context.Context) error {
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	c, _, err := platform.DecodeChunk(msg)
+	c, _, err := bus.DecodeChunk(msg)
 	if err != nil {
 		return err
 	}
@@ -320,11 +314,11 @@ func (s *Stage) handle(msg *message.Message) error {
 	// on it.
 	attempt, _ := strconv.Atoi(msg.Metadata.Get(metaAttempt))
 	msg.Metadata.Set(metaAttempt, strconv.Itoa(attempt+1))
-	counts, err := s.batcher.add(msg.Context(), c, attempt > 0 || platform.Delivered(msg) > 1)
+	counts, err := s.batcher.add(msg.Context(), c, attempt > 0 || bus.Delivered(msg) > 1)
 	if err != nil {
 		return err
 	}
-	return platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventProgress, c.Import.ID),
+	return bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventProgress, c.Import.ID),
 		schemas.MsgID(c.Import.ID, schemas.StageLoad, c.Number),
 		schemas.ImportEvent{Type: schemas.EventProgress, Import: c.Import, Chunk: c.Number, Counts: counts})
 }
@@ -380,11 +374,11 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	for _, r := range w.Rows {
 		cnt := &counts[index[r.Chunk]]
 		switch r.Outcome {
-		case Created:
+		case warehouse.Created:
 			cnt.Created++
-		case Updated:
+		case warehouse.Updated:
 			cnt.Updated++
-		case Unchanged:
+		case warehouse.Unchanged:
 			cnt.Unchanged++
 		}
 	}
@@ -395,16 +389,16 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, err
 	}
 	for chunk, rejected := range late {
-		if err := platform.Publish(s.Pub, schemas.DLQRowsSubject(imp.Tenant, imp.Dataset), schemas.MsgID(imp.ID, "load-dlq", chunk),
+		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(imp.Tenant, imp.Dataset), schemas.MsgID(imp.ID, "load-dlq", chunk),
 			schemas.DLQRows{Import: imp, Chunk: chunk, Rejected: rejected}); err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range counts {
-		s.metrics.Rows.WithLabelValues(Created).Add(float64(c.Created))
-		s.metrics.Rows.WithLabelValues(Updated).Add(float64(c.Updated))
-		s.metrics.Rows.WithLabelValues(Unchanged).Add(float64(c.Unchanged))
-		s.metrics.Rows.WithLabelValues(Rejected).Add(float64(c.Rejected))
+		s.metrics.Rows.WithLabelValues(warehouse.Created).Add(float64(c.Created))
+		s.metrics.Rows.WithLabelValues(warehouse.Updated).Add(float64(c.Updated))
+		s.metrics.Rows.WithLabelValues(warehouse.Unchanged).Add(float64(c.Unchanged))
+		s.metrics.Rows.WithLabelValues(warehouse.Rejected).Add(float64(c.Rejected))
 	}
 	return counts, nil
 }
@@ -491,12 +485,12 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 	seen := map[string]bool{}
 	for _, m := range memberships {
 		g := m.Row.Cells[group]
-		if m.Outcome == Rejected || seen[g] {
+		if m.Outcome == warehouse.Rejected || seen[g] {
 			continue
 		}
 		seen[g] = true
 		cells := []string{g}
-		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: RowHash(cells), Outcome: Created})
+		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: RowHash(cells), Outcome: warehouse.Created})
 	}
 	return out
 }
@@ -520,7 +514,7 @@ func settle(records []Record) {
 		}
 		if why != nil {
 			for i := start; i < end; i++ {
-				records[i].Outcome, records[i].Violations = Rejected, why
+				records[i].Outcome, records[i].Violations = warehouse.Rejected, why
 			}
 		}
 		start = end
@@ -532,9 +526,9 @@ func settle(records []Record) {
 func rowOutcomes(records []Record) []RowOutcome {
 	rank := func(o string) int {
 		switch o {
-		case Created:
+		case warehouse.Created:
 			return 2
-		case Updated:
+		case warehouse.Updated:
 			return 1
 		}
 		return 0
@@ -559,7 +553,7 @@ func moveRejected(w *Write) map[int][]schemas.Rejected {
 	var late map[int][]schemas.Rejected
 	kept := w.Records[:0]
 	for i, r := range w.Records {
-		if r.Outcome != Rejected {
+		if r.Outcome != warehouse.Rejected {
 			kept = append(kept, r)
 			continue
 		}

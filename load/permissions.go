@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -77,7 +78,7 @@ func (p *permissions) mirror(records []Record) {
 		}
 		for j := range records {
 			r := &records[j]
-			if r.Row.Empty&(1<<i) != 0 && r.Outcome != Rejected {
+			if r.Row.Empty&(1<<i) != 0 && r.Outcome != warehouse.Rejected {
 				r.Row.Cells[i] = p.cells[i]
 				r.Row.Empty &^= 1 << i
 			}
@@ -94,12 +95,12 @@ func (p *permissions) memberships(records []Record) []Record {
 	email := schemas.Users.Index("email")
 	var out []Record
 	for _, r := range records {
-		if r.Outcome == Rejected || r.Row.Cells[email] == "" {
+		if r.Outcome == warehouse.Rejected || r.Row.Cells[email] == "" {
 			continue
 		}
 		for _, g := range p.groups {
 			cells := schemas.Membership(g, r.Row.Cells[email]) // the email is canonical: lower case
-			out = append(out, Record{Row: schemas.Row{N: r.Row.N, Cells: cells}, Chunk: r.Chunk, Hash: RowHash(cells), Outcome: Created})
+			out = append(out, Record{Row: schemas.Row{N: r.Row.N, Cells: cells}, Chunk: r.Chunk, Hash: RowHash(cells), Outcome: warehouse.Created})
 		}
 	}
 	return out

@@ -15,6 +15,8 @@ import (
 
 	"github.com/sluicehq/sluice/load"
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -24,7 +26,7 @@ import (
 // progress is reported for it.
 func TestClickHouseDownGoesToPoison(t *testing.T) {
 	_, nc := testkit.NATS(t)
-	port, err := platform.FreePort() // nothing listens there
+	port, err := parts.FreePort() // nothing listens there
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func TestClickHouseDownGoesToPoison(t *testing.T) {
 	}
 	c := &schemas.Chunk{Import: schemas.Import{ID: "imp1", Tenant: "acme", Dataset: "clients", Version: 1}, Number: 1, FirstRow: 2,
 		Rows: []schemas.Row{{N: 2, Cells: []string{"", "Ann", "", "ann@acme.example", "", "", "1", "Personal", "2024-01-01 00:00:00"}}}}
-	if err := platform.PublishChunk(st.Pub, schemas.ReadyRowsSubject("acme", "clients"), "imp1.transform.1", c); err != nil {
+	if err := bus.PublishChunk(st.Pub, schemas.ReadyRowsSubject("acme", "clients"), "imp1.transform.1", c); err != nil {
 		t.Fatal(err)
 	}
 	msg, err := poison.NextMsg(20 * time.Second)

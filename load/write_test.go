@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/load"
-	"github.com/sluicehq/sluice/platform/testkit"
+	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -14,7 +15,7 @@ import (
 // sent in (records, outcomes and rejections) lands in ClickHouse whole, each
 // row once with its own values, and writing it again changes nothing.
 func TestWriteLandsEveryRowOnce(t *testing.T) {
-	ch, stop, err := testkit.StartClickHouse(t.TempDir())
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +31,8 @@ func TestWriteLandsEveryRowOnce(t *testing.T) {
 			continue
 		}
 		cells := []string{"", "Ann", "", fmt.Sprintf("ann%d@acme.example", n), "", "", "1", "Personal", "2024-01-01 00:00:00"}
-		w.Records = append(w.Records, load.Record{Row: schemas.Row{N: n, Cells: cells}, Chunk: chunk, Hash: load.RowHash(cells), Outcome: load.Created})
-		w.Rows = append(w.Rows, load.RowOutcome{N: n, Chunk: chunk, Outcome: load.Created})
+		w.Records = append(w.Records, load.Record{Row: schemas.Row{N: n, Cells: cells}, Chunk: chunk, Hash: load.RowHash(cells), Outcome: warehouse.Created})
+		w.Rows = append(w.Rows, load.RowOutcome{N: n, Chunk: chunk, Outcome: warehouse.Created})
 	}
 	for chunk := 1; chunk <= (loaded+rejected)/1000; chunk++ {
 		w.Chunks = append(w.Chunks, load.ChunkReport{Number: chunk, FirstRow: (chunk-1)*1000 + 2, Counts: schemas.Counts{Rows: 1000}})

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -27,7 +27,7 @@ func boolUInt8(b bool) uint8 {
 
 // CommitStaged implements Store.
 func (c *ClickHouse) CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
-	if err := platform.CommitStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
+	if err := warehouse.CommitStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
@@ -56,7 +56,7 @@ func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *sche
 
 // DropStaged implements Store.
 func (c *ClickHouse) DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
-	if err := platform.DropStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
+	if err := warehouse.DropStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
@@ -65,7 +65,7 @@ func (c *ClickHouse) DropStaged(ctx context.Context, ds *schemas.Dataset, import
 // CancelledRows implements Store.
 func (c *ClickHouse) CancelledRows(ctx context.Context, id string) (int, error) {
 	var n uint64
-	err := c.Conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.import_rejections FINAL WHERE import_id = ? AND has(codes, ?)", c.Database),
+	err := c.Conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s FINAL WHERE import_id = ? AND has(codes, ?)", c.Database, warehouse.ImportRejections.Name),
 		id, schemas.CodeCancelled).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("notify: cancelled rows of %s: %w", id, err)
@@ -87,9 +87,7 @@ func statusRank(status string) uint64 {
 
 // SaveImport implements Store.
 func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
-	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf(`INSERT INTO %s.imports (import_id, tenant, dataset, bucket, key,
-		file_name, object_version, uploader, status, reason_code, reason, format, delimiter, encoding,
-		chunks, rows, created, updated, unchanged, rejected, received_at, finished_at, version, on_error, invite, import_version)`, c.Database))
+	batch, err := c.Conn.PrepareBatch(ctx, warehouse.Imports.Insert(c.Database))
 	if err != nil {
 		return fmt.Errorf("notify: save import: %w", err)
 	}
@@ -113,10 +111,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 
 // Import implements Store.
 func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool, error) {
-	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT import_id, tenant, dataset, bucket, key, file_name, object_version,
-		uploader, toString(status), reason_code, reason, format, delimiter, encoding, chunks, rows,
-		created, updated, unchanged, rejected, received_at, finished_at, on_error, invite, import_version
-		FROM %s.imports FINAL WHERE import_id = ?`, c.Database), id)
+	rows, err := c.Conn.Query(ctx, warehouse.Imports.Select(c.Database)+" WHERE import_id = ?", id)
 	if err != nil {
 		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
 	}
@@ -127,9 +122,10 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 	var r ImportRecord
 	var chunks, total, created, updated, unchanged, rejected uint32
 	var invite uint8
+	var rank uint64
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
-		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &r.OnError, &invite, &r.Version); err != nil {
+		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version); err != nil {
 		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
 	}
 	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1
@@ -141,7 +137,7 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Counts, error) {
 	var n, total, created, updated, unchanged, rejected uint64
 	err := c.Conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(), sum(rows), sum(created), sum(updated), sum(unchanged), sum(rejected)
-		FROM %s.import_chunks FINAL WHERE import_id = ?`, c.Database), id).
+		FROM %s.%s FINAL WHERE import_id = ?`, c.Database, warehouse.ImportChunks.Name), id).
 		Scan(&n, &total, &created, &updated, &unchanged, &rejected)
 	if err != nil {
 		return 0, schemas.Counts{}, fmt.Errorf("notify: reported %s: %w", id, err)
@@ -152,25 +148,12 @@ func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Coun
 
 // Rejections implements Store.
 func (c *ClickHouse) Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error {
-	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT row, columns, codes, messages, values
-		FROM %s.import_rejections FINAL WHERE import_id = ? ORDER BY row LIMIT %d`, c.Database, limit), id)
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? ORDER BY row LIMIT %d", warehouse.SelectRejections(c.Database), limit), id)
 	if err != nil {
 		return fmt.Errorf("notify: rejections %s: %w", id, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var n uint32
-		var cols, codes, msgs, vals []string
-		if err := rows.Scan(&n, &cols, &codes, &msgs, &vals); err != nil {
-			return fmt.Errorf("notify: rejections %s: %w", id, err)
-		}
-		r := schemas.Rejected{N: int(n)}
-		for i := range cols {
-			r.Violations = append(r.Violations, schemas.Violation{Column: cols[i], Code: codes[i], Message: msgs[i], Value: vals[i]})
-		}
-		if err := each(r); err != nil {
-			return err
-		}
+	if err := warehouse.ScanRejections(rows, each); err != nil {
+		return fmt.Errorf("notify: rejections %s: %w", id, err)
 	}
-	return rows.Err()
+	return nil
 }

@@ -9,7 +9,7 @@
 // staged by load: when it completes with no rejected row, notify loads them
 // (Store.CommitStaged) before it says completed; with one, it loads none and
 // the import requires intervention: the partner uploads a corrected file. An
-// import whose file was deleted while it ran (platform.Cancellations) is
+// import whose file was deleted while it ran (bus.Cancellations) is
 // cancelled if load rejected any of its rows for it.
 //
 // An import is complete when every chunk ingest announced has been reported
@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -69,7 +70,7 @@ type Store interface {
 	// most limit of them.
 	Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error
 	// CommitStaged loads the records of an import that aborts on error,
-	// which load staged (platform.CommitStaged); DropStaged removes them
+	// which load staged (warehouse.CommitStaged); DropStaged removes them
 	// from the staging table.
 	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
 	DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
@@ -102,7 +103,7 @@ func (c Config) Validate() error {
 
 // Stage is the notify stage.
 type Stage struct {
-	*platform.Runner
+	*bus.Runner
 	cfg     Config
 	store   Store
 	mailer  Mailer
@@ -163,7 +164,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	mailed, err := js.KeyValue(platform.MailedBucket)
+	mailed, err := js.KeyValue(bus.MailedBucket)
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -175,7 +176,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, imports: imports, logger: logger}
-	s.Runner, err = platform.NewRunner(schemas.StageNotify, nc, platform.Consumer{
+	s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, bus.Consumer{
 		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {
@@ -186,7 +187,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 
 func (s *Stage) handle(msg *message.Message) error {
 	var ev schemas.ImportEvent
-	if err := platform.Decode(msg, &ev); err != nil {
+	if err := bus.Decode(msg, &ev); err != nil {
 		return err
 	}
 	ctx := msg.Context()
@@ -351,7 +352,7 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 
 // announce publishes the completed event and mails the uploader.
 func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
-	err := platform.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
+	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
 		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
 			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
 	if err != nil {

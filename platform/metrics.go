@@ -9,7 +9,6 @@ import (
 	httppprof "net/http/pprof"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -48,20 +47,6 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 		}
 	}
 	return m, nil
-}
-
-// Middleware observes each message's handling time.
-func (m *Metrics) Middleware(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) ([]*message.Message, error) {
-		start := time.Now()
-		out, err := h(msg)
-		result := "ok"
-		if err != nil {
-			result = "error"
-		}
-		m.Chunk.WithLabelValues(result).Observe(time.Since(start).Seconds())
-		return out, err
-	}
 }
 
 // Serve serves /metrics from g and /healthz (200 while healthy() is nil) on

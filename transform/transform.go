@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -90,11 +91,11 @@ func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secre
 const ackWait = 2 * time.Minute
 
 // Config is the transform stage's configuration.
-type Config = platform.StageConfig
+type Config = bus.StageConfig
 
 // Stage is the transform stage.
 type Stage struct {
-	*platform.Runner
+	*bus.Runner
 	secrets *platform.Secrets
 	metrics *platform.Metrics
 }
@@ -107,21 +108,21 @@ func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metri
 	}
 	c.AckWait = ackWait
 	s := &Stage{secrets: secrets, metrics: m}
-	if s.Runner, err = platform.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
+	if s.Runner, err = bus.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	c, ds, err := platform.DecodeChunk(msg)
+	c, ds, err := bus.DecodeChunk(msg)
 	if err != nil {
 		return err
 	}
 	if c.Rows, err = Records(ds, &c.Import, c.Rows, s.secrets); err != nil {
 		return err
 	}
-	if err := platform.PublishChunk(s.Pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
+	if err := bus.PublishChunk(s.Pub, schemas.ReadyRowsSubject(c.Import.Tenant, c.Import.Dataset),
 		schemas.MsgID(c.Import.ID, schemas.StageTransform, c.Number), c); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -84,11 +85,11 @@ func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open fu
 }
 
 // Config is the validate stage's configuration.
-type Config = platform.StageConfig
+type Config = bus.StageConfig
 
 // Stage is the validate stage.
 type Stage struct {
-	*platform.Runner
+	*bus.Runner
 	secrets *platform.Secrets
 	metrics *platform.Metrics
 }
@@ -100,14 +101,14 @@ func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metri
 		return nil, err
 	}
 	s := &Stage{secrets: secrets, metrics: m}
-	if s.Runner, err = platform.NewRunner(schemas.StageValidate, nc, c, m, logger, s.handle); err != nil {
+	if s.Runner, err = bus.NewRunner(schemas.StageValidate, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *Stage) handle(msg *message.Message) error {
-	c, ds, err := platform.DecodeChunk(msg)
+	c, ds, err := bus.DecodeChunk(msg)
 	if err != nil {
 		return err
 	}
@@ -116,14 +117,14 @@ func (s *Stage) handle(msg *message.Message) error {
 		return err
 	}
 	if len(rejected) > 0 {
-		if err := platform.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
+		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
 			schemas.MsgID(c.Import.ID, "validate-dlq", c.Number),
 			schemas.DLQRows{Import: c.Import, Chunk: c.Number, Rejected: rejected}); err != nil {
 			return err
 		}
 	}
 	c.Rows, c.Rejected = valid, append(c.Rejected, rejected...)
-	if err := platform.PublishChunk(s.Pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
+	if err := bus.PublishChunk(s.Pub, schemas.ValidRowsSubject(c.Import.Tenant, c.Import.Dataset),
 		schemas.MsgID(c.Import.ID, schemas.StageValidate, c.Number), c); err != nil {
 		return err
 	}

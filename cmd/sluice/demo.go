@@ -21,6 +21,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -52,17 +54,17 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	mailWeb := smtpPort + 7000 // 1025 -> 8025, Mailpit's usual pair
 
 	fmt.Println("starting ClickHouse, Mailpit, NATS, MinIO and the pipeline (data in " + data + ")")
-	ch, err := platform.StartClickHouse(ctx, filepath.Join(data, "clickhouse"), chPort, "deploy/clickhouse/users.d", cfg.ClickHouse.Database)
+	ch, err := parts.StartClickHouse(ctx, filepath.Join(data, "clickhouse"), chPort, "deploy/clickhouse/users.d", cfg.ClickHouse.Database)
 	if err != nil {
 		return err
 	}
 	defer ch.Stop()
-	mp, err := platform.StartMailpit(ctx, filepath.Join(data, "mailpit"), smtpPort, mailWeb)
+	mp, err := parts.StartMailpit(ctx, filepath.Join(data, "mailpit"), smtpPort, mailWeb)
 	if err != nil {
 		return err
 	}
 	defer mp.Stop()
-	ns, err := platform.StartNATS(cfg.NATSPort, filepath.Join(data, "nats"))
+	ns, err := bus.StartNATS(cfg.NATSPort, filepath.Join(data, "nats"))
 	if err != nil {
 		return err
 	}
@@ -76,16 +78,16 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	if err := platform.EnsureStreams(js); err != nil {
+	if err := bus.EnsureStreams(js); err != nil {
 		return err
 	}
-	minio, err := platform.StartMinIO(ctx, filepath.Join(data, "minio"), s3Port, strings.TrimPrefix(ns.ClientURL(), "nats://"), cfg.S3)
+	minio, err := parts.StartMinIO(ctx, filepath.Join(data, "minio"), s3Port, strings.TrimPrefix(ns.ClientURL(), "nats://"), cfg.S3)
 	if err != nil {
 		return err
 	}
 	defer minio.Stop()
 	client := platform.NewS3Client(cfg.S3)
-	if err := platform.ConfigureBucket(ctx, client, cfg.S3.Bucket); err != nil {
+	if err := parts.ConfigureBucket(ctx, client, cfg.S3.Bucket); err != nil {
 		return err
 	}
 

@@ -18,6 +18,8 @@ import (
 	"github.com/sluicehq/sluice/load"
 	"github.com/sluicehq/sluice/notify"
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/transform"
 	"github.com/sluicehq/sluice/validate"
@@ -31,7 +33,7 @@ type stage interface {
 
 // up runs an embedded NATS JetStream server and every stage on it.
 func up(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
-	ns, err := platform.StartNATS(cfg.NATSPort, cfg.NATSStoreDir)
+	ns, err := bus.StartNATS(cfg.NATSPort, cfg.NATSStoreDir)
 	if err != nil {
 		return err
 	}
@@ -49,7 +51,7 @@ func secretKeyFile(cfg platform.Config) string { return filepath.Join(cfg.DataDi
 // health server, until ctx ends or a stage fails. keyFile keeps the secret
 // key when SLUICE_SECRET_KEY is not set ("": it must be).
 func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
-	nc, err := platform.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword)
+	nc, err := bus.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword)
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, na
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
-	if err := platform.EnsureStreams(js); err != nil {
+	if err := bus.EnsureStreams(js); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -66,12 +68,12 @@ func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, na
 
 	var ch driver.Conn
 	if slices.Contains(names, schemas.StageLoad) || slices.Contains(names, schemas.StageNotify) {
-		ch, err = platform.OpenClickHouse(ctx, cfg.ClickHouse)
+		ch, err = warehouse.Open(ctx, cfg.ClickHouse)
 		if err != nil {
 			return err
 		}
 		defer ch.Close()
-		if err := platform.Migrate(ctx, ch, cfg.ClickHouse.Database, schemas.Datasets); err != nil {
+		if err := warehouse.Migrate(ctx, ch, cfg.ClickHouse.Database, schemas.Datasets); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package platform
+package parts
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/platform"
 )
 
 // Part is a real dependency (MinIO, ClickHouse, Mailpit) running as a child
@@ -139,7 +141,7 @@ func HTTPReady(url string) func() error {
 // the JetStream subject sluice.s3.events on the NATS server at natsAddr
 // (host:port), with a queue_dir so that no event is lost while NATS is away.
 // The S3_EVENTS stream must exist already.
-func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 S3Config) (*Part, error) {
+func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 platform.S3Config) (*Part, error) {
 	bin, err := FindBinary("minio")
 	if err != nil {
 		return nil, err

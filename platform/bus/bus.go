@@ -1,4 +1,4 @@
-package platform
+package bus
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package platform_test
+package bus_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 )
 
 func TestMaxDeliveries(t *testing.T) {
@@ -22,9 +22,9 @@ func TestMaxDeliveries(t *testing.T) {
 	}{
 		{name: "first delivery", delivered: "1", maxDeliver: 5, wantRun: true},
 		{name: "below the limit", delivered: "4", maxDeliver: 5, wantRun: true},
-		{name: "at the limit", delivered: "5", maxDeliver: 5, wantErr: platform.ErrTooManyDeliveries},
-		{name: "over the limit", delivered: "9", maxDeliver: 5, wantErr: platform.ErrTooManyDeliveries},
-		{name: "limit of one stops the first delivery", delivered: "1", maxDeliver: 1, wantErr: platform.ErrTooManyDeliveries},
+		{name: "at the limit", delivered: "5", maxDeliver: 5, wantErr: bus.ErrTooManyDeliveries},
+		{name: "over the limit", delivered: "9", maxDeliver: 5, wantErr: bus.ErrTooManyDeliveries},
+		{name: "limit of one stops the first delivery", delivered: "1", maxDeliver: 1, wantErr: bus.ErrTooManyDeliveries},
 		{name: "no metadata", maxDeliver: 5, wantRun: true},
 		{name: "no limit", delivered: "100", maxDeliver: 0, wantRun: true},
 		{name: "handler error passed on", delivered: "2", maxDeliver: 5, handlerErr: errHandler, wantRun: true, wantErr: errHandler},
@@ -32,13 +32,13 @@ func TestMaxDeliveries(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ran := false
-			h := platform.MaxDeliveries(tc.maxDeliver)(func(*message.Message) ([]*message.Message, error) {
+			h := bus.MaxDeliveries(tc.maxDeliver)(func(*message.Message) ([]*message.Message, error) {
 				ran = true
 				return nil, tc.handlerErr
 			})
 			msg := message.NewMessage(watermill.NewUUID(), []byte("{}"))
 			if tc.delivered != "" {
-				msg.Metadata.Set(platform.MetaDelivered, tc.delivered)
+				msg.Metadata.Set(bus.MetaDelivered, tc.delivered)
 			}
 			_, err := h(msg)
 			if ran != tc.wantRun {

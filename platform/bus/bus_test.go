@@ -1,4 +1,4 @@
-package platform_test
+package bus_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -28,7 +30,7 @@ func runRouter(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := platform.NewRunner("test", nc, platform.Consumer{
+	r, err := bus.NewRunner("test", nc, bus.Consumer{
 		Name: "test", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3,
 	}, m, slog.New(slog.DiscardHandler), h)
 	if err != nil {
@@ -48,12 +50,12 @@ func runRouter(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (sto
 
 func publishChunk(t *testing.T, nc *nats.Conn, id string) {
 	t.Helper()
-	pub, err := platform.NewPublisher(nc, nil)
+	pub, err := bus.NewPublisher(nc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &schemas.Chunk{Import: schemas.Import{ID: id, Tenant: "acme", Dataset: "clients"}, Number: 1}
-	if err := platform.PublishChunk(pub, schemas.RawRowsSubject("acme", "clients"), schemas.MsgID(id, "test", 1), c); err != nil {
+	if err := bus.PublishChunk(pub, schemas.RawRowsSubject("acme", "clients"), schemas.MsgID(id, "test", 1), c); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -64,7 +66,7 @@ func TestConsumerOutlivesItsSubscribers(t *testing.T) {
 	_, nc := testkit.NATS(t)
 	var handled atomic.Int32
 	stop := runRouter(t, nc, func(msg *message.Message) error {
-		if _, _, err := platform.DecodeChunk(msg); err != nil {
+		if _, _, err := bus.DecodeChunk(msg); err != nil {
 			return err
 		}
 		handled.Add(1)
@@ -76,7 +78,7 @@ func TestConsumerOutlivesItsSubscribers(t *testing.T) {
 		info, err := js.ConsumerInfo(schemas.StreamRows, "test")
 		return err == nil && handled.Load() == 1 && info.NumPending == 0 && info.NumAckPending == 0, err
 	}
-	if err := platform.WaitFor(context.Background(), 10*time.Second, acked); err != nil {
+	if err := parts.WaitFor(context.Background(), 10*time.Second, acked); err != nil {
 		t.Fatalf("handled and acked: %v (handled %d)", err, handled.Load())
 	}
 	stop()
@@ -88,7 +90,7 @@ func TestConsumerOutlivesItsSubscribers(t *testing.T) {
 	stop = runRouter(t, nc, func(*message.Message) error { handled.Add(1); return nil })
 	defer stop()
 	publishChunk(t, nc, "imp2")
-	if err := platform.WaitFor(context.Background(), 10*time.Second, func() (bool, error) { return handled.Load() >= 1, nil }); err != nil {
+	if err := parts.WaitFor(context.Background(), 10*time.Second, func() (bool, error) { return handled.Load() >= 1, nil }); err != nil {
 		t.Fatal("the new message was not handled after the restart")
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -121,10 +123,10 @@ func TestFailingMessageGoesToPoison(t *testing.T) {
 	if got := m.Header.Get(middleware.ReasonForPoisonedKey); got != "clickhouse is down" {
 		t.Errorf("poison reason: got %q", got)
 	}
-	if got, want := int(calls.Load()), 1+platform.Retries.MaxRetries; got != want {
+	if got, want := int(calls.Load()), 1+bus.Retries.MaxRetries; got != want {
 		t.Errorf("handler calls: got %d, want %d (one, then the retries)", got, want)
 	}
-	err = platform.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
+	err = parts.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
 		info, err := js.ConsumerInfo(schemas.StreamRows, "test")
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0, err
 	})
@@ -154,7 +156,7 @@ func TestInstancesShareTheConsumer(t *testing.T) {
 	for i := range n {
 		publishChunk(t, nc, fmt.Sprintf("imp%d", i))
 	}
-	err := platform.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
+	err := parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(handled) == n, nil

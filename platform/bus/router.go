@@ -1,4 +1,4 @@
-package platform
+package bus
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 
-	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/platform"
 )
 
 // Retries is how a handler is retried inside one delivery: about 1.5 s in
@@ -29,46 +29,25 @@ var Retries = middleware.Retry{
 // reason), the delivery limit, retries, and the recoverer (a panic is an
 // error like any other). A message is acked only when its handler returns
 // nil or it is safely in the poison queue.
-func newRouter(stage string, pub message.Publisher, maxDeliver int, m *Metrics, logger watermill.LoggerAdapter) (*message.Router, error) {
+func newRouter(stage string, pub message.Publisher, maxDeliver int, m *platform.Metrics, logger watermill.LoggerAdapter) (*message.Router, error) {
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, logger)
 	if err != nil {
-		return nil, fmt.Errorf("router: %w", err)
+		return nil, fmt.Errorf("bus: router: %w", err)
 	}
-	poison, err := middleware.PoisonQueueWithFilter(pub, schemas.PoisonSubject(stage), func(error) bool {
-		m.Poisoned.Inc()
-		return true
-	})
+	poison, err := poisonQueue(pub, stage, m)
 	if err != nil {
-		return nil, fmt.Errorf("router: %w", err)
+		return nil, err
 	}
 	retry := Retries
 	retry.Logger = logger
 	r.AddMiddleware(
-		m.Middleware,
+		timing(m),
 		poison,
 		MaxDeliveries(maxDeliver),
 		retry.Middleware,
 		middleware.Recoverer,
 	)
 	return r, nil
-}
-
-// ErrTooManyDeliveries is the reason a message JetStream has delivered
-// MaxDeliver times goes to the poison queue without running its handler again
-// (each earlier delivery ended without an ack: a crash or a timeout).
-var ErrTooManyDeliveries = errors.New("delivered too many times without an ack")
-
-// MaxDeliveries stops a message on its last delivery, so that it reaches the
-// poison queue instead of staying unacked in the stream.
-func MaxDeliveries(maxDeliver int) message.HandlerMiddleware {
-	return func(h message.HandlerFunc) message.HandlerFunc {
-		return func(msg *message.Message) ([]*message.Message, error) {
-			if n := Delivered(msg); maxDeliver > 0 && n >= maxDeliver {
-				return nil, fmt.Errorf("%w (%d of %d)", ErrTooManyDeliveries, n, maxDeliver)
-			}
-			return h(msg)
-		}
-	}
 }
 
 // Runner is what every stage runs on: its handler on its durable consumer c,
@@ -81,7 +60,7 @@ type Runner struct {
 }
 
 // NewRunner builds the runner of a stage.
-func NewRunner(stage string, nc *nats.Conn, c Consumer, m *Metrics, logger *slog.Logger, h message.NoPublishHandlerFunc) (*Runner, error) {
+func NewRunner(stage string, nc *nats.Conn, c Consumer, m *platform.Metrics, logger *slog.Logger, h message.NoPublishHandlerFunc) (*Runner, error) {
 	c.setDefaults()
 	wl := Logger(logger)
 	pub, err := NewPublisher(nc, wl)

@@ -1,0 +1,14 @@
+// Package bus is sluice's NATS JetStream plumbing: the embedded server of
+// `sluice up` and the tests, the streams and KV buckets (created or updated
+// at every start), the durable consumers the stages share, and the Watermill
+// router every stage runs on (Runner) with its middleware, outermost first:
+// timing, the poison queue, the delivery limit, retries and the recoverer,
+// one per file.
+//
+// It also owns how messages travel: events as JSON with a Nats-Msg-Id
+// (Publish, Decode), chunks of rows in their packed wire form (PublishChunk,
+// DecodeChunk), in-progress acks and delivery counts; and the record of
+// files deleted while they were imported (Cancellations).
+//
+// It knows no stage: subjects and durable names come from schemas.
+package bus

@@ -1,0 +1,26 @@
+package bus
+
+import (
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// poisonQueue sends a message whose handler failed after its retries to the
+// stage's poison subject (sluice.dlq.poison.<stage>), with the reason in its
+// metadata, and counts it; the message is then acked. A message whose
+// publish to the poison subject fails is not acked, and comes back.
+func poisonQueue(pub message.Publisher, stage string, m *platform.Metrics) (message.HandlerMiddleware, error) {
+	poison, err := middleware.PoisonQueueWithFilter(pub, schemas.PoisonSubject(stage), func(error) bool {
+		m.Poisoned.Inc()
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: poison queue: %w", err)
+	}
+	return poison, nil
+}

@@ -1,0 +1,10 @@
+// Package parts starts the real parts sluice runs on, for the demo, the
+// bench and the tests only: ClickHouse (Debian's clickhouse-server, with a
+// copy of its packaged config pointed at a data folder), MinIO (publishing
+// bucket events to JetStream, with a queue_dir) and Mailpit, each as a child
+// process on loopback. Production runs them as services of their own
+// (docker-compose.yml), and no stage imports this package.
+//
+// scripts/parts.sh installs the binaries; a part that is missing or does not
+// start is an error, never a skip.
+package parts

@@ -1,0 +1,133 @@
+package parts
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/warehouse"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// RepoRoot is the repository's root folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ClickHouse is a running ClickHouse with sluice's database migrated.
+type ClickHouse struct {
+	Config platform.ClickHouseConfig
+	Conn   driver.Conn
+	Part   *Part
+}
+
+// NewClickHouse starts ClickHouse in dir on free ports and migrates it;
+// the returned func stops it.
+func NewClickHouse(dir string) (*ClickHouse, func(), error) {
+	ctx := context.Background()
+	port, err := freePortPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	part, err := StartClickHouse(ctx, dir, port, filepath.Join(RepoRoot(), "deploy", "clickhouse", "users.d"), "sluice")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := platform.ClickHouseConfig{Addr: part.Addr, Database: "sluice", User: "sluice", Password: "sluice"}
+	conn, err := warehouse.Open(ctx, cfg)
+	if err != nil {
+		part.Stop()
+		return nil, nil, err
+	}
+	if err := warehouse.Migrate(ctx, conn, cfg.Database, schemas.Datasets); err != nil {
+		conn.Close()
+		part.Stop()
+		return nil, nil, err
+	}
+	return &ClickHouse{Config: cfg, Conn: conn, Part: part}, func() { conn.Close(); part.Stop() }, nil
+}
+
+// Mailpit is a running Mailpit.
+type Mailpit struct {
+	SMTPAddr string
+	API      string // http://host:port
+}
+
+// NewMailpit starts Mailpit in dir on free ports; the returned func stops
+// it.
+func NewMailpit(dir string) (*Mailpit, func(), error) {
+	smtp, err := FreePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	web, err := FreePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	part, err := StartMailpit(context.Background(), dir, smtp, web)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Mailpit{SMTPAddr: fmt.Sprintf("127.0.0.1:%d", smtp), API: "http://" + part.Addr}, part.Stop, nil
+}
+
+// MinIOConfig picks free ports for a MinIO NewMinIO will start.
+func MinIOConfig() (platform.S3Config, error) {
+	port, err := freePortPair()
+	if err != nil {
+		return platform.S3Config{}, err
+	}
+	return platform.S3Config{
+		Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Region: "us-east-1",
+		AccessKey: "sluice", SecretKey: "sluice-secret", Bucket: "imports",
+	}, nil
+}
+
+// NewMinIO starts MinIO (as cfg says, from MinIOConfig) in dir, publishing
+// bucket events to the NATS server at natsURL, and creates the bucket with
+// its event notification.
+func NewMinIO(dir, natsURL string, cfg platform.S3Config) (*Part, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	part, err := StartMinIO(ctx, dir, port, strings.TrimPrefix(natsURL, "nats://"), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ConfigureBucket(ctx, platform.NewS3Client(cfg), cfg.Bucket); err != nil {
+		part.Stop()
+		return nil, err
+	}
+	return part, nil
+}
+
+// freePortPair returns a port p such that p and p+1 are free (ClickHouse's
+// HTTP port and MinIO's console take the next one).
+func freePortPair() (int, error) {
+	for range 50 {
+		p, err := FreePort()
+		if err != nil {
+			return 0, err
+		}
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			ln.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("parts: no two free ports in a row")
+}

@@ -1,0 +1,10 @@
+// Package warehouse owns sluice's side of ClickHouse: the connection, the
+// migrations (safe at every start, on 18.16 and current releases), the audit
+// contract that load writes and notify reads (the audit tables, their column
+// lists, the outcome of a row, and how a rejection's violations are stored),
+// and the staging tables of imports that abort on error.
+//
+// It owns no dataset: the datasets' fields come from schemas, and what load
+// and notify write and read is theirs. Every table is a
+// ReplacingMergeTree(version), so a write may be repeated; readers use FINAL.
+package warehouse

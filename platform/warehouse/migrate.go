@@ -1,0 +1,139 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// datasetColumns are the columns of a dataset's table after its fields:
+// where each record came from, and what versions it.
+var datasetColumns = []Column{
+	{"row_hash", "UInt64"}, {"import_id", "String"}, {"row", "UInt32"}, {"version", "UInt64"}, {"loaded_at", "DateTime('UTC')"},
+}
+
+// DatasetColumns returns the column names of a dataset's table, in the order
+// inserts list them: the tenant, the fields, then datasetColumns.
+func DatasetColumns(ds *schemas.Dataset) []string {
+	cols := []string{"tenant"}
+	for _, f := range ds.Fields {
+		cols = append(cols, f.Column)
+	}
+	for _, c := range datasetColumns {
+		cols = append(cols, c.Name)
+	}
+	return cols
+}
+
+// columnType is the ClickHouse type of a field.
+func columnType(k schemas.Kind) string {
+	switch k {
+	case schemas.Bool:
+		return "UInt8"
+	case schemas.DateTime:
+		return "DateTime('UTC')"
+	}
+	return "String"
+}
+
+// Migrate creates the database and every table, and adds the columns a newer
+// release declares (18.16 has no ADD COLUMN IF NOT EXISTS, so
+// system.columns is read first). It is safe to run at every start.
+func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset) error {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, t := range AuditTables {
+		if err := conn.Exec(ctx, t.create(db)); err != nil {
+			return fmt.Errorf("migrate %s: %w", t.Name, err)
+		}
+		if err := addMissingColumns(ctx, conn, db, t.Name, t.Columns); err != nil {
+			return err
+		}
+	}
+	if err := ensureType(ctx, conn, db, Imports.Name, "status", statusType()); err != nil {
+		return err
+	}
+	var tables []*schemas.Dataset
+	for _, d := range datasets {
+		for _, t := range d.Writes() {
+			if !slices.Contains(tables, t) {
+				tables = append(tables, t)
+			}
+		}
+	}
+	for _, ds := range tables {
+		cols := []Column{{"tenant", "String"}}
+		for _, f := range ds.Fields {
+			cols = append(cols, Column{f.Column, columnType(f.Kind)})
+		}
+		cols = append(cols, datasetColumns...)
+		key := ds.Fields[ds.KeyIndex()].Column
+		for _, t := range []Table{
+			{Name: ds.Table, Columns: cols, OrderBy: "(tenant, " + key + ")"},
+			{Name: StagedTable(ds.Table), Columns: cols, OrderBy: "(import_id, " + key + ")"},
+		} {
+			if err := conn.Exec(ctx, t.create(db)); err != nil {
+				return fmt.Errorf("migrate %s: %w", t.Name, err)
+			}
+			if err := addMissingColumns(ctx, conn, db, t.Name, t.Columns); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ensureType changes a column's type to want if it has another (an enum
+// that gained values).
+func ensureType(ctx context.Context, conn driver.Conn, db, table, column, want string) error {
+	var have string
+	if err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", db, table, column).Scan(&have); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	}
+	if have == want {
+		return nil
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s MODIFY COLUMN %s %s", db, table, column, want)); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	}
+	return nil
+}
+
+// addMissingColumns adds the columns of cols that table lacks.
+func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, cols []Column) error {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", table, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrate %s: %w", table, err)
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrate %s: %w", table, err)
+	}
+	for _, col := range cols {
+		if have[col.Name] {
+			continue
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", db, table, col.Name, col.Type)); err != nil {
+			return fmt.Errorf("migrate %s: add %s: %w", table, col.Name, err)
+		}
+	}
+	return nil
+}
+
+// join lists names for a statement.
+func join(names []string) string { return strings.Join(names, ", ") }

@@ -1,0 +1,35 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// StagedTable is where the records of an import that aborts on error wait
+// (load writes them there) until every row of it is known good; then
+// CommitStaged copies them into table.
+func StagedTable(table string) string { return table + "_staged" }
+
+// DropStaged deletes an import's staged records (a mutation: ClickHouse
+// rewrites the parts that hold them, in the background).
+func DropStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) error {
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE import_id = ?", db, StagedTable(ds.Table)), importID); err != nil {
+		return fmt.Errorf("warehouse: drop staged %s of %s: %w", ds.Table, importID, err)
+	}
+	return nil
+}
+
+// CommitStaged copies an import's staged records into the dataset's table.
+// Copying twice is harmless: the copies have the same version.
+func CommitStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) error {
+	list := join(DatasetColumns(ds))
+	q := fmt.Sprintf("INSERT INTO %[1]s.%[2]s (%[3]s) SELECT %[3]s FROM %[1]s.%[4]s FINAL WHERE import_id = ?", db, ds.Table, list, StagedTable(ds.Table))
+	if err := conn.Exec(ctx, q, importID); err != nil {
+		return fmt.Errorf("warehouse: commit %s of %s: %w", ds.Table, importID, err)
+	}
+	return nil
+}
