@@ -100,6 +100,18 @@ type Row struct {
 	Empty uint64 `json:"empty,omitempty"`
 }
 
+// IsEmpty reports whether the file left field i of the row empty.
+func (r *Row) IsEmpty(i int) bool { return r.Empty&(1<<i) != 0 }
+
+// SetEmpty marks field i of the row as left empty by the file.
+func (r *Row) SetEmpty(i int) { r.Empty |= 1 << i }
+
+// ClearEmpty marks field i of the row as filled (a value was given to it).
+func (r *Row) ClearEmpty(i int) { r.Empty &^= 1 << i }
+
+// AnyEmpty reports whether the file left any field of the row empty.
+func (r *Row) AnyEmpty() bool { return r.Empty != 0 }
+
 // Duplicate says that field Field of a row has the value row Of has.
 type Duplicate struct {
 	Field int `json:"f"`
@@ -222,10 +234,24 @@ type ImportEvent struct {
 }
 
 // MsgID is the Nats-Msg-Id of a message an import's stage publishes: the same
-// for a retried publish, so JetStream stores it once.
-func MsgID(importID, stage string, chunk int) string {
-	return fmt.Sprintf("%s.%s.%d", importID, stage, chunk)
+// for a retried publish, so JetStream stores it once. token says what the
+// message is: a stage's name for the chunk it publishes on, or one of the
+// Token constants.
+func MsgID(importID, token string, chunk int) string {
+	return fmt.Sprintf("%s.%s.%d", importID, token, chunk)
 }
+
+// Msg-Id tokens of the messages that are not a stage's chunk (see MsgID).
+// They are part of every Msg-Id: changing one lets a retried publish be
+// stored twice.
+const (
+	TokenReceived    = EventReceived
+	TokenRejected    = EventRejected
+	TokenIngested    = EventIngested
+	TokenCompleted   = EventCompleted
+	TokenValidateDLQ = "validate-dlq"
+	TokenLoadDLQ     = "load-dlq"
+)
 
 // Import modes (seed 002: "update user data if already on the platform").
 const (

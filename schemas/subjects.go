@@ -29,6 +29,17 @@ const (
 	StageNotify    = "notify"
 )
 
+// Durable consumer names, one per stage, shared by its instances. A name
+// never changes silently: a new name is a new consumer, which starts from
+// the beginning of its stream.
+const (
+	DurableIngest    = "ingest"
+	DurableValidate  = "validate"
+	DurableTransform = "transform"
+	DurableLoad      = "load"
+	DurableNotify    = "notify"
+)
+
 // Stages lists every stage in flow order.
 var Stages = []string{StageIngest, StageValidate, StageTransform, StageLoad, StageNotify}
 
