@@ -70,7 +70,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.ChunkRows == 0 {
-		c.ChunkRows = 2000
+		c.ChunkRows = 5000
 	}
 	if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = 1 << 20
@@ -162,7 +162,7 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
 		ledger: NewLedger(kv, cfg.Lease), cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
 	s.Runner, err = bus.NewRunner(schemas.StageIngest, nc, bus.Consumer{
-		Name:           "ingest",
+		Name:           schemas.DurableIngest,
 		Stream:         schemas.StreamS3Events,
 		Subject:        schemas.SubjectS3Events,
 		AckWait:        cfg.AckWait,
@@ -237,7 +237,7 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, alive func()) error {
 	var fe *FileError
 	if errors.As(err, &fe) {
 		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
-		err = bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, "rejected", 0),
+		err = bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, schemas.TokenRejected, 0),
 			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
 	}
 	if err != nil {
@@ -276,31 +276,13 @@ func (s *Stage) keepAlive(claim *Claim, alive func()) (stop func()) {
 // read checks the file as a whole, then publishes its chunks and the
 // ingested event. A *FileError rejects the file.
 func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) error {
-	if err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, "received", 0),
+	if err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventReceived, imp.ID), schemas.MsgID(imp.ID, schemas.TokenReceived, 0),
 		schemas.ImportEvent{Type: schemas.EventReceived, Import: imp}); err != nil {
 		return err
 	}
-	if imp.Tenant == "" {
-		return fileError(schemas.CodeBadKey, schemas.MsgBadKey(ref.Key))
-	}
-	tenant, ok := s.tenants[imp.Tenant]
-	if !ok {
-		return fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
-	}
-	if err := setOptions(&imp, tenant, ref.Meta); err != nil {
+	tenant, ds, err := s.accept(&imp, ref)
+	if err != nil {
 		return err
-	}
-	if ref.Size > tenant.MaxBytes {
-		return fileError(schemas.CodeTooLarge, schemas.MsgTooLarge(tenant.MaxBytes))
-	}
-	ds, ok := schemas.Lookup(imp.Dataset)
-	if !ok {
-		known := make([]string, 0, len(schemas.Datasets))
-		for name := range schemas.Datasets {
-			known = append(known, name)
-		}
-		sort.Strings(known)
-		return fileError(schemas.CodeUnknownDataset, schemas.MsgUnknownDataset(imp.Dataset, known))
 	}
 	layout, err := s.checkSize(ctx, ref, ds, tenant.MaxRows)
 	if err != nil {
@@ -309,8 +291,50 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if layout != ds {
 		imp.Layout = layout.Name
 	}
-	// Chunks are published by a few goroutines while the file is read, so
-	// that reading does not wait for each publish's ack.
+	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, layout, tenant.MaxRows)
+	if err != nil {
+		return err
+	}
+	return bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, schemas.TokenIngested, 0),
+		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
+}
+
+// accept checks what the object's key, size and metadata say before the
+// file is opened: a tenant sluice knows, options it may take, a size within
+// the tenant's limit and a dataset sluice knows. It sets the import's
+// options and returns the tenant and the dataset.
+func (s *Stage) accept(imp *schemas.Import, ref ObjectRef) (platform.Tenant, *schemas.Dataset, error) {
+	if imp.Tenant == "" {
+		return platform.Tenant{}, nil, fileError(schemas.CodeBadKey, schemas.MsgBadKey(ref.Key))
+	}
+	tenant, ok := s.tenants[imp.Tenant]
+	if !ok {
+		return platform.Tenant{}, nil, fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
+	}
+	if err := setOptions(imp, tenant, ref.Meta); err != nil {
+		return platform.Tenant{}, nil, err
+	}
+	if ref.Size > tenant.MaxBytes {
+		return platform.Tenant{}, nil, fileError(schemas.CodeTooLarge, schemas.MsgTooLarge(tenant.MaxBytes))
+	}
+	ds, ok := schemas.Lookup(imp.Dataset)
+	if !ok {
+		known := make([]string, 0, len(schemas.Datasets))
+		for name := range schemas.Datasets {
+			known = append(known, name)
+		}
+		sort.Strings(known)
+		return platform.Tenant{}, nil, fileError(schemas.CodeUnknownDataset, schemas.MsgUnknownDataset(imp.Dataset, known))
+	}
+	return tenant, ds, nil
+}
+
+// publish reads the file's rows (in its layout of ds) and publishes them in
+// chunks, with their duplicates found and their secrets sealed. It returns
+// how many chunks and rows it published, and the file's format. Chunks are
+// published by a few goroutines while the file is read, so that reading
+// does not wait for each publish's ack.
+func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, ds, layout *schemas.Dataset, maxRows int) (chunks, rows int, format schemas.FileFormat, err error) {
 	out := make(chan *schemas.Chunk, publishers)
 	g, gctx := errgroup.WithContext(ctx)
 	for range publishers {
@@ -325,55 +349,71 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 			return nil
 		})
 	}
-	chunkRows := s.cfg.ChunkRows
-	if hasSecret(layout) {
-		// Hashing a password takes transform tens of milliseconds: a
-		// chunk must be hashed well within its AckWait.
-		chunkRows = min(chunkRows, SecretChunkRows)
-	}
-	chunks := 0
-	c := &schemas.Chunk{Import: imp, Number: 1}
-	flush := func() error {
-		if len(c.Rows) == 0 {
-			return nil
-		}
-		c.FirstRow = c.Rows[0].N
-		select {
-		case out <- c:
-		case <-gctx.Done():
-			return gctx.Err()
-		}
-		chunks = c.Number
-		c = &schemas.Chunk{Import: imp, Number: c.Number + 1, Rows: make([]schemas.Row, 0, chunkRows)}
-		return nil
-	}
+	cut := &chunker{imp: imp, size: s.chunkRows(layout), out: out}
 	dups := s.newDuplicates(layout, imp.Context())
-	rows := 0
-	format, err := s.scan(gctx, ref, ds, tenant.MaxRows, func(row schemas.Row) error {
+	format, err = s.scan(gctx, ref, ds, maxRows, func(row schemas.Row) error {
 		rows++
 		if row.Problem == nil {
 			row.Duplicates = dups.find(row)
 		}
 		s.seal(layout, row.Cells) // whatever the row's problem: its cells travel
-
-		c.Rows = append(c.Rows, row)
-		if len(c.Rows) >= chunkRows {
-			return flush()
-		}
-		return nil
+		return cut.add(gctx, row)
 	})
 	if err == nil {
-		err = flush()
+		err = cut.flush(gctx)
 	}
 	close(out)
 	if werr := g.Wait(); err == nil {
 		err = werr
 	}
-	if err != nil {
-		return err
+	return cut.sent, rows, format, err
+}
+
+// chunkRows is how many rows a chunk of the dataset carries: fewer when its
+// rows have a secret to hash (SecretChunkRows).
+func (s *Stage) chunkRows(ds *schemas.Dataset) int {
+	if hasSecret(ds) {
+		return min(s.cfg.ChunkRows, SecretChunkRows)
 	}
-	return bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventIngested, imp.ID), schemas.MsgID(imp.ID, "ingested", 0),
-		schemas.ImportEvent{Type: schemas.EventIngested, Import: imp, Chunks: chunks, Rows: rows, File: format})
+	return s.cfg.ChunkRows
+}
+
+// chunker cuts an import's rows into numbered chunks of size rows and sends
+// each full one to out.
+type chunker struct {
+	imp  schemas.Import
+	size int
+	out  chan<- *schemas.Chunk
+	c    *schemas.Chunk
+	// sent is the number of the last chunk sent.
+	sent int
+}
+
+// add adds a row to the current chunk, and sends the chunk once it is full.
+func (k *chunker) add(ctx context.Context, row schemas.Row) error {
+	if k.c == nil {
+		k.c = &schemas.Chunk{Import: k.imp, Number: k.sent + 1, Rows: make([]schemas.Row, 0, k.size)}
+	}
+	k.c.Rows = append(k.c.Rows, row)
+	if len(k.c.Rows) >= k.size {
+		return k.flush(ctx)
+	}
+	return nil
+}
+
+// flush sends the current chunk, if it has rows.
+func (k *chunker) flush(ctx context.Context) error {
+	if k.c == nil || len(k.c.Rows) == 0 {
+		return nil
+	}
+	k.c.FirstRow = k.c.Rows[0].N
+	select {
+	case k.out <- k.c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	k.sent, k.c = k.c.Number, nil
+	return nil
 }
 
 // setOptions sets the import's options: the upload's (its metadata), else
@@ -456,8 +496,8 @@ func (d *duplicates) find(row schemas.Row) []schemas.Duplicate {
 // SecretChunkRows bounds the chunks of a dataset with a secret field: a
 // chunk's hashes take about 1.5 CPU-seconds, so that the chunks transform has
 // been sent (four times those it handles at once) are all hashed well within
-// their AckWait even on two cores. With 200 rows, a 5,000-user file came back
-// from AckWait again and again (make bench: 615 CPU-s instead of 145).
+// their AckWait even on two cores; larger chunks outlive AckWait, come back,
+// and are hashed again (BENCHMARKS.md).
 const SecretChunkRows = 50
 
 func hasSecret(ds *schemas.Dataset) bool {

@@ -232,63 +232,82 @@ func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *
 	if len(changed) == 0 {
 		return nil
 	}
-	cols := warehouse.DatasetColumns(ds)
-	// Column by column: one typed slice per column, filled in place (an
-	// append through an interface boxed a new slice header per cell, the
-	// stage's most frequent allocation), and reused block after block.
-	m := min(blockRows, len(changed))
-	fields := make([]any, len(ds.Fields))
-	for i, f := range ds.Fields {
-		switch f.Kind {
-		case schemas.Bool:
-			fields[i] = make([]uint8, m)
-		case schemas.DateTime:
-			fields[i] = make([]time.Time, m)
-		default:
-			fields[i] = make([]string, m)
-		}
-	}
-	hashes, rowNums := make([]uint64, m), make([]uint32, m)
-	tenants, ids, versions, times := repeat(imp.Tenant, m), repeat(imp.ID, m), repeat(imp.Version, m), repeat(time.Now().UTC().Truncate(time.Second), m)
 	table := ds.Table
 	if imp.Aborts() {
 		table = warehouse.StagedTable(table) // until every row is known good
 	}
-	return c.insert(ctx, table, cols, len(changed), func(lo, hi int) ([]any, error) {
-		n := hi - lo
-		block := make([]any, 0, len(cols))
-		block = append(block, tenants[:n])
-		for i, f := range ds.Fields {
-			switch col := fields[i].(type) {
-			case []uint8:
-				for k, r := range changed[lo:hi] {
-					col[k] = 0
-					if r.Row.Cells[i] == "1" {
-						col[k] = 1
-					}
-				}
-				block = append(block, col[:n])
-			case []time.Time:
-				for k, r := range changed[lo:hi] {
-					t, err := parseDateTime(r.Row.Cells[i])
-					if err != nil {
-						return nil, fmt.Errorf("load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
-					}
-					col[k] = t
-				}
-				block = append(block, col[:n])
-			case []string:
-				for k, r := range changed[lo:hi] {
-					col[k] = r.Row.Cells[i]
-				}
-				block = append(block, col[:n])
-			}
-		}
-		for k, r := range changed[lo:hi] {
-			hashes[k], rowNums[k] = r.Hash, uint32(r.Row.N)
-		}
-		return append(block, hashes[:n], ids[:n], rowNums[:n], versions[:n], times[:n]), nil
+	cols := newRecordColumns(ds, imp, min(blockRows, len(changed)))
+	return c.insert(ctx, table, warehouse.DatasetColumns(ds), len(changed), func(lo, hi int) ([]any, error) {
+		return cols.fill(ds, changed[lo:hi])
 	})
+}
+
+// recordColumns are the columns of a block of records, one typed slice per
+// column, filled in place and reused block after block: an append through
+// an interface would box a new slice header per cell.
+type recordColumns struct {
+	fields       []any // []uint8, []time.Time or []string, by field kind
+	hashes       []uint64
+	rows         []uint32
+	tenants, ids []string
+	versions     []uint64
+	times        []time.Time
+}
+
+func newRecordColumns(ds *schemas.Dataset, imp *schemas.Import, m int) *recordColumns {
+	c := &recordColumns{
+		fields: make([]any, len(ds.Fields)), hashes: make([]uint64, m), rows: make([]uint32, m),
+		tenants: repeat(imp.Tenant, m), ids: repeat(imp.ID, m), versions: repeat(imp.Version, m),
+		times: repeat(time.Now().UTC().Truncate(time.Second), m),
+	}
+	for i, f := range ds.Fields {
+		switch f.Kind {
+		case schemas.Bool:
+			c.fields[i] = make([]uint8, m)
+		case schemas.DateTime:
+			c.fields[i] = make([]time.Time, m)
+		default:
+			c.fields[i] = make([]string, m)
+		}
+	}
+	return c
+}
+
+// fill returns the columns of block, in warehouse.DatasetColumns's order.
+func (c *recordColumns) fill(ds *schemas.Dataset, block []*Record) ([]any, error) {
+	n := len(block)
+	out := make([]any, 0, len(ds.Fields)+6)
+	out = append(out, c.tenants[:n])
+	for i, f := range ds.Fields {
+		switch col := c.fields[i].(type) {
+		case []uint8:
+			for k, r := range block {
+				col[k] = 0
+				if r.Row.Cells[i] == "1" {
+					col[k] = 1
+				}
+			}
+			out = append(out, col[:n])
+		case []time.Time:
+			for k, r := range block {
+				t, err := parseDateTime(r.Row.Cells[i])
+				if err != nil {
+					return nil, fmt.Errorf("load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
+				}
+				col[k] = t
+			}
+			out = append(out, col[:n])
+		case []string:
+			for k, r := range block {
+				col[k] = r.Row.Cells[i]
+			}
+			out = append(out, col[:n])
+		}
+	}
+	for k, r := range block {
+		c.hashes[k], c.rows[k] = r.Hash, uint32(r.Row.N)
+	}
+	return append(out, c.hashes[:n], c.ids[:n], c.rows[:n], c.versions[:n], c.times[:n]), nil
 }
 
 // parseDateTime parses a canonical DateTime cell (schemas.DateTimeLayout,

@@ -180,9 +180,9 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		if r.Outcome == warehouse.Rejected {
 			continue // with every reason found: checkRelations's too
 		}
-		if exists && r.Row.Empty != 0 && len(s.Cells) == len(r.Row.Cells) {
+		if exists && r.Row.AnyEmpty() && len(s.Cells) == len(r.Row.Cells) {
 			for f := range r.Row.Cells {
-				if r.Row.Empty&(1<<f) != 0 {
+				if r.Row.IsEmpty(f) {
 					r.Row.Cells[f] = s.Cells[f]
 				}
 			}
@@ -208,7 +208,7 @@ func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 	ctx.Key = r.Row.Cells[ds.KeyIndex()]
 	for i := range ds.Fields {
 		f := &ds.Fields[i]
-		if f.Required && r.Row.Empty&(1<<i) != 0 {
+		if f.Required && r.Row.IsEmpty(i) {
 			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeRequired, Message: schemas.MsgRequired(f.Name)})
 		}
 		if f.IgnoredOnCreate {
@@ -288,7 +288,7 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	s := &Stage{cfg: cfg, wh: wh, cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
 	s.Runner, err = bus.NewRunner(schemas.StageLoad, nc, bus.Consumer{
-		Name: "load", Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: schemas.DurableLoad, Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
@@ -335,22 +335,7 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
 	ds := shape.Target()
-	n := 0
-	for _, c := range chunks {
-		n += len(c.Rows)
-	}
-	w := &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
-	numbers := make([]int, len(chunks))
-	keys := make([]string, 0, n)
-	key := ds.KeyIndex()
-	for i, c := range chunks {
-		numbers[i] = c.Number
-		for _, row := range c.Rows {
-			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number})
-			keys = append(keys, row.Cells[key])
-		}
-		w.Rejected[c.Number] = c.Rejected
-	}
+	w, keys, numbers := gather(ds, imp, chunks)
 	cancelled, err := s.cancels.Cancelled(&imp)
 	if err != nil {
 		return nil, err
@@ -363,7 +348,42 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	w.Also = also(ds, perms.memberships(w.Records), w.Records)
 	late := moveRejected(w)
 	w.Rows = rowOutcomes(w.Records)
+	counts := report(w, chunks)
+	if err := s.wh.Write(ctx, w); err != nil {
+		return nil, err
+	}
+	if err := s.deadLetter(imp, late); err != nil {
+		return nil, err
+	}
+	s.count(counts)
+	return counts, nil
+}
 
+// gather makes the write of an import's chunks: a record per row, in chunk
+// order, with each row's key and each chunk's number.
+func gather(ds *schemas.Dataset, imp schemas.Import, chunks []*schemas.Chunk) (w *Write, keys []string, numbers []int) {
+	n := 0
+	for _, c := range chunks {
+		n += len(c.Rows)
+	}
+	w = &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
+	numbers = make([]int, len(chunks))
+	keys = make([]string, 0, n)
+	key := ds.KeyIndex()
+	for i, c := range chunks {
+		numbers[i] = c.Number
+		for _, row := range c.Rows {
+			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number})
+			keys = append(keys, row.Cells[key])
+		}
+		w.Rejected[c.Number] = c.Rejected
+	}
+	return w, keys, numbers
+}
+
+// report counts each chunk's outcomes, in the order of chunks, and adds the
+// chunks' reports to the write.
+func report(w *Write, chunks []*schemas.Chunk) []schemas.Counts {
 	counts := make([]schemas.Counts, len(chunks))
 	index := map[int]int{}
 	for i, c := range chunks {
@@ -385,22 +405,29 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	for i, c := range chunks {
 		w.Chunks = append(w.Chunks, ChunkReport{Number: c.Number, FirstRow: c.FirstRow, Counts: counts[i]})
 	}
-	if err := s.wh.Write(ctx, w); err != nil {
-		return nil, err
-	}
+	return counts
+}
+
+// deadLetter sends the rows load rejected to the dead-letter stream, a
+// message per chunk, as validate sends its own.
+func (s *Stage) deadLetter(imp schemas.Import, late map[int][]schemas.Rejected) error {
 	for chunk, rejected := range late {
-		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(imp.Tenant, imp.Dataset), schemas.MsgID(imp.ID, "load-dlq", chunk),
+		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(imp.Tenant, imp.Dataset), schemas.MsgID(imp.ID, schemas.TokenLoadDLQ, chunk),
 			schemas.DLQRows{Import: imp, Chunk: chunk, Rejected: rejected}); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// count adds the chunks' outcomes to the stage's row metric.
+func (s *Stage) count(counts []schemas.Counts) {
 	for _, c := range counts {
 		s.metrics.Rows.WithLabelValues(warehouse.Created).Add(float64(c.Created))
 		s.metrics.Rows.WithLabelValues(warehouse.Updated).Add(float64(c.Updated))
 		s.metrics.Rows.WithLabelValues(warehouse.Unchanged).Add(float64(c.Unchanged))
 		s.metrics.Rows.WithLabelValues(warehouse.Rejected).Add(float64(c.Rejected))
 	}
-	return counts, nil
 }
 
 // decide decides the outcome of every record of the write: against the
@@ -418,41 +445,11 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 	}
 	records := w.Records
 	if cancelled {
-		var gone, live []Record
-		for _, r := range w.Records {
-			if _, ok := audited[r.Row.N]; ok {
-				live = append(live, r)
-				continue
-			}
-			r.reject(schemas.Violation{Code: schemas.CodeCancelled, Message: schemas.MsgCancelled})
-			gone = append(gone, r)
-		}
-		w.Records = append(gone, live...)
-		records, keys = w.Records[len(gone):], nil
-		for _, r := range records {
-			keys = append(keys, r.Row.Cells[ds.KeyIndex()])
-		}
+		records, keys = cancel(ds, w, audited)
 	}
-	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
+	stored, err := s.stored(ctx, ds, imp, records, keys)
 	if err != nil {
 		return nil, err
-	}
-	// Records that exist and left cells to their default keep the stored
-	// values there: only those need the stored cells.
-	key := ds.KeyIndex()
-	var keep []string
-	for _, r := range records {
-		k := r.Row.Cells[key]
-		if _, ok := stored[k]; ok && r.Row.Empty != 0 {
-			keep = append(keep, k)
-		}
-	}
-	if len(keep) > 0 {
-		cells, err := s.wh.Stored(ctx, ds, imp.Tenant, keep, imp.Version, true)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(stored, cells)
 	}
 	if err := s.checkRelations(ctx, ds, imp, records); err != nil {
 		return nil, err
@@ -464,6 +461,55 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 	perms.mirror(records)
 	Decide(ds, imp, records, audited, stored)
 	return perms, nil
+}
+
+// stored returns the latest stored version of the records with the given
+// keys: their hashes, and the cells of those that exist and left cells
+// empty, which keep the stored values there (most records need no more
+// than the hash).
+func (s *Stage) stored(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, records []Record, keys []string) (map[string]Stored, error) {
+	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
+	if err != nil {
+		return nil, err
+	}
+	key := ds.KeyIndex()
+	var keep []string
+	for _, r := range records {
+		k := r.Row.Cells[key]
+		if _, ok := stored[k]; ok && r.Row.AnyEmpty() {
+			keep = append(keep, k)
+		}
+	}
+	if len(keep) == 0 {
+		return stored, nil
+	}
+	cells, err := s.wh.Stored(ctx, ds, imp.Tenant, keep, imp.Version, true)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(stored, cells)
+	return stored, nil
+}
+
+// cancel rejects as cancelled every record of a cancelled import's write that
+// no earlier attempt decided, and returns the others, which keep their
+// audited outcomes, with their keys.
+func cancel(ds *schemas.Dataset, w *Write, audited map[int]Audit) (live []Record, keys []string) {
+	var gone []Record
+	for _, r := range w.Records {
+		if _, ok := audited[r.Row.N]; ok {
+			live = append(live, r)
+			continue
+		}
+		r.reject(schemas.Violation{Code: schemas.CodeCancelled, Message: schemas.MsgCancelled})
+		gone = append(gone, r)
+	}
+	w.Records = append(gone, live...)
+	live = w.Records[len(gone):]
+	for _, r := range live {
+		keys = append(keys, r.Row.Cells[ds.KeyIndex()])
+	}
+	return live, keys
 }
 
 // also returns the records a write makes besides its dataset's: the

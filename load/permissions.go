@@ -78,9 +78,9 @@ func (p *permissions) mirror(records []Record) {
 		}
 		for j := range records {
 			r := &records[j]
-			if r.Row.Empty&(1<<i) != 0 && r.Outcome != warehouse.Rejected {
+			if r.Row.IsEmpty(i) && r.Outcome != warehouse.Rejected {
 				r.Row.Cells[i] = p.cells[i]
-				r.Row.Empty &^= 1 << i
+				r.Row.ClearEmpty(i)
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 			}
 			for j := range records {
 				r := &records[j]
-				if v := r.Row.Cells[i]; r.Row.Empty&(1<<i) == 0 && v != "" && !found[v] {
+				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] {
 					r.reject(schemas.Violation{Column: f.Name, Code: f.Ref.Code, Message: f.Ref.Message, Value: f.Show(v)})
 				}
 			}
@@ -46,7 +46,7 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 			for j := range records {
 				r := &records[j]
 				v := r.Row.Cells[i]
-				if owner, ok := owners[v]; ok && r.Row.Empty&(1<<i) == 0 && v != "" && owner != r.Row.Cells[key] {
+				if owner, ok := owners[v]; ok && !r.Row.IsEmpty(i) && v != "" && owner != r.Row.Cells[key] {
 					r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeDuplicate, Message: schemas.MsgDuplicate, Value: f.Show(v)})
 				}
 			}
@@ -61,7 +61,7 @@ func filled(records []Record, i int) []string {
 	seen := map[string]bool{}
 	var values []string
 	for _, r := range records {
-		if v := r.Row.Cells[i]; r.Row.Empty&(1<<i) == 0 && v != "" && !seen[v] {
+		if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !seen[v] {
 			seen[v] = true
 			values = append(values, v)
 		}

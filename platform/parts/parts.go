@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Part is a real dependency (MinIO, ClickHouse, Mailpit) running as a child
@@ -158,7 +159,7 @@ func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 p
 		"MINIO_UPDATE=off",
 		"MINIO_NOTIFY_NATS_ENABLE_PRIMARY=on",
 		"MINIO_NOTIFY_NATS_ADDRESS_PRIMARY=" + natsAddr,
-		"MINIO_NOTIFY_NATS_SUBJECT_PRIMARY=sluice.s3.events",
+		"MINIO_NOTIFY_NATS_SUBJECT_PRIMARY=" + schemas.SubjectS3Events,
 		"MINIO_NOTIFY_NATS_JETSTREAM_PRIMARY=on",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_PRIMARY=" + queueDir,
 	}
@@ -203,50 +204,8 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 		return nil, err
 	}
 	etc := filepath.Join(dir, "etc")
-	if err := os.MkdirAll(filepath.Join(etc, "users.d"), 0o755); err != nil {
-		return nil, fmt.Errorf("parts: %w", err)
-	}
-	conf, err := os.ReadFile("/etc/clickhouse-server/config.xml")
-	if err != nil {
-		return nil, fmt.Errorf("parts: clickhouse config: %w", err)
-	}
-	c := strings.NewReplacer(
-		"/var/lib/clickhouse/", filepath.Join(dir, "data")+"/",
-		"/var/log/clickhouse-server/", filepath.Join(dir, "log")+"/",
-		"<tcp_port>9000</tcp_port>", fmt.Sprintf("<tcp_port>%d</tcp_port>", port),
-		"<http_port>8123</http_port>", fmt.Sprintf("<http_port>%d</http_port>", port+1),
-		"<interserver_http_port>9009</interserver_http_port>", "",
-		"<listen_host>::1</listen_host>", "",
-	).Replace(string(conf))
-	if err := os.WriteFile(filepath.Join(etc, "config.xml"), []byte(c), 0o644); err != nil {
-		return nil, fmt.Errorf("parts: %w", err)
-	}
-	users, err := os.ReadFile("/etc/clickhouse-server/users.xml")
-	if err != nil {
-		return nil, fmt.Errorf("parts: clickhouse users: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(etc, "users.xml"), users, 0o644); err != nil {
-		return nil, fmt.Errorf("parts: %w", err)
-	}
-	extra, err := filepath.Glob(filepath.Join(usersDir, "*.xml"))
-	if err != nil || len(extra) == 0 {
-		return nil, fmt.Errorf("parts: no users in %s", usersDir)
-	}
-	for _, f := range extra {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("parts: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(etc, "users.d", filepath.Base(f)), b, 0o644); err != nil {
-			return nil, fmt.Errorf("parts: %w", err)
-		}
-	}
-	// Background merges sized for this machine: 16 merge threads (the
-	// default) on two cores take the CPU from everything else at once.
-	if err := os.WriteFile(filepath.Join(etc, "users.d", "zz-machine.xml"), []byte(fmt.Sprintf(
-		"<yandex><profiles><default><background_pool_size>%d</background_pool_size></default></profiles></yandex>\n",
-		max(2, runtime.NumCPU()))), 0o644); err != nil {
-		return nil, fmt.Errorf("parts: %w", err)
+	if err := writeClickHouseConfig(etc, dir, port, usersDir); err != nil {
+		return nil, fmt.Errorf("parts: clickhouse: %w", err)
 	}
 	query := func(q string) error {
 		out, err := exec.Command(client, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--query", q).CombinedOutput()
@@ -266,6 +225,56 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 	}
 	p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	return p, nil
+}
+
+// writeClickHouseConfig writes ClickHouse's configuration into etc: the
+// packaged config.xml with its paths under dir and its ports from port, the
+// packaged users.xml, sluice's users from usersDir, and background merges
+// sized for this machine.
+func writeClickHouseConfig(etc, dir string, port int, usersDir string) error {
+	if err := os.MkdirAll(filepath.Join(etc, "users.d"), 0o755); err != nil {
+		return err
+	}
+	conf, err := os.ReadFile("/etc/clickhouse-server/config.xml")
+	if err != nil {
+		return err
+	}
+	c := strings.NewReplacer(
+		"/var/lib/clickhouse/", filepath.Join(dir, "data")+"/",
+		"/var/log/clickhouse-server/", filepath.Join(dir, "log")+"/",
+		"<tcp_port>9000</tcp_port>", fmt.Sprintf("<tcp_port>%d</tcp_port>", port),
+		"<http_port>8123</http_port>", fmt.Sprintf("<http_port>%d</http_port>", port+1),
+		"<interserver_http_port>9009</interserver_http_port>", "",
+		"<listen_host>::1</listen_host>", "",
+	).Replace(string(conf))
+	if err := os.WriteFile(filepath.Join(etc, "config.xml"), []byte(c), 0o644); err != nil {
+		return err
+	}
+	if err := copyFile("/etc/clickhouse-server/users.xml", filepath.Join(etc, "users.xml")); err != nil {
+		return err
+	}
+	users, err := filepath.Glob(filepath.Join(usersDir, "*.xml"))
+	if err != nil || len(users) == 0 {
+		return fmt.Errorf("no users in %s", usersDir)
+	}
+	for _, f := range users {
+		if err := copyFile(f, filepath.Join(etc, "users.d", filepath.Base(f))); err != nil {
+			return err
+		}
+	}
+	// 16 merge threads (the default) on two cores take the CPU from
+	// everything else at once.
+	return os.WriteFile(filepath.Join(etc, "users.d", "zz-machine.xml"), []byte(fmt.Sprintf(
+		"<yandex><profiles><default><background_pool_size>%d</background_pool_size></default></profiles></yandex>\n",
+		max(2, runtime.NumCPU()))), 0o644)
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
 }
 
 // ErrNotReady is returned by WaitFor when its condition never held.

@@ -1,0 +1,117 @@
+package warehouse_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/warehouse"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+func TestStatements(t *testing.T) {
+	cases := []struct {
+		name, got, want string
+	}{
+		{"insert lists every column", warehouse.ImportRows.Insert("db"),
+			"INSERT INTO db.import_rows (import_id, row, chunk, outcome, version)"},
+		{"select reads enums as strings, with FINAL", warehouse.ImportRows.Select("db"),
+			"SELECT import_id, row, chunk, toString(outcome), version FROM db.import_rows FINAL"},
+		{"rejections", warehouse.SelectRejections("db"),
+			"SELECT row, columns, codes, messages, values FROM db.import_rejections FINAL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got  %q\nwant %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRejectionArraysRoundTrip(t *testing.T) {
+	vs := []schemas.Violation{
+		{Column: "email", Code: "format", Message: "bad email", Value: "x@"},
+		{Column: "phone", Code: "format", Message: "bad phone", Value: "+7"},
+	}
+	cols, codes, msgs, vals := warehouse.RejectionArrays(vs)
+	want := [][]string{{"email", "phone"}, {"format", "format"}, {"bad email", "bad phone"}, {"x@", "+7"}}
+	for i, got := range [][]string{cols, codes, msgs, vals} {
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("array %d = %q, want %q", i, got, want[i])
+		}
+	}
+}
+
+// TestMigrate migrates a real ClickHouse twice (a restart), then checks that
+// every audit table and dataset table has exactly the columns the contract
+// declares, in order, so that an insert by the contract's column list fits,
+// and that a rejection written by the contract reads back whole.
+func TestMigrate(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	db := ch.Config.Database
+	if err := warehouse.Migrate(ctx, ch.Conn, db, schemas.Datasets); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	columns := func(table string) []string {
+		// system.columns lists a table's columns in order (18.16 has no position).
+		rows, err := ch.Conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var names []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		return names
+	}
+	for _, tbl := range warehouse.AuditTables {
+		if got := columns(tbl.Name); !slices.Equal(got, tbl.Names()) {
+			t.Errorf("%s columns = %q, want %q", tbl.Name, got, tbl.Names())
+		}
+	}
+	for _, ds := range schemas.Datasets {
+		for _, target := range ds.Writes() {
+			for _, table := range []string{target.Table, warehouse.StagedTable(target.Table)} {
+				if got := columns(table); !slices.Equal(got, warehouse.DatasetColumns(target)) {
+					t.Errorf("%s columns = %q, want %q", table, got, warehouse.DatasetColumns(target))
+				}
+			}
+		}
+	}
+
+	vs := []schemas.Violation{{Column: "email", Code: "format", Message: "bad, \"quoted\"", Value: "=1+1"}}
+	cols, codes, msgs, vals := warehouse.RejectionArrays(vs)
+	batch, err := ch.Conn.PrepareBatch(ctx, warehouse.ImportRejections.Insert(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Append("imp", uint32(7), "acme", "clients", cols, codes, msgs, vals, uint64(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ch.Conn.Query(ctx, warehouse.SelectRejections(db)+" WHERE import_id = ?", "imp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []schemas.Rejected
+	if err := warehouse.ScanRejections(rows, func(r schemas.Rejected) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].N != 7 || !slices.Equal(got[0].Violations, vs) {
+		t.Errorf("read back %+v, want row 7 with %+v", got, vs)
+	}
+}
