@@ -29,7 +29,7 @@ func withKeys(ctx context.Context, keys []string) (context.Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The whole column at once: appending row by row boxed every key.
+	// The whole column at once: appending row by row would box every key.
 	if _, err := t.Block().Columns[0].Append(keys); err != nil {
 		return nil, err
 	}
@@ -311,9 +311,9 @@ func (c *recordColumns) fill(ds *schemas.Dataset, block []*Record) ([]any, error
 }
 
 // parseDateTime parses a canonical DateTime cell (schemas.DateTimeLayout,
-// UTC). It reads the digits itself, and leaves only what is not plainly
-// canonical to time.Parse, for its error: time.Parse was a tenth of load's
-// column building.
+// UTC). It reads the digits itself, which is many times cheaper than
+// time.Parse on every cell, and leaves only what is not plainly canonical to
+// time.Parse, for its error.
 func parseDateTime(v string) (time.Time, error) {
 	num := func(s string) int {
 		n := 0

@@ -181,9 +181,8 @@ func InProgress(nc *nats.Conn, msg *message.Message) error {
 
 // Messages are JSON, readable with any NATS tool, except chunks of rows,
 // which are most of what flows: they are CBOR (RFC 8949), column by column,
-// compressed with S2 (chunk.go), which decodes many times faster and
-// is a fraction of the size (BENCHMARKS.md). The Content-Type header says
-// which.
+// compressed with S2 (chunk.go), which decode many times faster than JSON
+// and take a fraction of its size. The Content-Type header says which.
 const (
 	metaContentType = "Content-Type"
 	contentChunk    = "application/vnd.sluice.chunk.v2+cbor+s2"

@@ -17,10 +17,10 @@ import (
 // j is the i-th piece of Cols[j], whose length is the i-th of column j's
 // lengths in Lens. Decoding it allocates a few strings per chunk instead of
 // one per cell, and the cells of a decoded chunk are substrings of those:
-// this, more than any rule, is what the stages' CPU and memory went to
-// (BENCHMARKS.md). Row numbers and cell lengths are varints packed in byte
-// strings, not CBOR arrays, which the CBOR library decoded one element at a
-// time through reflection, at a third of each stage's CPU.
+// allocating per cell would cost the stages more CPU and memory than their
+// rules. Row numbers and cell lengths are varints packed in byte strings,
+// not CBOR arrays, which the CBOR library decodes one element at a time
+// through reflection.
 type wireChunk struct {
 	Import   schemas.Import     `json:"import"`
 	Number   int                `json:"number"`
@@ -147,10 +147,9 @@ func fromWire(w *wireChunk) (*schemas.Chunk, error) {
 }
 
 // PublishChunk publishes a chunk in its wire form (CBOR, column by column,
-// compressed with S2) on subject with the given Msg-Id. Compressed, a chunk
-// of the bench's clients file is an eighth of its size: nats-server, which
-// stores and forwards every chunk three times, was the pipeline's third
-// largest user of CPU, and its work grows with the bytes.
+// compressed with S2) on subject with the given Msg-Id. Compression keeps
+// nats-server's work small: it stores and forwards every chunk three times,
+// and its work grows with the bytes.
 func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk) error {
 	w, err := toWire(c)
 	if err != nil {
@@ -167,8 +166,8 @@ func PublishChunk(pub message.Publisher, subject, msgID string, c *schemas.Chunk
 
 // chunkDecoding lets cells that are not valid UTF-8 through as they are, as Go
 // strings hold them (ingest passes a UTF-8 file's bytes on unchecked past its
-// first 64 KiB): validate rejects such a cell with its row's reason, whereas
-// CBOR's default refused the whole chunk, and its rows went to the poison
+// first 64 KiB): validate rejects such a cell with its row's reason. CBOR's
+// default would refuse the whole chunk, and send its rows to the poison
 // subject unreported.
 var chunkDecoding = func() cbor.DecMode {
 	dm, err := cbor.DecOptions{UTF8: cbor.UTF8DecodeInvalid}.DecMode()
