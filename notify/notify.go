@@ -254,24 +254,16 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	return s.finish(ctx, rec)
 }
 
-// end decides the status of an import all of whose chunks are reported: an
-// import load rejected rows of as cancelled is cancelled. The records of one
-// that aborts on error are loaded if it has no rejected row, and its staging
-// cleared either way.
+// end ends an import all of whose chunks are reported: it reads the rows
+// load rejected as cancelled and returns the Status they and the counts give.
+// The staged records of an import that aborts on error are loaded when it is
+// completed, and its staging is cleared either way.
 func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
 	cancelled, err := s.store.CancelledRows(ctx, imp.ID)
 	if err != nil {
 		return "", err
 	}
-	status := schemas.StatusCompleted
-	switch {
-	case cancelled > 0:
-		status = schemas.StatusCancelled
-	case imp.Aborts() && counts.Rejected > 0:
-		status = schemas.StatusRequiresIntervention
-	case counts.Rejected > 0:
-		status = schemas.StatusCompletedWithErrors
-	}
+	status := Status(imp, counts, cancelled)
 	if !imp.Aborts() {
 		return status, nil
 	}
