@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -360,81 +359,39 @@ func reasonOf(rec ImportRecord) *schemas.Violation {
 	return &rec.Reason
 }
 
-// Recipient is who is told of an import: the uploader named in the object's
-// metadata, else the tenant's contact; "" when there is neither.
-func Recipient(imp schemas.Import, tenants platform.Tenants) string {
-	if schemas.IsEmail(imp.Uploader) {
-		return imp.Uploader
-	}
-	return tenants[imp.Tenant].Contact
-}
-
+// mail sends the Compose mail of an ended import to its Recipient, with the
+// error report read from the store when HasReport.
 func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 	to := Recipient(rec.Import, s.tenants)
 	if to == "" {
 		s.logger.Warn("notify: nobody to tell", "import", rec.ID, "tenant", rec.Tenant)
 		return nil
 	}
-	m, err := s.compose(ctx, rec)
-	if err != nil {
-		return err
+	var report []byte
+	if HasReport(rec) {
+		var err error
+		if report, err = s.report(ctx, rec.ID); err != nil {
+			return err
+		}
 	}
+	m := Compose(rec, report, s.cfg.MaxReportRows)
 	m.To = to
 	return s.mailer.Send(ctx, m)
 }
 
-// compose writes the email of an ended import.
-func (s *Stage) compose(ctx context.Context, rec ImportRecord) (Mail, error) {
-	var b strings.Builder
-	name := rec.FileName
-	if name == "" {
-		name = rec.Key
+// report writes the error report of an import: its first MaxReportRows
+// rejected rows, in row order.
+func (s *Stage) report(ctx context.Context, id string) ([]byte, error) {
+	var b bytes.Buffer
+	rw, err := NewReportWriter(&b)
+	if err != nil {
+		return nil, err
 	}
-	if rec.Status == schemas.StatusRejected {
-		fmt.Fprintf(&b, "Your file %q was not imported: %s.\n\nNo row of it was loaded. Fix the file and upload it again.\n", name, rec.Reason.Message)
-		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
-		return Mail{Subject: fmt.Sprintf("[sluice] %s: file rejected", name), Body: b.String()}, nil
+	if err := s.store.Rejections(ctx, id, s.cfg.MaxReportRows, rw.Write); err != nil {
+		return nil, err
 	}
-	k := rec.Counts
-	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
-	loaded := k.Created + k.Updated + k.Unchanged
-	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
-	switch rec.Status {
-	case schemas.StatusRequiresIntervention:
-		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
-		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
-		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
-		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
-	case schemas.StatusCancelled:
-		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
-		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
+	if err := rw.Close(); err != nil {
+		return nil, err
 	}
-	if rec.Status != schemas.StatusRequiresIntervention {
-		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
-	}
-	if k.Rejected > 0 {
-		var report bytes.Buffer
-		rw, err := NewReportWriter(&report)
-		if err != nil {
-			return Mail{}, err
-		}
-		if err := s.store.Rejections(ctx, rec.ID, s.cfg.MaxReportRows, rw.Write); err != nil {
-			return Mail{}, err
-		}
-		if err := rw.Close(); err != nil {
-			return Mail{}, err
-		}
-		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
-		m.Attachment = report.Bytes()
-		fmt.Fprintf(&b, "\nThe rejected rows are listed in the attached %s: row, column, rule, value and message.\n", m.AttachmentName)
-		if k.Rejected > s.cfg.MaxReportRows {
-			fmt.Fprintf(&b, "It lists the first %d of them.\n", s.cfg.MaxReportRows)
-		}
-		if rec.Status != schemas.StatusRequiresIntervention {
-			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
-		}
-	}
-	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
-	m.Body = b.String()
-	return m, nil
+	return b.Bytes(), nil
 }
