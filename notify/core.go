@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
@@ -113,4 +114,48 @@ func Recipient(imp schemas.Import, tenants platform.Tenants) string {
 		return imp.Uploader
 	}
 	return tenants[imp.Tenant].Contact
+}
+
+// mailLease is how long a worker may take to finish an import before
+// another takes over; it is shorter than the consumer's AckWait (30 s), so the
+// redelivered event of a worker that died finds the lease lapsed.
+const mailLease = 20 * time.Second
+
+// MailState is an import's entry in bus.MailedBucket: when a worker took the
+// lease to finish the import, and whether its mail went out.
+type MailState struct {
+	Sent bool      `json:"sent"`
+	At   time.Time `json:"at"`
+}
+
+// MailAction is what a worker does with an ended import (see DecideMail).
+type MailAction int
+
+const (
+	// MailSend: no worker has the import; this one took the lease and
+	// sends the mail.
+	MailSend MailAction = iota
+	// MailLeave: another worker holds a live lease and finishes the import.
+	MailLeave
+	// MailTakeOver: the lease lapsed (its worker died); this one takes it
+	// over and sends the mail.
+	MailTakeOver
+	// MailInviteOnly: the mail went out; only invitations a failed attempt
+	// left may remain to send.
+	MailInviteOnly
+)
+
+// DecideMail decides what a worker does with an ended import, given the
+// import's stored MailState (nil when there was none and its create took the
+// lease) and the time now.
+func DecideMail(stored *MailState, now time.Time) MailAction {
+	switch {
+	case stored == nil:
+		return MailSend
+	case stored.Sent:
+		return MailInviteOnly
+	case now.Sub(stored.At) < mailLease:
+		return MailLeave
+	}
+	return MailTakeOver
 }

@@ -2,8 +2,10 @@ package notify
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -213,6 +215,57 @@ func TestInvitation(t *testing.T) {
 			got := Invitation(rec, tc.user)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Invitation(%+v) =\n %+v\nwant\n %+v", tc.user, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecideMail(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	names := map[MailAction]string{MailSend: "send", MailLeave: "leave", MailTakeOver: "take over", MailInviteOnly: "invite only"}
+	cases := []struct {
+		name   string
+		stored *MailState
+		want   MailAction
+	}{
+		{name: "no entry: the create took the lease", want: MailSend},
+		{name: "lease just taken", stored: &MailState{At: now}, want: MailLeave},
+		{name: "lease 19.999 s old", stored: &MailState{At: now.Add(-20*time.Second + time.Millisecond)}, want: MailLeave},
+		{name: "lease 20 s old: lapsed", stored: &MailState{At: now.Add(-20 * time.Second)}, want: MailTakeOver},
+		{name: "lease an hour old", stored: &MailState{At: now.Add(-time.Hour)}, want: MailTakeOver},
+		{name: "lease from a clock ahead", stored: &MailState{At: now.Add(time.Minute)}, want: MailLeave},
+		{name: "sent just now", stored: &MailState{Sent: true, At: now}, want: MailInviteOnly},
+		{name: "sent long ago", stored: &MailState{Sent: true, At: now.Add(-time.Hour)}, want: MailInviteOnly},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := DecideMail(tc.stored, now); got != tc.want {
+				t.Errorf("DecideMail(%+v, now) = %s, want %s", tc.stored, names[got], names[tc.want])
+			}
+		})
+	}
+}
+
+// TestMailStateJSON pins the entry's encoding: entries written by a running
+// instance must read the same after an upgrade.
+func TestMailStateJSON(t *testing.T) {
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name  string
+		state MailState
+		want  string
+	}{
+		{name: "lease", state: MailState{At: at}, want: `{"sent":false,"at":"2025-06-01T12:00:00Z"}`},
+		{name: "sent", state: MailState{Sent: true, At: at}, want: `{"sent":true,"at":"2025-06-01T12:00:00Z"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.Marshal(tc.state)
+			if err != nil {
+				t.Fatalf("Marshal(%+v): %v", tc.state, err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("Marshal(%+v) = %s, want %s", tc.state, got, tc.want)
 			}
 		})
 	}

@@ -283,49 +283,39 @@ func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Cou
 	return status, nil
 }
 
-// mailLease is how long a worker may take to finish an import before
-// another takes over; it is shorter than the consumer's AckWait (30 s), so the
-// redelivered event of a worker that died finds the lease lapsed.
-const mailLease = 20 * time.Second
-
-type mailState struct {
-	Sent bool      `json:"sent"`
-	At   time.Time `json:"at"`
-}
-
 // finish announces the end of the import and mails the uploader, once, then
 // sends the invitations it asks for (each once: see invite). A KV entry per
-// import says it is being finished (with the time) or finished. A worker
-// that finds another finishing it leaves it to that one: if that one died,
-// its own event comes back after AckWait and takes the lapsed lease over.
+// import (MailState) says it is being finished (with the time) or finished;
+// DecideMail says what to do with the entry found. A worker that finds
+// another finishing it leaves it to that one: if that one died, its own
+// event comes back after AckWait and takes the lapsed lease over.
 func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
-	lease, err := json.Marshal(mailState{At: time.Now()})
+	lease, err := json.Marshal(MailState{At: time.Now()})
 	if err != nil {
 		return err
 	}
+	var entry nats.KeyValueEntry
+	var stored *MailState
 	rev, err := s.mailed.Create(rec.ID, lease)
 	if errors.Is(err, nats.ErrKeyExists) {
-		entry, gerr := s.mailed.Get(rec.ID)
-		if gerr != nil {
-			return fmt.Errorf("notify: mailed %s: %w", rec.ID, gerr)
-		}
-		var st mailState
-		if jerr := json.Unmarshal(entry.Value(), &st); jerr != nil {
-			return fmt.Errorf("notify: mailed %s: %w", rec.ID, jerr)
-		}
-		if st.Sent {
-			return s.invite(ctx, rec) // what a failed attempt left
-		}
-		if time.Since(st.At) < mailLease {
-			return nil
-		}
+		entry, stored, err = s.mailState(rec.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+	}
+	switch DecideMail(stored, time.Now()) {
+	case MailInviteOnly:
+		return s.invite(ctx, rec) // what a failed attempt left
+	case MailLeave:
+		return nil
+	case MailTakeOver:
 		rev, err = s.mailed.Update(rec.ID, lease, entry.Revision())
 		if errors.Is(err, nats.ErrKeyRevisionMismatch) {
 			return nil // another worker took it over first
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+		if err != nil {
+			return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+		}
 	}
 	if err := s.announce(ctx, rec); err != nil {
 		if derr := s.mailed.Delete(rec.ID); derr != nil {
@@ -333,12 +323,25 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 		}
 		return err
 	}
-	sent, _ := json.Marshal(mailState{Sent: true, At: time.Now()})
+	sent, _ := json.Marshal(MailState{Sent: true, At: time.Now()})
 	if _, err := s.mailed.Update(rec.ID, sent, rev); err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
 	s.imports.WithLabelValues(rec.Status).Inc()
 	return s.invite(ctx, rec)
+}
+
+// mailState reads the import's entry in the mailed bucket.
+func (s *Stage) mailState(id string) (nats.KeyValueEntry, *MailState, error) {
+	entry, err := s.mailed.Get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var st MailState
+	if err := json.Unmarshal(entry.Value(), &st); err != nil {
+		return nil, nil, err
+	}
+	return entry, &st, nil
 }
 
 // announce publishes the completed event and mails the uploader.
