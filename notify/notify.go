@@ -33,7 +33,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
@@ -108,7 +107,7 @@ type Stage struct {
 	mailer  Mailer
 	tenants platform.Tenants
 	mailed  nats.KeyValue
-	imports *prometheus.CounterVec
+	metrics *platform.Metrics
 	logger  *slog.Logger
 	running runningImports
 }
@@ -149,7 +148,7 @@ func (r *runningImports) forget(id string) {
 }
 
 // New builds the notify stage on the import events.
-func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.Tenants, m *platform.Metrics, reg prometheus.Registerer, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -167,14 +166,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	imports := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sluice_notify_imports_total",
-		Help: "Imports that ended, by status.",
-	}, []string{"status"})
-	if err := reg.Register(imports); err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
-	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, imports: imports, logger: logger}
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger}
 	s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, bus.Consumer{
 		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
@@ -327,7 +319,7 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	if _, err := s.mailed.Update(rec.ID, sent, rev); err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
-	s.imports.WithLabelValues(rec.Status).Inc()
+	s.metrics.Imports.WithLabelValues(rec.Status).Inc()
 	return s.invite(ctx, rec)
 }
 
