@@ -18,7 +18,17 @@
 // checked against the stored state, so events may arrive in any order and
 // any number of times. The email goes to the object's X-Amz-Meta-Uploader
 // when it is an address, else to the tenant's contact, and is sent once per
-// import (see finish).
+// import (see DecideMail).
+//
+// The decisions are a pure core (core.go): plain functions with no I/O,
+// tested without a broker, a store or a mail server. Status decides an
+// import's status once all its chunks are reported; Compose and Invitation
+// write the mails, and Recipient picks who gets one; DecideMail decides,
+// from the import's entry in the mailed bucket, whether a worker sends the
+// mail, leaves it to the worker holding the lease, takes a lapsed lease
+// over, or only sends the invitations left. The Stage's methods are the
+// adapters around the core: they read and write ClickHouse (Store), the
+// mailed bucket and the Mailer, and publish the completed event.
 package notify
 
 import (
