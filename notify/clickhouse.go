@@ -73,18 +73,6 @@ func (c *ClickHouse) CancelledRows(ctx context.Context, id string) (int, error) 
 	return int(n), nil
 }
 
-// statusRank versions an import's rows: a later status replaces an earlier
-// one, whatever order the events arrive in.
-func statusRank(status string) uint64 {
-	switch status {
-	case schemas.StatusReceived:
-		return 1
-	case schemas.StatusProcessing:
-		return 2
-	}
-	return 3
-}
-
 // SaveImport implements Store.
 func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	batch, err := c.Conn.PrepareBatch(ctx, warehouse.Imports.Insert(c.Database))

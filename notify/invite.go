@@ -46,7 +46,7 @@ func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 		} else if err != nil {
 			return fmt.Errorf("notify: invitation %s: %w", rec.ID, err)
 		}
-		if err := s.mailer.Send(ctx, invitation(rec, u)); err != nil {
+		if err := s.mailer.Send(ctx, Invitation(rec, u)); err != nil {
 			if derr := s.mailed.Delete(key); derr != nil {
 				err = errors.Join(err, derr)
 			}
@@ -54,17 +54,4 @@ func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 		}
 	}
 	return nil
-}
-
-func invitation(rec ImportRecord, u Invitee) Mail {
-	name := u.FirstName
-	if name == "" {
-		name = u.Login
-	}
-	return Mail{
-		To:      u.Email,
-		Subject: fmt.Sprintf("[sluice] You are invited to %s", rec.Tenant),
-		Body: fmt.Sprintf("Hello %s,\n\nAn account was created for you at %s. Your login is %s.\n"+
-			"Sign in with the password your administrator gave you; you may be asked to change it.\n", name, rec.Tenant, u.Login),
-	}
 }

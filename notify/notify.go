@@ -18,7 +18,17 @@
 // checked against the stored state, so events may arrive in any order and
 // any number of times. The email goes to the object's X-Amz-Meta-Uploader
 // when it is an address, else to the tenant's contact, and is sent once per
-// import (see finish).
+// import (see DecideMail).
+//
+// The decisions are a pure core (core.go): plain functions with no I/O,
+// tested without a broker, a store or a mail server. Status decides an
+// import's status once all its chunks are reported; Compose and Invitation
+// write the mails, and Recipient picks who gets one; DecideMail decides,
+// from the import's entry in the mailed bucket, whether a worker sends the
+// mail, leaves it to the worker holding the lease, takes a lapsed lease
+// over, or only sends the invitations left. The Stage's methods are the
+// adapters around the core: they read and write ClickHouse (Store), the
+// mailed bucket and the Mailer, and publish the completed event.
 package notify
 
 import (
@@ -28,13 +38,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
@@ -109,7 +117,7 @@ type Stage struct {
 	mailer  Mailer
 	tenants platform.Tenants
 	mailed  nats.KeyValue
-	imports *prometheus.CounterVec
+	metrics *platform.Metrics
 	logger  *slog.Logger
 	running runningImports
 }
@@ -150,7 +158,7 @@ func (r *runningImports) forget(id string) {
 }
 
 // New builds the notify stage on the import events.
-func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.Tenants, m *platform.Metrics, reg prometheus.Registerer, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -168,16 +176,9 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	imports := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sluice_notify_imports_total",
-		Help: "Imports that ended, by status.",
-	}, []string{"status"})
-	if err := reg.Register(imports); err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
-	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, imports: imports, logger: logger}
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger}
 	s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, bus.Consumer{
-		Name: "notify", Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err
@@ -254,24 +255,16 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	return s.finish(ctx, rec)
 }
 
-// end decides the status of an import all of whose chunks are reported: an
-// import load rejected rows of as cancelled is cancelled. The records of one
-// that aborts on error are loaded if it has no rejected row, and its staging
-// cleared either way.
+// end ends an import all of whose chunks are reported: it reads the rows
+// load rejected as cancelled and returns the Status they and the counts give.
+// The staged records of an import that aborts on error are loaded when it is
+// completed, and its staging is cleared either way.
 func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
 	cancelled, err := s.store.CancelledRows(ctx, imp.ID)
 	if err != nil {
 		return "", err
 	}
-	status := schemas.StatusCompleted
-	switch {
-	case cancelled > 0:
-		status = schemas.StatusCancelled
-	case imp.Aborts() && counts.Rejected > 0:
-		status = schemas.StatusRequiresIntervention
-	case counts.Rejected > 0:
-		status = schemas.StatusCompletedWithErrors
-	}
+	status := Status(imp, counts, cancelled)
 	if !imp.Aborts() {
 		return status, nil
 	}
@@ -292,49 +285,39 @@ func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Cou
 	return status, nil
 }
 
-// mailLease is how long a worker may take to finish an import before
-// another takes over; it is shorter than the consumer's AckWait (30 s), so the
-// redelivered event of a worker that died finds the lease lapsed.
-const mailLease = 20 * time.Second
-
-type mailState struct {
-	Sent bool      `json:"sent"`
-	At   time.Time `json:"at"`
-}
-
 // finish announces the end of the import and mails the uploader, once, then
 // sends the invitations it asks for (each once: see invite). A KV entry per
-// import says it is being finished (with the time) or finished. A worker
-// that finds another finishing it leaves it to that one: if that one died,
-// its own event comes back after AckWait and takes the lapsed lease over.
+// import (MailState) says it is being finished (with the time) or finished;
+// DecideMail says what to do with the entry found. A worker that finds
+// another finishing it leaves it to that one: if that one died, its own
+// event comes back after AckWait and takes the lapsed lease over.
 func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
-	lease, err := json.Marshal(mailState{At: time.Now()})
+	lease, err := json.Marshal(MailState{At: time.Now()})
 	if err != nil {
 		return err
 	}
+	var entry nats.KeyValueEntry
+	var stored *MailState
 	rev, err := s.mailed.Create(rec.ID, lease)
 	if errors.Is(err, nats.ErrKeyExists) {
-		entry, gerr := s.mailed.Get(rec.ID)
-		if gerr != nil {
-			return fmt.Errorf("notify: mailed %s: %w", rec.ID, gerr)
-		}
-		var st mailState
-		if jerr := json.Unmarshal(entry.Value(), &st); jerr != nil {
-			return fmt.Errorf("notify: mailed %s: %w", rec.ID, jerr)
-		}
-		if st.Sent {
-			return s.invite(ctx, rec) // what a failed attempt left
-		}
-		if time.Since(st.At) < mailLease {
-			return nil
-		}
+		entry, stored, err = s.mailState(rec.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+	}
+	switch DecideMail(stored, time.Now()) {
+	case MailInviteOnly:
+		return s.invite(ctx, rec) // what a failed attempt left
+	case MailLeave:
+		return nil
+	case MailTakeOver:
 		rev, err = s.mailed.Update(rec.ID, lease, entry.Revision())
 		if errors.Is(err, nats.ErrKeyRevisionMismatch) {
 			return nil // another worker took it over first
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+		if err != nil {
+			return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+		}
 	}
 	if err := s.announce(ctx, rec); err != nil {
 		if derr := s.mailed.Delete(rec.ID); derr != nil {
@@ -342,17 +325,30 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 		}
 		return err
 	}
-	sent, _ := json.Marshal(mailState{Sent: true, At: time.Now()})
+	sent, _ := json.Marshal(MailState{Sent: true, At: time.Now()})
 	if _, err := s.mailed.Update(rec.ID, sent, rev); err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
 	}
-	s.imports.WithLabelValues(rec.Status).Inc()
+	s.metrics.Imports.WithLabelValues(rec.Status).Inc()
 	return s.invite(ctx, rec)
+}
+
+// mailState reads the import's entry in the mailed bucket.
+func (s *Stage) mailState(id string) (nats.KeyValueEntry, *MailState, error) {
+	entry, err := s.mailed.Get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var st MailState
+	if err := json.Unmarshal(entry.Value(), &st); err != nil {
+		return nil, nil, err
+	}
+	return entry, &st, nil
 }
 
 // announce publishes the completed event and mails the uploader.
 func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
-	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, "completed", 0),
+	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, schemas.TokenCompleted, 0),
 		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
 			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
 	if err != nil {
@@ -368,81 +364,39 @@ func reasonOf(rec ImportRecord) *schemas.Violation {
 	return &rec.Reason
 }
 
-// Recipient is who is told of an import: the uploader named in the object's
-// metadata, else the tenant's contact; "" when there is neither.
-func Recipient(imp schemas.Import, tenants platform.Tenants) string {
-	if schemas.IsEmail(imp.Uploader) {
-		return imp.Uploader
-	}
-	return tenants[imp.Tenant].Contact
-}
-
+// mail sends the Compose mail of an ended import to its Recipient, with the
+// error report read from the store when HasReport.
 func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 	to := Recipient(rec.Import, s.tenants)
 	if to == "" {
 		s.logger.Warn("notify: nobody to tell", "import", rec.ID, "tenant", rec.Tenant)
 		return nil
 	}
-	m, err := s.compose(ctx, rec)
-	if err != nil {
-		return err
+	var report []byte
+	if HasReport(rec) {
+		var err error
+		if report, err = s.report(ctx, rec.ID); err != nil {
+			return err
+		}
 	}
+	m := Compose(rec, report, s.cfg.MaxReportRows)
 	m.To = to
 	return s.mailer.Send(ctx, m)
 }
 
-// compose writes the email of an ended import.
-func (s *Stage) compose(ctx context.Context, rec ImportRecord) (Mail, error) {
-	var b strings.Builder
-	name := rec.FileName
-	if name == "" {
-		name = rec.Key
+// report writes the error report of an import: its first MaxReportRows
+// rejected rows, in row order.
+func (s *Stage) report(ctx context.Context, id string) ([]byte, error) {
+	var b bytes.Buffer
+	rw, err := NewReportWriter(&b)
+	if err != nil {
+		return nil, err
 	}
-	if rec.Status == schemas.StatusRejected {
-		fmt.Fprintf(&b, "Your file %q was not imported: %s.\n\nNo row of it was loaded. Fix the file and upload it again.\n", name, rec.Reason.Message)
-		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
-		return Mail{Subject: fmt.Sprintf("[sluice] %s: file rejected", name), Body: b.String()}, nil
+	if err := s.store.Rejections(ctx, id, s.cfg.MaxReportRows, rw.Write); err != nil {
+		return nil, err
 	}
-	k := rec.Counts
-	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
-	loaded := k.Created + k.Updated + k.Unchanged
-	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
-	switch rec.Status {
-	case schemas.StatusRequiresIntervention:
-		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
-		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
-		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
-		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
-	case schemas.StatusCancelled:
-		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
-		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
+	if err := rw.Close(); err != nil {
+		return nil, err
 	}
-	if rec.Status != schemas.StatusRequiresIntervention {
-		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
-	}
-	if k.Rejected > 0 {
-		var report bytes.Buffer
-		rw, err := NewReportWriter(&report)
-		if err != nil {
-			return Mail{}, err
-		}
-		if err := s.store.Rejections(ctx, rec.ID, s.cfg.MaxReportRows, rw.Write); err != nil {
-			return Mail{}, err
-		}
-		if err := rw.Close(); err != nil {
-			return Mail{}, err
-		}
-		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
-		m.Attachment = report.Bytes()
-		fmt.Fprintf(&b, "\nThe rejected rows are listed in the attached %s: row, column, rule, value and message.\n", m.AttachmentName)
-		if k.Rejected > s.cfg.MaxReportRows {
-			fmt.Fprintf(&b, "It lists the first %d of them.\n", s.cfg.MaxReportRows)
-		}
-		if rec.Status != schemas.StatusRequiresIntervention {
-			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
-		}
-	}
-	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
-	m.Body = b.String()
-	return m, nil
+	return b.Bytes(), nil
 }

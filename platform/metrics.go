@@ -22,6 +22,9 @@ type Metrics struct {
 	Chunk *prometheus.HistogramVec
 	// Poisoned counts messages sent to the poison subject.
 	Poisoned prometheus.Counter
+	// Imports counts the imports the stage ended, by status (notify ends
+	// them).
+	Imports *prometheus.CounterVec
 }
 
 // NewMetrics registers a stage's metrics on reg.
@@ -40,8 +43,12 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 			Name: fmt.Sprintf("sluice_%s_poisoned_messages_total", stage),
 			Help: "Messages sent to the poison subject after their retries.",
 		}),
+		Imports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_imports_total", stage),
+			Help: "Imports the stage ended, by status.",
+		}, []string{"status"}),
 	}
-	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned} {
+	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}

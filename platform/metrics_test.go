@@ -29,8 +29,9 @@ func TestNewMetrics(t *testing.T) {
 			m.Rows.WithLabelValues("valid").Inc()
 			m.Chunk.WithLabelValues("ok").Observe(0.02)
 			m.Poisoned.Inc()
+			m.Imports.WithLabelValues(schemas.StatusCompleted).Inc()
 
-			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned} {
+			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports} {
 				problems, err := testutil.CollectAndLint(c)
 				if err != nil {
 					t.Fatalf("CollectAndLint(%s): %v", name, err)
@@ -49,6 +50,7 @@ func TestNewMetrics(t *testing.T) {
 				names = append(names, f.GetName())
 			}
 			want := []string{
+				"sluice_" + stage + "_imports_total",
 				"sluice_" + stage + "_message_duration_seconds",
 				"sluice_" + stage + "_poisoned_messages_total",
 				"sluice_" + stage + "_rows_total",

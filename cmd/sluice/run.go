@@ -152,7 +152,7 @@ func newStage(name string, cfg platform.Config, nc *nats.Conn, ch driver.Conn, t
 		return load.New(load.Config{}, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
 	case schemas.StageNotify:
 		return notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database},
-			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, m, reg, logger)
+			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, m, logger)
 	}
 	return nil, fmt.Errorf("unknown stage %q", name)
 }

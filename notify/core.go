@@ -1,0 +1,161 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Status decides the status of an import all of whose chunks load reported.
+// An import load rejected rows of as cancelled (its file was deleted while it
+// ran) is cancelled. Otherwise an import with rejected rows requires
+// intervention when it aborts on error, and is completed with errors when it
+// continues; one with none is completed.
+func Status(imp *schemas.Import, counts schemas.Counts, cancelledRows int) string {
+	switch {
+	case cancelledRows > 0:
+		return schemas.StatusCancelled
+	case imp.Aborts() && counts.Rejected > 0:
+		return schemas.StatusRequiresIntervention
+	case counts.Rejected > 0:
+		return schemas.StatusCompletedWithErrors
+	}
+	return schemas.StatusCompleted
+}
+
+// statusRank versions an import's rows: a later status replaces an earlier
+// one, whatever order the events arrive in.
+func statusRank(status string) uint64 {
+	switch status {
+	case schemas.StatusReceived:
+		return 1
+	case schemas.StatusProcessing:
+		return 2
+	}
+	return 3
+}
+
+// HasReport reports whether the mail of an ended import attaches the error
+// report: it has rejected rows. A file rejected whole has none; its mail
+// gives the reason instead.
+func HasReport(rec ImportRecord) bool {
+	return rec.Status != schemas.StatusRejected && rec.Counts.Rejected > 0
+}
+
+// Compose writes the mail of an ended import, all but its recipient. report
+// is the error report of its first maxReportRows rejected rows (see
+// ReportWriter), which the mail attaches when HasReport; the body says when
+// the import rejected more rows than the report lists.
+func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
+	var b strings.Builder
+	name := rec.FileName
+	if name == "" {
+		name = rec.Key
+	}
+	if rec.Status == schemas.StatusRejected {
+		fmt.Fprintf(&b, "Your file %q was not imported: %s.\n\nNo row of it was loaded. Fix the file and upload it again.\n", name, rec.Reason.Message)
+		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
+		return Mail{Subject: fmt.Sprintf("[sluice] %s: file rejected", name), Body: b.String()}
+	}
+	k := rec.Counts
+	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
+	loaded := k.Created + k.Updated + k.Unchanged
+	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
+	switch rec.Status {
+	case schemas.StatusRequiresIntervention:
+		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
+		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
+		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
+		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
+	case schemas.StatusCancelled:
+		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
+		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
+	}
+	if rec.Status != schemas.StatusRequiresIntervention {
+		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+	}
+	if HasReport(rec) {
+		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
+		m.Attachment = report
+		fmt.Fprintf(&b, "\nThe rejected rows are listed in the attached %s: row, column, rule, value and message.\n", m.AttachmentName)
+		if k.Rejected > maxReportRows {
+			fmt.Fprintf(&b, "It lists the first %d of them.\n", maxReportRows)
+		}
+		if rec.Status != schemas.StatusRequiresIntervention {
+			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
+		}
+	}
+	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
+	m.Body = b.String()
+	return m
+}
+
+// Invitation writes the invitation of a user an import created.
+func Invitation(rec ImportRecord, u Invitee) Mail {
+	name := u.FirstName
+	if name == "" {
+		name = u.Login
+	}
+	return Mail{
+		To:      u.Email,
+		Subject: fmt.Sprintf("[sluice] You are invited to %s", rec.Tenant),
+		Body: fmt.Sprintf("Hello %s,\n\nAn account was created for you at %s. Your login is %s.\n"+
+			"Sign in with the password your administrator gave you; you may be asked to change it.\n", name, rec.Tenant, u.Login),
+	}
+}
+
+// Recipient is who is told of an import: the uploader named in the object's
+// metadata, else the tenant's contact; "" when there is neither.
+func Recipient(imp schemas.Import, tenants platform.Tenants) string {
+	if schemas.IsEmail(imp.Uploader) {
+		return imp.Uploader
+	}
+	return tenants[imp.Tenant].Contact
+}
+
+// mailLease is how long a worker may take to finish an import before
+// another takes over; it is shorter than the consumer's AckWait (30 s), so the
+// redelivered event of a worker that died finds the lease lapsed.
+const mailLease = 20 * time.Second
+
+// MailState is an import's entry in bus.MailedBucket: when a worker took the
+// lease to finish the import, and whether its mail went out.
+type MailState struct {
+	Sent bool      `json:"sent"`
+	At   time.Time `json:"at"`
+}
+
+// MailAction is what a worker does with an ended import (see DecideMail).
+type MailAction int
+
+const (
+	// MailSend: no worker has the import; this one took the lease and
+	// sends the mail.
+	MailSend MailAction = iota
+	// MailLeave: another worker holds a live lease and finishes the import.
+	MailLeave
+	// MailTakeOver: the lease lapsed (its worker died); this one takes it
+	// over and sends the mail.
+	MailTakeOver
+	// MailInviteOnly: the mail went out; only invitations a failed attempt
+	// left may remain to send.
+	MailInviteOnly
+)
+
+// DecideMail decides what a worker does with an ended import, given the
+// import's stored MailState (nil when there was none and its create took the
+// lease) and the time now.
+func DecideMail(stored *MailState, now time.Time) MailAction {
+	switch {
+	case stored == nil:
+		return MailSend
+	case stored.Sent:
+		return MailInviteOnly
+	case now.Sub(stored.At) < mailLease:
+		return MailLeave
+	}
+	return MailTakeOver
+}
