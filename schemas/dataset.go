@@ -370,7 +370,7 @@ func NormalizeHeader(h string) string {
 // file column, the index of its field, or a file-level violation naming the
 // first column that is unknown, repeated or missing.
 func (d *Dataset) MapHeader(header []string) ([]int, *Violation) {
-	return d.mapHeader(header, strings.Join(d.Headers(), ", "))
+	return d.mapHeader(header, expectedHeaders(d))
 }
 
 // Match finds the shape of a file from its header: d itself, or the first
@@ -383,13 +383,10 @@ func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
 		cols, v := d.MapHeader(header)
 		return d, cols, v
 	}
-	var expected []string
 	for _, l := range d.Layouts {
-		cols, v := l.MapHeader(header)
-		if v == nil {
+		if cols, v := l.MapHeader(header); v == nil {
 			return l, cols, nil
 		}
-		expected = append(expected, fmt.Sprintf("%s (%s)", strings.Join(l.Headers(), ", "), l.Name))
 	}
 	pick, best := d.Layouts[0], -1
 	for _, l := range d.Layouts {
@@ -403,7 +400,7 @@ func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
 			pick, best = l, known
 		}
 	}
-	_, v := pick.mapHeader(header, strings.Join(expected, " or "))
+	_, v := pick.mapHeader(header, expectedLayouts(d.Layouts))
 	return nil, nil, v
 }
 
@@ -417,12 +414,10 @@ func (d *Dataset) mapHeader(header []string, expected string) ([]int, *Violation
 	for c, h := range header {
 		i, ok := byName[NormalizeHeader(h)]
 		if !ok {
-			return nil, &Violation{Column: h, Code: CodeUnknownColumn,
-				Message: fmt.Sprintf("the file has an unknown column %q; expected headers: %s", h, expected)}
+			return nil, &Violation{Column: h, Code: CodeUnknownColumn, Message: MsgUnknownColumn(h, expected)}
 		}
 		if seen[i] && !d.Fields[i].Repeated {
-			return nil, &Violation{Column: h, Code: CodeDuplicateColumn,
-				Message: fmt.Sprintf("the column %q appears more than once; expected headers: %s", h, expected)}
+			return nil, &Violation{Column: h, Code: CodeDuplicateColumn, Message: MsgDuplicateColumn(h, expected)}
 		}
 		seen[i] = true
 		cols[c] = i
@@ -435,8 +430,7 @@ func (d *Dataset) mapHeader(header []string, expected string) ([]int, *Violation
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, &Violation{Column: missing[0], Code: CodeMissingColumn,
-			Message: fmt.Sprintf("the file has no column %s; expected headers: %s", strings.Join(missing, ", "), expected)}
+		return nil, &Violation{Column: missing[0], Code: CodeMissingColumn, Message: MsgMissingColumn(missing, expected)}
 	}
 	return cols, nil
 }
