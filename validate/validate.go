@@ -64,7 +64,7 @@ func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open fu
 					continue
 				}
 				f := &ds.Fields[d.Field]
-				msg := fmt.Sprintf("%s (row %d has the same %s)", schemas.MsgDuplicate, d.Of, f.Name)
+				msg := schemas.MsgDuplicateOf(f.Name, d.Of)
 				if d.Field == key && ds.RepeatedKey != nil {
 					msg = ds.RepeatedKey(d.Of)
 				}
