@@ -50,7 +50,7 @@ func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secre
 		for i := range ds.Fields {
 			f := &ds.Fields[i]
 			if strings.TrimSpace(row.Cells[i]) == "" {
-				row.Empty |= 1 << i
+				row.SetEmpty(i)
 			}
 			if f.Secret && row.Cells[i] != "" {
 				sealed, salt := row.Cells[i], secrets.Salt(imp.Tenant, ctx.Key)
