@@ -102,7 +102,7 @@ type Stage struct {
 
 // New builds the transform stage on the valid rows.
 func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	c, err := cfg.Consumer("transform", schemas.StreamRows, schemas.SubjectValidRows)
+	c, err := cfg.Consumer(schemas.DurableTransform, schemas.StreamRows, schemas.SubjectValidRows)
 	if err != nil {
 		return nil, err
 	}

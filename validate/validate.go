@@ -96,7 +96,7 @@ type Stage struct {
 
 // New builds the validate stage on the raw rows.
 func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	c, err := cfg.Consumer("validate", schemas.StreamRows, schemas.SubjectRawRows)
+	c, err := cfg.Consumer(schemas.DurableValidate, schemas.StreamRows, schemas.SubjectRawRows)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	if len(rejected) > 0 {
 		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
-			schemas.MsgID(c.Import.ID, "validate-dlq", c.Number),
+			schemas.MsgID(c.Import.ID, schemas.TokenValidateDLQ, c.Number),
 			schemas.DLQRows{Import: c.Import, Chunk: c.Number, Rejected: rejected}); err != nil {
 			return err
 		}
