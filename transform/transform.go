@@ -35,43 +35,56 @@ import (
 )
 
 // Records rewrites valid rows in place into their canonical form, and marks
-// the cells the file left empty (Row.Empty). A secret cell, sealed by
+// the cells the file left empty (Row.SetEmpty). A secret cell, sealed by
 // ingest, is opened and replaced by its argon2id hash, on every core
 // (HashSecret bounds the hashes running at once; each costs tens of
-// milliseconds). The rows of a layout that pivots (a user's
-// groups, a group's members) are then turned into the records they hold,
-// each with its row's number.
+// milliseconds). The rows of a layout that pivots (a user's groups, a
+// group's members) are then turned into the records they hold, each with
+// its row's number.
 func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secrets *platform.Secrets) ([]schemas.Row, error) {
 	ctx := imp.Context()
 	var g errgroup.Group
 	for r := range rows {
-		row := &rows[r]
-		ctx.Key = ds.CanonicalKey(row.Cells)
-		for i := range ds.Fields {
-			f := &ds.Fields[i]
-			if strings.TrimSpace(row.Cells[i]) == "" {
-				row.SetEmpty(i)
-			}
-			if f.Secret && row.Cells[i] != "" {
-				sealed, salt := row.Cells[i], secrets.Salt(imp.Tenant, ctx.Key)
-				g.Go(func() error {
-					plain, err := secrets.Open(sealed)
-					if err != nil {
-						return fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
-					}
-					row.Cells[i] = HashSecret(plain, salt)
-					return nil
-				})
-				continue
-			}
-			row.Cells[i] = f.Canonical(row.Cells[i], ctx)
-		}
+		canonical(&g, ds, imp, ctx, &rows[r], secrets)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	return pivot(ds, rows), nil
+}
+
+// canonical rewrites one row's cells into their canonical form and marks
+// those the file left empty. Its secret cells are hashed on g, so that the
+// hashes of a chunk's rows run at once.
+func canonical(g *errgroup.Group, ds *schemas.Dataset, imp *schemas.Import, ctx schemas.Context, row *schemas.Row, secrets *platform.Secrets) {
+	ctx.Key = ds.CanonicalKey(row.Cells)
+	for i := range ds.Fields {
+		f := &ds.Fields[i]
+		if strings.TrimSpace(row.Cells[i]) == "" {
+			row.SetEmpty(i)
+		}
+		if f.Secret && row.Cells[i] != "" {
+			sealed, salt := row.Cells[i], secrets.Salt(imp.Tenant, ctx.Key)
+			g.Go(func() error {
+				plain, err := secrets.Open(sealed)
+				if err != nil {
+					return fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
+				}
+				row.Cells[i] = HashSecret(plain, salt)
+				return nil
+			})
+			continue
+		}
+		row.Cells[i] = f.Canonical(row.Cells[i], ctx)
+	}
+}
+
+// pivot turns the rows of a layout that pivots into the records they hold,
+// each with its row's number; the rows of any other dataset are records
+// already.
+func pivot(ds *schemas.Dataset, rows []schemas.Row) []schemas.Row {
 	if ds.Pivot == nil {
-		return rows, nil
+		return rows
 	}
 	var records []schemas.Row
 	for _, row := range rows {
@@ -79,7 +92,7 @@ func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secre
 			records = append(records, schemas.Row{N: row.N, Cells: cells})
 		}
 	}
-	return records, nil
+	return records
 }
 
 // ackWait is how long a chunk sent to transform may take before JetStream
