@@ -1,22 +1,3 @@
-// Package schemas is the contract every sluice stage agrees on: the datasets
-// partners import (their fields, rules, defaults and keys), the error codes and
-// the exact messages partners read, the events that travel between stages and
-// the subjects they travel on.
-//
-// It owns no I/O: no NATS, no S3, no ClickHouse. Stages import it; it imports
-// nothing of theirs. Adding a dataset means declaring a Dataset here (and
-// registering it in Datasets); the stages read everything else from it.
-//
-// Cells travel as strings in the dataset's field order from ingest to load.
-// Validate judges them with Field.Check, transform turns them into their
-// canonical form with Field.Normalize and Field.Default, and load converts the
-// canonical form to the column's type with Field.Kind. What a field needs of
-// the stored records (Ref, Unique) load checks; a Secret field (a password)
-// is sealed by ingest and hashed by transform.
-//
-// A dataset may have layouts (groups: user-based or group-based), told apart
-// by a file's header; a layout's rows pivot into records of another dataset
-// (memberships), which is what load writes.
 package schemas
 
 import (

@@ -2,16 +2,21 @@
 // in its canonical form (trimmed, normalised: e-mails lower-cased, booleans
 // 1/0, times in UTC, phone numbers in E.164) and every empty optional cell
 // given its dataset's default; every cell the file left empty is marked
-// (Row.Empty), so that an existing record keeps its stored value there
+// (Row.SetEmpty), so that an existing record keeps its stored value there
 // instead. Secrets (passwords), sealed since ingest, are opened here and
 // replaced by their argon2id hash (HashSecret): nothing after transform holds
-// them in any reversible form. Hashing is the stage's cost: one password per
-// core at a time in the process (each hash holds 19 MiB), and its consumer
-// gives a chunk two minutes before it is sent again.
+// them in any reversible form. The rows of a layout are pivoted into the
+// records they hold (a user's groups, a group's members).
 //
-// It owns applying the dataset's normalisers and defaults (Records, a plain
-// function) and hashing secrets; the normalisers and defaults themselves are
-// declared in schemas, beside the rules they follow.
+// It owns applying the dataset's canonical forms and defaults (Records, a
+// plain function tested without a broker), hashing secrets and pivoting
+// layouts. The normalisers, defaults and pivots themselves are declared in
+// schemas, beside the rules they follow; judging cells is validate's, and
+// deciding whether a record is new, updated or unchanged is load's.
+//
+// Hashing is the stage's cost: one hash per core at a time in the process
+// (each holds 19 MiB), and its consumer gives a chunk two minutes before it
+// is sent again (ackWait).
 //
 // Rejected rows ride along untouched, so the chunk reaches load whole.
 // Defaults and hashes are deterministic (they depend on the tenant, the

@@ -1,12 +1,21 @@
 // Package validate judges every row of every chunk against its dataset's
 // rules and splits the chunk: valid rows go on (sluice.rows.valid.*) with the
 // rejected ones listed beside them, so the chunk keeps its identity and load
-// reports it whole; rejected rows also go to the dead-letter stream
-// (sluice.dlq.rows.*) with their reasons.
+// reports it whole, even when no row of it is valid; rejected rows also go to
+// the dead-letter stream (sluice.dlq.rows.*) with their reasons.
 //
-// The rules themselves are declared in schemas; this package owns applying
-// them (Judge), which is a plain function, tested without a broker. A row
-// that breaks several rules is rejected once, with every reason.
+// It owns applying the rules (Judge, a plain function tested without a
+// broker): each cell by its field's rules, a secret opened only to be
+// checked, the rows ingest found repeating an earlier row's key or Unique
+// value, and, in update mode, a row that fills nothing but its key. A row
+// that breaks several rules is rejected once, with every reason; a row the
+// reader could not split into cells, with that reason alone.
+//
+// It does not own the rules or their messages (schemas), finding malformed or
+// repeated rows in a file (ingest), nor what needs the stored records: a
+// record that exists in create mode, a value another record has, a group,
+// account or user to mirror that must exist, a required cell of a new record
+// in update mode (load). It changes no cell: canonical forms are transform's.
 package validate
 
 import (
