@@ -9,7 +9,8 @@
 // checked, the rows ingest found repeating an earlier row's key or Unique
 // value, and, in update mode, a row that fills nothing but its key. A row
 // that breaks several rules is rejected once, with every reason; a row the
-// reader could not split into cells, with that reason alone.
+// reader found malformed (a stray quote, too many cells), with that reason
+// alone.
 //
 // It does not own the rules or their messages (schemas), finding malformed or
 // repeated rows in a file (ingest), nor what needs the stored records: a
@@ -66,9 +67,9 @@ type judge struct {
 	open func(string) (string, error)
 }
 
-// row returns every violation of a row. A row the reader could not split
-// into cells has its problem only: its cells are not the fields they would
-// be judged as.
+// row returns every violation of a row. A row the reader found malformed
+// (Row.Problem) has that problem only: its cells are not the fields they
+// would be judged as.
 func (j *judge) row(row *schemas.Row) ([]schemas.Violation, error) {
 	if row.Problem != nil {
 		return []schemas.Violation{*row.Problem}, nil
