@@ -446,7 +446,7 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	}
 	imp.MirrorUser = strings.ToLower(metadata(meta, "mirror-user"))
 	if (imp.AssignGroups != nil || imp.MirrorUser != "") && imp.Dataset != schemas.Users.Name {
-		return fileError(schemas.CodeBadOption, "the options assign-groups and mirror-user apply to users imports only")
+		return fileError(schemas.CodeBadOption, schemas.MsgPermissionsUsersOnly)
 	}
 	imp.Region, imp.Password = tenant.Region, *tenant.Password
 	return nil

@@ -1,22 +1,3 @@
-// Package schemas is the contract every sluice stage agrees on: the datasets
-// partners import (their fields, rules, defaults and keys), the error codes and
-// the exact messages partners read, the events that travel between stages and
-// the subjects they travel on.
-//
-// It owns no I/O: no NATS, no S3, no ClickHouse. Stages import it; it imports
-// nothing of theirs. Adding a dataset means declaring a Dataset here (and
-// registering it in Datasets); the stages read everything else from it.
-//
-// Cells travel as strings in the dataset's field order from ingest to load.
-// Validate judges them with Field.Check, transform turns them into their
-// canonical form with Field.Normalize and Field.Default, and load converts the
-// canonical form to the column's type with Field.Kind. What a field needs of
-// the stored records (Ref, Unique) load checks; a Secret field (a password)
-// is sealed by ingest and hashed by transform.
-//
-// A dataset may have layouts (groups: user-based or group-based), told apart
-// by a file's header; a layout's rows pivot into records of another dataset
-// (memberships), which is what load writes.
 package schemas
 
 import (
@@ -370,7 +351,7 @@ func NormalizeHeader(h string) string {
 // file column, the index of its field, or a file-level violation naming the
 // first column that is unknown, repeated or missing.
 func (d *Dataset) MapHeader(header []string) ([]int, *Violation) {
-	return d.mapHeader(header, strings.Join(d.Headers(), ", "))
+	return d.mapHeader(header, expectedHeaders(d))
 }
 
 // Match finds the shape of a file from its header: d itself, or the first
@@ -383,13 +364,10 @@ func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
 		cols, v := d.MapHeader(header)
 		return d, cols, v
 	}
-	var expected []string
 	for _, l := range d.Layouts {
-		cols, v := l.MapHeader(header)
-		if v == nil {
+		if cols, v := l.MapHeader(header); v == nil {
 			return l, cols, nil
 		}
-		expected = append(expected, fmt.Sprintf("%s (%s)", strings.Join(l.Headers(), ", "), l.Name))
 	}
 	pick, best := d.Layouts[0], -1
 	for _, l := range d.Layouts {
@@ -403,7 +381,7 @@ func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
 			pick, best = l, known
 		}
 	}
-	_, v := pick.mapHeader(header, strings.Join(expected, " or "))
+	_, v := pick.mapHeader(header, expectedLayouts(d.Layouts))
 	return nil, nil, v
 }
 
@@ -417,12 +395,10 @@ func (d *Dataset) mapHeader(header []string, expected string) ([]int, *Violation
 	for c, h := range header {
 		i, ok := byName[NormalizeHeader(h)]
 		if !ok {
-			return nil, &Violation{Column: h, Code: CodeUnknownColumn,
-				Message: fmt.Sprintf("the file has an unknown column %q; expected headers: %s", h, expected)}
+			return nil, &Violation{Column: h, Code: CodeUnknownColumn, Message: MsgUnknownColumn(h, expected)}
 		}
 		if seen[i] && !d.Fields[i].Repeated {
-			return nil, &Violation{Column: h, Code: CodeDuplicateColumn,
-				Message: fmt.Sprintf("the column %q appears more than once; expected headers: %s", h, expected)}
+			return nil, &Violation{Column: h, Code: CodeDuplicateColumn, Message: MsgDuplicateColumn(h, expected)}
 		}
 		seen[i] = true
 		cols[c] = i
@@ -435,8 +411,7 @@ func (d *Dataset) mapHeader(header []string, expected string) ([]int, *Violation
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, &Violation{Column: missing[0], Code: CodeMissingColumn,
-			Message: fmt.Sprintf("the file has no column %s; expected headers: %s", strings.Join(missing, ", "), expected)}
+		return nil, &Violation{Column: missing[0], Code: CodeMissingColumn, Message: MsgMissingColumn(missing, expected)}
 	}
 	return cols, nil
 }

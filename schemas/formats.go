@@ -11,9 +11,9 @@ import (
 // Formats and normalisers shared by the datasets. Each Format function is
 // called on a trimmed, non-empty value.
 
-// These run on every row, so they scan bytes rather than run regular
-// expressions (which took most of validate's time); formats_test.go checks
-// them against the regular expressions they implement.
+// These run on every cell of every row, where regular expressions would be
+// most of validate's time, so they scan bytes instead; formats_test.go
+// checks them against the regular expressions they implement.
 
 // emailLocal are the characters of an address's local part (RFC 5322
 // atext, and dots).

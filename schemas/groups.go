@@ -1,9 +1,6 @@
 package schemas
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // GroupRecords are a tenant's groups: load writes one with every
 // membership, so a group exists once it has had a member.
@@ -74,12 +71,10 @@ var GroupBased = &Dataset{
 // only ("be careful not to repeat users in the email column"). FirstName and
 // LastName are checked but not loaded: the account has its own.
 var UserBased = &Dataset{
-	Name:    "user-based",
-	Version: 1,
-	Key:     "email",
-	RepeatedKey: func(first int) string {
-		return fmt.Sprintf("the user is repeated (row %d has the same email); put all of a user's groups in the Groupname columns of one row", first)
-	},
+	Name:        "user-based",
+	Version:     1,
+	Key:         "email",
+	RepeatedKey: MsgRepeatedUser,
 	Fields: []Field{
 		memberField("email", false),
 		{Name: "FirstName", Column: "first_name", MaxLen: 50, Format: IsPersonName, Help: "the user's first name (not loaded)", Example: "Jane"},

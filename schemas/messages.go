@@ -63,6 +63,19 @@ const MsgFormat = "the entered value does not match the format"
 // MsgDuplicate is the seeds' message for a key already used by another row.
 const MsgDuplicate = "the phone number or email address has already been confirmed with another existing or imported user"
 
+// MsgDuplicateOf is a key or Unique value that row of the same file has
+// already: the seeds' MsgDuplicate, then which row and field.
+func MsgDuplicateOf(field string, row int) string {
+	return fmt.Sprintf("%s (row %d has the same %s)", MsgDuplicate, row, field)
+}
+
+// MsgRepeatedUser is a user-based groups row whose user an earlier row
+// (first) has: the layout takes one row per user (seed 003: "be careful not
+// to repeat users in the email column").
+func MsgRepeatedUser(first int) string {
+	return fmt.Sprintf("the user is repeated (row %d has the same email); put all of a user's groups in the Groupname columns of one row", first)
+}
+
 // MsgRequired is the seeds' message for an empty required field.
 func MsgRequired(field string) string {
 	return fmt.Sprintf("the value of the field %s cannot be empty", field)
@@ -108,6 +121,37 @@ func MsgTooLarge(limit int64) string {
 
 // MsgEmptyFile rejects a file with no header row.
 const MsgEmptyFile = "the file is empty: it has no header row"
+
+// MsgUnknownColumn rejects a file whose header has a column the dataset does
+// not know. expected lists the headers it takes (see expectedHeaders).
+func MsgUnknownColumn(column, expected string) string {
+	return fmt.Sprintf("the file has an unknown column %q; expected headers: %s", column, expected)
+}
+
+// MsgDuplicateColumn rejects a file whose header has a column twice that may
+// appear once.
+func MsgDuplicateColumn(column, expected string) string {
+	return fmt.Sprintf("the column %q appears more than once; expected headers: %s", column, expected)
+}
+
+// MsgMissingColumn rejects a file whose header lacks required columns.
+func MsgMissingColumn(missing []string, expected string) string {
+	return fmt.Sprintf("the file has no column %s; expected headers: %s", strings.Join(missing, ", "), expected)
+}
+
+// expectedHeaders lists the headers a file of d takes, in template order, for
+// the header messages.
+func expectedHeaders(d *Dataset) string { return strings.Join(d.Headers(), ", ") }
+
+// expectedLayouts lists the headers of each layout, with the layout's name,
+// for the header messages of a dataset with layouts.
+func expectedLayouts(layouts []*Dataset) string {
+	each := make([]string, len(layouts))
+	for i, l := range layouts {
+		each[i] = fmt.Sprintf("%s (%s)", expectedHeaders(l), l.Name)
+	}
+	return strings.Join(each, " or ")
+}
 
 // MsgUnknownTenant rejects a file under a prefix no tenant owns.
 func MsgUnknownTenant(tenant string) string {
@@ -167,6 +211,10 @@ const MsgCancelled = "the import was cancelled (the file was deleted) before thi
 func MsgBadOption(option, value string, takes ...string) string {
 	return fmt.Sprintf("the option %s cannot be %q; it takes: %s", option, value, strings.Join(takes, ", "))
 }
+
+// MsgPermissionsUsersOnly rejects an upload of another dataset whose
+// metadata sets assign-groups or mirror-user (CodeBadOption).
+const MsgPermissionsUsersOnly = "the options assign-groups and mirror-user apply to users imports only"
 
 // MsgNoMirrorUser is a users row of an import whose user to mirror does not
 // exist.

@@ -35,7 +35,7 @@ func TestConsumerWaitsForHashing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := js.ConsumerInfo(schemas.StreamRows, "transform")
+	info, err := js.ConsumerInfo(schemas.StreamRows, schemas.DurableTransform)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,16 +2,21 @@
 // in its canonical form (trimmed, normalised: e-mails lower-cased, booleans
 // 1/0, times in UTC, phone numbers in E.164) and every empty optional cell
 // given its dataset's default; every cell the file left empty is marked
-// (Row.Empty), so that an existing record keeps its stored value there
+// (Row.SetEmpty), so that an existing record keeps its stored value there
 // instead. Secrets (passwords), sealed since ingest, are opened here and
 // replaced by their argon2id hash (HashSecret): nothing after transform holds
-// them in any reversible form. Hashing is the stage's cost: one password per
-// core at a time in the process (each hash holds 19 MiB), and its consumer
-// gives a chunk two minutes before it is sent again.
+// them in any reversible form. The rows of a layout are pivoted into the
+// records they hold (a user's groups, a group's members).
 //
-// It owns applying the dataset's normalisers and defaults (Records, a plain
-// function) and hashing secrets; the normalisers and defaults themselves are
-// declared in schemas, beside the rules they follow.
+// It owns applying the dataset's canonical forms and defaults (Records, a
+// plain function tested without a broker), hashing secrets and pivoting
+// layouts. The normalisers, defaults and pivots themselves are declared in
+// schemas, beside the rules they follow; judging cells is validate's, and
+// deciding whether a record is new, updated or unchanged is load's.
+//
+// Hashing is the stage's cost: one hash per core at a time in the process
+// (each holds 19 MiB), and its consumer gives a chunk two minutes before it
+// is sent again (ackWait).
 //
 // Rejected rows ride along untouched, so the chunk reaches load whole.
 // Defaults and hashes are deterministic (they depend on the tenant, the
@@ -35,43 +40,56 @@ import (
 )
 
 // Records rewrites valid rows in place into their canonical form, and marks
-// the cells the file left empty (Row.Empty). A secret cell, sealed by
+// the cells the file left empty (Row.SetEmpty). A secret cell, sealed by
 // ingest, is opened and replaced by its argon2id hash, on every core
 // (HashSecret bounds the hashes running at once; each costs tens of
-// milliseconds). The rows of a layout that pivots (a user's
-// groups, a group's members) are then turned into the records they hold,
-// each with its row's number.
+// milliseconds). The rows of a layout that pivots (a user's groups, a
+// group's members) are then turned into the records they hold, each with
+// its row's number.
 func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secrets *platform.Secrets) ([]schemas.Row, error) {
 	ctx := imp.Context()
 	var g errgroup.Group
 	for r := range rows {
-		row := &rows[r]
-		ctx.Key = ds.CanonicalKey(row.Cells)
-		for i := range ds.Fields {
-			f := &ds.Fields[i]
-			if strings.TrimSpace(row.Cells[i]) == "" {
-				row.Empty |= 1 << i
-			}
-			if f.Secret && row.Cells[i] != "" {
-				sealed, salt := row.Cells[i], secrets.Salt(imp.Tenant, ctx.Key)
-				g.Go(func() error {
-					plain, err := secrets.Open(sealed)
-					if err != nil {
-						return fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
-					}
-					row.Cells[i] = HashSecret(plain, salt)
-					return nil
-				})
-				continue
-			}
-			row.Cells[i] = f.Canonical(row.Cells[i], ctx)
-		}
+		canonical(&g, ds, imp, ctx, &rows[r], secrets)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	return pivot(ds, rows), nil
+}
+
+// canonical rewrites one row's cells into their canonical form and marks
+// those the file left empty. Its secret cells are hashed on g, so that the
+// hashes of a chunk's rows run at once.
+func canonical(g *errgroup.Group, ds *schemas.Dataset, imp *schemas.Import, ctx schemas.Context, row *schemas.Row, secrets *platform.Secrets) {
+	ctx.Key = ds.CanonicalKey(row.Cells)
+	for i := range ds.Fields {
+		f := &ds.Fields[i]
+		if strings.TrimSpace(row.Cells[i]) == "" {
+			row.SetEmpty(i)
+		}
+		if f.Secret && row.Cells[i] != "" {
+			sealed, salt := row.Cells[i], secrets.Salt(imp.Tenant, ctx.Key)
+			g.Go(func() error {
+				plain, err := secrets.Open(sealed)
+				if err != nil {
+					return fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
+				}
+				row.Cells[i] = HashSecret(plain, salt)
+				return nil
+			})
+			continue
+		}
+		row.Cells[i] = f.Canonical(row.Cells[i], ctx)
+	}
+}
+
+// pivot turns the rows of a layout that pivots into the records they hold,
+// each with its row's number; the rows of any other dataset are records
+// already.
+func pivot(ds *schemas.Dataset, rows []schemas.Row) []schemas.Row {
 	if ds.Pivot == nil {
-		return rows, nil
+		return rows
 	}
 	var records []schemas.Row
 	for _, row := range rows {
@@ -79,15 +97,16 @@ func Records(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, secre
 			records = append(records, schemas.Row{N: row.N, Cells: cells})
 		}
 	}
-	return records, nil
+	return records
 }
 
 // ackWait is how long a chunk sent to transform may take before JetStream
 // sends it again. A chunk of passwords waits for the hashing slots
-// (HashSecret) behind those sent before it: on two cores, the 16 chunks a
-// consumer is sent at once take 10 to 30 s to hash, and chunks redelivered
-// meanwhile are hashed twice (make bench's users file). A transform that
-// dies leaves its chunks for this long.
+// (HashSecret) behind those sent before it: the chunks a consumer is sent at
+// once (by default 16 of ingest.SecretChunkRows passwords: 800 hashes of tens
+// of milliseconds each) take tens of seconds to hash on two cores, and a
+// chunk redelivered meanwhile is hashed twice. A transform that dies leaves
+// its chunks for this long.
 const ackWait = 2 * time.Minute
 
 // Config is the transform stage's configuration.
@@ -102,7 +121,7 @@ type Stage struct {
 
 // New builds the transform stage on the valid rows.
 func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	c, err := cfg.Consumer("transform", schemas.StreamRows, schemas.SubjectValidRows)
+	c, err := cfg.Consumer(schemas.DurableTransform, schemas.StreamRows, schemas.SubjectValidRows)
 	if err != nil {
 		return nil, err
 	}

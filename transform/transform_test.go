@@ -64,12 +64,17 @@ func TestRecords(t *testing.T) {
 			if want := cells(t, tc.want); !reflect.DeepEqual(rows[0].Cells, want) {
 				t.Errorf("Records cells =\n %q\nwant\n %q", rows[0].Cells, want)
 			}
-			var mask uint64
+			var want schemas.Row
 			for _, name := range tc.empty {
-				mask |= 1 << schemas.Clients.Index(name)
+				want.SetEmpty(schemas.Clients.Index(name))
 			}
-			if rows[0].Empty != mask {
-				t.Errorf("Records Empty = %b, want %b (%v)", rows[0].Empty, mask, tc.empty)
+			for i, f := range schemas.Clients.Fields {
+				if got := rows[0].IsEmpty(i); got != want.IsEmpty(i) {
+					t.Errorf("Records IsEmpty(%s) = %v, want %v (empty: %v)", f.Name, got, want.IsEmpty(i), tc.empty)
+				}
+			}
+			if rows[0].AnyEmpty() != want.AnyEmpty() {
+				t.Errorf("Records AnyEmpty = %v, want %v", rows[0].AnyEmpty(), want.AnyEmpty())
 			}
 			if rows[0].N != 2 {
 				t.Errorf("Records changed N to %d, want 2", rows[0].N)

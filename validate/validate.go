@@ -1,12 +1,22 @@
 // Package validate judges every row of every chunk against its dataset's
 // rules and splits the chunk: valid rows go on (sluice.rows.valid.*) with the
 // rejected ones listed beside them, so the chunk keeps its identity and load
-// reports it whole; rejected rows also go to the dead-letter stream
-// (sluice.dlq.rows.*) with their reasons.
+// reports it whole, even when no row of it is valid; rejected rows also go to
+// the dead-letter stream (sluice.dlq.rows.*) with their reasons.
 //
-// The rules themselves are declared in schemas; this package owns applying
-// them (Judge), which is a plain function, tested without a broker. A row
-// that breaks several rules is rejected once, with every reason.
+// It owns applying the rules (Judge, a plain function tested without a
+// broker): each cell by its field's rules, a secret opened only to be
+// checked, the rows ingest found repeating an earlier row's key or Unique
+// value, and, in update mode, a row that fills nothing but its key. A row
+// that breaks several rules is rejected once, with every reason; a row the
+// reader found malformed (a stray quote, too many cells), with that reason
+// alone.
+//
+// It does not own the rules or their messages (schemas), finding malformed or
+// repeated rows in a file (ingest), nor what needs the stored records: a
+// record that exists in create mode, a value another record has, a group,
+// account or user to mirror that must exist, a required cell of a new record
+// in update mode (load). It changes no cell: canonical forms are transform's.
 package validate
 
 import (
@@ -29,59 +39,96 @@ import (
 // An empty required cell is judged here in create mode only (or in a row
 // that pivots into records, which updates none partly): in update mode it may
 // belong to an existing record, which keeps its stored value, so load judges
-// it once it knows. A row that fills nothing but its key has
-// nothing to update.
+// it once it knows. A row that fills nothing but its key has nothing to
+// update.
 func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open func(string) (string, error)) (valid []schemas.Row, rejected []schemas.Rejected, err error) {
-	key := ds.KeyIndex()
-	ctx := imp.Context()
-	for _, row := range rows {
+	j := judge{ds: ds, imp: imp, ctx: imp.Context(), key: ds.KeyIndex(), open: open}
+	for i := range rows {
+		row := &rows[i]
 		var vs []schemas.Violation
-		if row.Problem != nil {
-			vs = append(vs, *row.Problem)
-		} else {
-			filled, broken := false, uint64(0)
-			for i := range ds.Fields {
-				f := &ds.Fields[i]
-				cell := row.Cells[i]
-				if f.Secret {
-					if cell, err = open(cell); err != nil {
-						return nil, nil, fmt.Errorf("validate: row %d: %s: %w", row.N, f.Name, err)
-					}
-				}
-				if i != key && strings.TrimSpace(cell) != "" {
-					filled = true
-				}
-				// A row that pivots into records (a layout) is never a
-				// partial update of one: it needs its required cells.
-				required := f.Required && (i == key || imp.Mode == schemas.ModeCreate || ds.Pivot != nil)
-				if v, ok := f.Check(cell, ctx, required); !ok {
-					vs = append(vs, v)
-					broken |= 1 << i
-				}
-			}
-			for _, d := range row.Duplicates {
-				if broken&(1<<d.Field) != 0 {
-					continue
-				}
-				f := &ds.Fields[d.Field]
-				msg := fmt.Sprintf("%s (row %d has the same %s)", schemas.MsgDuplicate, d.Of, f.Name)
-				if d.Field == key && ds.RepeatedKey != nil {
-					msg = ds.RepeatedKey(d.Of)
-				}
-				vs = append(vs, schemas.Violation{Column: f.Name, Code: schemas.CodeDuplicate, Value: f.Show(row.Cells[d.Field]), Message: msg})
-			}
-			if !filled && imp.Mode == schemas.ModeUpdate && len(vs) == 0 {
-				vs = append(vs, schemas.Violation{Column: ds.Key, Code: schemas.CodeNothingToUpdate, Message: schemas.MsgNothingToUpdate(ds.Key),
-					Value: ds.Fields[key].Show(row.Cells[key])})
-			}
+		if vs, err = j.row(row); err != nil {
+			return nil, nil, err
 		}
 		if len(vs) > 0 {
 			rejected = append(rejected, schemas.Rejected{N: row.N, Violations: vs})
 			continue
 		}
-		valid = append(valid, row)
+		valid = append(valid, *row)
 	}
 	return valid, rejected, nil
+}
+
+// judge holds what judging the rows of one chunk needs besides the rows.
+type judge struct {
+	ds   *schemas.Dataset
+	imp  *schemas.Import
+	ctx  schemas.Context
+	key  int
+	open func(string) (string, error)
+}
+
+// row returns every violation of a row. A row the reader found malformed
+// (Row.Problem) has that problem only: its cells are not the fields they
+// would be judged as.
+func (j *judge) row(row *schemas.Row) ([]schemas.Violation, error) {
+	if row.Problem != nil {
+		return []schemas.Violation{*row.Problem}, nil
+	}
+	vs, broken, filled, err := j.cells(row)
+	if err != nil {
+		return nil, err
+	}
+	vs = append(vs, j.duplicates(row, broken)...)
+	if !filled && j.imp.Mode == schemas.ModeUpdate && len(vs) == 0 {
+		vs = append(vs, schemas.Violation{Column: j.ds.Key, Code: schemas.CodeNothingToUpdate, Message: schemas.MsgNothingToUpdate(j.ds.Key),
+			Value: j.ds.Fields[j.key].Show(row.Cells[j.key])})
+	}
+	return vs, nil
+}
+
+// cells judges each cell of a row by its field's rules. broken has bit i set
+// when field i breaks one; filled says whether the row fills any field
+// besides its key.
+func (j *judge) cells(row *schemas.Row) (vs []schemas.Violation, broken uint64, filled bool, err error) {
+	for i := range j.ds.Fields {
+		f := &j.ds.Fields[i]
+		cell := row.Cells[i]
+		if f.Secret {
+			if cell, err = j.open(cell); err != nil {
+				return nil, 0, false, fmt.Errorf("validate: row %d: %s: %w", row.N, f.Name, err)
+			}
+		}
+		if i != j.key && strings.TrimSpace(cell) != "" {
+			filled = true
+		}
+		// A row that pivots into records (a layout) is never a partial
+		// update of one: it needs its required cells.
+		required := f.Required && (i == j.key || j.imp.Mode == schemas.ModeCreate || j.ds.Pivot != nil)
+		if v, ok := f.Check(cell, j.ctx, required); !ok {
+			vs = append(vs, v)
+			broken |= 1 << i
+		}
+	}
+	return vs, broken, filled, nil
+}
+
+// duplicates returns a violation for each key or Unique value of the row
+// that an earlier row of the file has. A field that broke a rule (broken)
+// is not reported as a duplicate too: its rule says what to fix.
+func (j *judge) duplicates(row *schemas.Row, broken uint64) []schemas.Violation {
+	var vs []schemas.Violation
+	for _, d := range row.Duplicates {
+		if broken&(1<<d.Field) != 0 {
+			continue
+		}
+		f := &j.ds.Fields[d.Field]
+		msg := schemas.MsgDuplicateOf(f.Name, d.Of)
+		if d.Field == j.key && j.ds.RepeatedKey != nil {
+			msg = j.ds.RepeatedKey(d.Of)
+		}
+		vs = append(vs, schemas.Violation{Column: f.Name, Code: schemas.CodeDuplicate, Value: f.Show(row.Cells[d.Field]), Message: msg})
+	}
+	return vs
 }
 
 // Config is the validate stage's configuration.
@@ -96,7 +143,7 @@ type Stage struct {
 
 // New builds the validate stage on the raw rows.
 func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	c, err := cfg.Consumer("validate", schemas.StreamRows, schemas.SubjectRawRows)
+	c, err := cfg.Consumer(schemas.DurableValidate, schemas.StreamRows, schemas.SubjectRawRows)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +165,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	if len(rejected) > 0 {
 		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
-			schemas.MsgID(c.Import.ID, "validate-dlq", c.Number),
+			schemas.MsgID(c.Import.ID, schemas.TokenValidateDLQ, c.Number),
 			schemas.DLQRows{Import: c.Import, Chunk: c.Number, Rejected: rejected}); err != nil {
 			return err
 		}
