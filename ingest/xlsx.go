@@ -74,7 +74,7 @@ func (x *xlsxRecords) next() ([]string, int, *schemas.Violation, error) {
 	x.n++ // Next yields the empty rows between rows too
 	rec, err := x.rows.Columns()
 	if err != nil {
-		return nil, x.n, &schemas.Violation{Code: schemas.CodeMalformed, Message: "the row cannot be read: " + err.Error()}, nil
+		return nil, x.n, &schemas.Violation{Code: schemas.CodeMalformed, Message: schemas.MsgUnreadableRow(err.Error())}, nil
 	}
 	return rec, x.n, nil, nil
 }

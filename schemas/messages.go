@@ -96,6 +96,9 @@ func MsgMalformed(detail string) string {
 	return fmt.Sprintf("the row is not valid CSV (%s); check its quotes", detail)
 }
 
+// MsgUnreadableRow is a workbook row the reader could not read.
+func MsgUnreadableRow(detail string) string { return "the row cannot be read: " + detail }
+
 // MsgColumnCount is a row with more cells than the header.
 func MsgColumnCount(got, want int) string {
 	return fmt.Sprintf("the row has %d cells but the header has %d columns", got, want)
