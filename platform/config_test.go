@@ -21,33 +21,37 @@ func TestLoadConfig(t *testing.T) {
 		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice", User: "sluice", Password: "sluice"},
 		SMTPAddr:   "127.0.0.1:1025", MailFrom: "sluice@localhost",
 		DataDir: ".data", TenantsFile: "deploy/tenants.json", MetricsAddr: "127.0.0.1:9464",
-		ChunkRows: 5000, SyncInterval: 24 * time.Hour, SyncGrace: time.Hour,
 	}
 	cases := []struct {
 		name   string
 		env    map[string]string
 		change func(*platform.Config) // applied to the defaults
-		err    string                 // a part of the error, when one is wanted
+		errs   []string               // what the error names, when one is wanted
 	}{
 		{name: "defaults"},
 		{name: "values set", env: map[string]string{
-			"SLUICE_CHUNK_ROWS": "500", "SLUICE_MEMORY_LIMIT_MIB": "160", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest", "SLUICE_PPROF": "1"},
+			"SLUICE_MEMORY_LIMIT_MIB": "160", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest", "SLUICE_PPROF": "1", "SLUICE_NATS_PORT": "4333"},
 			change: func(c *platform.Config) {
-				c.ChunkRows, c.MemoryLimit, c.S3.Bucket, c.NATSUser, c.Pprof = 500, 160<<20, "uploads", "ingest", true
+				c.MemoryLimit, c.S3.Bucket, c.NATSUser, c.Pprof, c.NATSPort = 160<<20, "uploads", "ingest", true, 4333
 			}},
-		{name: "chunk rows not a number", env: map[string]string{"SLUICE_CHUNK_ROWS": "many"}, err: "SLUICE_CHUNK_ROWS"},
-		{name: "chunk rows zero", env: map[string]string{"SLUICE_CHUNK_ROWS": "0"}, err: "SLUICE_CHUNK_ROWS must be positive"},
-		{name: "chunk rows negative", env: map[string]string{"SLUICE_CHUNK_ROWS": "-10"}, err: "SLUICE_CHUNK_ROWS must be positive"},
-		{name: "sync interval without a unit", env: map[string]string{"SLUICE_SYNC_INTERVAL": "24"}, err: "SLUICE_SYNC_INTERVAL"},
-		{name: "memory limit not a number", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "160MiB"}, err: "SLUICE_MEMORY_LIMIT_MIB"},
-		{name: "NATS port not a number", env: map[string]string{"SLUICE_NATS_PORT": "nats"}, err: "SLUICE_NATS_PORT"},
+		{name: "zero is the default", env: map[string]string{"SLUICE_NATS_PORT": "0", "SLUICE_MEMORY_LIMIT_MIB": "0"}},
+		{name: "memory limit not a number", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "160MiB"}, errs: []string{"SLUICE_MEMORY_LIMIT_MIB"}},
+		{name: "memory limit negative", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "-1"}, errs: []string{"SLUICE_MEMORY_LIMIT_MIB"}},
+		{name: "NATS port not a number", env: map[string]string{"SLUICE_NATS_PORT": "nats"}, errs: []string{"SLUICE_NATS_PORT"}},
+		{name: "every bad variable named", env: map[string]string{"SLUICE_NATS_PORT": "-4222", "SLUICE_MEMORY_LIMIT_MIB": "lots"},
+			errs: []string{"SLUICE_NATS_PORT", "SLUICE_MEMORY_LIMIT_MIB"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := platform.LoadConfig(func(k string) string { return tc.env[k] })
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("LoadConfig error = %v, want one saying %q", err, tc.err)
+			if len(tc.errs) > 0 {
+				if err == nil {
+					t.Fatalf("LoadConfig error = nil, want one naming %q", tc.errs)
+				}
+				for _, key := range tc.errs {
+					if !strings.Contains(err.Error(), key) {
+						t.Errorf("LoadConfig error = %v, want one naming %s", err, key)
+					}
 				}
 				if !reflect.DeepEqual(got, platform.Config{}) {
 					t.Errorf("LoadConfig with an error returned %+v, want the zero Config", got)
@@ -63,6 +67,44 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("LoadConfig =\n %+v\nwant\n %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestEnv(t *testing.T) {
+	readInt := func(e *platform.Env, key string) any { return e.Int(key) }
+	readDuration := func(e *platform.Env, key string) any { return e.Duration(key) }
+	cases := []struct {
+		name    string
+		value   string // of SLUICE_X; "": not set
+		read    func(*platform.Env, string) any
+		want    any
+		wantErr bool
+	}{
+		{name: "int unset", read: readInt, want: 0},
+		{name: "int zero", value: "0", read: readInt, want: 0},
+		{name: "int set", value: "90", read: readInt, want: 90},
+		{name: "int negative", value: "-5", read: readInt, want: 0, wantErr: true},
+		{name: "int not a number", value: "five", read: readInt, want: 0, wantErr: true},
+		{name: "duration unset", read: readDuration, want: time.Duration(0)},
+		{name: "duration zero", value: "0", read: readDuration, want: time.Duration(0)},
+		{name: "duration set", value: "90s", read: readDuration, want: 90 * time.Second},
+		{name: "duration negative", value: "-5s", read: readDuration, want: time.Duration(0), wantErr: true},
+		{name: "duration without a unit", value: "90", read: readDuration, want: time.Duration(0), wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := platform.NewEnv(func(k string) string { return map[string]string{"SLUICE_X": tc.value}[k] })
+			if got := tc.read(env, "SLUICE_X"); got != tc.want {
+				t.Errorf("reading SLUICE_X=%q: got %v, want %v", tc.value, got, tc.want)
+			}
+			err := env.Err()
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("Err after reading SLUICE_X=%q = %v, want an error: %t", tc.value, err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "SLUICE_X") {
+				t.Errorf("Err = %v, want it to name SLUICE_X", err)
 			}
 		})
 	}

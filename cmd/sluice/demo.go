@@ -30,7 +30,7 @@ import (
 // MinIO on loopback, with their data under SLUICE_DATA (.data), uploads the
 // files under examples/ as partners would, prints one line per import, and
 // leaves everything running until ctx ends (Ctrl-C).
-func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
+func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	data, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		pipeline <- runStages(ctx, cfg, stageLogger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg))
+		pipeline <- runStages(ctx, cfg, stageLogger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg.Config))
 	}()
 
 	completed := make(chan schemas.ImportEvent, 64)

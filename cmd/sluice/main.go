@@ -7,7 +7,7 @@
 //	sluice template <dataset> [--xlsx] [-o folder]
 //	                           the template partners download, with the rules
 //
-// Configuration comes from SLUICE_* environment variables (platform.LoadConfig).
+// Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
 
 import (
@@ -20,7 +20,6 @@ import (
 	"slices"
 	"syscall"
 
-	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -38,7 +37,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	cfg, err := platform.LoadConfig(os.Getenv)
+	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
 		os.Exit(2)

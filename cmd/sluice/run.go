@@ -32,14 +32,14 @@ type stage interface {
 }
 
 // up runs an embedded NATS JetStream server and every stage on it.
-func up(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
+func up(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ns, err := bus.StartNATS(cfg.NATSPort, cfg.NATSStoreDir)
 	if err != nil {
 		return err
 	}
 	defer ns.Shutdown()
 	logger.Info("sluice: nats listening", "url", ns.ClientURL(), "store", cfg.NATSStoreDir)
-	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg))
+	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg.Config))
 }
 
 // secretKeyFile is where `sluice up` keeps its secret key when
@@ -50,7 +50,7 @@ func secretKeyFile(cfg platform.Config) string { return filepath.Join(cfg.DataDi
 // runStages connects to NATS and runs the named stages, with one metrics and
 // health server, until ctx ends or a stage fails. keyFile keeps the secret
 // key when SLUICE_SECRET_KEY is not set ("": it must be).
-func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
+func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
 	nc, err := bus.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword)
 	if err != nil {
 		return err
@@ -137,21 +137,21 @@ func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, na
 	return g.Wait()
 }
 
-func newStage(name string, cfg platform.Config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants, secrets *platform.Secrets,
+// newStage builds the stage called name from its part of cfg.
+func newStage(name string, cfg config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants, secrets *platform.Secrets,
 	m *platform.Metrics, reg prometheus.Registerer, logger *slog.Logger) (stage, error) {
 	logger = logger.With("stage", name)
 	switch name {
 	case schemas.StageIngest:
-		return ingest.New(ingest.Config{ChunkRows: cfg.ChunkRows, Bucket: cfg.S3.Bucket, SyncInterval: cfg.SyncInterval, SyncGrace: cfg.SyncGrace}, nc,
-			ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, secrets, m, logger)
+		return ingest.New(cfg.stages.ingest, nc, ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, secrets, m, logger)
 	case schemas.StageValidate:
-		return validate.New(validate.Config{}, nc, secrets, m, logger)
+		return validate.New(cfg.stages.validate, nc, secrets, m, logger)
 	case schemas.StageTransform:
-		return transform.New(transform.Config{}, nc, secrets, m, logger)
+		return transform.New(cfg.stages.transform, nc, secrets, m, logger)
 	case schemas.StageLoad:
-		return load.New(load.Config{}, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
+		return load.New(cfg.stages.load, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
 	case schemas.StageNotify:
-		return notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database},
+		return notify.New(cfg.stages.notify, nc, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database},
 			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, m, reg, logger)
 	}
 	return nil, fmt.Errorf("unknown stage %q", name)
