@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,6 +94,7 @@ func main() {
 	}
 }
 
+// result is the figures of one run of a workload.
 type result struct {
 	dataset    string
 	rows, bad  int
@@ -105,6 +107,7 @@ type result struct {
 	timeline   string
 }
 
+// peak is what one process of a run used.
 type peak struct {
 	name string
 	mib  float64
@@ -113,6 +116,8 @@ type peak struct {
 	avg  float64 // milliseconds per message, handler time
 }
 
+// run measures each workload runs times, and prints each run's figures and,
+// over several runs, the spread of the ratio to ClickHouse's own load.
 func run(files []workload, runs int) error {
 	root := parts.RepoRoot()
 	out := filepath.Join(root, "bench", "out")
@@ -123,15 +128,8 @@ func run(files []workload, runs int) error {
 		return err
 	}
 	bin := filepath.Join(out, "bin")
-	for _, b := range [][]string{
-		{"go", "build", "-o", filepath.Join(bin, "sluice"), "./cmd/sluice"},
-		{"go", "build", "-o", filepath.Join(bin, "nats-server"), "github.com/nats-io/nats-server/v2"},
-	} {
-		cmd := exec.Command(b[0], b[1:]...)
-		cmd.Dir = root
-		if o, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %v\n%s", b, err, o)
-		}
+	if err := buildBinaries(root, bin); err != nil {
+		return err
 	}
 	ch, stopCH, err := parts.NewClickHouse(filepath.Join(out, "clickhouse"))
 	if err != nil {
@@ -155,14 +153,37 @@ func run(files []workload, runs int) error {
 			ratios = append(ratios, r.pipeline.Seconds()/r.clickhouse.Seconds())
 		}
 		if runs > 1 {
-			sort.Float64s(ratios)
-			fmt.Printf("\n%d %s rows, %d runs: ratio to ClickHouse's own load best %.1fx, median %.1fx, worst %.1fx\n",
-				w.rows, w.ds.Name, runs, ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+			reportRatios(w, ratios)
 		}
 	}
 	return nil
 }
 
+// buildBinaries builds sluice and nats-server into bin: the pipeline runs
+// as separate processes.
+func buildBinaries(root, bin string) error {
+	for _, b := range [][]string{
+		{"go", "build", "-o", filepath.Join(bin, "sluice"), "./cmd/sluice"},
+		{"go", "build", "-o", filepath.Join(bin, "nats-server"), "github.com/nats-io/nats-server/v2"},
+	} {
+		cmd := exec.Command(b[0], b[1:]...)
+		cmd.Dir = root
+		if o, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", b, err, o)
+		}
+	}
+	return nil
+}
+
+// reportRatios prints the best, median and worst ratio of a workload's runs
+// to ClickHouse's own load.
+func reportRatios(w workload, ratios []float64) {
+	sort.Float64s(ratios)
+	fmt.Printf("\n%d %s rows, %d runs: ratio to ClickHouse's own load best %.1fx, median %.1fx, worst %.1fx\n",
+		w.rows, w.ds.Name, len(ratios), ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+}
+
+// report prints the figures of one run.
 func report(r result) {
 	fmt.Printf("\n%d %s rows (%.1f MiB, %d bad):\n", r.rows, r.dataset, r.fileMiB, r.bad)
 	fmt.Printf("  clickhouse-client INSERT ... FORMAT CSVWithNames: %8.2fs  %9.0f rows/s\n", r.clickhouse.Seconds(), float64(r.rows)/r.clickhouse.Seconds())
@@ -176,208 +197,340 @@ func report(r result) {
 	}
 }
 
+// measure runs workload w once (its run-th time): ClickHouse's own load of
+// its file, then the pipeline's import of the same file, and checks that
+// exactly the bad rows were rejected and every other row created.
 func measure(out, bin string, w workload, run int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
-	n := w.rows
-	r := result{dataset: w.ds.Name, rows: n}
-	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.ds.Name, n, run))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	r := result{dataset: w.ds.Name, rows: w.rows}
+	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.ds.Name, w.rows, run))
+	file, err := writeWorkload(dir, w, &r)
+	if err != nil {
 		return r, err
+	}
+	ctx := context.Background()
+	if err := waitForMerges(ctx, ch); err != nil {
+		return r, err
+	}
+	if r.clickhouse, err = clickhouseLoad(ctx, ch, file, w, run); err != nil {
+		return r, err
+	}
+	p := &pipeline{dir: dir, bin: bin, ch: ch, mail: mail}
+	defer p.stop()
+	if err := p.start(ctx, w, run); err != nil {
+		return r, err
+	}
+	if err := p.timeImport(ctx, file, w.ds.Name, &r); err != nil {
+		return r, err
+	}
+	return r, checkOutcome(r)
+}
+
+// writeWorkload writes w's file into dir, and notes in r how many of its
+// rows are bad and its size.
+func writeWorkload(dir string, w workload, r *result) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
 	}
 	file := filepath.Join(dir, w.ds.Name+".csv")
 	bad, err := generate(file, w)
 	if err != nil {
-		return r, err
+		return "", err
 	}
 	r.bad = bad
 	if st, err := os.Stat(file); err == nil {
 		r.fileMiB = float64(st.Size()) / (1 << 20)
 	}
+	return file, nil
+}
 
-	// Both measurements start from a quiet server: the merges of an earlier
-	// run's parts would otherwise take the CPU from this one.
-	ctx := context.Background()
+// waitForMerges waits until ClickHouse merges nothing: both measurements
+// start from a quiet server, as the merges of an earlier run's parts would
+// otherwise take the CPU from this one.
+func waitForMerges(ctx context.Context, ch *parts.ClickHouse) error {
 	if err := parts.WaitFor(ctx, 2*time.Minute, func() (bool, error) {
 		var merges uint64
 		err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&merges)
 		return merges == 0, err
 	}); err != nil {
-		return r, fmt.Errorf("waiting for ClickHouse's merges: %w", err)
+		return fmt.Errorf("waiting for ClickHouse's merges: %w", err)
 	}
+	return nil
+}
 
-	// ClickHouse's own load of the same file.
-	table := fmt.Sprintf("bench_%s_%d_%d", w.ds.Name, n, run)
-	cols := make([]string, len(w.header))
-	for i, name := range w.header {
-		cols[i] = fmt.Sprintf("`%s` String", name)
-	}
-	if err := ch.Conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS sluice.%s", table)); err != nil {
-		return r, err
-	}
-	if err := ch.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE sluice.%s (%s) ENGINE = MergeTree ORDER BY tuple()", table, strings.Join(cols, ", "))); err != nil {
-		return r, err
+// clickhouseLoad times ClickHouse's own load of file (clickhouse-client,
+// FORMAT CSVWithNames) into a new table of String columns.
+func clickhouseLoad(ctx context.Context, ch *parts.ClickHouse, file string, w workload, run int) (time.Duration, error) {
+	table := fmt.Sprintf("bench_%s_%d_%d", w.ds.Name, w.rows, run)
+	if err := createStringTable(ctx, ch, table, w.header); err != nil {
+		return 0, err
 	}
 	host, port, _ := strings.Cut(ch.Config.Addr, ":")
 	in, err := os.Open(file)
 	if err != nil {
-		return r, err
+		return 0, err
 	}
+	defer in.Close()
 	load := exec.Command("clickhouse-client", "--host", host, "--port", port, "--user", ch.Config.User, "--password", ch.Config.Password,
 		"--query", fmt.Sprintf("INSERT INTO sluice.%s FORMAT CSVWithNames", table))
 	load.Stdin = in
 	start := time.Now()
 	o, err := load.CombinedOutput()
-	r.clickhouse = time.Since(start)
-	in.Close()
+	elapsed := time.Since(start)
 	if err != nil {
-		return r, fmt.Errorf("clickhouse-client: %v: %s", err, o)
+		return 0, fmt.Errorf("clickhouse-client: %v: %s", err, o)
 	}
+	return elapsed, nil
+}
 
-	// The pipeline, one process per part.
-	natsPort, _ := parts.FreePort()
-	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	var procs []*proc
-	defer func() {
-		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].part.Stop()
-		}
-	}()
-	conf := filepath.Join(dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 8MB\njetstream { store_dir: %q }\n",
-		natsPort, filepath.Join(dir, "nats"))), 0o644); err != nil {
-		return r, err
+// createStringTable creates table anew, with a String column per header
+// cell.
+func createStringTable(ctx context.Context, ch *parts.ClickHouse, table string, header []string) error {
+	cols := make([]string, len(header))
+	for i, name := range header {
+		cols[i] = fmt.Sprintf("`%s` String", name)
 	}
-	natsReady := func() error {
-		c, err := net.Dial("tcp", strings.TrimPrefix(natsURL, "nats://"))
+	if err := ch.Conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS sluice.%s", table)); err != nil {
+		return err
+	}
+	return ch.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE sluice.%s (%s) ENGINE = MergeTree ORDER BY tuple()", table, strings.Join(cols, ", ")))
+}
+
+// pipeline is the pipeline of one run, one process per part: nats-server,
+// MinIO and a `sluice <stage>` per stage, on the shared ClickHouse and
+// Mailpit.
+type pipeline struct {
+	dir, bin string // the run's folder, and where the binaries are
+	ch       *parts.ClickHouse
+	mail     *parts.Mailpit
+
+	procs   []*proc // nats-server, then the stages
+	natsURL string
+	nc      *nats.Conn
+	s3      platform.S3Config
+	minio   *parts.Part
+	tenant  string // the run's own tenant: every row is new to it
+}
+
+// start starts nats-server, MinIO and the stages, for a tenant of the
+// run's own.
+func (p *pipeline) start(ctx context.Context, w workload, run int) error {
+	if err := p.startNATS(ctx); err != nil {
+		return err
+	}
+	var err error
+	if p.s3, err = parts.MinIOConfig(); err != nil {
+		return err
+	}
+	if p.minio, err = parts.NewMinIO(filepath.Join(p.dir, "minio"), p.natsURL, p.s3); err != nil {
+		return err
+	}
+	tenants, err := p.writeTenants(w, run)
+	if err != nil {
+		return err
+	}
+	return p.startStages(ctx, tenants)
+}
+
+// stop stops what start started: MinIO, the connection to NATS, then the
+// processes, last first.
+func (p *pipeline) stop() {
+	if p.minio != nil {
+		p.minio.Stop()
+	}
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	for _, pr := range slices.Backward(p.procs) {
+		pr.part.Stop()
+	}
+}
+
+// startNATS starts nats-server with JetStream on a free port, connects to
+// it and creates the streams.
+func (p *pipeline) startNATS(ctx context.Context) error {
+	natsPort, _ := parts.FreePort()
+	p.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	conf := filepath.Join(p.dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 8MB\njetstream { store_dir: %q }\n",
+		natsPort, filepath.Join(p.dir, "nats"))), 0o644); err != nil {
+		return err
+	}
+	ready := func() error {
+		c, err := net.Dial("tcp", strings.TrimPrefix(p.natsURL, "nats://"))
 		if err == nil {
 			c.Close()
 		}
 		return err
 	}
-	ns, err := parts.Start(ctx, "nats", dir, nil, natsReady, filepath.Join(bin, "nats-server"), "-c", conf)
+	ns, err := parts.Start(ctx, "nats", p.dir, nil, ready, filepath.Join(p.bin, "nats-server"), "-c", conf)
 	if err != nil {
-		return r, err
+		return err
 	}
-	procs = append(procs, &proc{name: "nats", part: ns})
-	nc, err := bus.Connect(natsURL, "bench", "", "")
+	p.procs = append(p.procs, &proc{name: "nats", part: ns})
+	if p.nc, err = bus.Connect(p.natsURL, "bench", "", ""); err != nil {
+		return err
+	}
+	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return p.nc.IsConnected(), nil }); err != nil {
+		return fmt.Errorf("nats-server: %w", err)
+	}
+	js, err := p.nc.JetStream()
 	if err != nil {
-		return r, err
+		return err
 	}
-	defer nc.Close()
-	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return nc.IsConnected(), nil }); err != nil {
-		return r, fmt.Errorf("nats-server: %w", err)
-	}
-	js, err := nc.JetStream()
-	if err != nil {
-		return r, err
-	}
-	if err := bus.EnsureStreams(js); err != nil {
-		return r, err
-	}
-	s3cfg, err := parts.MinIOConfig()
-	if err != nil {
-		return r, err
-	}
-	minio, err := parts.NewMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
-	if err != nil {
-		return r, err
-	}
-	defer minio.Stop()
-	tenants := filepath.Join(dir, "tenants.json")
-	// A tenant of its own per size: every row is new to it.
-	tenant := fmt.Sprintf("bench-%s%d-%d", w.ds.Name, n, run)
-	if err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d, "max_bytes": %d}}`, tenant, n, 1<<30)), 0o644); err != nil {
-		return r, err
-	}
+	return bus.EnsureStreams(js)
+}
+
+// writeTenants writes the run's tenants file, with a tenant of its own per
+// size and run whose limits let the whole file in, and returns its path.
+func (p *pipeline) writeTenants(w workload, run int) (string, error) {
+	tenants := filepath.Join(p.dir, "tenants.json")
+	p.tenant = fmt.Sprintf("bench-%s%d-%d", w.ds.Name, w.rows, run)
+	err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d, "max_bytes": %d}}`, p.tenant, w.rows, 1<<30)), 0o644)
+	return tenants, err
+}
+
+// startStages starts a `sluice <stage>` process per stage, each with its
+// metrics on a free port, and waits until each is healthy.
+func (p *pipeline) startStages(ctx context.Context, tenants string) error {
 	for _, stage := range schemas.Stages {
 		mport, _ := parts.FreePort()
-		env := []string{
-			"SLUICE_NATS_URL=" + natsURL,
-			// The stages are separate processes: one key for all.
-			"SLUICE_SECRET_KEY=" + strings.Repeat("5e", 32),
-			"SLUICE_CLICKHOUSE_ADDR=" + ch.Config.Addr,
-			"SLUICE_SMTP_ADDR=" + mail.SMTPAddr,
-			"SLUICE_TENANTS_FILE=" + tenants,
-			"SLUICE_S3_ENDPOINT=" + s3cfg.Endpoint,
-			fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", mport),
-			"SLUICE_MEMORY_LIMIT_MIB=" + memoryLimitMiB(stage),
-		}
-		p, err := parts.Start(ctx, stage, dir, env, parts.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
-			filepath.Join(bin, "sluice"), stage)
+		pr, err := parts.Start(ctx, stage, p.dir, p.stageEnv(stage, tenants, mport), parts.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
+			filepath.Join(p.bin, "sluice"), stage)
 		if err != nil {
-			return r, err
+			return err
 		}
-		procs = append(procs, &proc{name: stage, part: p, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)})
+		p.procs = append(p.procs, &proc{name: stage, part: pr, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)})
 	}
+	return nil
+}
 
-	done := make(chan schemas.ImportEvent, 1)
-	var mu sync.Mutex
-	seen := map[string]time.Time{} // first time each event type was seen
-	lastProgress := time.Time{}
-	sub, err := nc.Subscribe("sluice.import.>", func(m *nats.Msg) {
-		var ev schemas.ImportEvent
-		if json.Unmarshal(m.Data, &ev) != nil {
-			return
-		}
-		mu.Lock()
-		if _, ok := seen[ev.Type]; !ok {
-			seen[ev.Type] = time.Now()
-		}
-		if ev.Type == schemas.EventProgress {
-			lastProgress = time.Now()
-		}
-		mu.Unlock()
-		if ev.Type == schemas.EventCompleted {
-			select {
-			case done <- ev:
-			default:
-			}
-		}
-	})
-	if err != nil {
-		return r, err
+// stageEnv is the environment of a stage's process, its metrics on
+// metricsPort.
+func (p *pipeline) stageEnv(stage, tenants string, metricsPort int) []string {
+	return []string{
+		"SLUICE_NATS_URL=" + p.natsURL,
+		// The stages are separate processes: one key for all.
+		"SLUICE_SECRET_KEY=" + strings.Repeat("5e", 32),
+		"SLUICE_CLICKHOUSE_ADDR=" + p.ch.Config.Addr,
+		"SLUICE_SMTP_ADDR=" + p.mail.SMTPAddr,
+		"SLUICE_TENANTS_FILE=" + tenants,
+		"SLUICE_S3_ENDPOINT=" + p.s3.Endpoint,
+		fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", metricsPort),
+		"SLUICE_MEMORY_LIMIT_MIB=" + memoryLimitMiB(stage),
 	}
-	defer sub.Unsubscribe()
+}
+
+// timeImport uploads file to the run's tenant and times its import to the
+// completed event; it notes in r that time, the outcome, every process's
+// peaks and the timeline of the import's events.
+func (p *pipeline) timeImport(ctx context.Context, file, dataset string, r *result) error {
+	events, err := watchImport(p.nc)
+	if err != nil {
+		return err
+	}
+	defer events.sub.Unsubscribe()
 	body, err := os.Open(file)
 	if err != nil {
-		return r, err
+		return err
 	}
 	defer body.Close()
-	chCPU, minioCPU := cpuSeconds(ch.Part.Pid()), cpuSeconds(minio.Pid())
-	start = time.Now()
-	if _, err := platform.NewS3Client(s3cfg).PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(s3cfg.Bucket), Key: aws.String(tenant + "/" + w.ds.Name + "/" + filepath.Base(file)), Body: body,
+	chCPU, minioCPU := cpuSeconds(p.ch.Part.Pid()), cpuSeconds(p.minio.Pid())
+	start := time.Now()
+	if _, err := platform.NewS3Client(p.s3).PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(p.s3.Bucket), Key: aws.String(p.tenant + "/" + dataset + "/" + filepath.Base(file)), Body: body,
 		Metadata: map[string]string{"uploader": "bench@bench.example"},
 	}); err != nil {
-		return r, err
+		return err
 	}
 	uploaded := time.Since(start)
 	select {
-	case ev := <-done:
+	case ev := <-events.done:
 		r.pipeline = time.Since(start)
 		r.counts, r.chunks = ev.Counts, ev.Chunks
 	case <-time.After(20 * time.Minute):
-		return r, errors.New("the import did not complete in 20 minutes")
+		return errors.New("the import did not complete in 20 minutes")
 	}
-	for _, p := range procs {
-		pk := peak{name: p.name, mib: peakMiB(p.part.Pid()), cpu: cpuSeconds(p.part.Pid())}
-		if p.metrics != "" {
-			pk.msgs, pk.avg = handlerTime(p.metrics, p.name)
+	r.peaks = p.peaks(chCPU, minioCPU)
+	r.timeline = events.timeline(start, uploaded)
+	return nil
+}
+
+// peaks reads every process's peak memory and CPU time, and each stage's
+// handler time; ClickHouse's and MinIO's CPU counts from chCPU and
+// minioCPU, theirs when the upload began.
+func (p *pipeline) peaks(chCPU, minioCPU float64) []peak {
+	var peaks []peak
+	for _, pr := range p.procs {
+		pk := peak{name: pr.name, mib: peakMiB(pr.part.Pid()), cpu: cpuSeconds(pr.part.Pid())}
+		if pr.metrics != "" {
+			pk.msgs, pk.avg = handlerTime(pr.metrics, pr.name)
 		}
-		r.peaks = append(r.peaks, pk)
+		peaks = append(peaks, pk)
 	}
-	r.peaks = append(r.peaks,
-		peak{name: "clickhouse", mib: peakMiB(ch.Part.Pid()), cpu: cpuSeconds(ch.Part.Pid()) - chCPU},
-		peak{name: "minio", mib: peakMiB(minio.Pid()), cpu: cpuSeconds(minio.Pid()) - minioCPU})
-	mu.Lock()
+	return append(peaks,
+		peak{name: "clickhouse", mib: peakMiB(p.ch.Part.Pid()), cpu: cpuSeconds(p.ch.Part.Pid()) - chCPU},
+		peak{name: "minio", mib: peakMiB(p.minio.Pid()), cpu: cpuSeconds(p.minio.Pid()) - minioCPU})
+}
+
+// importEvents watches the import events: when each type was first seen,
+// when the last progress event came, and the completed event.
+type importEvents struct {
+	sub  *nats.Subscription
+	done chan schemas.ImportEvent
+
+	mu           sync.Mutex
+	seen         map[string]time.Time // first time each event type was seen
+	lastProgress time.Time
+}
+
+// watchImport subscribes to the import events.
+func watchImport(nc *nats.Conn) (*importEvents, error) {
+	e := &importEvents{done: make(chan schemas.ImportEvent, 1), seen: map[string]time.Time{}}
+	var err error
+	e.sub, err = nc.Subscribe("sluice.import.>", e.record)
+	return e, err
+}
+
+// record notes an import event's time, and passes a completed event on.
+func (e *importEvents) record(m *nats.Msg) {
+	var ev schemas.ImportEvent
+	if json.Unmarshal(m.Data, &ev) != nil {
+		return
+	}
+	e.mu.Lock()
+	if _, ok := e.seen[ev.Type]; !ok {
+		e.seen[ev.Type] = time.Now()
+	}
+	if ev.Type == schemas.EventProgress {
+		e.lastProgress = time.Now()
+	}
+	e.mu.Unlock()
+	if ev.Type == schemas.EventCompleted {
+		select {
+		case e.done <- ev:
+		default:
+		}
+	}
+}
+
+// timeline says when, after the upload began at start, the upload ended
+// and each step of the import came.
+func (e *importEvents) timeline(start time.Time, uploaded time.Duration) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	since := func(t time.Time) float64 { return t.Sub(start).Seconds() }
-	r.timeline = fmt.Sprintf("uploaded %.1fs, received %.1fs, first chunk loaded %.1fs, ingested %.1fs, last chunk loaded %.1fs, completed %.1fs",
-		uploaded.Seconds(), since(seen[schemas.EventReceived]), since(seen[schemas.EventProgress]), since(seen[schemas.EventIngested]),
-		since(lastProgress), since(seen[schemas.EventCompleted]))
-	mu.Unlock()
-	if r.counts.Rejected != bad || r.counts.Created != n-bad || r.counts.Rows != n {
-		return r, fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, n, n-bad, bad)
+	return fmt.Sprintf("uploaded %.1fs, received %.1fs, first chunk loaded %.1fs, ingested %.1fs, last chunk loaded %.1fs, completed %.1fs",
+		uploaded.Seconds(), since(e.seen[schemas.EventReceived]), since(e.seen[schemas.EventProgress]), since(e.seen[schemas.EventIngested]),
+		since(e.lastProgress), since(e.seen[schemas.EventCompleted]))
+}
+
+// checkOutcome checks that exactly the bad rows were rejected and every
+// other row created.
+func checkOutcome(r result) error {
+	if r.counts.Rejected != r.bad || r.counts.Created != r.rows-r.bad || r.counts.Rows != r.rows {
+		return fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, r.rows, r.rows-r.bad, r.bad)
 	}
-	return r, nil
+	return nil
 }
 
 // generate writes the workload's file, and returns how many of its rows are

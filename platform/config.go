@@ -1,14 +1,17 @@
 package platform
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 )
 
-// Config is everything sluice reads from its environment (SLUICE_*), once, in
-// cmd/sluice. Stages receive the parts they need.
+// Config is the platform's part of what sluice reads from its environment
+// (SLUICE_*), once, in cmd/sluice: where the parts are and how the process
+// runs. Each stage's own settings go into that stage's Config, which
+// cmd/sluice reads with an Env.
 type Config struct {
 	// NATSURL is the NATS server of `sluice <stage>`; `sluice up` embeds one.
 	NATSURL string
@@ -41,11 +44,6 @@ type Config struct {
 	// letting it double. Deployments that give a stage a memory budget set
 	// it below that budget (docker-compose.yml).
 	MemoryLimit int64
-	ChunkRows   int
-	// SyncInterval is how often ingest lists the bucket for objects no event
-	// brought; SyncGrace how old an object must be for the sync to take it.
-	SyncInterval time.Duration
-	SyncGrace    time.Duration
 }
 
 // S3Config locates the bucket partners upload to.
@@ -65,77 +63,93 @@ type ClickHouseConfig struct {
 	Password string
 }
 
-// LoadConfig reads the SLUICE_* variables through getenv (os.Getenv in main),
-// applies defaults and validates the result.
+// LoadConfig reads the platform's SLUICE_* variables through getenv
+// (os.Getenv in main), applies defaults and validates the result.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	str := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
-	var errs []error
-	num := func(key string, def int) int {
-		v := getenv(key)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		}
-		return n
-	}
-	dur := func(key string, def time.Duration) time.Duration {
-		v := getenv(key)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		}
-		return d
-	}
+	env := NewEnv(getenv)
 	cfg := Config{
-		NATSURL:      str("SLUICE_NATS_URL", "nats://127.0.0.1:4222"),
-		NATSPort:     num("SLUICE_NATS_PORT", 4222),
-		NATSStoreDir: str("SLUICE_NATS_STORE", ".data/nats"),
-		NATSUser:     getenv("SLUICE_NATS_USER"),
-		NATSPassword: getenv("SLUICE_NATS_PASSWORD"),
+		NATSURL:      cmp.Or(env.String("SLUICE_NATS_URL"), "nats://127.0.0.1:4222"),
+		NATSPort:     cmp.Or(env.Int("SLUICE_NATS_PORT"), 4222),
+		NATSStoreDir: cmp.Or(env.String("SLUICE_NATS_STORE"), ".data/nats"),
+		NATSUser:     env.String("SLUICE_NATS_USER"),
+		NATSPassword: env.String("SLUICE_NATS_PASSWORD"),
 		S3: S3Config{
-			Endpoint:  str("SLUICE_S3_ENDPOINT", "http://127.0.0.1:9000"),
-			Region:    str("SLUICE_S3_REGION", "us-east-1"),
-			AccessKey: str("SLUICE_S3_ACCESS_KEY", "sluice"),
-			SecretKey: str("SLUICE_S3_SECRET_KEY", "sluice-secret"),
-			Bucket:    str("SLUICE_S3_BUCKET", "imports"),
+			Endpoint:  cmp.Or(env.String("SLUICE_S3_ENDPOINT"), "http://127.0.0.1:9000"),
+			Region:    cmp.Or(env.String("SLUICE_S3_REGION"), "us-east-1"),
+			AccessKey: cmp.Or(env.String("SLUICE_S3_ACCESS_KEY"), "sluice"),
+			SecretKey: cmp.Or(env.String("SLUICE_S3_SECRET_KEY"), "sluice-secret"),
+			Bucket:    cmp.Or(env.String("SLUICE_S3_BUCKET"), "imports"),
 		},
 		ClickHouse: ClickHouseConfig{
-			Addr:     str("SLUICE_CLICKHOUSE_ADDR", "127.0.0.1:19000"),
-			Database: str("SLUICE_CLICKHOUSE_DATABASE", "sluice"),
-			User:     str("SLUICE_CLICKHOUSE_USER", "sluice"),
-			Password: str("SLUICE_CLICKHOUSE_PASSWORD", "sluice"),
+			Addr:     cmp.Or(env.String("SLUICE_CLICKHOUSE_ADDR"), "127.0.0.1:19000"),
+			Database: cmp.Or(env.String("SLUICE_CLICKHOUSE_DATABASE"), "sluice"),
+			User:     cmp.Or(env.String("SLUICE_CLICKHOUSE_USER"), "sluice"),
+			Password: cmp.Or(env.String("SLUICE_CLICKHOUSE_PASSWORD"), "sluice"),
 		},
-		SMTPAddr:     str("SLUICE_SMTP_ADDR", "127.0.0.1:1025"),
-		MailFrom:     str("SLUICE_MAIL_FROM", "sluice@localhost"),
-		SecretKey:    getenv("SLUICE_SECRET_KEY"),
-		DataDir:      str("SLUICE_DATA", ".data"),
-		TenantsFile:  str("SLUICE_TENANTS_FILE", "deploy/tenants.json"),
-		MetricsAddr:  str("SLUICE_METRICS_ADDR", "127.0.0.1:9464"),
-		Pprof:        getenv("SLUICE_PPROF") == "1",
-		MemoryLimit:  int64(num("SLUICE_MEMORY_LIMIT_MIB", 0)) << 20,
-		ChunkRows:    num("SLUICE_CHUNK_ROWS", 5000),
-		SyncInterval: dur("SLUICE_SYNC_INTERVAL", 24*time.Hour),
-		SyncGrace:    dur("SLUICE_SYNC_GRACE", time.Hour),
+		SMTPAddr:    cmp.Or(env.String("SLUICE_SMTP_ADDR"), "127.0.0.1:1025"),
+		MailFrom:    cmp.Or(env.String("SLUICE_MAIL_FROM"), "sluice@localhost"),
+		SecretKey:   env.String("SLUICE_SECRET_KEY"),
+		DataDir:     cmp.Or(env.String("SLUICE_DATA"), ".data"),
+		TenantsFile: cmp.Or(env.String("SLUICE_TENANTS_FILE"), "deploy/tenants.json"),
+		MetricsAddr: cmp.Or(env.String("SLUICE_METRICS_ADDR"), "127.0.0.1:9464"),
+		Pprof:       env.String("SLUICE_PPROF") == "1",
+		MemoryLimit: int64(env.Int("SLUICE_MEMORY_LIMIT_MIB")) << 20,
 	}
-	if cfg.ChunkRows <= 0 {
-		errs = append(errs, errors.New("SLUICE_CHUNK_ROWS must be positive"))
-	}
-	if cfg.SyncInterval <= 0 || cfg.SyncGrace < 0 {
-		errs = append(errs, errors.New("SLUICE_SYNC_INTERVAL must be positive, SLUICE_SYNC_GRACE not negative"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+	if err := env.Err(); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// Env reads SLUICE_* variables through getenv (os.Getenv in main). A
+// variable that is not set reads as the zero value, which every Config
+// takes for its default: a default is written once, where its setting is
+// defined. Env gathers what is wrong with the variables it reads, so that
+// one error (Err) names every bad variable.
+type Env struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// NewEnv returns an Env reading through getenv.
+func NewEnv(getenv func(string) string) *Env { return &Env{getenv: getenv} }
+
+// String returns variable key, "" when it is not set.
+func (e *Env) String(key string) string { return e.getenv(key) }
+
+// Int returns variable key, a whole number not below 0; 0 when it is not
+// set or is not such a number (Err then says so).
+func (e *Env) Int(key string) int {
+	return parse(e, key, strconv.Atoi, "a whole number, 0 or more")
+}
+
+// Duration returns variable key, a duration not below 0 (90s, 24h); 0 when
+// it is not set or is not such a duration (Err then says so).
+func (e *Env) Duration(key string) time.Duration {
+	return parse(e, key, time.ParseDuration, "a duration such as 90s or 24h, 0 or more")
+}
+
+// Err names every variable read so far whose value is not valid; nil when
+// they all are.
+func (e *Env) Err() error {
+	if err := errors.Join(e.errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// parse reads variable key with parseValue; a value it cannot parse, or a
+// negative one, is recorded as an error that says what was wanted.
+func parse[T int | time.Duration](e *Env, key string, parseValue func(string) (T, error), want string) T {
+	var zero T
+	v := e.getenv(key)
+	if v == "" {
+		return zero
+	}
+	x, err := parseValue(v)
+	if err != nil || x < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s is %q: want %s", key, v, want))
+		return zero
+	}
+	return x
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,80 +32,149 @@ import (
 // MinIO on loopback, with their data under SLUICE_DATA (.data), uploads the
 // files under examples/ as partners would, prints one line per import, and
 // leaves everything running until ctx ends (Ctrl-C).
-func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
+func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	data, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	chPort, err := port(cfg.ClickHouse.Addr)
+	ports, err := demoPortsOf(cfg.Config)
 	if err != nil {
 		return err
 	}
-	smtpPort, err := port(cfg.SMTPAddr)
-	if err != nil {
-		return err
-	}
-	s3URL, err := url.Parse(cfg.S3.Endpoint)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	s3Port, err := port(s3URL.Host)
-	if err != nil {
-		return err
-	}
-	mailWeb := smtpPort + 7000 // 1025 -> 8025, Mailpit's usual pair
-
 	fmt.Println("starting ClickHouse, Mailpit, NATS, MinIO and the pipeline (data in " + data + ")")
-	ch, err := parts.StartClickHouse(ctx, filepath.Join(data, "clickhouse"), chPort, "deploy/clickhouse/users.d", cfg.ClickHouse.Database)
-	if err != nil {
+	var st demoStack
+	defer st.stop()
+	if err := st.start(ctx, cfg.Config, data, ports); err != nil {
 		return err
 	}
-	defer ch.Stop()
-	mp, err := parts.StartMailpit(ctx, filepath.Join(data, "mailpit"), smtpPort, mailWeb)
-	if err != nil {
-		return err
-	}
-	defer mp.Stop()
-	ns, err := bus.StartNATS(cfg.NATSPort, filepath.Join(data, "nats"))
-	if err != nil {
-		return err
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer nc.Close()
-	js, err := nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := bus.EnsureStreams(js); err != nil {
-		return err
-	}
-	minio, err := parts.StartMinIO(ctx, filepath.Join(data, "minio"), s3Port, strings.TrimPrefix(ns.ClientURL(), "nats://"), cfg.S3)
-	if err != nil {
-		return err
-	}
-	defer minio.Stop()
-	client := platform.NewS3Client(cfg.S3)
-	if err := parts.ConfigureBucket(ctx, client, cfg.S3.Bucket); err != nil {
-		return err
-	}
-
 	logFile, err := os.Create(filepath.Join(data, "sluice.log"))
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	stageLogger := slog.New(slog.NewTextHandler(logFile, nil))
-	pipeline := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		pipeline <- runStages(ctx, cfg, stageLogger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg))
-	}()
+	pipeline := startPipeline(ctx, cfg, st.natsURL, logFile)
+	partner := uploader{client: st.client, bucket: cfg.S3.Bucket, pipeline: pipeline, log: logFile.Name()}
+	imported, err := partner.importExamples(ctx, st.nc)
+	if err != nil || !imported {
+		return err
+	}
+	printWhereToLook(cfg.Config, ports, logFile.Name())
+	return waitForEnd(ctx, pipeline)
+}
 
+// demoPorts are the loopback ports of the demo's parts.
+type demoPorts struct {
+	clickhouse, smtp, mailWeb, s3 int
+}
+
+// demoPortsOf reads the demo's ports from the configured addresses;
+// Mailpit's web port pairs with its SMTP port as usual (1025, 8025).
+func demoPortsOf(cfg platform.Config) (demoPorts, error) {
+	var p demoPorts
+	var err error
+	if p.clickhouse, err = port(cfg.ClickHouse.Addr); err != nil {
+		return p, err
+	}
+	if p.smtp, err = port(cfg.SMTPAddr); err != nil {
+		return p, err
+	}
+	s3URL, err := url.Parse(cfg.S3.Endpoint)
+	if err != nil {
+		return p, fmt.Errorf("demo: %w", err)
+	}
+	if p.s3, err = port(s3URL.Host); err != nil {
+		return p, err
+	}
+	p.mailWeb = p.smtp + 7000
+	return p, nil
+}
+
+// demoStack is what the demo starts besides the pipeline: the parts, NATS
+// and a connection to it, and the bucket's client.
+type demoStack struct {
+	natsURL string
+	nc      *nats.Conn
+	client  *s3.Client
+	stops   []func() // in the order they were started
+}
+
+// stop stops what start started, last first.
+func (s *demoStack) stop() {
+	for _, stop := range slices.Backward(s.stops) {
+		stop()
+	}
+}
+
+// start starts ClickHouse, Mailpit, NATS and MinIO with their data under
+// data, and configures the bucket to publish its events into NATS.
+func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string, p demoPorts) error {
+	ch, err := parts.StartClickHouse(ctx, filepath.Join(data, "clickhouse"), p.clickhouse, "deploy/clickhouse/users.d", cfg.ClickHouse.Database)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, ch.Stop)
+	mp, err := parts.StartMailpit(ctx, filepath.Join(data, "mailpit"), p.smtp, p.mailWeb)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, mp.Stop)
+	if err := s.startNATS(cfg.NATSPort, filepath.Join(data, "nats")); err != nil {
+		return err
+	}
+	minio, err := parts.StartMinIO(ctx, filepath.Join(data, "minio"), p.s3, strings.TrimPrefix(s.natsURL, "nats://"), cfg.S3)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, minio.Stop)
+	s.client = platform.NewS3Client(cfg.S3)
+	return parts.ConfigureBucket(ctx, s.client, cfg.S3.Bucket)
+}
+
+// startNATS starts the embedded NATS server, connects to it and creates the
+// streams.
+func (s *demoStack) startNATS(port int, storeDir string) error {
+	ns, err := bus.StartNATS(port, storeDir)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, ns.Shutdown)
+	s.natsURL = ns.ClientURL()
+	if s.nc, err = nats.Connect(s.natsURL); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	s.stops = append(s.stops, s.nc.Close)
+	js, err := s.nc.JetStream()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return bus.EnsureStreams(js)
+}
+
+// startPipeline runs every stage until ctx ends, logging to log; the
+// channel receives the error the pipeline stops with.
+func startPipeline(ctx context.Context, cfg config, natsURL string, log io.Writer) <-chan error {
+	pipeline := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	go func() {
+		pipeline <- runStages(ctx, cfg, logger, natsURL, schemas.Stages, secretKeyFile(cfg.Config))
+	}()
+	return pipeline
+}
+
+// uploader uploads files to the bucket as a partner would, and waits for
+// their imports.
+type uploader struct {
+	client   *s3.Client
+	bucket   string
+	pipeline <-chan error
+	log      string // the pipeline's log, named when an import does not end
+}
+
+// importExamples imports the files under examples/ one after another and
+// prints a line for each import; false when ctx ends first.
+func (u uploader) importExamples(ctx context.Context, nc *nats.Conn) (bool, error) {
 	completed := make(chan schemas.ImportEvent, 64)
 	sub, err := nc.Subscribe(schemas.ImportSubject(schemas.EventCompleted, "*"), func(m *nats.Msg) {
 		var ev schemas.ImportEvent
@@ -112,49 +183,74 @@ func demo(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return false, fmt.Errorf("demo: %w", err)
 	}
 	defer sub.Unsubscribe()
+	files, err := exampleFiles()
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("uploading %d files to s3://%s, each once the one before is imported\n\n", len(files), u.bucket)
+	fmt.Printf("%-40s %-22s %7s %7s %7s %9s %8s %8s\n", "file", "status", "rows", "created", "updated", "unchanged", "rejected", "elapsed")
+	for _, path := range files {
+		key := filepath.ToSlash(strings.TrimPrefix(path, "examples"+string(filepath.Separator)))
+		t0 := time.Now()
+		ev, err := u.importFile(ctx, completed, path, key)
+		if err != nil || ev == nil {
+			return false, err
+		}
+		printImport(key, ev, time.Since(t0))
+	}
+	return true, nil
+}
 
-	// One file after another, in name order, each once the one before has
-	// been imported, as a partner would: accounts before the groups whose
-	// members they are, groups before the users who belong to them.
+// exampleFiles lists the files under examples/ in name order, the order
+// they are imported in, as a partner would: accounts before the groups
+// whose members they are, groups before the users who belong to them.
+func exampleFiles() ([]string, error) {
 	var files []string
-	err = filepath.WalkDir("examples", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("examples", func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && d.Name() != "README.md" {
 			files = append(files, path)
 		}
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
-	fmt.Printf("uploading %d files to s3://%s, each once the one before is imported\n\n", len(files), cfg.S3.Bucket)
-	fmt.Printf("%-40s %-22s %7s %7s %7s %9s %8s %8s\n", "file", "status", "rows", "created", "updated", "unchanged", "rejected", "elapsed")
-	for _, path := range files {
-		key := filepath.ToSlash(strings.TrimPrefix(path, "examples"+string(filepath.Separator)))
-		body, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		t0 := time.Now()
-		if _, err := client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(cfg.S3.Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-			Metadata: map[string]string{"uploader": "partner@" + strings.Split(key, "/")[0] + ".example"},
-		}); err != nil {
-			return fmt.Errorf("demo: upload: %w", err)
-		}
-		ev, err := awaitImport(ctx, completed, pipeline, key, logFile.Name())
-		if err != nil || ev == nil {
-			return err
-		}
-		k := ev.Counts
-		fmt.Printf("%-40s %-22s %7d %7d %7d %9d %8d %8s\n", key, ev.Status, k.Rows, k.Created, k.Updated,
-			k.Unchanged, k.Rejected, time.Since(t0).Round(time.Millisecond))
-		if ev.Reason != nil {
-			fmt.Printf("    rejected: %s\n", ev.Reason.Message)
-		}
+	return files, nil
+}
+
+// importFile uploads the file at path to key, with an uploader in the
+// key's tenant, and waits for its import to complete; nil when ctx ends
+// first.
+func (u uploader) importFile(ctx context.Context, completed <-chan schemas.ImportEvent, path, key string) (*schemas.ImportEvent, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
+	if _, err := u.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(u.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		Metadata: map[string]string{"uploader": "partner@" + strings.Split(key, "/")[0] + ".example"},
+	}); err != nil {
+		return nil, fmt.Errorf("demo: upload: %w", err)
+	}
+	return awaitImport(ctx, completed, u.pipeline, key, u.log)
+}
+
+// printImport prints the line of one import: its status, counts and time.
+func printImport(key string, ev *schemas.ImportEvent, elapsed time.Duration) {
+	k := ev.Counts
+	fmt.Printf("%-40s %-22s %7d %7d %7d %9d %8d %8s\n", key, ev.Status, k.Rows, k.Created, k.Updated,
+		k.Unchanged, k.Rejected, elapsed.Round(time.Millisecond))
+	if ev.Reason != nil {
+		fmt.Printf("    rejected: %s\n", ev.Reason.Message)
+	}
+}
+
+// printWhereToLook prints where the error reports, the rows, the metrics
+// and the logs are.
+func printWhereToLook(cfg platform.Config, p demoPorts, log string) {
 	chHost, _, _ := net.SplitHostPort(cfg.ClickHouse.Addr)
 	fmt.Printf(`
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
@@ -164,7 +260,12 @@ loaded rows:   clickhouse-client --host %s --port %d --user sluice_reader --pass
 metrics:       http://%s/metrics    logs: %s
 
 the stack keeps running; Ctrl-C stops it
-`, mailWeb, chHost, chPort, chHost, chPort, cfg.MetricsAddr, logFile.Name())
+`, p.mailWeb, chHost, p.clickhouse, chHost, p.clickhouse, cfg.MetricsAddr, log)
+}
+
+// waitForEnd waits until ctx ends or the pipeline stops, and returns the
+// error the pipeline stopped with, if any but its cancellation.
+func waitForEnd(ctx context.Context, pipeline <-chan error) error {
 	select {
 	case <-ctx.Done():
 		return nil

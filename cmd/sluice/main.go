@@ -7,7 +7,7 @@
 //	sluice template <dataset> [--xlsx] [-o folder]
 //	                           the template partners download, with the rules
 //
-// Configuration comes from SLUICE_* environment variables (platform.LoadConfig).
+// Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
 
 import (
@@ -20,7 +20,6 @@ import (
 	"slices"
 	"syscall"
 
-	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -38,19 +37,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	cfg, err := platform.LoadConfig(os.Getenv)
+	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
 		os.Exit(2)
 	}
-	if cfg.MemoryLimit > 0 {
-		// The limit bounds the heap, so it may grow further between
-		// collections than Go's default doubling: a stage's live heap is
-		// small and short-lived (a few chunks), and collecting it at every
-		// doubling cost a fifth of the stages' CPU (BENCHMARKS.md).
-		debug.SetMemoryLimit(cfg.MemoryLimit)
-		debug.SetGCPercent(400)
-	}
+	setMemoryLimit(cfg.MemoryLimit)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -69,5 +61,17 @@ func main() {
 	if err != nil {
 		logger.Error("sluice: " + err.Error())
 		os.Exit(1)
+	}
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit, in bytes (0:
+// none). The limit bounds the heap, so it may grow further between
+// collections than Go's default doubling: a stage's live heap is small and
+// short-lived (a few chunks), and collecting it at every doubling costs a
+// fifth of the stages' CPU (BENCHMARKS.md).
+func setMemoryLimit(limit int64) {
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(400)
 	}
 }

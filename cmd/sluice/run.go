@@ -32,14 +32,14 @@ type stage interface {
 }
 
 // up runs an embedded NATS JetStream server and every stage on it.
-func up(ctx context.Context, cfg platform.Config, logger *slog.Logger) error {
+func up(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ns, err := bus.StartNATS(cfg.NATSPort, cfg.NATSStoreDir)
 	if err != nil {
 		return err
 	}
 	defer ns.Shutdown()
 	logger.Info("sluice: nats listening", "url", ns.ClientURL(), "store", cfg.NATSStoreDir)
-	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg))
+	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg.Config))
 }
 
 // secretKeyFile is where `sluice up` keeps its secret key when
@@ -50,108 +50,202 @@ func secretKeyFile(cfg platform.Config) string { return filepath.Join(cfg.DataDi
 // runStages connects to NATS and runs the named stages, with one metrics and
 // health server, until ctx ends or a stage fails. keyFile keeps the secret
 // key when SLUICE_SECRET_KEY is not set ("": it must be).
-func runStages(ctx context.Context, cfg platform.Config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
-	nc, err := bus.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword)
+func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
+	var res resources
+	defer res.close()
+	if err := res.open(ctx, cfg.Config, natsURL, names, keyFile); err != nil {
+		return err
+	}
+	reg := newRegistry()
+	stages, err := newStages(names, cfg, &res, reg, logger)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	logger.Info("sluice: running", "stages", names, "metrics", "http://"+cfg.MetricsAddr+"/metrics")
+	return serve(ctx, cfg.Config, &res, stages, reg)
+}
+
+// resources is what the stages of one process share: the NATS connection,
+// and what only some stages use, opened only when one of them runs.
+type resources struct {
+	nc      *nats.Conn
+	ch      driver.Conn       // load and notify
+	tenants platform.Tenants  // ingest and notify
+	secrets *platform.Secrets // ingest, validate and transform
+}
+
+// open connects to NATS at natsURL, as the first of names, and opens what
+// the named stages use. close releases what it opened, even when it failed.
+func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, keyFile string) error {
+	var err error
+	if r.nc, err = connectStreams(natsURL, names[0], cfg); err != nil {
+		return err
+	}
+	if r.ch, err = openWarehouse(ctx, cfg.ClickHouse, names); err != nil {
+		return err
+	}
+	if r.tenants, err = loadTenants(cfg.TenantsFile, names); err != nil {
+		return err
+	}
+	r.secrets, err = loadSecrets(cfg.SecretKey, keyFile, names)
+	return err
+}
+
+// close closes the connections open opened.
+func (r *resources) close() {
+	if r.ch != nil {
+		r.ch.Close()
+	}
+	if r.nc != nil {
+		r.nc.Close()
+	}
+}
+
+// runs reports whether one of the stages runs among names.
+func runs(names []string, stages ...string) bool {
+	return slices.ContainsFunc(names, func(name string) bool { return slices.Contains(stages, name) })
+}
+
+// connectStreams connects to NATS and creates the streams that do not
+// exist yet.
+func connectStreams(natsURL, name string, cfg platform.Config) (*nats.Conn, error) {
+	nc, err := bus.Connect(natsURL, name, cfg.NATSUser, cfg.NATSPassword)
+	if err != nil {
+		return nil, err
+	}
 	js, err := nc.JetStream()
 	if err != nil {
-		return fmt.Errorf("nats: %w", err)
+		nc.Close()
+		return nil, fmt.Errorf("nats: %w", err)
 	}
 	if err := bus.EnsureStreams(js); err != nil {
-		return err
+		nc.Close()
+		return nil, err
 	}
+	return nc, nil
+}
+
+// openWarehouse connects to ClickHouse and migrates it when load or notify
+// runs; nil otherwise.
+func openWarehouse(ctx context.Context, cfg platform.ClickHouseConfig, names []string) (driver.Conn, error) {
+	if !runs(names, schemas.StageLoad, schemas.StageNotify) {
+		return nil, nil
+	}
+	ch, err := warehouse.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := warehouse.Migrate(ctx, ch, cfg.Database, schemas.Datasets); err != nil {
+		ch.Close()
+		return nil, err
+	}
+	return ch, nil
+}
+
+// loadTenants reads the tenants file when ingest or notify runs; nil
+// otherwise.
+func loadTenants(file string, names []string) (platform.Tenants, error) {
+	if !runs(names, schemas.StageIngest, schemas.StageNotify) {
+		return nil, nil
+	}
+	return platform.LoadTenants(file)
+}
+
+// loadSecrets reads or creates the secret key (see platform.SecretKey) when
+// a stage that handles plaintext secrets runs; nil otherwise.
+func loadSecrets(hexKey, keyFile string, names []string) (*platform.Secrets, error) {
+	if !runs(names, schemas.StageIngest, schemas.StageValidate, schemas.StageTransform) {
+		return nil, nil
+	}
+	key, err := platform.SecretKey(hexKey, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return platform.NewSecrets(key)
+}
+
+// newRegistry returns the process's metrics registry, with the Go runtime's
+// and the process's collectors.
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
 
-	var ch driver.Conn
-	if slices.Contains(names, schemas.StageLoad) || slices.Contains(names, schemas.StageNotify) {
-		ch, err = warehouse.Open(ctx, cfg.ClickHouse)
-		if err != nil {
-			return err
-		}
-		defer ch.Close()
-		if err := warehouse.Migrate(ctx, ch, cfg.ClickHouse.Database, schemas.Datasets); err != nil {
-			return err
-		}
-	}
-	var tenants platform.Tenants
-	if slices.Contains(names, schemas.StageIngest) || slices.Contains(names, schemas.StageNotify) {
-		if tenants, err = platform.LoadTenants(cfg.TenantsFile); err != nil {
-			return err
-		}
-	}
-
-	var secrets *platform.Secrets
-	if slices.ContainsFunc(names, func(n string) bool {
-		return n == schemas.StageIngest || n == schemas.StageValidate || n == schemas.StageTransform
-	}) {
-		key, err := platform.SecretKey(cfg.SecretKey, keyFile)
-		if err != nil {
-			return err
-		}
-		if secrets, err = platform.NewSecrets(key); err != nil {
-			return err
-		}
-	}
-
+// newStages builds the named stages, each with its metrics.
+func newStages(names []string, cfg config, res *resources, reg *prometheus.Registry, logger *slog.Logger) ([]stage, error) {
 	var stages []stage
 	for _, name := range names {
 		m, err := platform.NewMetrics(reg, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		s, err := newStage(name, cfg, nc, ch, tenants, secrets, m, reg, logger)
+		s, err := newStage(name, cfg, res.nc, res.ch, res.tenants, res.secrets, m, logger)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		stages = append(stages, s)
 	}
+	return stages, nil
+}
 
-	healthy := func() error {
-		if !nc.IsConnected() {
-			return errors.New("nats: not connected")
-		}
-		if ch != nil {
-			if err := ch.Ping(ctx); err != nil {
-				return fmt.Errorf("clickhouse: %w", err)
-			}
-		}
-		for _, s := range stages {
-			select {
-			case <-s.Running():
-			default:
-				return errors.New("stages starting")
-			}
-		}
-		return nil
-	}
+// serve runs the stages and the metrics and health server until ctx ends
+// or one of them fails.
+func serve(ctx context.Context, cfg platform.Config, res *resources, stages []stage, reg *prometheus.Registry) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, s := range stages {
 		g.Go(func() error { return s.Run(ctx) })
 	}
-	g.Go(func() error { return platform.Serve(ctx, cfg.MetricsAddr, reg, healthy, cfg.Pprof) })
-	logger.Info("sluice: running", "stages", names, "metrics", "http://"+cfg.MetricsAddr+"/metrics")
+	g.Go(func() error { return platform.Serve(ctx, cfg.MetricsAddr, reg, health(ctx, res, stages), cfg.Pprof) })
 	return g.Wait()
 }
 
-func newStage(name string, cfg platform.Config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants, secrets *platform.Secrets,
-	m *platform.Metrics, reg prometheus.Registerer, logger *slog.Logger) (stage, error) {
+// health reports whether the process serves: NATS connected, ClickHouse
+// answering when a stage uses it, and every stage consuming.
+func health(ctx context.Context, res *resources, stages []stage) func() error {
+	return func() error {
+		if !res.nc.IsConnected() {
+			return errors.New("nats: not connected")
+		}
+		if res.ch != nil {
+			if err := res.ch.Ping(ctx); err != nil {
+				return fmt.Errorf("clickhouse: %w", err)
+			}
+		}
+		if !allRunning(stages) {
+			return errors.New("stages starting")
+		}
+		return nil
+	}
+}
+
+// allRunning reports whether every stage consumes.
+func allRunning(stages []stage) bool {
+	for _, s := range stages {
+		select {
+		case <-s.Running():
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newStage builds the stage called name from its part of cfg.
+func newStage(name string, cfg config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants, secrets *platform.Secrets,
+	m *platform.Metrics, logger *slog.Logger) (stage, error) {
 	logger = logger.With("stage", name)
 	switch name {
 	case schemas.StageIngest:
-		return ingest.New(ingest.Config{ChunkRows: cfg.ChunkRows, Bucket: cfg.S3.Bucket, SyncInterval: cfg.SyncInterval, SyncGrace: cfg.SyncGrace}, nc,
-			ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, secrets, m, logger)
+		return ingest.New(cfg.stages.ingest, nc, ingest.S3Store{Client: platform.NewS3Client(cfg.S3)}, tenants, secrets, m, logger)
 	case schemas.StageValidate:
-		return validate.New(validate.Config{}, nc, secrets, m, logger)
+		return validate.New(cfg.stages.validate, nc, secrets, m, logger)
 	case schemas.StageTransform:
-		return transform.New(transform.Config{}, nc, secrets, m, logger)
+		return transform.New(cfg.stages.transform, nc, secrets, m, logger)
 	case schemas.StageLoad:
-		return load.New(load.Config{}, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
+		return load.New(cfg.stages.load, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
 	case schemas.StageNotify:
-		return notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database},
+		return notify.New(cfg.stages.notify, nc, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database},
 			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, m, logger)
 	}
 	return nil, fmt.Errorf("unknown stage %q", name)

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/sluicehq/sluice/ingest"
+	"github.com/sluicehq/sluice/load"
+	"github.com/sluicehq/sluice/notify"
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/transform"
+	"github.com/sluicehq/sluice/validate"
+)
+
+// config is everything sluice reads from its environment, once: the
+// platform's settings and each stage's Config.
+type config struct {
+	platform.Config
+	stages stageConfigs
+}
+
+// stageConfigs holds each stage's Config as the environment sets it. A
+// variable left unset leaves its field zero, which the stage replaces with
+// its own default: each default is written once, in its stage.
+type stageConfigs struct {
+	ingest    ingest.Config
+	validate  validate.Config
+	transform transform.Config
+	load      load.Config
+	notify    notify.Config
+}
+
+// loadConfig reads the SLUICE_* variables through getenv (os.Getenv in
+// main): the platform's and the stages'. Its error names every variable
+// that is wrong.
+func loadConfig(getenv func(string) string) (config, error) {
+	base, baseErr := platform.LoadConfig(getenv)
+	stages, stagesErr := loadStageConfigs(getenv, base.S3.Bucket)
+	if err := errors.Join(baseErr, stagesErr); err != nil {
+		return config{}, err
+	}
+	return config{Config: base, stages: stages}, nil
+}
+
+// loadStageConfigs reads every stage's settings; bucket is the one ingest's
+// sync lists. A negative or unparsable value is an error naming its
+// variable.
+func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, error) {
+	env := platform.NewEnv(getenv)
+	s := stageConfigs{
+		ingest: ingest.Config{
+			ChunkRows:    env.Int("SLUICE_CHUNK_ROWS"),
+			MaxLineBytes: env.Int("SLUICE_INGEST_MAX_LINE_BYTES"),
+			Concurrency:  env.Int("SLUICE_INGEST_CONCURRENCY"),
+			MaxDeliver:   env.Int("SLUICE_INGEST_MAX_DELIVER"),
+			AckWait:      env.Duration("SLUICE_INGEST_ACK_WAIT"),
+			Lease:        env.Duration("SLUICE_INGEST_LEASE"),
+			MaxFileTime:  env.Duration("SLUICE_INGEST_MAX_FILE_TIME"),
+			Bucket:       bucket,
+			SyncInterval: env.Duration("SLUICE_SYNC_INTERVAL"),
+			SyncGrace:    env.Duration("SLUICE_SYNC_GRACE"),
+		},
+		validate: validate.Config{
+			Concurrency: env.Int("SLUICE_VALIDATE_CONCURRENCY"),
+			MaxDeliver:  env.Int("SLUICE_VALIDATE_MAX_DELIVER"),
+		},
+		transform: transform.Config{
+			Concurrency: env.Int("SLUICE_TRANSFORM_CONCURRENCY"),
+			MaxDeliver:  env.Int("SLUICE_TRANSFORM_MAX_DELIVER"),
+		},
+		load: load.Config{
+			BatchRows:    env.Int("SLUICE_LOAD_BATCH_ROWS"),
+			MaxWait:      env.Duration("SLUICE_LOAD_MAX_WAIT"),
+			Concurrency:  env.Int("SLUICE_LOAD_CONCURRENCY"),
+			MaxDeliver:   env.Int("SLUICE_LOAD_MAX_DELIVER"),
+			WriteTimeout: env.Duration("SLUICE_LOAD_WRITE_TIMEOUT"),
+		},
+		notify: notify.Config{
+			MaxReportRows: env.Int("SLUICE_NOTIFY_MAX_REPORT_ROWS"),
+			Concurrency:   env.Int("SLUICE_NOTIFY_CONCURRENCY"),
+			MaxDeliver:    env.Int("SLUICE_NOTIFY_MAX_DELIVER"),
+		},
+	}
+	if err := env.Err(); err != nil {
+		return stageConfigs{}, err
+	}
+	return s, nil
+}
