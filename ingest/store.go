@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -36,7 +36,7 @@ func (s S3Store) Open(ctx context.Context, ref ObjectRef) (io.ReadCloser, error)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ingest: get %s/%s: %w", ref.Bucket, ref.Key, err)
+		return nil, platform.Errorf(platform.PartS3, "ingest: get %s/%s: %w", ref.Bucket, ref.Key, err)
 	}
 	return out.Body, nil
 }
@@ -47,7 +47,7 @@ func (s S3Store) List(ctx context.Context, bucket string, each func(ObjectRef) e
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("ingest: list %s: %w", bucket, err)
+			return platform.Errorf(platform.PartS3, "ingest: list %s: %w", bucket, err)
 		}
 		for _, o := range page.Contents {
 			ref := ObjectRef{Bucket: bucket, Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
@@ -64,7 +64,7 @@ func (s S3Store) List(ctx context.Context, bucket string, each func(ObjectRef) e
 func (s S3Store) Metadata(ctx context.Context, bucket, key string) (map[string]string, error) {
 	out, err := s.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return nil, fmt.Errorf("ingest: head %s/%s: %w", bucket, key, err)
+		return nil, platform.Errorf(platform.PartS3, "ingest: head %s/%s: %w", bucket, key, err)
 	}
 	return out.Metadata, nil
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
 // errStopping answers chunks still waiting when the stage stops; they are
 // redelivered.
-var errStopping = errors.New("load: stopping")
+var errStopping = platform.Transient(errors.New("load: stopping"))
 
 type flushFunc func(ctx context.Context, chunks []*schemas.Chunk, retried bool) ([]schemas.Counts, error)
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -56,11 +57,11 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 		key, c.Database, ds.Table, strings.Join(cols, ", "))
 	kctx, err := withKeys(ctx, keys)
 	if err != nil {
-		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: stored %s: %w", ds.Table, err)
 	}
 	rows, err := c.Conn.Query(kctx, q, tenant, before)
 	if err != nil {
-		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: stored %s: %w", ds.Table, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -74,12 +75,12 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 			}
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+			return nil, platform.Errorf(platform.PartClickHouse, "load: stored %s: %w", ds.Table, err)
 		}
 		stored[k] = s
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load: stored %s: %w", ds.Table, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: stored %s: %w", ds.Table, err)
 	}
 	return stored, nil
 }
@@ -88,19 +89,19 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error) {
 	kctx, err := withKeys(ctx, values)
 	if err != nil {
-		return nil, fmt.Errorf("load: existing %s: %w", table, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: existing %s: %w", table, err)
 	}
 	rows, err := c.Conn.Query(kctx, fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[2]s.%[3]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys)",
 		column, c.Database, table), tenant)
 	if err != nil {
-		return nil, fmt.Errorf("load: existing %s: %w", table, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: existing %s: %w", table, err)
 	}
 	defer rows.Close()
 	found := map[string]bool{}
 	for rows.Next() {
 		var v string
 		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("load: existing %s: %w", table, err)
+			return nil, platform.Errorf(platform.PartClickHouse, "load: existing %s: %w", table, err)
 		}
 		found[v] = true
 	}
@@ -112,14 +113,14 @@ func (c *ClickHouse) GroupsOf(ctx context.Context, tenant, email string) ([]stri
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT group_name FROM %s.%s WHERE tenant = ? AND email = ? ORDER BY group_name",
 		c.Database, schemas.Memberships.Table), tenant, email)
 	if err != nil {
-		return nil, fmt.Errorf("load: groups of %s: %w", email, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: groups of %s: %w", email, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var g string
 		if err := rows.Scan(&g); err != nil {
-			return nil, fmt.Errorf("load: groups of %s: %w", email, err)
+			return nil, platform.Errorf(platform.PartClickHouse, "load: groups of %s: %w", email, err)
 		}
 		out = append(out, g)
 	}
@@ -132,7 +133,7 @@ func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int,
 	key, col := ds.Fields[ds.KeyIndex()].Column, ds.Fields[field].Column
 	kctx, err := withKeys(ctx, values)
 	if err != nil {
-		return nil, fmt.Errorf("load: owners %s: %w", col, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
 	}
 	q := fmt.Sprintf(`SELECT v, k FROM (
 			SELECT %[1]s AS k, argMax(%[2]s, version) AS v FROM %[3]s.%[4]s
@@ -142,14 +143,14 @@ func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int,
 		) WHERE v IN (SELECT key FROM batch_keys)`, key, col, c.Database, ds.Table)
 	rows, err := c.Conn.Query(kctx, q, tenant, upTo, tenant)
 	if err != nil {
-		return nil, fmt.Errorf("load: owners %s: %w", col, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
 	}
 	defer rows.Close()
 	owners := map[string]string{}
 	for rows.Next() {
 		var v, k string
 		if err := rows.Scan(&v, &k); err != nil {
-			return nil, fmt.Errorf("load: owners %s: %w", col, err)
+			return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
 		}
 		owners[v] = k
 	}
@@ -166,7 +167,7 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 		"SELECT row, toString(outcome) FROM %s."+warehouse.ImportRows.Name+" FINAL WHERE import_id = ? AND chunk IN (%s)", c.Database, strings.Join(nums, ", ")),
 		importID)
 	if err != nil {
-		return nil, fmt.Errorf("load: audited: %w", err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: audited: %w", err)
 	}
 	defer rows.Close()
 	out := map[int]Audit{}
@@ -175,7 +176,7 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 		var n uint32
 		var o string
 		if err := rows.Scan(&n, &o); err != nil {
-			return nil, fmt.Errorf("load: audited: %w", err)
+			return nil, platform.Errorf(platform.PartClickHouse, "load: audited: %w", err)
 		}
 		out[int(n)] = Audit{Outcome: o}
 		if o == warehouse.Rejected {
@@ -188,7 +189,7 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 	why, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? AND row IN (%s)",
 		warehouse.SelectRejections(c.Database), strings.Join(rejected, ", ")), importID)
 	if err != nil {
-		return nil, fmt.Errorf("load: audited: %w", err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: audited: %w", err)
 	}
 	err = warehouse.ScanRejections(why, func(r schemas.Rejected) error {
 		a := out[r.N]
@@ -197,7 +198,7 @@ func (c *ClickHouse) Audited(ctx context.Context, importID string, chunks []int)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load: audited: %w", err)
+		return nil, platform.Errorf(platform.PartClickHouse, "load: audited: %w", err)
 	}
 	return out, nil
 }
@@ -292,7 +293,7 @@ func (c *recordColumns) fill(ds *schemas.Dataset, block []*Record) ([]any, error
 			for k, r := range block {
 				t, err := parseDateTime(r.Row.Cells[i])
 				if err != nil {
-					return nil, fmt.Errorf("load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
+					return nil, platform.Errorf(platform.PartClickHouse, "load: row %d: %s is not canonical: %w", r.Row.N, f.Name, err)
 				}
 				col[k] = t
 			}
@@ -396,7 +397,7 @@ const blockRows = 8192
 func (c *ClickHouse) insert(ctx context.Context, table string, cols []string, n int, block func(lo, hi int) ([]any, error)) error {
 	batch, err := c.Conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", c.Database, table, strings.Join(cols, ", ")))
 	if err != nil {
-		return fmt.Errorf("load: insert %s: %w", table, err)
+		return platform.Errorf(platform.PartClickHouse, "load: insert %s: %w", table, err)
 	}
 	for lo := 0; lo < n; lo += blockRows {
 		columns, err := block(lo, min(lo+blockRows, n))
@@ -412,11 +413,11 @@ func (c *ClickHouse) insert(ctx context.Context, table string, cols []string, n 
 		}
 		if err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("load: insert %s: %w", table, err)
+			return platform.Errorf(platform.PartClickHouse, "load: insert %s: %w", table, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("load: insert %s: %w", table, err)
+		return platform.Errorf(platform.PartClickHouse, "load: insert %s: %w", table, err)
 	}
 	return nil
 }

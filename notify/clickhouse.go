@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -28,7 +29,7 @@ func boolUInt8(b bool) uint8 {
 // CommitStaged implements Store.
 func (c *ClickHouse) CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
 	if err := warehouse.CommitStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
-		return fmt.Errorf("notify: %w", err)
+		return platform.Errorf(platform.PartClickHouse, "notify: %w", err)
 	}
 	return nil
 }
@@ -40,14 +41,14 @@ func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *sche
 		WHERE tenant = ? AND import_id = ? AND login NOT IN (SELECT login FROM %[1]s.%[2]s WHERE tenant = ? AND version < ?)
 		ORDER BY login`, c.Database, ds.Table), imp.Tenant, imp.ID, imp.Tenant, imp.Version)
 	if err != nil {
-		return nil, fmt.Errorf("notify: created %s: %w", imp.ID, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: created %s: %w", imp.ID, err)
 	}
 	defer rows.Close()
 	var out []Invitee
 	for rows.Next() {
 		var u Invitee
 		if err := rows.Scan(&u.Login, &u.Email, &u.FirstName); err != nil {
-			return nil, fmt.Errorf("notify: created %s: %w", imp.ID, err)
+			return nil, platform.Errorf(platform.PartClickHouse, "notify: created %s: %w", imp.ID, err)
 		}
 		out = append(out, u)
 	}
@@ -57,7 +58,7 @@ func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *sche
 // DropStaged implements Store.
 func (c *ClickHouse) DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
 	if err := warehouse.DropStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
-		return fmt.Errorf("notify: %w", err)
+		return platform.Errorf(platform.PartClickHouse, "notify: %w", err)
 	}
 	return nil
 }
@@ -68,7 +69,7 @@ func (c *ClickHouse) CancelledRows(ctx context.Context, id string) (int, error) 
 	err := c.Conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s FINAL WHERE import_id = ? AND has(codes, ?)", c.Database, warehouse.ImportRejections.Name),
 		id, schemas.CodeCancelled).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("notify: cancelled rows of %s: %w", id, err)
+		return 0, platform.Errorf(platform.PartClickHouse, "notify: cancelled rows of %s: %w", id, err)
 	}
 	return int(n), nil
 }
@@ -77,7 +78,7 @@ func (c *ClickHouse) CancelledRows(ctx context.Context, id string) (int, error) 
 func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	batch, err := c.Conn.PrepareBatch(ctx, warehouse.Imports.Insert(c.Database))
 	if err != nil {
-		return fmt.Errorf("notify: save import: %w", err)
+		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
 	k := r.Counts
 	finished := r.FinishedAt
@@ -89,10 +90,10 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
 		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version); err != nil {
 		_ = batch.Abort()
-		return fmt.Errorf("notify: save import: %w", err)
+		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("notify: save import: %w", err)
+		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
 	return nil
 }
@@ -101,7 +102,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool, error) {
 	rows, err := c.Conn.Query(ctx, warehouse.Imports.Select(c.Database)+" WHERE import_id = ?", id)
 	if err != nil {
-		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
+		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
@@ -114,7 +115,7 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
 		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version); err != nil {
-		return ImportRecord{}, false, fmt.Errorf("notify: import %s: %w", id, err)
+		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
 	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1
 	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
@@ -128,7 +129,7 @@ func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Coun
 		FROM %s.%s FINAL WHERE import_id = ?`, c.Database, warehouse.ImportChunks.Name), id).
 		Scan(&n, &total, &created, &updated, &unchanged, &rejected)
 	if err != nil {
-		return 0, schemas.Counts{}, fmt.Errorf("notify: reported %s: %w", id, err)
+		return 0, schemas.Counts{}, platform.Errorf(platform.PartClickHouse, "notify: reported %s: %w", id, err)
 	}
 	return int(n), schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated),
 		Unchanged: int(unchanged), Rejected: int(rejected)}, nil
@@ -138,10 +139,10 @@ func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Coun
 func (c *ClickHouse) Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error {
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? ORDER BY row LIMIT %d", warehouse.SelectRejections(c.Database), limit), id)
 	if err != nil {
-		return fmt.Errorf("notify: rejections %s: %w", id, err)
+		return platform.Errorf(platform.PartClickHouse, "notify: rejections %s: %w", id, err)
 	}
 	if err := warehouse.ScanRejections(rows, each); err != nil {
-		return fmt.Errorf("notify: rejections %s: %w", id, err)
+		return platform.Errorf(platform.PartClickHouse, "notify: rejections %s: %w", id, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"unicode"
 
 	"github.com/wneessen/go-mail"
+
+	"github.com/sluicehq/sluice/platform"
 )
 
 // Mail is one email notify sends.
@@ -61,9 +64,20 @@ func (s SMTP) Send(ctx context.Context, m Mail) error {
 		return fmt.Errorf("notify: smtp: %w", err)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("notify: send to %s: %w", m.To, err)
+		return sendError(m.To, err)
 	}
 	return nil
+}
+
+// sendError says where a send failed, and that it is transient when the
+// server is away or answered with a temporary (4xx) refusal.
+func sendError(to string, err error) error {
+	err = platform.Errorf(platform.PartSMTP, "notify: send to %s: %w", to, err)
+	var se *mail.SendError
+	if errors.As(err, &se) && se.IsTemp() {
+		return platform.Transient(err)
+	}
+	return err
 }
 
 // HeaderSafe removes CR, LF and every other control character, so nothing

@@ -25,6 +25,9 @@ type Metrics struct {
 	// Imports counts the imports the stage ended, by status (notify ends
 	// them).
 	Imports *prometheus.CounterVec
+	// Waiting counts the messages nak'd to wait for a part that is away, by
+	// part (clickhouse, nats, s3, smtp, or "" when the error names none).
+	Waiting *prometheus.CounterVec
 }
 
 // NewMetrics registers a stage's metrics on reg.
@@ -47,8 +50,12 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 			Name: fmt.Sprintf("sluice_%s_imports_total", stage),
 			Help: "Imports the stage ended, by status.",
 		}, []string{"status"}),
+		Waiting: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_waiting_messages_total", stage),
+			Help: "Messages put back to wait for a part that is away (a transient error), by part.",
+		}, []string{"part"}),
 	}
-	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports} {
+	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}

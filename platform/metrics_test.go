@@ -24,8 +24,9 @@ func TestNewMetrics(t *testing.T) {
 			m.Chunk.WithLabelValues("ok").Observe(0.02)
 			m.Poisoned.Inc()
 			m.Imports.WithLabelValues(schemas.StatusCompleted).Inc()
+			m.Waiting.WithLabelValues("clickhouse").Inc()
 
-			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports} {
+			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports, "Waiting": m.Waiting} {
 				problems, err := testutil.CollectAndLint(c)
 				if err != nil {
 					t.Fatalf("CollectAndLint(%s): %v", name, err)
@@ -48,6 +49,7 @@ func TestNewMetrics(t *testing.T) {
 				"sluice_" + stage + "_message_duration_seconds",
 				"sluice_" + stage + "_poisoned_messages_total",
 				"sluice_" + stage + "_rows_total",
+				"sluice_" + stage + "_waiting_messages_total",
 			}
 			if !slices.Equal(names, want) {
 				t.Errorf("registered metrics = %q, want %q", names, want)

@@ -12,6 +12,8 @@ import (
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform"
 )
 
 // Metadata keys the subscriber adds to every message it hands a handler.
@@ -20,6 +22,10 @@ const (
 	MetaDelivered = "Sluice-Delivered"
 	// metaReply is the JetStream ack subject, for in-progress acks.
 	metaReply = "Sluice-Reply"
+	// metaSequence names the delivery (see sequence), metaStored when
+	// the stream stored the message (Unix nanoseconds).
+	metaSequence = "Sluice-Sequence"
+	metaStored   = "Sluice-Stored"
 )
 
 // Consumer describes the durable JetStream consumer a stage reads from. Every
@@ -39,9 +45,16 @@ type Consumer struct {
 	// giving the message up (to be redelivered). Handlers that send
 	// in-progress acks may run longer than AckWait.
 	HandlerTimeout time.Duration
-	// MaxDeliver bounds redeliveries; the last one goes to the poison subject
-	// (see MaxDeliveries).
+	// MaxDeliver bounds the deliveries that end with no answer (a crash or
+	// a timeout); the last one goes to the poison subject (see
+	// MaxDeliveries). Deliveries nak'd for an outage do not count.
 	MaxDeliver int
+	// Horizon is how long a message may wait out an outage (a transient
+	// error) before it goes to the poison subject.
+	Horizon time.Duration
+	// MaxBackoff is the longest delay of a nak for an outage: the delay
+	// doubles from a second up to it.
+	MaxBackoff time.Duration
 	// Concurrency is how many messages this process handles at once.
 	Concurrency int
 }
@@ -55,6 +68,12 @@ func (c *Consumer) setDefaults() {
 	}
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = 5
+	}
+	if c.Horizon == 0 {
+		c.Horizon = 24 * time.Hour
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = time.Minute
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 1
@@ -95,7 +114,7 @@ func newSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*
 		AckWaitTimeout:   c.HandlerTimeout,
 		CloseTimeout:     30 * time.Second,
 		QueueGroupPrefix: c.Name,
-		NakDelay:         wmnats.NewStaticDelay(time.Second),
+		NakDelay:         backoff{min: time.Second, max: c.MaxBackoff},
 		JetStream: wmnats.JetStreamConfig{
 			DurablePrefix:    c.Name,
 			SubscribeOptions: []nats.SubOpt{nats.Bind(c.Stream, c.Name), nats.ManualAck()},
@@ -123,8 +142,10 @@ func ensureConsumer(nc *nats.Conn, c Consumer) error {
 		DeliverPolicy:  nats.DeliverAllPolicy,
 		AckPolicy:      nats.AckExplicitPolicy,
 		AckWait:        c.AckWait,
-		MaxDeliver:     c.MaxDeliver,
-		MaxAckPending:  4 * c.Concurrency,
+		// Unlimited: naks for an outage are deliveries too. MaxDeliveries
+		// bounds the others, and the horizon the wait.
+		MaxDeliver:    -1,
+		MaxAckPending: 4 * c.Concurrency,
 	}
 	_, err = js.ConsumerInfo(c.Stream, c.Name)
 	switch {
@@ -155,11 +176,27 @@ func (u deliveryUnmarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 	msg.Metadata.Set(metaReply, m.Reply)
 	if md, err := m.Metadata(); err == nil {
 		msg.Metadata.Set(MetaDelivered, strconv.FormatUint(md.NumDelivered, 10))
+		msg.Metadata.Set(metaSequence, fmt.Sprintf("%s.%s.%d", md.Stream, md.Consumer, md.Sequence.Stream))
+		msg.Metadata.Set(metaStored, strconv.FormatInt(md.Timestamp.UnixNano(), 10))
 		if msg.UUID == "" {
 			msg.UUID = fmt.Sprintf("%s.%d", md.Stream, md.Sequence.Stream)
 		}
 	}
 	return msg, nil
+}
+
+// sequence names msg's delivery to its consumer: stream, consumer and
+// stream sequence ("" outside JetStream).
+func sequence(msg *message.Message) string { return msg.Metadata.Get(metaSequence) }
+
+// stored returns when JetStream stored msg (the zero time outside
+// JetStream).
+func stored(msg *message.Message) time.Time {
+	n, err := strconv.ParseInt(msg.Metadata.Get(metaStored), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // Delivered returns how many times JetStream has delivered msg (1 the first
@@ -209,7 +246,7 @@ func publish(pub message.Publisher, subject string, msg *message.Message) error 
 // permanent: retrying it cannot help.
 func Decode(msg *message.Message, v any) error {
 	if err := json.Unmarshal(msg.Payload, v); err != nil {
-		return fmt.Errorf("bus: decode message %s: %w", msg.UUID, err)
+		return platform.Permanent(fmt.Errorf("bus: decode message %s: %w", msg.UUID, err))
 	}
 	return nil
 }

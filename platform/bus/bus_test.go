@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func runRouter(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (sto
 		t.Fatal(err)
 	}
 	r, err := bus.NewRunner("test", nc, bus.Consumer{
-		Name: "test", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3,
+		Name: "test", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3, MaxBackoff: time.Second,
 	}, m, slog.New(slog.DiscardHandler), h)
 	if err != nil {
 		t.Fatal(err)
@@ -99,9 +100,9 @@ func TestConsumerOutlivesItsSubscribers(t *testing.T) {
 	}
 }
 
-// TestFailingMessageGoesToPoison: a message whose handler keeps failing is
-// retried, then lands on the stage's poison subject with the reason, and is
-// acked.
+// TestFailingMessageGoesToPoison: a message whose handler fails with a
+// permanent error lands on the stage's poison subject with the reason at
+// once, without retries, and is acked.
 func TestFailingMessageGoesToPoison(t *testing.T) {
 	_, nc := testkit.NATS(t)
 	js, _ := nc.JetStream()
@@ -112,7 +113,7 @@ func TestFailingMessageGoesToPoison(t *testing.T) {
 	var calls atomic.Int32
 	stop := runRouter(t, nc, func(*message.Message) error {
 		calls.Add(1)
-		return errors.New("clickhouse is down")
+		return errors.New("the chunk breaks the contract")
 	})
 	defer stop()
 	publishChunk(t, nc, "imp1")
@@ -120,18 +121,60 @@ func TestFailingMessageGoesToPoison(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no poison message: %v", err)
 	}
-	if got := m.Header.Get(middleware.ReasonForPoisonedKey); got != "clickhouse is down" {
+	if got := m.Header.Get(middleware.ReasonForPoisonedKey); got != "the chunk breaks the contract" {
 		t.Errorf("poison reason: got %q", got)
 	}
-	if got, want := int(calls.Load()), 1+bus.Retries.MaxRetries; got != want {
-		t.Errorf("handler calls: got %d, want %d (one, then the retries)", got, want)
+	if got := calls.Load(); got != 1 {
+		t.Errorf("handler calls: got %d, want 1 (a permanent error is not retried)", got)
 	}
-	err = parts.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
+	waitAcked(t, js)
+}
+
+// TestOutageIsWaitedOut: a message whose handler fails with a transient
+// error (its part is away) is retried, then nak'd with a growing delay and
+// delivered again, more times than MaxDeliver allows crashes, and is
+// handled once the part is back: nothing reaches the poison subject.
+func TestOutageIsWaitedOut(t *testing.T) {
+	_, nc := testkit.NATS(t)
+	js, _ := nc.JetStream()
+	poison, err := js.SubscribeSync(schemas.PoisonSubject("test"), nats.DeliverAll(), nats.AckNone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const awayFor = 4 // deliveries; runRouter's MaxDeliver is 3
+	var calls, deliveries, handled atomic.Int32
+	stop := runRouter(t, nc, func(msg *message.Message) error {
+		if calls.Add(1); bus.Delivered(msg) > int(deliveries.Load()) {
+			deliveries.Store(int32(bus.Delivered(msg)))
+		}
+		if bus.Delivered(msg) <= awayFor {
+			return platform.From(platform.PartClickHouse, fmt.Errorf("dial: %w", syscall.ECONNREFUSED))
+		}
+		handled.Add(1)
+		return nil
+	})
+	defer stop()
+	publishChunk(t, nc, "imp1")
+	if err := parts.WaitFor(context.Background(), 60*time.Second, func() (bool, error) { return handled.Load() == 1, nil }); err != nil {
+		t.Fatalf("not handled after the outage: %d calls over %d deliveries", calls.Load(), deliveries.Load())
+	}
+	if got, want := int(calls.Load()), awayFor*(1+bus.Retries.MaxRetries)+1; got != want {
+		t.Errorf("handler calls = %d, want %d (each delivery retried in process)", got, want)
+	}
+	if m, err := poison.NextMsg(500 * time.Millisecond); err == nil {
+		t.Errorf("poisoned during an outage: %s", m.Header.Get(middleware.ReasonForPoisonedKey))
+	}
+	waitAcked(t, js)
+}
+
+func waitAcked(t *testing.T, js nats.JetStreamContext) {
+	t.Helper()
+	err := parts.WaitFor(context.Background(), 5*time.Second, func() (bool, error) {
 		info, err := js.ConsumerInfo(schemas.StreamRows, "test")
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0, err
 	})
 	if err != nil {
-		t.Errorf("the poisoned message was not acked: %v", err)
+		t.Errorf("the message was not acked: %v", err)
 	}
 }
 

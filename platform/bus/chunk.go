@@ -10,6 +10,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/klauspost/compress/s2"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -182,23 +183,23 @@ var chunkDecoding = func() cbor.DecMode {
 // permanent: retrying it cannot help.
 func DecodeChunk(msg *message.Message) (*schemas.Chunk, *schemas.Dataset, error) {
 	if ct := msg.Metadata.Get(metaContentType); ct != contentChunk {
-		return nil, nil, fmt.Errorf("bus: message %s is %q, not a chunk", msg.UUID, ct)
+		return nil, nil, platform.Permanent(fmt.Errorf("bus: message %s is %q, not a chunk", msg.UUID, ct))
 	}
 	data, err := s2.Decode(nil, msg.Payload)
 	if err != nil {
-		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
+		return nil, nil, platform.Permanent(fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err))
 	}
 	var w wireChunk
 	if err := chunkDecoding.Unmarshal(data, &w); err != nil {
-		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
+		return nil, nil, platform.Permanent(fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err))
 	}
 	c, err := fromWire(&w)
 	if err != nil {
-		return nil, nil, fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err)
+		return nil, nil, platform.Permanent(fmt.Errorf("bus: decode chunk %s: %w", msg.UUID, err))
 	}
 	ds, ok := c.Import.Schema()
 	if !ok {
-		return nil, nil, fmt.Errorf("bus: chunk %s of unknown dataset %q (layout %q)", msg.UUID, c.Import.Dataset, c.Import.Layout)
+		return nil, nil, platform.Permanent(fmt.Errorf("bus: chunk %s of unknown dataset %q (layout %q)", msg.UUID, c.Import.Dataset, c.Import.Layout))
 	}
 	return c, ds, nil
 }

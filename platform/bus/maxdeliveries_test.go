@@ -7,6 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 )
 
@@ -16,6 +17,7 @@ func TestMaxDeliveries(t *testing.T) {
 		name       string
 		delivered  string // the Sluice-Delivered metadata; "": none
 		maxDeliver int
+		naks       int // deliveries nak'd for an outage
 		handlerErr error
 		wantRun    bool
 		wantErr    error
@@ -28,11 +30,13 @@ func TestMaxDeliveries(t *testing.T) {
 		{name: "no metadata", maxDeliver: 5, wantRun: true},
 		{name: "no limit", delivered: "100", maxDeliver: 0, wantRun: true},
 		{name: "handler error passed on", delivered: "2", maxDeliver: 5, handlerErr: errHandler, wantRun: true, wantErr: errHandler},
+		{name: "naks for an outage do not count", delivered: "40", maxDeliver: 5, naks: 36, wantRun: true},
+		{name: "crashes between naks count", delivered: "40", maxDeliver: 5, naks: 35, wantErr: bus.ErrTooManyDeliveries},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ran := false
-			h := bus.MaxDeliveries(tc.maxDeliver)(func(*message.Message) ([]*message.Message, error) {
+			h := bus.MaxDeliveries(tc.maxDeliver, func(*message.Message) int { return tc.naks })(func(*message.Message) ([]*message.Message, error) {
 				ran = true
 				return nil, tc.handlerErr
 			})
@@ -49,6 +53,9 @@ func TestMaxDeliveries(t *testing.T) {
 			}
 			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Errorf("error = %v, want one wrapping %v", err, tc.wantErr)
+			}
+			if errors.Is(err, bus.ErrTooManyDeliveries) && platform.IsTransient(err) {
+				t.Errorf("error %v is transient, want permanent (to the poison subject)", err)
 			}
 		})
 	}

@@ -10,12 +10,16 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// poisonQueue sends a message whose handler failed after its retries to the
-// stage's poison subject (sluice.dlq.poison.<stage>), with the reason in its
-// metadata, and counts it; the message is then acked. A message whose
-// publish to the poison subject fails is not acked, and comes back.
+// poisonQueue sends a message whose handler failed with a permanent error
+// to the stage's poison subject (sluice.dlq.poison.<stage>), with the reason
+// in its metadata, and counts it; the message is then acked. A transient
+// error passes on, to be nak'd. A message whose publish to the poison
+// subject fails is not acked, and comes back.
 func poisonQueue(pub message.Publisher, stage string, m *platform.Metrics) (message.HandlerMiddleware, error) {
-	poison, err := middleware.PoisonQueueWithFilter(pub, schemas.PoisonSubject(stage), func(error) bool {
+	poison, err := middleware.PoisonQueueWithFilter(pub, schemas.PoisonSubject(stage), func(err error) bool {
+		if platform.IsTransient(err) {
+			return false
+		}
 		m.Poisoned.Inc()
 		return true
 	})

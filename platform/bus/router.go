@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
@@ -15,22 +14,26 @@ import (
 	"github.com/sluicehq/sluice/platform"
 )
 
-// Retries is how a handler is retried inside one delivery: about 1.5 s in
-// all, well under any consumer's AckWait.
+// Retries is how a handler is retried inside one delivery when it fails
+// with a transient error: about 1.5 s in all, well under any consumer's
+// AckWait. A longer outage is waited out by naks (waitOutages).
 var Retries = middleware.Retry{
 	MaxRetries:      3,
 	InitialInterval: 200 * time.Millisecond,
 	MaxInterval:     time.Second,
 	Multiplier:      2,
+	ShouldRetry:     func(p middleware.RetryParams) bool { return platform.IsTransient(p.Err) },
 }
 
 // newRouter returns a Watermill router with sluice's middleware, outermost
-// first: metrics, the poison queue (sluice.dlq.poison.<stage>, with the
-// reason), the delivery limit, retries, and the recoverer (a panic is an
-// error like any other). A message is acked only when its handler returns
-// nil or it is safely in the poison queue.
-func newRouter(stage string, pub message.Publisher, maxDeliver int, m *platform.Metrics, logger watermill.LoggerAdapter) (*message.Router, error) {
-	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, logger)
+// first: timing, the poison queue (sluice.dlq.poison.<stage>, with the
+// reason, for permanent errors only), the delivery limit, the waiting out
+// of outages, retries, and the recoverer (a panic is a permanent error). A
+// message is acked only when its handler returns nil or it is safely in the
+// poison queue; a transient error naks it with a growing delay.
+func newRouter(stage string, pub message.Publisher, c Consumer, counts naks, m *platform.Metrics, logger *slog.Logger) (*message.Router, error) {
+	wl := Logger(logger)
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wl)
 	if err != nil {
 		return nil, fmt.Errorf("bus: router: %w", err)
 	}
@@ -39,11 +42,12 @@ func newRouter(stage string, pub message.Publisher, maxDeliver int, m *platform.
 		return nil, err
 	}
 	retry := Retries
-	retry.Logger = logger
+	retry.Logger = wl
 	r.AddMiddleware(
 		timing(m),
 		poison,
-		MaxDeliveries(maxDeliver),
+		MaxDeliveries(c.MaxDeliver, counts.of),
+		waitOutages(c.Horizon, counts, m, logger),
 		retry.Middleware,
 		middleware.Recoverer,
 	)
@@ -71,7 +75,15 @@ func NewRunner(stage string, nc *nats.Conn, c Consumer, m *platform.Metrics, log
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRouter(stage, pub, c.MaxDeliver, m, wl)
+	js, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	kv, err := js.KeyValue(NaksBucket)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %s: %w", NaksBucket, err)
+	}
+	r, err := newRouter(stage, pub, c, naks{kv}, m, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,10 @@ const ClaimsBucket = "sluice_claims"
 // import, created before its email is sent, so an import is mailed once.
 const MailedBucket = "sluice_mailed"
 
+// NaksBucket is the KV bucket of the naks of messages that wait out an
+// outage: one key per delivery (see naks), gone a day after its last nak.
+const NaksBucket = "sluice_naks"
+
 // CancelledBucket is the KV bucket of cancelled files: one key per object
 // key deleted from the bucket, holding when (see Cancellations).
 const CancelledBucket = "sluice_cancelled"
@@ -79,9 +83,13 @@ func EnsureStreams(js nats.JetStreamContext) error {
 			return fmt.Errorf("nats: update stream %s: %w", sc.Name, err)
 		}
 	}
-	for _, bucket := range []string{ClaimsBucket, MailedBucket, CancelledBucket} {
+	for _, kv := range []nats.KeyValueConfig{
+		{Bucket: ClaimsBucket}, {Bucket: MailedBucket}, {Bucket: CancelledBucket}, {Bucket: NaksBucket, TTL: 24 * time.Hour},
+	} {
+		bucket := kv.Bucket
+		kv.Storage, kv.History = nats.FileStorage, 1
 		if _, err := js.KeyValue(bucket); errors.Is(err, nats.ErrBucketNotFound) {
-			if _, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: bucket, Storage: nats.FileStorage, History: 1}); err != nil {
+			if _, err := js.CreateKeyValue(&kv); err != nil {
 				return fmt.Errorf("nats: create kv %s: %w", bucket, err)
 			}
 		} else if err != nil {
