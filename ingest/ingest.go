@@ -61,6 +61,8 @@ type Config struct {
 	// MaxFileTime bounds the reading of one file.
 	MaxFileTime time.Duration
 	MaxDeliver  int
+	// Horizon is how long a bucket event may wait out an outage.
+	Horizon time.Duration
 	// Bucket is what the bucket sync lists every SyncInterval (none: no
 	// sync); it leaves objects younger than SyncGrace to their events.
 	Bucket       string
@@ -168,6 +170,7 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants,
 		AckWait:        cfg.AckWait,
 		HandlerTimeout: cfg.MaxFileTime,
 		MaxDeliver:     cfg.MaxDeliver,
+		Horizon:        cfg.Horizon,
 		Concurrency:    cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {

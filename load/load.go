@@ -233,6 +233,8 @@ type Config struct {
 	// write under way and of the next, which gathers meanwhile.
 	Concurrency int
 	MaxDeliver  int
+	// Horizon is how long a chunk may wait out an outage.
+	Horizon time.Duration
 	// WriteTimeout bounds one write.
 	WriteTimeout time.Duration
 }
@@ -254,7 +256,7 @@ func (c *Config) setDefaults() {
 
 // Validate reports a configuration the stage cannot run with.
 func (c Config) Validate() error {
-	if c.BatchRows <= 0 || c.MaxWait <= 0 || c.Concurrency <= 0 || c.MaxDeliver < 0 {
+	if c.BatchRows <= 0 || c.MaxWait <= 0 || c.Concurrency <= 0 || c.MaxDeliver < 0 || c.Horizon < 0 {
 		return errors.New("load: BatchRows, MaxWait and Concurrency must be positive")
 	}
 	return nil
@@ -288,7 +290,7 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	s := &Stage{cfg: cfg, wh: wh, cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
 	s.Runner, err = bus.NewRunner(schemas.StageLoad, nc, bus.Consumer{
-		Name: schemas.DurableLoad, Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: schemas.DurableLoad, Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err

@@ -99,12 +99,14 @@ type Config struct {
 	MaxReportRows int
 	Concurrency   int
 	MaxDeliver    int
+	// Horizon is how long an import event may wait out an outage.
+	Horizon time.Duration
 }
 
 // Validate reports a configuration the stage cannot run with.
 func (c Config) Validate() error {
-	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 {
-		return errors.New("notify: MaxReportRows, Concurrency and MaxDeliver must not be negative")
+	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 {
+		return errors.New("notify: MaxReportRows, Concurrency, MaxDeliver and Horizon must not be negative")
 	}
 	return nil
 }
@@ -178,7 +180,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	}
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger}
 	s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, bus.Consumer{
-		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Concurrency: cfg.Concurrency,
+		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon, Concurrency: cfg.Concurrency,
 	}, m, logger, s.handle)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ var stageVariables = []struct {
 	{"SLUICE_INGEST_MAX_LINE_BYTES", "4096", func(s *stageConfigs) { s.ingest.MaxLineBytes = 4096 }},
 	{"SLUICE_INGEST_CONCURRENCY", "3", func(s *stageConfigs) { s.ingest.Concurrency = 3 }},
 	{"SLUICE_INGEST_MAX_DELIVER", "7", func(s *stageConfigs) { s.ingest.MaxDeliver = 7 }},
+	{"SLUICE_INGEST_HORIZON", "2h", func(s *stageConfigs) { s.ingest.Horizon = 2 * time.Hour }},
 	{"SLUICE_INGEST_ACK_WAIT", "1m", func(s *stageConfigs) { s.ingest.AckWait = time.Minute }},
 	{"SLUICE_INGEST_LEASE", "40s", func(s *stageConfigs) { s.ingest.Lease = 40 * time.Second }},
 	{"SLUICE_INGEST_MAX_FILE_TIME", "2h", func(s *stageConfigs) { s.ingest.MaxFileTime = 2 * time.Hour }},
@@ -24,16 +25,20 @@ var stageVariables = []struct {
 	{"SLUICE_SYNC_GRACE", "5m", func(s *stageConfigs) { s.ingest.SyncGrace = 5 * time.Minute }},
 	{"SLUICE_VALIDATE_CONCURRENCY", "8", func(s *stageConfigs) { s.validate.Concurrency = 8 }},
 	{"SLUICE_VALIDATE_MAX_DELIVER", "9", func(s *stageConfigs) { s.validate.MaxDeliver = 9 }},
+	{"SLUICE_VALIDATE_HORIZON", "3h", func(s *stageConfigs) { s.validate.Horizon = 3 * time.Hour }},
 	{"SLUICE_TRANSFORM_CONCURRENCY", "10", func(s *stageConfigs) { s.transform.Concurrency = 10 }},
 	{"SLUICE_TRANSFORM_MAX_DELIVER", "11", func(s *stageConfigs) { s.transform.MaxDeliver = 11 }},
+	{"SLUICE_TRANSFORM_HORIZON", "4h", func(s *stageConfigs) { s.transform.Horizon = 4 * time.Hour }},
 	{"SLUICE_LOAD_BATCH_ROWS", "100000", func(s *stageConfigs) { s.load.BatchRows = 100000 }},
 	{"SLUICE_LOAD_MAX_WAIT", "500ms", func(s *stageConfigs) { s.load.MaxWait = 500 * time.Millisecond }},
 	{"SLUICE_LOAD_CONCURRENCY", "12", func(s *stageConfigs) { s.load.Concurrency = 12 }},
 	{"SLUICE_LOAD_MAX_DELIVER", "13", func(s *stageConfigs) { s.load.MaxDeliver = 13 }},
+	{"SLUICE_LOAD_HORIZON", "5h", func(s *stageConfigs) { s.load.Horizon = 5 * time.Hour }},
 	{"SLUICE_LOAD_WRITE_TIMEOUT", "45s", func(s *stageConfigs) { s.load.WriteTimeout = 45 * time.Second }},
 	{"SLUICE_NOTIFY_MAX_REPORT_ROWS", "1000", func(s *stageConfigs) { s.notify.MaxReportRows = 1000 }},
 	{"SLUICE_NOTIFY_CONCURRENCY", "14", func(s *stageConfigs) { s.notify.Concurrency = 14 }},
 	{"SLUICE_NOTIFY_MAX_DELIVER", "15", func(s *stageConfigs) { s.notify.MaxDeliver = 15 }},
+	{"SLUICE_NOTIFY_HORIZON", "6h", func(s *stageConfigs) { s.notify.Horizon = 6 * time.Hour }},
 }
 
 func TestLoadStageConfigs(t *testing.T) {

@@ -101,14 +101,18 @@ func (r *Runner) Running() chan struct{} { return r.router.Running() }
 type StageConfig struct {
 	// Concurrency is how many messages one instance handles at once.
 	Concurrency int
-	// MaxDeliver bounds redeliveries (0: the default, 5).
+	// MaxDeliver bounds the deliveries that end with no answer (0: the
+	// default, 5).
 	MaxDeliver int
+	// Horizon is how long a message may wait out an outage (0: the
+	// default, 24 h).
+	Horizon time.Duration
 }
 
 // Validate reports a configuration a stage cannot run with.
 func (c StageConfig) Validate() error {
-	if c.Concurrency < 0 || c.MaxDeliver < 0 {
-		return errors.New("stage: Concurrency and MaxDeliver must not be negative")
+	if c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 {
+		return errors.New("stage: Concurrency, MaxDeliver and Horizon must not be negative")
 	}
 	return nil
 }
@@ -122,5 +126,5 @@ func (c StageConfig) Consumer(name, stream, subject string) (Consumer, error) {
 	if c.Concurrency == 0 {
 		c.Concurrency = 4
 	}
-	return Consumer{Name: name, Stream: stream, Subject: subject, MaxDeliver: c.MaxDeliver, Concurrency: c.Concurrency}, nil
+	return Consumer{Name: name, Stream: stream, Subject: subject, MaxDeliver: c.MaxDeliver, Horizon: c.Horizon, Concurrency: c.Concurrency}, nil
 }
