@@ -135,6 +135,31 @@ func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Coun
 		Unchanged: int(unchanged), Rejected: int(rejected)}, nil
 }
 
+// Stalled implements Store: imports received or processing whose last sign
+// of progress (their receipt, their last chunk loaded) is older than after.
+func (c *ClickHouse) Stalled(ctx context.Context, after time.Duration) ([]Stalled, error) {
+	secs := int64(after.Seconds())
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT tenant, dataset, count() FROM %[1]s.%[2]s FINAL
+		WHERE status IN ('received', 'processing') AND received_at < now() - %[4]d
+			AND import_id NOT IN (SELECT import_id FROM %[1]s.%[3]s WHERE loaded_at >= now() - %[4]d)
+		GROUP BY tenant, dataset ORDER BY tenant, dataset`, c.Database, warehouse.Imports.Name, warehouse.ImportChunks.Name, secs))
+	if err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: stalled imports: %w", err)
+	}
+	defer rows.Close()
+	var out []Stalled
+	for rows.Next() {
+		var st Stalled
+		var n uint64
+		if err := rows.Scan(&st.Tenant, &st.Dataset, &n); err != nil {
+			return nil, platform.Errorf(platform.PartClickHouse, "notify: stalled imports: %w", err)
+		}
+		st.Imports = int(n)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
 // Rejections implements Store.
 func (c *ClickHouse) Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error {
 	rows, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? ORDER BY row LIMIT %d", warehouse.SelectRejections(c.Database), limit), id)

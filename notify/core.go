@@ -60,6 +60,9 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
 		return Mail{Subject: fmt.Sprintf("[sluice] %s: file rejected", name), Body: b.String()}
 	}
+	if rec.Status == schemas.StatusFailed {
+		return composeFailed(rec, name, report, maxReportRows)
+	}
 	k := rec.Counts
 	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
 	loaded := k.Created + k.Updated + k.Unchanged
@@ -91,6 +94,43 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
 	m.Body = b.String()
 	return m
+}
+
+// composeFailed writes the mail of an import whose processing did not
+// complete (seed 002's "Error"): what was done, what was not, and what
+// happens next. rec.Counts are those of the chunks load reported; rec.Rows
+// is the file's.
+func composeFailed(rec ImportRecord, name string, report []byte, maxReportRows int) Mail {
+	var b strings.Builder
+	k := rec.Counts
+	loaded := k.Created + k.Updated + k.Unchanged
+	unfinished := max(rec.Rows-loaded-k.Rejected, 0)
+	fmt.Fprintf(&b, "Your %s import of %q did not complete: %s.\n\n", rec.Dataset, name, rec.Reason.Message)
+	fmt.Fprintf(&b, "Rows:          %d\nLoaded:        %d\nRejected:      %d\nNot processed: %d\n\n", rec.Rows, loaded, k.Rejected, unfinished)
+	b.WriteString("The rows loaded stay as they are. Once the cause is fixed, the import is resumed and you get its summary;\n" +
+		"you may also upload the file again.\n")
+	m := Mail{Subject: fmt.Sprintf("[sluice] %s: import failed, %d rows loaded, %d not processed", name, loaded, unfinished)}
+	if HasReport(rec) {
+		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
+		m.Attachment = report
+		fmt.Fprintf(&b, "\nThe rows rejected so far are listed in the attached %s.\n", m.AttachmentName)
+		if k.Rejected > maxReportRows {
+			fmt.Fprintf(&b, "It lists the first %d of them.\n", maxReportRows)
+		}
+	}
+	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
+	m.Body = b.String()
+	return m
+}
+
+// mailKey is the import's key in the mailed bucket: one summary per import,
+// and one more if it failed (a failed import that is replayed later gets its
+// summary too).
+func mailKey(rec ImportRecord) string {
+	if rec.Status == schemas.StatusFailed {
+		return rec.ID + "." + schemas.StatusFailed
+	}
+	return rec.ID
 }
 
 // Invitation writes the invitation of a user an import created.

@@ -116,6 +116,11 @@ func TestCompose(t *testing.T) {
 			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value and message.\n"
 	)
 	withErrors := schemas.Counts{Rows: 12, Created: 4, Updated: 3, Unchanged: 3, Rejected: 2}
+	failed := func(k schemas.Counts) ImportRecord {
+		r := rec(schemas.StatusFailed, "june.csv", k)
+		r.Rows, r.Reason = 12, schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed("load")}
+		return r
+	}
 	cases := []struct {
 		name          string
 		rec           ImportRecord
@@ -171,6 +176,22 @@ func TestCompose(t *testing.T) {
 			want: Mail{Subject: "[sluice] june.csv: file rejected",
 				Body: "Your file \"june.csv\" was not imported: the column email is missing.\n\n" +
 					"No row of it was loaded. Fix the file and upload it again.\n\nImport: imp-1\nRule: missing_column\n"}},
+		{name: "failed, with rows rejected so far", maxReportRows: 100,
+			rec: failed(schemas.Counts{Rows: 10, Created: 6, Unchanged: 2, Rejected: 2}),
+			want: Mail{Subject: "[sluice] june.csv: import failed, 8 rows loaded, 2 not processed",
+				Body: "Your clients import of \"june.csv\" did not complete: " + schemas.MsgFailed("load") + ".\n\n" +
+					"Rows:          12\nLoaded:        8\nRejected:      2\nNot processed: 2\n\n" +
+					"The rows loaded stay as they are. Once the cause is fixed, the import is resumed and you get its summary;\n" +
+					"you may also upload the file again.\n\n" +
+					"The rows rejected so far are listed in the attached errors-june.csv.\n\nImport: imp-1\n",
+				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "failed before any chunk was reported", maxReportRows: 100,
+			rec: failed(schemas.Counts{}),
+			want: Mail{Subject: "[sluice] june.csv: import failed, 0 rows loaded, 12 not processed",
+				Body: "Your clients import of \"june.csv\" did not complete: " + schemas.MsgFailed("load") + ".\n\n" +
+					"Rows:          12\nLoaded:        0\nRejected:      0\nNot processed: 12\n\n" +
+					"The rows loaded stay as they are. Once the cause is fixed, the import is resumed and you get its summary;\n" +
+					"you may also upload the file again.\n\nImport: imp-1\n"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,5 +289,17 @@ func TestMailStateJSON(t *testing.T) {
 				t.Errorf("Marshal(%+v) = %s, want %s", tc.state, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestMailKey(t *testing.T) {
+	for _, tc := range []struct{ status, want string }{
+		{schemas.StatusCompleted, "imp-1"},
+		{schemas.StatusRejected, "imp-1"},
+		{schemas.StatusFailed, "imp-1.failed"},
+	} {
+		if got := mailKey(ImportRecord{Import: schemas.Import{ID: "imp-1"}, Status: tc.status}); got != tc.want {
+			t.Errorf("mailKey(%s) = %q, want %q", tc.status, got, tc.want)
+		}
 	}
 }

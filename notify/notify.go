@@ -84,6 +84,9 @@ type Store interface {
 	DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
 	// CancelledRows counts the import's rows load rejected as cancelled.
 	CancelledRows(ctx context.Context, id string) (int, error)
+	// Stalled counts, by tenant and dataset, the imports still received or
+	// processing that have made no progress for the given time.
+	Stalled(ctx context.Context, after time.Duration) ([]Stalled, error)
 	// Created lists the users the import created.
 	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
 }
@@ -101,12 +104,15 @@ type Config struct {
 	MaxDeliver    int
 	// Horizon is how long an import event may wait out an outage.
 	Horizon time.Duration
+	// StallAfter is how long an import may go without progress before it
+	// counts as stalled (sluice_notify_stalled_imports).
+	StallAfter time.Duration
 }
 
 // Validate reports a configuration the stage cannot run with.
 func (c Config) Validate() error {
-	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 {
-		return errors.New("notify: MaxReportRows, Concurrency, MaxDeliver and Horizon must not be negative")
+	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 || c.StallAfter < 0 {
+		return errors.New("notify: MaxReportRows, Concurrency, MaxDeliver, Horizon and StallAfter must not be negative")
 	}
 	return nil
 }
@@ -170,6 +176,9 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 4
 	}
+	if cfg.StallAfter == 0 {
+		cfg.StallAfter = 15 * time.Minute
+	}
 	js, err := nc.JetStream()
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
@@ -186,6 +195,46 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 		return nil, err
 	}
 	return s, nil
+}
+
+// Stalled is how many imports of a tenant's dataset have stalled.
+type Stalled struct {
+	Tenant, Dataset string
+	Imports         int
+}
+
+// Run follows imports until ctx ends, and counts the stalled ones every
+// minute.
+func (s *Stage) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { defer close(done); s.watchStalled(ctx, time.Minute) }()
+	err := s.Runner.Run(ctx)
+	<-done
+	return err
+}
+
+// watchStalled sets sluice_notify_stalled_imports every interval until ctx
+// ends. An import stalls when a part stays away, or a message of it is
+// lost: either way an operator looks.
+func (s *Stage) watchStalled(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		stalled, err := s.store.Stalled(ctx, s.cfg.StallAfter)
+		if err != nil {
+			s.logger.Warn("notify: count stalled imports", "err", err)
+		} else {
+			s.metrics.Stalled.Reset()
+			for _, st := range stalled {
+				s.metrics.Stalled.WithLabelValues(st.Tenant, st.Dataset).Set(float64(st.Imports))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Stage) handle(msg *message.Message) error {
@@ -219,7 +268,68 @@ func (s *Stage) handle(msg *message.Message) error {
 		return s.check(ctx, ev.Import.ID)
 	case schemas.EventProgress:
 		return s.check(ctx, ev.Import.ID)
+	case schemas.EventFailed:
+		return s.fail(ctx, ev)
+	case schemas.EventWaiting:
+		return s.wait(ctx, ev)
 	}
+	return nil
+}
+
+// fail ends an import a message of which went to a stage's poison subject:
+// it is failed, with the counts of the chunks reported so far, and its
+// uploader is told. An import already ended stays as it is. A failed import
+// whose message is replayed completes later (see check).
+func (s *Stage) fail(ctx context.Context, ev schemas.ImportEvent) error {
+	rec, ok, err := s.store.Import(ctx, ev.Import.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		rec = ImportRecord{Import: ev.Import}
+	}
+	if rec.Final() {
+		return s.finish(ctx, rec)
+	}
+	if _, rec.Counts, err = s.store.Reported(ctx, rec.ID); err != nil {
+		return err
+	}
+	rec.Status, rec.FinishedAt = schemas.StatusFailed, time.Now().UTC()
+	if ev.Reason != nil {
+		rec.Reason = *ev.Reason
+	}
+	if err := s.store.SaveImport(ctx, rec); err != nil {
+		return err
+	}
+	s.running.forget(rec.ID)
+	return s.finish(ctx, rec)
+}
+
+// staleWaiting is how old a waiting event may be and still be shown: notify
+// may have waited out the same outage, and then the import no longer waits.
+const staleWaiting = time.Minute
+
+// wait records that a running import waits for a part that is away: the
+// reason in the imports table, until its next progress (see check).
+func (s *Stage) wait(ctx context.Context, ev schemas.ImportEvent) error {
+	if ev.Reason == nil || time.Since(ev.At) > staleWaiting {
+		return nil
+	}
+	rec, ok := s.running.get(ev.Import.ID)
+	if !ok {
+		var err error
+		if rec, ok, err = s.store.Import(ctx, ev.Import.ID); err != nil || !ok {
+			return err
+		}
+	}
+	if rec.Final() || rec.Reason == *ev.Reason {
+		return nil
+	}
+	rec.Reason = *ev.Reason
+	if err := s.store.SaveImport(ctx, rec); err != nil {
+		return err
+	}
+	s.running.put(rec)
 	return nil
 }
 
@@ -233,8 +343,16 @@ func (s *Stage) check(ctx context.Context, id string) error {
 		if err != nil || !ok || rec.Status == schemas.StatusReceived {
 			return err // not ingested yet: the ingested event will check again
 		}
-		if rec.Final() {
+		if rec.Final() && rec.Status != schemas.StatusFailed {
 			return s.finish(ctx, rec)
+		}
+		s.running.put(rec)
+	}
+	if rec.Reason.Code == schemas.CodeWaiting {
+		// It progresses: it no longer waits.
+		rec.Reason = schemas.Violation{}
+		if err := s.store.SaveImport(ctx, rec); err != nil {
+			return err
 		}
 		s.running.put(rec)
 	}
@@ -242,6 +360,7 @@ func (s *Stage) check(ctx context.Context, id string) error {
 	if err != nil || n < rec.Chunks {
 		return err
 	}
+	rec.Reason = schemas.Violation{}
 	if counts.Rows != rec.Rows {
 		s.logger.Error("notify: reported rows differ from ingested rows", "import", id, "ingested", rec.Rows, "reported", counts.Rows)
 	}
@@ -300,12 +419,13 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	}
 	var entry nats.KeyValueEntry
 	var stored *MailState
-	rev, err := s.mailed.Create(rec.ID, lease)
+	key := mailKey(rec)
+	rev, err := s.mailed.Create(key, lease)
 	if errors.Is(err, nats.ErrKeyExists) {
-		entry, stored, err = s.mailState(rec.ID)
+		entry, stored, err = s.mailState(key)
 	}
 	if err != nil {
-		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+		return fmt.Errorf("notify: mailed %s: %w", key, err)
 	}
 	switch DecideMail(stored, time.Now()) {
 	case MailInviteOnly:
@@ -313,23 +433,23 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	case MailLeave:
 		return nil
 	case MailTakeOver:
-		rev, err = s.mailed.Update(rec.ID, lease, entry.Revision())
+		rev, err = s.mailed.Update(key, lease, entry.Revision())
 		if errors.Is(err, nats.ErrKeyRevisionMismatch) {
 			return nil // another worker took it over first
 		}
 		if err != nil {
-			return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+			return fmt.Errorf("notify: mailed %s: %w", key, err)
 		}
 	}
 	if err := s.announce(ctx, rec); err != nil {
-		if derr := s.mailed.Delete(rec.ID); derr != nil {
+		if derr := s.mailed.Delete(key); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return err
 	}
 	sent, _ := json.Marshal(MailState{Sent: true, At: time.Now()})
-	if _, err := s.mailed.Update(rec.ID, sent, rev); err != nil {
-		return fmt.Errorf("notify: mailed %s: %w", rec.ID, err)
+	if _, err := s.mailed.Update(key, sent, rev); err != nil {
+		return fmt.Errorf("notify: mailed %s: %w", key, err)
 	}
 	s.metrics.Imports.WithLabelValues(rec.Status).Inc()
 	return s.invite(ctx, rec)
@@ -350,13 +470,22 @@ func (s *Stage) mailState(id string) (nats.KeyValueEntry, *MailState, error) {
 
 // announce publishes the completed event and mails the uploader.
 func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
-	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, schemas.TokenCompleted, 0),
+	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, mailKeyToken(rec), 0),
 		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
 			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
 	if err != nil {
 		return err
 	}
 	return s.mail(ctx, rec)
+}
+
+// mailKeyToken is the Msg-Id token of the completed event: a failed import
+// that completes after a replay announces its end again.
+func mailKeyToken(rec ImportRecord) string {
+	if rec.Status == schemas.StatusFailed {
+		return schemas.TokenCompleted + "-" + schemas.StatusFailed
+	}
+	return schemas.TokenCompleted
 }
 
 func reasonOf(rec ImportRecord) *schemas.Violation {

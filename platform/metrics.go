@@ -28,6 +28,10 @@ type Metrics struct {
 	// Waiting counts the messages nak'd to wait for a part that is away, by
 	// part (clickhouse, nats, s3, smtp, or "" when the error names none).
 	Waiting *prometheus.CounterVec
+	// Stalled is how many imports have made no progress for a while, by
+	// tenant and dataset (both bounded: configured tenants, known
+	// datasets); notify sets it.
+	Stalled *prometheus.GaugeVec
 }
 
 // NewMetrics registers a stage's metrics on reg.
@@ -55,7 +59,11 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 			Help: "Messages put back to wait for a part that is away (a transient error), by part.",
 		}, []string{"part"}),
 	}
-	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting} {
+	m.Stalled = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: fmt.Sprintf("sluice_%s_stalled_imports", stage),
+		Help: "Imports received or processing that made no progress for a while, by tenant and dataset.",
+	}, []string{"tenant", "dataset"})
+	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting, m.Stalled} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}

@@ -25,8 +25,9 @@ func TestNewMetrics(t *testing.T) {
 			m.Poisoned.Inc()
 			m.Imports.WithLabelValues(schemas.StatusCompleted).Inc()
 			m.Waiting.WithLabelValues("clickhouse").Inc()
+			m.Stalled.WithLabelValues("acme", "clients").Set(2)
 
-			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports, "Waiting": m.Waiting} {
+			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports, "Waiting": m.Waiting, "Stalled": m.Stalled} {
 				problems, err := testutil.CollectAndLint(c)
 				if err != nil {
 					t.Fatalf("CollectAndLint(%s): %v", name, err)
@@ -49,6 +50,7 @@ func TestNewMetrics(t *testing.T) {
 				"sluice_" + stage + "_message_duration_seconds",
 				"sluice_" + stage + "_poisoned_messages_total",
 				"sluice_" + stage + "_rows_total",
+				"sluice_" + stage + "_stalled_imports",
 				"sluice_" + stage + "_waiting_messages_total",
 			}
 			if !slices.Equal(names, want) {

@@ -162,6 +162,12 @@ const (
 	EventIngested  = "ingested"
 	EventProgress  = "progress"
 	EventCompleted = "completed"
+	// EventFailed says a message of the import went to a stage's poison
+	// subject: the import cannot complete until it is replayed.
+	EventFailed = "failed"
+	// EventWaiting says a stage waits for a part that is away to handle a
+	// message of the import.
+	EventWaiting = "waiting"
 )
 
 // Import statuses, as stored in the imports table.
@@ -179,12 +185,16 @@ const (
 	// while it was imported: the rows loaded before stay, the others are
 	// rejected as cancelled (seed 003's stop button).
 	StatusCancelled = "cancelled"
+	// StatusFailed is an import whose processing did not complete: a
+	// message of it went to a stage's poison subject (seed 002's "Error").
+	// The rows loaded before stay; a replay of the message completes it.
+	StatusFailed = "failed"
 )
 
 // Statuses lists every import status, in the order of the imports table's
 // enum.
 var Statuses = []string{StatusReceived, StatusProcessing, StatusCompleted, StatusCompletedWithErrors, StatusRejected,
-	StatusRequiresIntervention, StatusCancelled}
+	StatusRequiresIntervention, StatusCancelled, StatusFailed}
 
 // FinalStatus reports whether an import with the status has ended.
 func FinalStatus(s string) bool {
@@ -231,6 +241,8 @@ type ImportEvent struct {
 	Chunk  int    `json:"chunk,omitempty"`
 	Counts Counts `json:"counts"`
 	Status string `json:"status,omitempty"`
+	// At is when the event happened (EventWaiting, EventFailed).
+	At time.Time `json:"at,omitzero"`
 }
 
 // MsgID is the Nats-Msg-Id of a message an import's stage publishes: the same
@@ -251,6 +263,9 @@ const (
 	TokenCompleted   = EventCompleted
 	TokenValidateDLQ = "validate-dlq"
 	TokenLoadDLQ     = "load-dlq"
+	// TokenFailed and TokenWaiting are followed by the stage's name.
+	TokenFailed  = "failed-"
+	TokenWaiting = "waiting-"
 )
 
 // Import modes (seed 002: "update user data if already on the platform").

@@ -29,6 +29,10 @@ const (
 	CodeNothingToUpdate = "nothing_to_update"
 	// CodeCancelled is a row not loaded because its import was cancelled.
 	CodeCancelled = "cancelled"
+	// CodeFailed is an import whose processing did not complete.
+	CodeFailed = "processing_failed"
+	// CodeWaiting is an import that waits for a part that is away.
+	CodeWaiting = "waiting"
 	// CodeNoMirrorUser is a users row of an import whose user to mirror
 	// does not exist.
 	CodeNoMirrorUser = "no_mirror_user"
@@ -203,6 +207,20 @@ func MsgNothingToUpdate(key string) string {
 // MsgPasswordPolicy is a password the tenant's policy refuses.
 func MsgPasswordPolicy(p PasswordPolicy) string {
 	return "the password does not match the password policy: " + p.String()
+}
+
+// MsgFailed says why an import did not complete: stage could not handle a
+// part of it (reason is the operator's, and not shown to the partner).
+func MsgFailed(stage string) string {
+	return fmt.Sprintf("the processing did not complete: the %s step could not handle a part of the file; the operator has been told", stage)
+}
+
+// MsgWaiting says what an import waits for: a part that is away.
+func MsgWaiting(part string) string {
+	if part == "" {
+		part = "a service"
+	}
+	return fmt.Sprintf("waiting for %s, which is unavailable; the import resumes when it is back", part)
 }
 
 // MsgCancelled is a row not loaded because its file was deleted while it was

@@ -83,6 +83,7 @@ func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, 
 			Concurrency:   env.Int("SLUICE_NOTIFY_CONCURRENCY"),
 			MaxDeliver:    env.Int("SLUICE_NOTIFY_MAX_DELIVER"),
 			Horizon:       env.Duration("SLUICE_NOTIFY_HORIZON"),
+			StallAfter:    env.Duration("SLUICE_NOTIFY_STALL_AFTER"),
 		},
 	}
 	if err := env.Err(); err != nil {

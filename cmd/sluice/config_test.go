@@ -39,6 +39,7 @@ var stageVariables = []struct {
 	{"SLUICE_NOTIFY_CONCURRENCY", "14", func(s *stageConfigs) { s.notify.Concurrency = 14 }},
 	{"SLUICE_NOTIFY_MAX_DELIVER", "15", func(s *stageConfigs) { s.notify.MaxDeliver = 15 }},
 	{"SLUICE_NOTIFY_HORIZON", "6h", func(s *stageConfigs) { s.notify.Horizon = 6 * time.Hour }},
+	{"SLUICE_NOTIFY_STALL_AFTER", "20m", func(s *stageConfigs) { s.notify.StallAfter = 20 * time.Minute }},
 }
 
 func TestLoadStageConfigs(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // ErrOutageTooLong is the reason a message whose part stayed away past the
@@ -21,7 +22,10 @@ var ErrOutageTooLong = errors.New("a part stayed away past the horizon")
 // is counted (naks); nothing is poisoned. Once the message has waited longer
 // than horizon since it was stored, its error is made permanent. A message
 // handled after a nak drops its count.
-func waitOutages(horizon time.Duration, counts naks, m *platform.Metrics, logger *slog.Logger) message.HandlerMiddleware {
+//
+// It announces that the message's import waits (schemas.EventWaiting), once
+// per part and delivery.
+func waitOutages(pub message.Publisher, stage string, horizon time.Duration, counts naks, m *platform.Metrics, logger *slog.Logger) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			had := counts.of(msg)
@@ -44,6 +48,12 @@ func waitOutages(horizon time.Duration, counts naks, m *platform.Metrics, logger
 				logger.Warn("bus: count nak", "message", msg.UUID, "err", aerr)
 			}
 			logger.Warn("bus: waiting for a part", "part", part, "message", msg.UUID, "delivered", Delivered(msg), "err", err)
+			if part != string(platform.PartNATS) {
+				waiting := schemas.Violation{Code: schemas.CodeWaiting, Message: schemas.MsgWaiting(part)}
+				if aerr := announce(pub, stage, schemas.EventWaiting, msg, waiting); aerr != nil {
+					logger.Warn("bus: announce waiting", "message", msg.UUID, "err", aerr)
+				}
+			}
 			return out, err
 		}
 	}

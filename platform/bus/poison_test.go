@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -82,6 +83,56 @@ func TestPoisonQueue(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(m.Poisoned); got != want {
 				t.Errorf("poisoned counter = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestPoisonAnnouncesFailure: a poisoned message of an import (here an
+// import event) is followed by the import's failed event, which names the
+// stage; a chunk too.
+func TestPoisonAnnouncesFailure(t *testing.T) {
+	imp := schemas.Import{ID: "imp9", Tenant: "acme", Dataset: "clients"}
+	event, _ := json.Marshal(schemas.ImportEvent{Type: schemas.EventProgress, Import: imp, Chunk: 3})
+	chunks := &capture{}
+	if err := PublishChunk(chunks, "x", "id", &schemas.Chunk{Import: imp, Number: 4}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		msg       *message.Message
+		wantChunk int
+	}{
+		{"event", message.NewMessage(watermill.NewUUID(), event), 3},
+		{"chunk", chunks.msgs[0], 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := platform.NewMetrics(prometheus.NewRegistry(), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := &topics{}
+			poison, err := poisonQueue(pub, "load", m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := poison(func(*message.Message) ([]*message.Message, error) { return nil, errors.New("broken") })(tc.msg); err != nil {
+				t.Fatalf("error = %v, want the message acked", err)
+			}
+			if len(pub.msgs) != 2 || pub.topic[1] != schemas.ImportSubject(schemas.EventFailed, "imp9") {
+				t.Fatalf("published to %q, want the poison subject then the failed event", pub.topic)
+			}
+			var ev schemas.ImportEvent
+			if err := json.Unmarshal(pub.msgs[1].Payload, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != schemas.EventFailed || ev.Chunk != tc.wantChunk || ev.Reason == nil || ev.Reason.Code != schemas.CodeFailed ||
+				ev.Reason.Message != schemas.MsgFailed("load") {
+				t.Errorf("failed event = %+v, want chunk %d, reason %q", ev, tc.wantChunk, schemas.MsgFailed("load"))
+			}
+			if got, want := pub.msgs[1].UUID, schemas.MsgID("imp9", schemas.TokenFailed+"load", tc.wantChunk); got != want {
+				t.Errorf("Msg-Id = %q, want %q", got, want)
 			}
 		})
 	}

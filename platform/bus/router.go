@@ -47,7 +47,7 @@ func newRouter(stage string, pub message.Publisher, c Consumer, counts naks, m *
 		timing(m),
 		poison,
 		MaxDeliveries(c.MaxDeliver, counts.of),
-		waitOutages(c.Horizon, counts, m, logger),
+		waitOutages(pub, stage, c.Horizon, counts, m, logger),
 		retry.Middleware,
 		middleware.Recoverer,
 	)
