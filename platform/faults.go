@@ -93,7 +93,7 @@ func IsTransient(err error) bool {
 		return transientClickHouse[ch.Code]
 	}
 	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) {
+	if errors.As(err, &status) && status.HTTPStatusCode() > 0 { // 0: no answer, the error below says why
 		code := status.HTTPStatusCode()
 		return code >= 500 || code == 429 || code == 408
 	}

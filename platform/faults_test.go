@@ -65,6 +65,8 @@ func TestIsTransient(t *testing.T) {
 		{name: "S3 503", err: s3Answer(503), transient: true, part: platform.PartS3},
 		{name: "S3 throttled", err: s3Answer(429), transient: true, part: platform.PartS3},
 		{name: "S3 not found", err: s3Answer(404), part: platform.PartS3},
+		{name: "S3 no answer: refused", err: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{}}, Err: refused(t)},
+			transient: true, part: platform.PartS3},
 		{name: "marked transient", err: platform.Transient(errors.New("smtp 421")), transient: true},
 		{name: "marked permanent wins over an outage", err: platform.Permanent(fmt.Errorf("x: %w", refused(t)))},
 		{name: "part named, plain error", err: platform.Errorf(platform.PartSMTP, "notify: send: %w", errors.New("550 no such user")), part: platform.PartSMTP},
