@@ -101,6 +101,22 @@ func cancelled(t *testing.T, bucket, key string) bool {
 	return true
 }
 
+// finished waits for the first import of key to end.
+func finished(t *testing.T, key string, within time.Duration) imp {
+	t.Helper()
+	var got imp
+	if err := parts.WaitFor(context.Background(), within, func() (bool, error) {
+		for _, i := range importsOf(t, key) {
+			got = i
+			return schemas.FinalStatus(i.Status), nil
+		}
+		return false, nil
+	}); err != nil {
+		t.Fatalf("import of %s did not end: %v", key, err)
+	}
+	return got
+}
+
 // TestMetadataEventsStartNothing: tagging a file already imported, and
 // setting its retention and legal hold, send s3:ObjectCreated:* events;
 // they start no import and cancel none.
@@ -142,15 +158,9 @@ func TestMetadataEventsStartNothing(t *testing.T) {
 			Body: strings.NewReader("firstName,email\nLou,lou.locked@acme.example\n")}); err != nil {
 			t.Fatal(err)
 		}
-		var first imp
-		if err := parts.WaitFor(ctx, 120*time.Second, func() (bool, error) {
-			for _, i := range importsOf(t, key) {
-				first = i
-				return schemas.FinalStatus(i.Status), nil
-			}
-			return false, nil
-		}); err != nil || first.Status != schemas.StatusCompleted {
-			t.Fatalf("import in the locked bucket: got %+v, %v; want completed", first, err)
+		first := finished(t, key, 120*time.Second)
+		if first.Status != schemas.StatusCompleted {
+			t.Fatalf("import in the locked bucket: got %+v, want completed", first)
 		}
 		until := time.Now().Add(time.Hour)
 		if _, err := stack.s3.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: aws.String(bucket), Key: aws.String(key),
@@ -212,15 +222,9 @@ func TestReplayedAndLateBucketEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var first imp
-		if err := parts.WaitFor(ctx, syncGrace+60*time.Second, func() (bool, error) {
-			for _, i := range importsOf(t, key) {
-				first = i
-				return schemas.FinalStatus(i.Status), nil
-			}
-			return false, nil
-		}); err != nil || first.Status != schemas.StatusCompleted {
-			t.Fatalf("the sync's import: got %+v, %v; want completed", first, err)
+		first := finished(t, key, syncGrace+60*time.Second)
+		if first.Status != schemas.StatusCompleted {
+			t.Fatalf("the sync's import: got %+v, want completed", first)
 		}
 		// Tagging it sends an event as its upload's would have been (the
 		// same sequencer: tags leave the modification time alone); as
