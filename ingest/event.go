@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,6 +25,11 @@ type ObjectRef struct {
 	// options (see options).
 	Meta map[string]string
 	Time time.Time
+	// Modified is when the object was last modified, to the millisecond,
+	// where known: a listing's LastModified, or MinIO's sequencer (see
+	// modifiedAt). With the ETag it names the upload in the claims ledger,
+	// whether an event or the bucket sync finds it (see uploadKey).
+	Modified time.Time
 	// Removed says the event is the object's deletion, not its upload.
 	Removed bool
 }
@@ -48,7 +55,19 @@ type s3Event struct {
 	} `json:"Records"`
 }
 
-// ParseEvent reads the objects created or removed by a bucket notification.
+// The events that start an import, and those that cancel one (MinIO's
+// internal/event/name.go; AWS sends the same names). Every other event says
+// nothing about a file's content: tagging, retention and legal hold come as
+// s3:ObjectCreated:PutTagging, :DeleteTagging, :PutRetention and
+// :PutLegalHold (they match s3:ObjectCreated:*), reads as
+// s3:ObjectAccessed:*, and a deletion of nothing as s3:ObjectRemoved:NoOP.
+var (
+	createdEvents = []string{"s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload"}
+	removedEvents = []string{"s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectRemoved:DeleteAllVersions"}
+)
+
+// ParseEvent reads the objects created or removed by a bucket notification;
+// it ignores every other event (see createdEvents).
 // The key arrives URL-encoded (acme%2Fclients%2Fmy+file.csv).
 func ParseEvent(data []byte) ([]ObjectRef, error) {
 	var ev s3Event
@@ -57,9 +76,12 @@ func ParseEvent(data []byte) ([]ObjectRef, error) {
 	}
 	var refs []ObjectRef
 	for _, r := range ev.Records {
-		name := strings.TrimPrefix(r.EventName, "s3:")
-		removed := strings.HasPrefix(name, "ObjectRemoved:")
-		if !strings.HasPrefix(name, "ObjectCreated:") && !removed {
+		name := r.EventName
+		if !strings.HasPrefix(name, "s3:") {
+			name = "s3:" + name
+		}
+		removed := slices.Contains(removedEvents, name)
+		if !removed && !slices.Contains(createdEvents, name) {
 			continue
 		}
 		key, err := url.QueryUnescape(r.S3.Object.Key)
@@ -79,10 +101,27 @@ func ParseEvent(data []byte) ([]ObjectRef, error) {
 			Uploader: uploader(r.S3.Object.UserMetadata),
 			Meta:     r.S3.Object.UserMetadata,
 			Time:     r.EventTime,
+			Modified: modifiedAt(r.S3.Object.Sequencer, r.EventTime),
 			Removed:  removed,
 		})
 	}
 	return refs, nil
+}
+
+// modifiedAt reads an object's modification time from MinIO's sequencer,
+// which is that time in nanoseconds, in hex (cmd/event-notification.go), and
+// cuts it to the millisecond, as a listing gives it. AWS's sequencer is
+// opaque: a value that is not a time shortly before the event is none.
+func modifiedAt(sequencer string, event time.Time) time.Time {
+	ns, err := strconv.ParseUint(sequencer, 16, 63)
+	if err != nil || event.IsZero() {
+		return time.Time{}
+	}
+	t := time.Unix(0, int64(ns)).UTC()
+	if t.After(event.Add(time.Minute)) || t.Before(event.Add(-24*time.Hour)) {
+		return time.Time{}
+	}
+	return t.Truncate(time.Millisecond)
 }
 
 // uploader finds X-Amz-Meta-Uploader. CR and LF never reach a mail header.

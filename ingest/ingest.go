@@ -193,7 +193,9 @@ func (s *Stage) handle(msg *message.Message) error {
 			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
 			continue
 		}
-		if err := s.Ingest(msg.Context(), ref, func() { _ = bus.InProgress(s.nc, msg) }); err != nil {
+		// The event holds its claim: its retry or redelivery may take it
+		// back even if its release failed (see Ledger).
+		if err := s.Ingest(msg.Context(), ref, "event "+msg.UUID, func() { _ = bus.InProgress(s.nc, msg) }); err != nil {
 			return err
 		}
 	}
@@ -213,11 +215,11 @@ func (s *Stage) Run(ctx context.Context) error {
 	return err
 }
 
-// Ingest imports one object version, once: it claims it, reads it and
-// publishes its chunks and events. alive is called while it works, to keep
-// the bucket event from being redelivered.
-func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, alive func()) error {
-	claim, err := s.ledger.Claim(ref)
+// Ingest imports one object version, once: it claims it for holder, reads
+// it and publishes its chunks and events. alive is called while it works, to
+// keep the bucket event from being redelivered.
+func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive func()) error {
+	claim, err := s.ledger.Claim(ref, holder)
 	if errors.Is(err, ErrClaimed) {
 		s.logger.Info("ingest: duplicate event ignored", "key", ref.Key, "version", ref.Version)
 		return nil

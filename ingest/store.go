@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -50,8 +51,9 @@ func (s S3Store) List(ctx context.Context, bucket string, each func(ObjectRef) e
 			return platform.Errorf(platform.PartS3, "ingest: list %s: %w", bucket, err)
 		}
 		for _, o := range page.Contents {
+			modified := aws.ToTime(o.LastModified).UTC()
 			ref := ObjectRef{Bucket: bucket, Key: aws.ToString(o.Key), ETag: strings.Trim(aws.ToString(o.ETag), `"`),
-				Size: aws.ToInt64(o.Size), Time: aws.ToTime(o.LastModified)}
+				Size: aws.ToInt64(o.Size), Time: modified, Modified: modified.Truncate(time.Millisecond)}
 			if err := each(ref); err != nil {
 				return err
 			}

@@ -2,23 +2,28 @@ package ingest
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 	"time"
 )
 
 // Sync imports every object of the bucket that no event brought: it lists
 // the bucket and imports each object older than the grace period (its event
-// may still be on its way) whose content was never claimed. It returns how
-// many objects it imported. Several instances may sync at once: the claims
-// keep each object to one import.
+// may still be on its way) whose upload was never claimed, or whose import
+// stopped unfinished (Ledger.Taken). It returns how many objects it
+// imported. Several instances may sync at once, and an event may come late:
+// the claims keep each upload to one import.
 func (s *Stage) Sync(ctx context.Context) (int, error) {
 	n := 0
+	// This run holds what it claims: another run, here or elsewhere, takes
+	// a claim it left unfinished over only once its lease has lapsed.
+	holder := "sync " + rand.Text()
 	err := s.store.List(ctx, s.cfg.Bucket, func(ref ObjectRef) error {
 		if time.Since(ref.Time) < s.cfg.SyncGrace {
 			return nil
 		}
-		seen, err := s.ledger.Seen(ref.Bucket, ref.Key, ref.ETag)
-		if err != nil || seen {
+		taken, err := s.ledger.Taken(ref)
+		if err != nil || taken {
 			return err
 		}
 		md, err := s.store.Metadata(ctx, ref.Bucket, ref.Key)
@@ -30,7 +35,7 @@ func (s *Stage) Sync(ctx context.Context) (int, error) {
 		s.logger.Warn("ingest: the bucket sync found an object no event brought", "key", ref.Key)
 		s.metrics.Rows.WithLabelValues("synced_file").Inc()
 		n++
-		return s.Ingest(ctx, ref, func() {})
+		return s.Ingest(ctx, ref, holder, func() {})
 	})
 	return n, err
 }
