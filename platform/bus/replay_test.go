@@ -50,7 +50,7 @@ func TestReplay(t *testing.T) {
 	var broken atomic.Bool
 	broken.Store(true)
 	var seen handled
-	stop := runStage(t, nc, func(msg *message.Message) error {
+	stop := runStage(t, nc, schemas.StageValidate, func(msg *message.Message) error {
 		if broken.Load() {
 			return errors.New("clickhouse: UNKNOWN_TABLE")
 		}
@@ -192,7 +192,7 @@ func TestReplay(t *testing.T) {
 func TestReplayPoisonedAgain(t *testing.T) {
 	ctx := context.Background()
 	_, nc := testkit.NATS(t)
-	stop := runStage(t, nc, func(*message.Message) error { return errors.New("still broken") })
+	stop := runStage(t, nc, schemas.StageValidate, func(*message.Message) error { return errors.New("still broken") })
 	defer stop()
 	publishChunk(t, nc, "imp1") // on the raw rows, as validate consumes them
 	dlq, err := bus.NewDLQ(nc)
@@ -222,15 +222,17 @@ func TestReplayPoisonedAgain(t *testing.T) {
 	}
 }
 
-// runStage runs a router as validate on the raw rows, with handler h.
-func runStage(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (stop func()) {
+// runStage runs the router of a stage called name (its durable consumer
+// too) with handler h on the raw rows, as validate's, until the returned
+// stop is called.
+func runStage(t *testing.T, nc *nats.Conn, name string, h message.NoPublishHandlerFunc) (stop func()) {
 	t.Helper()
-	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageValidate)
+	m, err := platform.NewMetrics(prometheus.NewRegistry(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := bus.NewRunner(schemas.StageValidate, nc, bus.Consumer{
-		Name: schemas.DurableValidate, Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3,
+	r, err := bus.NewRunner(name, nc, bus.Consumer{
+		Name: name, Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3,
 	}, m, slog.New(slog.DiscardHandler), h)
 	if err != nil {
 		t.Fatal(err)
