@@ -155,6 +155,17 @@ type DLQRows struct {
 	Rejected []Rejected `json:"rejected"`
 }
 
+// Replayed records, on ReplayedSubject(Seq) in the DLQ stream, that the
+// poison message at sequence Seq was published again into its stage: the
+// N-th time, on Subject with Msg-Id MsgID.
+type Replayed struct {
+	Seq     uint64    `json:"seq"`
+	N       int       `json:"n"`
+	Subject string    `json:"subject"`
+	MsgID   string    `json:"msg_id"`
+	At      time.Time `json:"at"`
+}
+
 // Import event types, the <event> token of sluice.import.<event>.<import id>.
 const (
 	EventReceived  = "received"

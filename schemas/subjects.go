@@ -1,5 +1,7 @@
 package schemas
 
+import "strconv"
+
 // Streams, and the subjects they hold. Names are stable: consumers are bound
 // to them durably.
 const (
@@ -17,6 +19,8 @@ const (
 	SubjectValidRows = "sluice.rows.valid.>"
 	SubjectReadyRows = "sluice.rows.ready.>"
 	SubjectDLQRows   = "sluice.dlq.rows.>"
+	SubjectPoison    = "sluice.dlq.poison.>"
+	SubjectReplayed  = "sluice.dlq.replayed.>"
 )
 
 // Stage names: the <stage> of poison subjects, Msg-Ids, metrics and the NATS
@@ -66,6 +70,10 @@ func DLQRowsSubject(tenant, dataset string) string {
 // PoisonSubject is where a stage sends a message that still fails after its
 // retries, with the reason in its headers.
 func PoisonSubject(stage string) string { return "sluice.dlq.poison." + stage }
+
+// ReplayedSubject is where `sluice replay` records that it re-drove the
+// poison message at sequence seq of the DLQ stream (see Replayed).
+func ReplayedSubject(seq uint64) string { return "sluice.dlq.replayed." + strconv.FormatUint(seq, 10) }
 
 // ImportSubject is where an import event is published.
 func ImportSubject(event, importID string) string { return "sluice.import." + event + "." + importID }

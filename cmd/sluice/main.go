@@ -6,6 +6,8 @@
 //	sluice demo                the parts, the pipeline and MinIO on loopback; uploads examples/
 //	sluice template <dataset> [--xlsx] [-o folder]
 //	                           the template partners download, with the rules
+//	sluice replay [--stage s] [--import id] [--reason text] [--run <seq>,...|all] [--force]
+//	                           lists the DLQ's poison messages and dead letters; --run re-drives poison messages
 //
 // Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
@@ -23,13 +25,20 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx]`
+const usage = `usage: sluice up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | replay [--run <seq>,...|all]`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
 		if err := template(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "replay" {
+		if err := replayMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+			os.Exit(1)
 		}
 		return
 	}

@@ -174,6 +174,7 @@ func (u deliveryUnmarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 		return nil, err
 	}
 	msg.Metadata.Set(metaReply, m.Reply)
+	msg.Metadata.Set(MetaSubject, m.Subject) // what a replay republishes to
 	if md, err := m.Metadata(); err == nil {
 		msg.Metadata.Set(MetaDelivered, strconv.FormatUint(md.NumDelivered, 10))
 		msg.Metadata.Set(metaSequence, fmt.Sprintf("%s.%s.%d", md.Stream, md.Consumer, md.Sequence.Stream))

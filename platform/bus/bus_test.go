@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
@@ -27,26 +25,7 @@ import (
 // returned stop is called.
 func runRouter(t *testing.T, nc *nats.Conn, h message.NoPublishHandlerFunc) (stop func()) {
 	t.Helper()
-	m, err := platform.NewMetrics(prometheus.NewRegistry(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := bus.NewRunner("test", nc, bus.Consumer{
-		Name: "test", Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3, MaxBackoff: time.Second,
-	}, m, slog.New(slog.DiscardHandler), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	<-r.Running()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	}
+	return runStage(t, nc, "test", h)
 }
 
 func publishChunk(t *testing.T, nc *nats.Conn, id string) {

@@ -8,7 +8,8 @@
 // It also owns how messages travel: events as JSON with a Nats-Msg-Id
 // (Publish, Decode), chunks of rows in their packed wire form (PublishChunk,
 // DecodeChunk), in-progress acks and delivery counts; and the record of
-// files deleted while they were imported (Cancellations).
+// files deleted while they were imported (Cancellations); and what `sluice
+// replay` reads and writes in the DLQ stream (DLQ, replay.go).
 //
 // It knows no stage: subjects and durable names come from schemas.
 package bus
