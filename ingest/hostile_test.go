@@ -39,9 +39,9 @@ func sheet(t *testing.T, rows func(io.Writer), more map[string]func(io.Writer)) 
 	t.Helper()
 	str := func(s string) func(io.Writer) { return func(w io.Writer) { io.WriteString(w, s) } }
 	parts := map[string]func(io.Writer){
-		"[Content_Types].xml": str(`<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`),
-		"_rels/.rels":         str(`<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`),
-		"xl/workbook.xml":     str(`<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`),
+		"[Content_Types].xml":        str(`<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`),
+		"_rels/.rels":                str(`<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`),
+		"xl/workbook.xml":            str(`<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`),
 		"xl/_rels/workbook.xml.rels": str(`<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`),
 		"xl/worksheets/sheet1.xml": func(w io.Writer) {
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`)
@@ -127,7 +127,9 @@ func TestHostileFiles(t *testing.T) {
 		rows       int
 	}{
 		{"a row numbered near 2^63", "f.xlsx", func(t *testing.T) []byte {
-			return sheet(t, func(w io.Writer) { io.WriteString(w, `<row r="9223372036854775807"><c t="inlineStr"><is><t>x</t></is></c></row>`) }, nil)
+			return sheet(t, func(w io.Writer) {
+				io.WriteString(w, `<row r="9223372036854775807"><c t="inlineStr"><is><t>x</t></is></c></row>`)
+			}, nil)
 		}, schemas.CodeRowNumber, 0},
 		{"a row numbered 10^7", "f.xlsx", func(t *testing.T) []byte {
 			return sheet(t, func(w io.Writer) { io.WriteString(w, `<row r="10000000"><c t="inlineStr"><is><t>x</t></is></c></row>`) }, nil)

@@ -96,9 +96,12 @@ func checkZip(zr *zip.Reader) error {
 		if strings.HasSuffix(name, "vbaproject.bin") {
 			return fileError(schemas.CodeMacros, schemas.MsgMacros)
 		}
-		total += f.UncompressedSize64
-		sheet := strings.HasPrefix(name, "xl/worksheets/")
-		if total > maxUnpacked || !sheet && f.UncompressedSize64 > maxUnpackedPart {
+		// The message names the limit broken: one part alone is enough
+		// to make the file expand past it.
+		if !strings.HasPrefix(name, "xl/worksheets/") && f.UncompressedSize64 > maxUnpackedPart {
+			return fileError(schemas.CodeUnpacked, schemas.MsgUnpacked(maxUnpackedPart))
+		}
+		if total += f.UncompressedSize64; total > maxUnpacked {
 			return fileError(schemas.CodeUnpacked, schemas.MsgUnpacked(maxUnpacked))
 		}
 	}
