@@ -249,3 +249,53 @@ func TestChunkerBytes(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLinesLeft is the fast count checkSize runs before any chunk of a
+// file leaves, on a 1,000,000-row clients file (about 90 MiB): its cost is
+// what the row limit adds to an import's reading.
+func BenchmarkLinesLeft(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("ID,firstName,lastName,email,project,desk,active,type,created\n")
+	for i := range 1_000_000 {
+		fmt.Fprintf(&sb, "%024x,Ann,Lee,ann%d@acme.example,66524609caa3558dd8f8da65,67a346ad8092c651c919337e,True,Personal,2024-06-13T15:06:02Z\n", i, i)
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		rr, err := NewRowReader(bytes.NewReader(data), "f.csv", schemas.Clients, 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, sure, err := rr.LinesLeft(context.Background()); err != nil || !sure || n != 1_000_000 {
+			b.Fatalf("got %d, %v, %v", n, sure, err)
+		}
+	}
+}
+
+// BenchmarkCountWithParser is what checkSize costs on a 1,000,000-row file
+// when the fast count cannot settle it (more lines than the limit, or
+// quotes in a file longer than the line limit): the parser reads every row.
+func BenchmarkCountWithParser(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("ID,firstName,lastName,email,project,desk,active,type,created\n")
+	for i := range 1_000_000 {
+		fmt.Fprintf(&sb, "%024x,\"Ann\",Lee,ann%d@acme.example,66524609caa3558dd8f8da65,67a346ad8092c651c919337e,True,Personal,2024-06-13T15:06:02Z\n", i, i)
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		rr, err := NewRowReader(bytes.NewReader(data), "f.csv", schemas.Clients, 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for ; ; n++ {
+			if _, err := rr.Next(); err != nil {
+				break
+			}
+		}
+		if n != 1_000_000 {
+			b.Fatalf("got %d rows", n)
+		}
+	}
+}
