@@ -90,32 +90,10 @@ func csvFiles() []File {
 
 	// The row limit, with stray quotes that a quote-aware line count takes
 	// for quoted fields spanning lines.
-	{
-		name := "stray-quotes-over-limit.csv"
-		var b strings.Builder
-		b.WriteString(header)
-		for i := range 20000 {
-			last := "Lee"
-			if i%500 == 0 {
-				last = `O"Brien`
-			}
-			fmt.Fprintf(&b, "Ann,%s,ann%d@%s\n", last, i, Domain(name))
-		}
-		add(rejected(name, "20,000 rows, stray quotes in some names: over the limit", []byte(b.String()), schemas.CodeTooManyRows))
-	}
-	{
-		name := "stray-quotes-under-limit.csv"
-		var b strings.Builder
-		b.WriteString(header)
-		for i := range 100 {
-			last := "Lee"
-			if i%20 == 0 {
-				last = `O"Brien`
-			}
-			fmt.Fprintf(&b, "Ann,%s,ann%d@%s\n", last, i, Domain(name))
-		}
-		add(loaded(name, "100 rows, 5 with a stray quote: those 5 are malformed", []byte(b.String()), 100, 95, 5))
-	}
+	add(rejected("stray-quotes-over-limit.csv", "20,000 rows, stray quotes in some names: over the limit",
+		strayQuotes("stray-quotes-over-limit.csv", 20000, 500), schemas.CodeTooManyRows))
+	add(loaded("stray-quotes-under-limit.csv", "100 rows, 5 with a stray quote: those 5 are malformed",
+		strayQuotes("stray-quotes-under-limit.csv", 100, 20), 100, 95, 5))
 	add(rejected("over-limit-plain.csv", "5,001 plain rows", csv("", header, rows("over-limit-plain.csv", 0, MaxRows+1)), schemas.CodeTooManyRows))
 	{
 		name := "quoted-breaks-over-limit.csv"
@@ -239,6 +217,21 @@ func csvFiles() []File {
 		add(loaded(name, "100,000 quotes in a row", []byte(body), 2, 1, 1))
 	}
 	return fs
+}
+
+// strayQuotes is a file of n rows, every every-th of them with a stray
+// quote in its last name (O"Brien).
+func strayQuotes(name string, n, every int) []byte {
+	var b strings.Builder
+	b.WriteString(header)
+	for i := range n {
+		last := "Lee"
+		if i%every == 0 {
+			last = `O"Brien`
+		}
+		fmt.Fprintf(&b, "Ann,%s,ann%d@%s\n", last, i, Domain(name))
+	}
+	return []byte(b.String())
 }
 
 // zipOf is a zip archive of the files.
