@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluicehq/sluice/e2e/hostile"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
@@ -46,6 +47,8 @@ var stack struct {
 	// natsStore is the embedded NATS server's store: every stream's data.
 	natsStore string
 	bin       string // the sluice binary
+	// upPID is the process id of `sluice up`, for its CPU time and memory.
+	upPID int
 }
 
 // tenants are the e2e tenants: tiny has a row limit of 3 and a size limit of
@@ -63,6 +66,8 @@ var tenants = platform.Tenants{
 	// replay's clients table goes away while its file is loaded
 	// (replay_test.go).
 	"replay": {Contact: "ops@replay.example", MaxRows: 5000},
+	// hostile is the tenant of the hostile corpus (hostile_test.go).
+	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
 }
 
 func TestMain(m *testing.M) {
@@ -151,6 +156,7 @@ func run(m *testing.M) (int, error) {
 	if err := up.Start(); err != nil {
 		return 0, err
 	}
+	stack.upPID = up.Process.Pid
 	defer func() {
 		_ = up.Process.Signal(os.Interrupt)
 		_ = up.Wait()

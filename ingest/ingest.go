@@ -383,13 +383,24 @@ func (s *Stage) chunkRows(ds *schemas.Dataset) int {
 	return s.cfg.ChunkRows
 }
 
-// chunker cuts an import's rows into numbered chunks of size rows and sends
-// each full one to out.
+// MaxChunkBytes bounds the cells of one chunk, whatever its row count: a
+// chunk is full at ChunkRows rows or once its cells add up to this many
+// bytes. With one row bounded by MaxLineBytes (1 MiB by default), a chunk,
+// the chunks validate and transform derive from it and the dead-letter
+// message of its rejected rows (whose echoed values are cut, schemas.Echo)
+// stay well under JetStream's max payload (8 MiB). The rows of ordinary
+// files are far smaller: 5000 rows of clients take about 0.5 MiB.
+const MaxChunkBytes = 1 << 20
+
+// chunker cuts an import's rows into numbered chunks of size rows, or of
+// MaxChunkBytes of cells, and sends each full one to out.
 type chunker struct {
 	imp  schemas.Import
 	size int
 	out  chan<- *schemas.Chunk
 	c    *schemas.Chunk
+	// bytes are the cells' bytes of the current chunk.
+	bytes int
 	// sent is the number of the last chunk sent.
 	sent int
 }
@@ -398,9 +409,13 @@ type chunker struct {
 func (k *chunker) add(ctx context.Context, row schemas.Row) error {
 	if k.c == nil {
 		k.c = &schemas.Chunk{Import: k.imp, Number: k.sent + 1, Rows: make([]schemas.Row, 0, k.size)}
+		k.bytes = 0
 	}
 	k.c.Rows = append(k.c.Rows, row)
-	if len(k.c.Rows) >= k.size {
+	for _, c := range row.Cells {
+		k.bytes += len(c)
+	}
+	if len(k.c.Rows) >= k.size || k.bytes >= MaxChunkBytes {
 		return k.flush(ctx)
 	}
 	return nil
@@ -525,9 +540,12 @@ func (s *Stage) seal(ds *schemas.Dataset, cells []string) {
 
 // checkSize checks the file's header and returns its shape (ds, or the
 // layout of ds the header matches), and rejects a file with more than maxRows
-// rows before any of its rows leaves: a fast count of its lines settles most
-// files; only a file with more lines than maxRows has its records counted
-// one by one.
+// rows, or a row over the line limit, before any of its rows leaves. A fast
+// count of its physical lines, quotes ignored, settles most files: it is an
+// upper bound of the records, which a stray quote cannot fool. A file with
+// more lines than maxRows, or whose quoted fields may span lines past the
+// line limit, is read by the parser that reads its rows, and its records
+// counted one by one, before anything is published.
 func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int) (*schemas.Dataset, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
@@ -538,8 +556,9 @@ func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Datase
 	if err != nil {
 		return nil, err
 	}
-	lines, err := rr.LinesLeft()
-	if err != nil || lines <= maxRows {
+	defer rr.Close()
+	lines, sure, err := rr.LinesLeft(ctx)
+	if err != nil || sure && lines <= maxRows {
 		return rr.Dataset(), err
 	}
 	_, err = s.scan(ctx, ref, ds, maxRows, nil)
@@ -548,7 +567,7 @@ func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Datase
 
 // scan reads the object's rows, calling each for every row (nil: only
 // count). More than maxRows rows is a *FileError, found before each is
-// called for a row past the limit.
+// called for a row past the limit. It checks ctx on every row.
 func (s *Stage) scan(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int, each func(schemas.Row) error) (schemas.FileFormat, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
@@ -559,7 +578,11 @@ func (s *Stage) scan(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, ma
 	if err != nil {
 		return schemas.FileFormat{}, err
 	}
+	defer rr.Close()
 	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return schemas.FileFormat{}, err
+		}
 		row, err := rr.Next()
 		if errors.Is(err, io.EOF) {
 			return rr.Format(), nil

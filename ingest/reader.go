@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -107,8 +108,11 @@ type records interface {
 	// next returns the next record and its row number as a spreadsheet shows
 	// it, or a reader-level problem with that row, or io.EOF.
 	next() (rec []string, n int, problem *schemas.Violation, err error)
-	// linesLeft is at least the number of records left, found fast.
-	linesLeft() (int, error)
+	// linesLeft is at least the number of records left, found fast, and
+	// whether no record is longer than the line limit for sure.
+	linesLeft(ctx context.Context) (lines int, sure bool, err error)
+	// Close releases what the source holds (a workbook's temporary files).
+	Close() error
 }
 
 // headLen is how much of a file DetectFormat looks at.
@@ -133,29 +137,38 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 	rr := &RowReader{ds: ds, format: format}
 	if format.Format == formatXLSX {
 		guard.max = math.MaxInt // a workbook is read whole, within MaxXLSXBytes
-		rr.src, err = openXLSX(br)
+		rr.src, err = openXLSX(br, maxLine)
 	} else {
 		rr.src = newCSVRecords(br, guard, format)
 	}
 	if err != nil {
 		return nil, err
 	}
-	header, _, problem, err := rr.src.next()
-	if errors.Is(err, io.EOF) {
-		return nil, fileError(schemas.CodeEmptyFile, schemas.MsgEmptyFile)
-	}
-	if err != nil {
+	if err := rr.readHeader(); err != nil {
+		_ = rr.src.Close()
 		return nil, err
 	}
-	if problem != nil {
-		return nil, &FileError{V: *problem}
+	return rr, nil
+}
+
+// readHeader reads the first record and matches it against the dataset.
+func (rr *RowReader) readHeader() error {
+	header, _, problem, err := rr.src.next()
+	if errors.Is(err, io.EOF) {
+		return fileError(schemas.CodeEmptyFile, schemas.MsgEmptyFile)
 	}
-	layout, cols, v := ds.Match(trimTrailingEmpty(header))
+	if err != nil {
+		return err
+	}
+	if problem != nil {
+		return &FileError{V: *problem}
+	}
+	layout, cols, v := rr.ds.Match(trimTrailingEmpty(header))
 	if v != nil {
-		return nil, &FileError{V: *v}
+		return &FileError{V: *v}
 	}
 	rr.ds, rr.cols = layout, cols
-	return rr, nil
+	return nil
 }
 
 // Dataset is the file's shape: the dataset, or the layout of it the header
@@ -209,11 +222,19 @@ func (r *RowReader) Next() (schemas.Row, error) {
 }
 
 // LinesLeft is at least the number of records left, found fast: for a text
-// file, the line breaks outside quoted fields, and a last line without one
-// (nothing is parsed or kept); for a workbook, its rows. A record longer than
-// the line limit is a *FileError here already, so that the file is rejected
-// before any of it is published. The reader is spent afterwards.
-func (r *RowReader) LinesLeft() (int, error) { return r.src.linesLeft() }
+// file, its physical lines, quotes ignored (nothing is parsed or kept); for a
+// workbook, its rows. A line longer than the line limit is a *FileError here
+// already, so that the file is rejected before any of it is published. sure
+// is false when a record may still be longer than the limit (a quoted field
+// may span lines): the caller must then count with the parser (Next) before
+// it publishes. The reader is spent afterwards.
+func (r *RowReader) LinesLeft(ctx context.Context) (lines int, sure bool, err error) {
+	return r.src.linesLeft(ctx)
+}
+
+// Close releases what the reader holds; it does not close the io.Reader it
+// reads.
+func (r *RowReader) Close() error { return r.src.Close() }
 
 // csvRecords reads delimited text.
 type csvRecords struct {
@@ -224,6 +245,8 @@ type csvRecords struct {
 	line   int   // last file line of the last record read
 	offset int64 // input offset after the last record read
 }
+
+func (c *csvRecords) Close() error { return nil }
 
 func newCSVRecords(br *bufio.Reader, guard *lineGuard, format schemas.FileFormat) *csvRecords {
 	if enc, ok := encodings[format.Encoding]; ok { // read it as UTF-8 from here on
@@ -271,59 +294,48 @@ func (c *csvRecords) next() ([]string, int, *schemas.Violation, error) {
 	return rec, c.n, nil, nil
 }
 
-func (c *csvRecords) linesLeft() (int, error) {
+// linesLeft counts the physical lines left, blank ones aside, ignoring
+// quotes: every record takes at least one line, so the count is an upper
+// bound of the records however the quotes stand (a stray quote cannot hide
+// lines from it, as it could from a quote-aware count). A line longer than
+// the limit is a *FileError: the record that holds it is longer still. It is
+// sure when no record can span lines beyond the limit: the file has no quote,
+// or is no longer than the limit.
+func (c *csvRecords) linesLeft(ctx context.Context) (int, bool, error) {
 	c.guard.max = math.MaxInt // nothing is buffered here
-	n, quoted, record, last := 0, false, 0, byte('\n')
+	n, line, total, quotes := 0, 0, 0, false
 	buf := make([]byte, 64<<10)
 	for {
+		if err := ctx.Err(); err != nil {
+			return 0, false, err
+		}
 		k, err := c.br.Read(buf)
-		// bytes.IndexByte finds the next quote or line break many bytes at
-		// a time, and the count runs before the file's first chunk may
-		// leave.
-		for p := buf[:k]; len(p) > 0; {
-			q := bytes.IndexByte(p, '"')
-			if quoted { // up to the closing quote, line breaks included
-				if q < 0 {
-					record += len(p)
-					break
-				}
-				record, p, quoted = record+q+1, p[q+1:], false
-				continue
-			}
-			seg := p
-			if q >= 0 {
-				seg = p[:q]
-			}
-			for {
-				i := bytes.IndexByte(seg, '\n')
-				if i < 0 {
-					record += len(seg)
-					break
-				}
-				if record+i > c.guard.limit {
-					return 0, c.guard.error(errLineTooLong)
-				}
-				n, record, seg = n+1, 0, seg[i+1:]
-			}
-			if q < 0 {
+		p := buf[:k]
+		total += k
+		quotes = quotes || bytes.IndexByte(p, '"') >= 0
+		// bytes.IndexByte finds the next line break many bytes at a time.
+		for len(p) > 0 {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				line += len(p)
 				break
 			}
-			record, p, quoted = record+1, p[q+1:], true
+			if line += i; line > c.guard.limit {
+				return 0, false, c.guard.error(errLineTooLong)
+			}
+			n, line, p = n+1, 0, p[i+1:]
 		}
-		if record > c.guard.limit {
-			return 0, c.guard.error(errLineTooLong)
-		}
-		if k > 0 {
-			last = buf[k-1]
+		if line > c.guard.limit {
+			return 0, false, c.guard.error(errLineTooLong)
 		}
 		if errors.Is(err, io.EOF) {
-			if last != '\n' {
+			if line > 0 {
 				n++
 			}
-			return n, nil
+			return n, !quotes || total <= c.guard.limit, nil
 		}
 		if err != nil {
-			return 0, c.guard.error(err)
+			return 0, false, c.guard.error(err)
 		}
 	}
 }

@@ -287,7 +287,8 @@ func (f *Field) maxLen() int {
 }
 
 // Show returns the value as it may appear in the DLQ and in reports: a
-// secret not at all.
+// secret not at all, a masked field masked, and anything else cut at
+// MaxEcho (see Echo).
 func (f *Field) Show(value string) string {
 	if f.Secret {
 		return ""
@@ -295,7 +296,7 @@ func (f *Field) Show(value string) string {
 	if f.Masked && value != "" {
 		return Mask(value)
 	}
-	return value
+	return Echo(value)
 }
 
 // Mask hides all of a value but its first character.

@@ -3,6 +3,7 @@ package schemas
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Row-level rule codes. A code is stable: partners' tools and dashboards
@@ -54,12 +55,43 @@ const (
 	CodeBadMode         = "bad_mode"
 	CodeBadOption       = "bad_option"
 	CodeTooLarge        = "too_large"
+	// CodeUnpacked is a workbook that expands to more than sluice unpacks
+	// (a decompression bomb, or a sheet far larger than any row limit).
+	CodeUnpacked = "unpacked_too_large"
+	// CodeRowNumber is a workbook whose sheet numbers a row beyond the last
+	// row a spreadsheet has: the file is damaged or made up.
+	CodeRowNumber = "row_number"
 	// CodeSuperseded is an upload overwritten or deleted before it was read:
 	// the newer upload is an import of its own.
 	CodeSuperseded = "superseded"
 )
 
 // The messages partners read, in the words of the product documents (seeds).
+
+// MaxEcho bounds, in bytes, the partner text a message or a violation's
+// value repeats (a cell, a header, a key): whatever a file holds, no message
+// grows past JetStream's max payload. A longer text is cut, and ends with
+// CutMarker.
+const MaxEcho = 256
+
+// CutMarker ends an echoed text that was cut at MaxEcho.
+const CutMarker = "…[cut]"
+
+// Echo is s cut to at most MaxEcho bytes (and CutMarker), on a rune
+// boundary.
+func Echo(s string) string { return Cut(s, MaxEcho) }
+
+// Cut is s if it has at most n bytes, else its first n bytes or fewer (a
+// rune is never split) followed by CutMarker.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + CutMarker
+}
 
 // MsgFormat is the seeds' message for a value of the wrong form.
 const MsgFormat = "the entered value does not match the format"
@@ -97,11 +129,11 @@ func MsgTooManyRows(limit int) string {
 
 // MsgMalformed is a row the reader could not split into cells.
 func MsgMalformed(detail string) string {
-	return fmt.Sprintf("the row is not valid CSV (%s); check its quotes", detail)
+	return fmt.Sprintf("the row is not valid CSV (%s); check its quotes", Echo(detail))
 }
 
 // MsgUnreadableRow is a workbook row the reader could not read.
-func MsgUnreadableRow(detail string) string { return "the row cannot be read: " + detail }
+func MsgUnreadableRow(detail string) string { return "the row cannot be read: " + Echo(detail) }
 
 // MsgColumnCount is a row with more cells than the header.
 func MsgColumnCount(got, want int) string {
@@ -132,13 +164,13 @@ const MsgEmptyFile = "the file is empty: it has no header row"
 // MsgUnknownColumn rejects a file whose header has a column the dataset does
 // not know. expected lists the headers it takes (see expectedHeaders).
 func MsgUnknownColumn(column, expected string) string {
-	return fmt.Sprintf("the file has an unknown column %q; expected headers: %s", column, expected)
+	return fmt.Sprintf("the file has an unknown column %q; expected headers: %s", Echo(column), expected)
 }
 
 // MsgDuplicateColumn rejects a file whose header has a column twice that may
 // appear once.
 func MsgDuplicateColumn(column, expected string) string {
-	return fmt.Sprintf("the column %q appears more than once; expected headers: %s", column, expected)
+	return fmt.Sprintf("the column %q appears more than once; expected headers: %s", Echo(column), expected)
 }
 
 // MsgMissingColumn rejects a file whose header lacks required columns.
@@ -162,22 +194,35 @@ func expectedLayouts(layouts []*Dataset) string {
 
 // MsgUnknownTenant rejects a file under a prefix no tenant owns.
 func MsgUnknownTenant(tenant string) string {
-	return fmt.Sprintf("no tenant %q is configured; upload under your tenant's folder", tenant)
+	return fmt.Sprintf("no tenant %q is configured; upload under your tenant's folder", Echo(tenant))
 }
 
 // MsgUnknownDataset rejects a file under a dataset folder sluice does not know.
 func MsgUnknownDataset(dataset string, known []string) string {
-	return fmt.Sprintf("there is no dataset %q; upload to one of: %v", dataset, known)
+	return fmt.Sprintf("there is no dataset %q; upload to one of: %v", Echo(dataset), known)
 }
 
 // MsgBadKey rejects an object whose key is not <tenant>/<dataset>/<file name>.
 func MsgBadKey(key string) string {
-	return fmt.Sprintf("the object %q is not at <tenant>/<dataset>/<file name>", key)
+	return fmt.Sprintf("the object %q is not at <tenant>/<dataset>/<file name>", Echo(key))
 }
 
 // MsgLineTooLong rejects a file with a line longer than the limit.
 func MsgLineTooLong(limit int) string {
 	return fmt.Sprintf("the file has a row longer than %d bytes", limit)
+}
+
+// MsgUnpacked rejects a workbook that expands to more than limit bytes
+// when unpacked (a decompression bomb says so: the partner learns why, not
+// that the file is of the wrong kind).
+func MsgUnpacked(limit int64) string {
+	return fmt.Sprintf("the file expands to more than %d MiB when unpacked, far more than a workbook within the row limit needs (a damaged file or a decompression bomb); save the data again as a new .xlsx or .csv file", limit>>20)
+}
+
+// MsgRowNumber rejects a workbook whose sheet numbers a row beyond last, the
+// last row a spreadsheet has.
+func MsgRowNumber(last int) string {
+	return fmt.Sprintf("the sheet numbers a row beyond %d, the last row a spreadsheet has: the file is damaged; save the data again as a new .xlsx or .csv file", last)
 }
 
 // MsgSuperseded rejects an upload whose key was overwritten before it was read.
@@ -188,7 +233,7 @@ const MsgDeleted = "the file was deleted before it could be read"
 
 // MsgBadMode rejects an upload whose mode is neither create nor update.
 func MsgBadMode(mode string) string {
-	return fmt.Sprintf("the mode %q is not one of create, update", mode)
+	return fmt.Sprintf("the mode %q is not one of create, update", Echo(mode))
 }
 
 // MsgNoGroup is the seeds' message for a group the tenant does not have.
@@ -230,7 +275,7 @@ const MsgCancelled = "the import was cancelled (the file was deleted) before thi
 // MsgBadOption rejects an upload whose metadata sets an option to a value it
 // does not take.
 func MsgBadOption(option, value string, takes ...string) string {
-	return fmt.Sprintf("the option %s cannot be %q; it takes: %s", option, value, strings.Join(takes, ", "))
+	return fmt.Sprintf("the option %s cannot be %q; it takes: %s", option, Echo(value), strings.Join(takes, ", "))
 }
 
 // MsgPermissionsUsersOnly rejects an upload of another dataset whose
@@ -240,5 +285,5 @@ const MsgPermissionsUsersOnly = "the options assign-groups and mirror-user apply
 // MsgNoMirrorUser is a users row of an import whose user to mirror does not
 // exist.
 func MsgNoMirrorUser(login string) string {
-	return fmt.Sprintf("the user to mirror, %q, does not exist, so this user's permissions cannot be given", login)
+	return fmt.Sprintf("the user to mirror, %q, does not exist, so this user's permissions cannot be given", Echo(login))
 }

@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/schemas"
@@ -42,6 +43,38 @@ func TestMessagesFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
 				t.Errorf("message =\n %q\nwant\n %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEcho: partner text a message repeats is cut at MaxEcho bytes, on a
+// rune boundary, with a marker; shorter text is left alone.
+func TestEcho(t *testing.T) {
+	long := strings.Repeat("a", schemas.MaxEcho+1)
+	cyr := strings.Repeat("я", schemas.MaxEcho) // 2 bytes a rune
+	cases := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{name: "short", got: schemas.Echo("O'Brien"), want: "O'Brien"},
+		{name: "at the bound", got: schemas.Echo(long[:schemas.MaxEcho]), want: long[:schemas.MaxEcho]},
+		{name: "over the bound", got: schemas.Echo(long), want: long[:schemas.MaxEcho] + schemas.CutMarker},
+		{name: "runes stay whole", got: schemas.Cut("aя", 2), want: "a" + schemas.CutMarker},
+		{name: "multi-byte", got: schemas.Echo(cyr), want: cyr[:schemas.MaxEcho] + schemas.CutMarker},
+		{name: "unknown column", got: schemas.MsgUnknownColumn(long, "x"),
+			want: `the file has an unknown column "` + long[:schemas.MaxEcho] + schemas.CutMarker + `"; expected headers: x`},
+		{name: "a shown value", got: schemas.Clients.Fields[1].Show(long), want: long[:schemas.MaxEcho] + schemas.CutMarker},
+		{name: "unpacked", got: schemas.MsgUnpacked(64 << 20),
+			want: "the file expands to more than 64 MiB when unpacked, far more than a workbook within the row limit needs (a damaged file or a decompression bomb); save the data again as a new .xlsx or .csv file"},
+		{name: "row number", got: schemas.MsgRowNumber(1048576),
+			want: "the sheet numbers a row beyond 1048576, the last row a spreadsheet has: the file is damaged; save the data again as a new .xlsx or .csv file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got\n %q\nwant\n %q", tc.got, tc.want)
 			}
 		})
 	}
