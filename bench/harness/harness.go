@@ -433,3 +433,13 @@ func (e *ImportEvents) Timeline(start time.Time, uploaded time.Duration) string 
 		uploaded.Seconds(), since(e.seen[schemas.EventReceived]), since(e.seen[schemas.EventProgress]), since(e.seen[schemas.EventIngested]),
 		since(e.lastProgress), since(e.seen[schemas.EventCompleted]))
 }
+
+// Await waits until an event of type typ has been seen, or ctx ends.
+func (e *ImportEvents) Await(ctx context.Context, typ string) error {
+	return parts.WaitFor(ctx, 24*time.Hour, func() (bool, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		_, ok := e.seen[typ]
+		return ok, nil
+	})
+}
