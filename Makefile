@@ -3,7 +3,7 @@
 
 PKGS := ./... ./schemas/... ./platform/... ./ingest/... ./validate/... ./transform/... ./load/... ./notify/...
 
-.PHONY: demo test bench parts build vet
+.PHONY: demo test bench faults parts build vet
 
 demo: parts
 	go run ./cmd/sluice demo
@@ -13,6 +13,10 @@ test: parts vet
 
 bench: parts
 	go run ./bench
+
+# The fault suite, full form (RELIABILITY.md); FAULTS_SHORT=1 is CI's.
+faults: parts
+	go run ./faults
 
 parts:
 	scripts/parts.sh

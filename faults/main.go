@@ -179,12 +179,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // context ended.
 const restartTimeout = 2 * time.Minute
 
-// restart starts pr again, whether or not ctx ended.
-func restart(pr *harness.Proc) error {
+// restart starts pr again, whether or not the trial ended.
+func restart(pr *harness.Proc) error { return bringBack(pr.Name, pr.Restart) }
+
+// bringBack starts a part again with start, whether or not the trial
+// ended: a trial leaves every part running.
+func bringBack(name string, start func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), restartTimeout)
 	defer cancel()
-	if err := pr.Restart(ctx); err != nil {
-		return fmt.Errorf("restart %s: %w", pr.Name, err)
+	if err := start(ctx); err != nil {
+		return fmt.Errorf("restart %s: %w", name, err)
 	}
 	return nil
 }
@@ -238,12 +242,7 @@ func clickHouseDown(down time.Duration) func(ctx context.Context, f *fault) erro
 		f.p.CH.Part.Kill()
 		f.struck()
 		sleep(f.trial, down)
-		rctx, cancel := context.WithTimeout(context.Background(), restartTimeout)
-		defer cancel()
-		if err := f.p.CH.Restart(rctx); err != nil {
-			return fmt.Errorf("restart clickhouse: %w", err)
-		}
-		return nil
+		return bringBack("clickhouse", f.p.CH.Restart)
 	}
 }
 
@@ -279,12 +278,7 @@ func smtpDown(down time.Duration) func(ctx context.Context, f *fault) error {
 			f.missed = "the summary was mailed before SMTP went down"
 		}
 		sleep(f.trial, down)
-		rctx, cancel := context.WithTimeout(context.Background(), restartTimeout)
-		defer cancel()
-		if err := f.p.Mail.Start(rctx); err != nil {
-			return fmt.Errorf("restart mailpit: %w", err)
-		}
-		return nil
+		return bringBack("mailpit", f.p.Mail.Start)
 	}
 }
 
