@@ -20,49 +20,22 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/nats-io/nats.go"
-
-	"github.com/sluicehq/sluice/platform"
-	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/bench/harness"
 	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
 )
-
-// memoryLimitMiB is the soft memory limit each stage runs with, the same
-// as in docker-compose.yml.
-func memoryLimitMiB(stage string) string {
-	if stage == schemas.StageTransform {
-		return "140" // see docker-compose.yml
-	}
-	return "160"
-}
-
-// workload is a file for the bench: rows of a dataset.
-type workload struct {
-	ds     *schemas.Dataset
-	rows   int
-	header []string
-	// row returns the cells of row i (from 1), and whether the row is bad.
-	row func(i int) (cells []string, bad bool)
-}
 
 func main() {
 	sizes := []int{100_000, 1_000_000}
@@ -82,12 +55,12 @@ func main() {
 			*dst = n
 		}
 	}
-	var files []workload
+	var files []harness.Workload
 	for _, n := range sizes {
-		files = append(files, workload{schemas.Clients, n, clientsHeader, clientRow})
+		files = append(files, harness.Clients(n))
 	}
 	if users > 0 {
-		files = append(files, workload{schemas.Users, users, usersHeader, userRow})
+		files = append(files, harness.Users(users))
 	}
 	if err := run(files, runs); err != nil {
 		log.Fatalf("bench: %v", err)
@@ -118,7 +91,7 @@ type peak struct {
 
 // run measures each workload runs times, and prints each run's figures and,
 // over several runs, the spread of the ratio to ClickHouse's own load.
-func run(files []workload, runs int) error {
+func run(files []harness.Workload, runs int) error {
 	root := parts.RepoRoot()
 	out := filepath.Join(root, "bench", "out")
 	if err := os.RemoveAll(out); err != nil {
@@ -128,7 +101,7 @@ func run(files []workload, runs int) error {
 		return err
 	}
 	bin := filepath.Join(out, "bin")
-	if err := buildBinaries(root, bin); err != nil {
+	if err := harness.BuildBinaries(root, bin); err != nil {
 		return err
 	}
 	ch, stopCH, err := parts.NewClickHouse(filepath.Join(out, "clickhouse"))
@@ -159,28 +132,12 @@ func run(files []workload, runs int) error {
 	return nil
 }
 
-// buildBinaries builds sluice and nats-server into bin: the pipeline runs
-// as separate processes.
-func buildBinaries(root, bin string) error {
-	for _, b := range [][]string{
-		{"go", "build", "-o", filepath.Join(bin, "sluice"), "./cmd/sluice"},
-		{"go", "build", "-o", filepath.Join(bin, "nats-server"), "github.com/nats-io/nats-server/v2"},
-	} {
-		cmd := exec.Command(b[0], b[1:]...)
-		cmd.Dir = root
-		if o, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %v\n%s", b, err, o)
-		}
-	}
-	return nil
-}
-
 // reportRatios prints the best, median and worst ratio of a workload's runs
 // to ClickHouse's own load.
-func reportRatios(w workload, ratios []float64) {
+func reportRatios(w harness.Workload, ratios []float64) {
 	sort.Float64s(ratios)
 	fmt.Printf("\n%d %s rows, %d runs: ratio to ClickHouse's own load best %.1fx, median %.1fx, worst %.1fx\n",
-		w.rows, w.ds.Name, len(ratios), ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+		w.Rows, w.DS.Name, len(ratios), ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
 }
 
 // report prints the figures of one run.
@@ -200,68 +157,40 @@ func report(r result) {
 // measure runs workload w once (its run-th time): ClickHouse's own load of
 // its file, then the pipeline's import of the same file, and checks that
 // exactly the bad rows were rejected and every other row created.
-func measure(out, bin string, w workload, run int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
-	r := result{dataset: w.ds.Name, rows: w.rows}
-	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.ds.Name, w.rows, run))
-	file, err := writeWorkload(dir, w, &r)
+func measure(out, bin string, w harness.Workload, run int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
+	r := result{dataset: w.DS.Name, rows: w.Rows}
+	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.DS.Name, w.Rows, run))
+	f, err := harness.WriteFile(dir, w)
 	if err != nil {
 		return r, err
 	}
+	r.bad, r.fileMiB = f.Bad, f.MiB
 	ctx := context.Background()
-	if err := waitForMerges(ctx, ch); err != nil {
+	if err := harness.WaitForMerges(ctx, ch); err != nil {
 		return r, err
 	}
-	if r.clickhouse, err = clickhouseLoad(ctx, ch, file, w, run); err != nil {
+	if r.clickhouse, err = clickhouseLoad(ctx, ch, f.Path, w, run); err != nil {
 		return r, err
 	}
-	p := &pipeline{dir: dir, bin: bin, ch: ch, mail: mail}
-	defer p.stop()
-	if err := p.start(ctx, w, run); err != nil {
+	// A tenant of the run's own, whose limits let the whole file in: every
+	// row is new to it.
+	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail,
+		Tenant: fmt.Sprintf("bench-%s%d-%d", w.DS.Name, w.Rows, run), Contact: "bench@bench.example", MaxRows: w.Rows}
+	defer p.Stop()
+	if err := p.Start(ctx); err != nil {
 		return r, err
 	}
-	if err := p.timeImport(ctx, file, w.ds.Name, &r); err != nil {
+	if err := timeImport(ctx, p, f.Path, w.DS.Name, &r); err != nil {
 		return r, err
 	}
 	return r, checkOutcome(r)
 }
 
-// writeWorkload writes w's file into dir, and notes in r how many of its
-// rows are bad and its size.
-func writeWorkload(dir string, w workload, r *result) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	file := filepath.Join(dir, w.ds.Name+".csv")
-	bad, err := generate(file, w)
-	if err != nil {
-		return "", err
-	}
-	r.bad = bad
-	if st, err := os.Stat(file); err == nil {
-		r.fileMiB = float64(st.Size()) / (1 << 20)
-	}
-	return file, nil
-}
-
-// waitForMerges waits until ClickHouse merges nothing: both measurements
-// start from a quiet server, as the merges of an earlier run's parts would
-// otherwise take the CPU from this one.
-func waitForMerges(ctx context.Context, ch *parts.ClickHouse) error {
-	if err := parts.WaitFor(ctx, 2*time.Minute, func() (bool, error) {
-		var merges uint64
-		err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&merges)
-		return merges == 0, err
-	}); err != nil {
-		return fmt.Errorf("waiting for ClickHouse's merges: %w", err)
-	}
-	return nil
-}
-
 // clickhouseLoad times ClickHouse's own load of file (clickhouse-client,
 // FORMAT CSVWithNames) into a new table of String columns.
-func clickhouseLoad(ctx context.Context, ch *parts.ClickHouse, file string, w workload, run int) (time.Duration, error) {
-	table := fmt.Sprintf("bench_%s_%d_%d", w.ds.Name, w.rows, run)
-	if err := createStringTable(ctx, ch, table, w.header); err != nil {
+func clickhouseLoad(ctx context.Context, ch *parts.ClickHouse, file string, w harness.Workload, run int) (time.Duration, error) {
+	table := fmt.Sprintf("bench_%s_%d_%d", w.DS.Name, w.Rows, run)
+	if err := createStringTable(ctx, ch, table, w.Header); err != nil {
 		return 0, err
 	}
 	host, port, _ := strings.Cut(ch.Config.Addr, ":")
@@ -295,233 +224,48 @@ func createStringTable(ctx context.Context, ch *parts.ClickHouse, table string, 
 	return ch.Conn.Exec(ctx, fmt.Sprintf("CREATE TABLE sluice.%s (%s) ENGINE = MergeTree ORDER BY tuple()", table, strings.Join(cols, ", ")))
 }
 
-// pipeline is the pipeline of one run, one process per part: nats-server,
-// MinIO and a `sluice <stage>` per stage, on the shared ClickHouse and
-// Mailpit.
-type pipeline struct {
-	dir, bin string // the run's folder, and where the binaries are
-	ch       *parts.ClickHouse
-	mail     *parts.Mailpit
-
-	procs   []*proc // nats-server, then the stages
-	natsURL string
-	nc      *nats.Conn
-	s3      platform.S3Config
-	minio   *parts.Part
-	tenant  string // the run's own tenant: every row is new to it
-}
-
-// start starts nats-server, MinIO and the stages, for a tenant of the
-// run's own.
-func (p *pipeline) start(ctx context.Context, w workload, run int) error {
-	if err := p.startNATS(ctx); err != nil {
-		return err
-	}
-	var err error
-	if p.s3, err = parts.MinIOConfig(); err != nil {
-		return err
-	}
-	if p.minio, err = parts.NewMinIO(filepath.Join(p.dir, "minio"), p.natsURL, p.s3); err != nil {
-		return err
-	}
-	tenants, err := p.writeTenants(w, run)
-	if err != nil {
-		return err
-	}
-	return p.startStages(ctx, tenants)
-}
-
-// stop stops what start started: MinIO, the connection to NATS, then the
-// processes, last first.
-func (p *pipeline) stop() {
-	if p.minio != nil {
-		p.minio.Stop()
-	}
-	if p.nc != nil {
-		p.nc.Close()
-	}
-	for _, pr := range slices.Backward(p.procs) {
-		pr.part.Stop()
-	}
-}
-
-// startNATS starts nats-server with JetStream on a free port, connects to
-// it and creates the streams.
-func (p *pipeline) startNATS(ctx context.Context) error {
-	natsPort, _ := parts.FreePort()
-	p.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	conf := filepath.Join(p.dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 8MB\njetstream { store_dir: %q }\n",
-		natsPort, filepath.Join(p.dir, "nats"))), 0o644); err != nil {
-		return err
-	}
-	ready := func() error {
-		c, err := net.Dial("tcp", strings.TrimPrefix(p.natsURL, "nats://"))
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}
-	ns, err := parts.Start(ctx, "nats", p.dir, nil, ready, filepath.Join(p.bin, "nats-server"), "-c", conf)
-	if err != nil {
-		return err
-	}
-	p.procs = append(p.procs, &proc{name: "nats", part: ns})
-	if p.nc, err = bus.Connect(p.natsURL, "bench", "", ""); err != nil {
-		return err
-	}
-	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return p.nc.IsConnected(), nil }); err != nil {
-		return fmt.Errorf("nats-server: %w", err)
-	}
-	js, err := p.nc.JetStream()
-	if err != nil {
-		return err
-	}
-	return bus.EnsureStreams(js)
-}
-
-// writeTenants writes the run's tenants file, with a tenant of its own per
-// size and run whose limits let the whole file in, and returns its path.
-func (p *pipeline) writeTenants(w workload, run int) (string, error) {
-	tenants := filepath.Join(p.dir, "tenants.json")
-	p.tenant = fmt.Sprintf("bench-%s%d-%d", w.ds.Name, w.rows, run)
-	err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": "bench@bench.example", "max_rows": %d, "max_bytes": %d}}`, p.tenant, w.rows, 1<<30)), 0o644)
-	return tenants, err
-}
-
-// startStages starts a `sluice <stage>` process per stage, each with its
-// metrics on a free port, and waits until each is healthy.
-func (p *pipeline) startStages(ctx context.Context, tenants string) error {
-	for _, stage := range schemas.Stages {
-		mport, _ := parts.FreePort()
-		pr, err := parts.Start(ctx, stage, p.dir, p.stageEnv(stage, tenants, mport), parts.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)),
-			filepath.Join(p.bin, "sluice"), stage)
-		if err != nil {
-			return err
-		}
-		p.procs = append(p.procs, &proc{name: stage, part: pr, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)})
-	}
-	return nil
-}
-
-// stageEnv is the environment of a stage's process, its metrics on
-// metricsPort.
-func (p *pipeline) stageEnv(stage, tenants string, metricsPort int) []string {
-	return []string{
-		"SLUICE_NATS_URL=" + p.natsURL,
-		// The stages are separate processes: one key for all.
-		"SLUICE_SECRET_KEY=" + strings.Repeat("5e", 32),
-		"SLUICE_CLICKHOUSE_ADDR=" + p.ch.Config.Addr,
-		"SLUICE_SMTP_ADDR=" + p.mail.SMTPAddr,
-		"SLUICE_TENANTS_FILE=" + tenants,
-		"SLUICE_S3_ENDPOINT=" + p.s3.Endpoint,
-		fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", metricsPort),
-		"SLUICE_MEMORY_LIMIT_MIB=" + memoryLimitMiB(stage),
-	}
-}
-
 // timeImport uploads file to the run's tenant and times its import to the
 // completed event; it notes in r that time, the outcome, every process's
 // peaks and the timeline of the import's events.
-func (p *pipeline) timeImport(ctx context.Context, file, dataset string, r *result) error {
-	events, err := watchImport(p.nc)
+func timeImport(ctx context.Context, p *harness.Pipeline, file, dataset string, r *result) error {
+	events, err := harness.WatchImports(p.NC)
 	if err != nil {
 		return err
 	}
-	defer events.sub.Unsubscribe()
-	body, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	chCPU, minioCPU := cpuSeconds(p.ch.Part.Pid()), cpuSeconds(p.minio.Pid())
+	defer events.Sub.Unsubscribe()
+	chCPU, minioCPU := cpuSeconds(p.CH.Part.Pid()), cpuSeconds(p.MinIO.Pid())
 	start := time.Now()
-	if _, err := platform.NewS3Client(p.s3).PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(p.s3.Bucket), Key: aws.String(p.tenant + "/" + dataset + "/" + filepath.Base(file)), Body: body,
-		Metadata: map[string]string{"uploader": "bench@bench.example"},
-	}); err != nil {
+	if err := p.Upload(ctx, file, dataset, p.Contact); err != nil {
 		return err
 	}
 	uploaded := time.Since(start)
 	select {
-	case ev := <-events.done:
+	case ev := <-events.Done:
 		r.pipeline = time.Since(start)
 		r.counts, r.chunks = ev.Counts, ev.Chunks
 	case <-time.After(20 * time.Minute):
 		return errors.New("the import did not complete in 20 minutes")
 	}
-	r.peaks = p.peaks(chCPU, minioCPU)
-	r.timeline = events.timeline(start, uploaded)
+	r.peaks = peaks(p, chCPU, minioCPU)
+	r.timeline = events.Timeline(start, uploaded)
 	return nil
 }
 
-// peaks reads every process's peak memory and CPU time, and each stage's
+// peaks reads every process of p's peak memory and CPU time, and each stage's
 // handler time; ClickHouse's and MinIO's CPU counts from chCPU and
 // minioCPU, theirs when the upload began.
-func (p *pipeline) peaks(chCPU, minioCPU float64) []peak {
+func peaks(p *harness.Pipeline, chCPU, minioCPU float64) []peak {
 	var peaks []peak
-	for _, pr := range p.procs {
-		pk := peak{name: pr.name, mib: peakMiB(pr.part.Pid()), cpu: cpuSeconds(pr.part.Pid())}
-		if pr.metrics != "" {
-			pk.msgs, pk.avg = handlerTime(pr.metrics, pr.name)
+	for _, pr := range p.Procs {
+		pk := peak{name: pr.Name, mib: peakMiB(pr.Part.Pid()), cpu: cpuSeconds(pr.Part.Pid())}
+		if pr.Metrics != "" {
+			pk.msgs, pk.avg = handlerTime(pr.Metrics, pr.Name)
 		}
 		peaks = append(peaks, pk)
 	}
 	return append(peaks,
-		peak{name: "clickhouse", mib: peakMiB(p.ch.Part.Pid()), cpu: cpuSeconds(p.ch.Part.Pid()) - chCPU},
-		peak{name: "minio", mib: peakMiB(p.minio.Pid()), cpu: cpuSeconds(p.minio.Pid()) - minioCPU})
-}
-
-// importEvents watches the import events: when each type was first seen,
-// when the last progress event came, and the completed event.
-type importEvents struct {
-	sub  *nats.Subscription
-	done chan schemas.ImportEvent
-
-	mu           sync.Mutex
-	seen         map[string]time.Time // first time each event type was seen
-	lastProgress time.Time
-}
-
-// watchImport subscribes to the import events.
-func watchImport(nc *nats.Conn) (*importEvents, error) {
-	e := &importEvents{done: make(chan schemas.ImportEvent, 1), seen: map[string]time.Time{}}
-	var err error
-	e.sub, err = nc.Subscribe("sluice.import.>", e.record)
-	return e, err
-}
-
-// record notes an import event's time, and passes a completed event on.
-func (e *importEvents) record(m *nats.Msg) {
-	var ev schemas.ImportEvent
-	if json.Unmarshal(m.Data, &ev) != nil {
-		return
-	}
-	e.mu.Lock()
-	if _, ok := e.seen[ev.Type]; !ok {
-		e.seen[ev.Type] = time.Now()
-	}
-	if ev.Type == schemas.EventProgress {
-		e.lastProgress = time.Now()
-	}
-	e.mu.Unlock()
-	if ev.Type == schemas.EventCompleted {
-		select {
-		case e.done <- ev:
-		default:
-		}
-	}
-}
-
-// timeline says when, after the upload began at start, the upload ended
-// and each step of the import came.
-func (e *importEvents) timeline(start time.Time, uploaded time.Duration) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	since := func(t time.Time) float64 { return t.Sub(start).Seconds() }
-	return fmt.Sprintf("uploaded %.1fs, received %.1fs, first chunk loaded %.1fs, ingested %.1fs, last chunk loaded %.1fs, completed %.1fs",
-		uploaded.Seconds(), since(e.seen[schemas.EventReceived]), since(e.seen[schemas.EventProgress]), since(e.seen[schemas.EventIngested]),
-		since(e.lastProgress), since(e.seen[schemas.EventCompleted]))
+		peak{name: "clickhouse", mib: peakMiB(p.CH.Part.Pid()), cpu: cpuSeconds(p.CH.Part.Pid()) - chCPU},
+		peak{name: "minio", mib: peakMiB(p.MinIO.Pid()), cpu: cpuSeconds(p.MinIO.Pid()) - minioCPU})
 }
 
 // checkOutcome checks that exactly the bad rows were rejected and every
@@ -531,90 +275,6 @@ func checkOutcome(r result) error {
 		return fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, r.rows, r.rows-r.bad, r.bad)
 	}
 	return nil
-}
-
-// generate writes the workload's file, and returns how many of its rows are
-// bad.
-func generate(path string, wl workload) (bad int, err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintln(w, strings.Join(wl.header, ","))
-	for i := 1; i <= wl.rows; i++ {
-		cells, isBad := wl.row(i)
-		if isBad {
-			bad++
-		}
-		fmt.Fprintln(w, strings.Join(cells, ","))
-	}
-	if err := w.Flush(); err != nil {
-		return 0, err
-	}
-	return bad, f.Close()
-}
-
-var clientsHeader = []string{"ID", "firstName", "lastName", "email", "project", "desk", "active", "type", "created"}
-
-// clientRow is a client row; every 50th is bad, in turns of six kinds, so
-// exactly 2% are rejected.
-func clientRow(i int) (cells []string, bad bool) {
-	first, last := fmt.Sprintf("First%d", i%9973), fmt.Sprintf("Last%d", i%7919)
-	email := fmt.Sprintf("user%d@bench.example", i)
-	active, created := []string{"True", "False"}[i%2], fmt.Sprintf("2024-%02d-%02dT%02d:%02d:00Z", 1+i%12, 1+i%28, i%24, i%60)
-	if i%50 == 0 {
-		switch (i / 50) % 6 {
-		case 0:
-			email = fmt.Sprintf("user%d-at-bench.example", i)
-		case 1:
-			first = ""
-		case 2:
-			last = strings.Repeat("L", 51)
-		case 3:
-			active = "maybe"
-		case 4:
-			created = "2024-02-30"
-		case 5:
-			email = fmt.Sprintf("user%d@bench.example", i-1) // a duplicate of the row before
-		}
-	}
-	return []string{fmt.Sprintf("%024x", i), first, last, email, fmt.Sprintf("%024x", i%97), fmt.Sprintf("%024x", i%89),
-		active, []string{"Personal", "Corporate", "Partner"}[i%3], created}, i%50 == 0
-}
-
-var usersHeader = []string{"login", "password", "email", "phone", "firstName", "lastName", "manager", "mustChangePassword"}
-
-// userRow is a user row with its own password; every 50th is bad, in turns
-// of six kinds, so exactly 2% are rejected.
-func userRow(i int) (cells []string, bad bool) {
-	login, password, email := fmt.Sprintf("user%d", i), fmt.Sprintf("Welcome%d", 1000+i), fmt.Sprintf("user%d@bench.example", i)
-	phone, first, manager := fmt.Sprintf("+7 916 %03d-%02d-%02d", i/10000%1000, i/100%100, i%100), fmt.Sprintf("First%d", i%9973), []string{"0", "1"}[i%2]
-	if i%50 == 0 {
-		switch (i / 50) % 6 {
-		case 0:
-			password = "Welcome" // no digit: the password policy
-		case 1:
-			email = fmt.Sprintf("user%d-at-bench.example", i)
-		case 2:
-			first = ""
-		case 3:
-			phone = "12"
-		case 4:
-			manager = "maybe"
-		case 5:
-			login = fmt.Sprintf("user%d", i-1) // a duplicate of the row before
-		}
-	}
-	return []string{login, password, email, phone, first, fmt.Sprintf("Last%d", i%7919), manager, fmt.Sprint(i % 2)}, i%50 == 0
-}
-
-// proc is a process of the pipeline.
-type proc struct {
-	name    string
-	part    *parts.Part
-	metrics string // the stage's /metrics, if it is a stage
 }
 
 // handlerTime reads a stage's message count and mean handling time from its

@@ -28,6 +28,9 @@ type ClickHouse struct {
 	Config platform.ClickHouseConfig
 	Conn   driver.Conn
 	Part   *Part
+
+	dir  string
+	port int
 }
 
 // NewClickHouse starts ClickHouse in dir on free ports and migrates it;
@@ -38,7 +41,7 @@ func NewClickHouse(dir string) (*ClickHouse, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	part, err := StartClickHouse(ctx, dir, port, filepath.Join(RepoRoot(), "deploy", "clickhouse", "users.d"), "sluice")
+	part, err := StartClickHouse(ctx, dir, port, clickHouseUsers(), "sluice")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,13 +56,31 @@ func NewClickHouse(dir string) (*ClickHouse, func(), error) {
 		part.Stop()
 		return nil, nil, err
 	}
-	return &ClickHouse{Config: cfg, Conn: conn, Part: part}, func() { conn.Close(); part.Stop() }, nil
+	ch := &ClickHouse{Config: cfg, Conn: conn, Part: part, dir: dir, port: port}
+	return ch, func() { conn.Close(); ch.Part.Stop() }, nil
+}
+
+func clickHouseUsers() string { return filepath.Join(RepoRoot(), "deploy", "clickhouse", "users.d") }
+
+// Restart starts ClickHouse again, after its part was stopped or killed, on
+// the same port and with the same data; Conn reconnects by itself.
+func (c *ClickHouse) Restart(ctx context.Context) error {
+	part, err := StartClickHouse(ctx, c.dir, c.port, clickHouseUsers(), c.Config.Database)
+	if err != nil {
+		return err
+	}
+	c.Part = part
+	return nil
 }
 
 // Mailpit is a running Mailpit.
 type Mailpit struct {
 	SMTPAddr string
 	API      string // http://host:port
+
+	part              *Part
+	dir               string
+	smtpPort, webPort int
 }
 
 // NewMailpit starts Mailpit in dir on free ports; the returned func stops
@@ -73,11 +94,25 @@ func NewMailpit(dir string) (*Mailpit, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	part, err := StartMailpit(context.Background(), dir, smtp, web)
-	if err != nil {
+	m := &Mailpit{SMTPAddr: fmt.Sprintf("127.0.0.1:%d", smtp), dir: dir, smtpPort: smtp, webPort: web}
+	if err := m.Start(context.Background()); err != nil {
 		return nil, nil, err
 	}
-	return &Mailpit{SMTPAddr: fmt.Sprintf("127.0.0.1:%d", smtp), API: "http://" + part.Addr}, part.Stop, nil
+	m.API = "http://" + m.part.Addr
+	return m, m.Stop, nil
+}
+
+// Stop stops Mailpit: SMTP is down until Start.
+func (m *Mailpit) Stop() { m.part.Stop() }
+
+// Start starts Mailpit on its ports, with the messages it held.
+func (m *Mailpit) Start(ctx context.Context) error {
+	part, err := StartMailpit(ctx, m.dir, m.smtpPort, m.webPort)
+	if err != nil {
+		return err
+	}
+	m.part = part
+	return nil
 }
 
 // MinIOConfig picks free ports for a MinIO NewMinIO will start.

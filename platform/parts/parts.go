@@ -32,18 +32,34 @@ type Part struct {
 // Pid is the part's process id.
 func (p *Part) Pid() int { return p.cmd.Process.Pid }
 
-// Stop ends the part and waits for it.
+// Stop ends the part and waits for it. A part that has ended already
+// (killed, or exited by itself) is left as it is.
 func (p *Part) Stop() {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-p.done:
+	case err := <-p.done:
+		p.done <- err
 	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 	}
+}
+
+// Kill ends the part at once (SIGKILL, as a crash would) and waits for it.
+func (p *Part) Kill() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	err := <-p.done
+	p.done <- err // for a later Stop or Kill
+}
+
+// Signal sends the part sig: SIGSTOP freezes it, SIGCONT thaws it.
+func (p *Part) Signal(sig os.Signal) error {
+	return p.cmd.Process.Signal(sig)
 }
 
 // FindBinary looks a part's binary up in PATH, then in $GOPATH/bin (where
