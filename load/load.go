@@ -410,12 +410,11 @@ func report(w *Write, chunks []*schemas.Chunk) []schemas.Counts {
 	return counts
 }
 
-// deadLetter sends the rows load rejected to the dead-letter stream, a
-// message per chunk, as validate sends its own.
+// deadLetter sends the rows load rejected to the dead-letter stream, by
+// chunk, as validate sends its own.
 func (s *Stage) deadLetter(imp schemas.Import, late map[int][]schemas.Rejected) error {
 	for chunk, rejected := range late {
-		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(imp.Tenant, imp.Dataset), schemas.MsgID(imp.ID, schemas.TokenLoadDLQ, chunk),
-			schemas.DLQRows{Import: imp, Chunk: chunk, Rejected: rejected}); err != nil {
+		if err := bus.PublishDeadLetters(s.Pub, schemas.TokenLoadDLQ, imp, chunk, rejected); err != nil {
 			return err
 		}
 	}

@@ -150,8 +150,11 @@ func (c *Chunk) Size() int {
 // DLQRows is what validate sends to the dead-letter stream for a chunk that
 // had rejected rows.
 type DLQRows struct {
-	Import   Import     `json:"import"`
-	Chunk    int        `json:"chunk"`
+	Import Import `json:"import"`
+	Chunk  int    `json:"chunk"`
+	// Part numbers the messages of one chunk's rejected rows, from 0: a
+	// chunk's rows are sent in parts of bounded size.
+	Part     int        `json:"part,omitempty"`
 	Rejected []Rejected `json:"rejected"`
 }
 

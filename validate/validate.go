@@ -164,9 +164,7 @@ func (s *Stage) handle(msg *message.Message) error {
 		return err
 	}
 	if len(rejected) > 0 {
-		if err := bus.Publish(s.Pub, schemas.DLQRowsSubject(c.Import.Tenant, c.Import.Dataset),
-			schemas.MsgID(c.Import.ID, schemas.TokenValidateDLQ, c.Number),
-			schemas.DLQRows{Import: c.Import, Chunk: c.Number, Rejected: rejected}); err != nil {
+		if err := bus.PublishDeadLetters(s.Pub, schemas.TokenValidateDLQ, c.Import, c.Number, rejected); err != nil {
 			return err
 		}
 	}
