@@ -22,6 +22,9 @@ type Config struct {
 	// (deploy/nats.conf gives each stage its own user).
 	NATSUser     string
 	NATSPassword string
+	// NATSReplicas is how many copies of each stream and KV bucket a new
+	// one gets: 1 on a single server, 3 on a cluster.
+	NATSReplicas int
 
 	S3 S3Config
 
@@ -73,6 +76,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		NATSStoreDir: cmp.Or(env.String("SLUICE_NATS_STORE"), ".data/nats"),
 		NATSUser:     env.String("SLUICE_NATS_USER"),
 		NATSPassword: env.String("SLUICE_NATS_PASSWORD"),
+		NATSReplicas: cmp.Or(env.Int("SLUICE_NATS_REPLICAS"), 1),
 		S3: S3Config{
 			Endpoint:  cmp.Or(env.String("SLUICE_S3_ENDPOINT"), "http://127.0.0.1:9000"),
 			Region:    cmp.Or(env.String("SLUICE_S3_REGION"), "us-east-1"),

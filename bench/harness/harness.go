@@ -313,7 +313,7 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return bus.EnsureStreams(js)
+	return bus.EnsureStreams(js, 1)
 }
 
 // writeTenants writes the run's tenants file, with the run's tenant whose

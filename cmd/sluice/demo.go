@@ -149,7 +149,7 @@ func (s *demoStack) startNATS(port int, storeDir string) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	return bus.EnsureStreams(js)
+	return bus.EnsureStreams(js, 1) // one embedded server
 }
 
 // startPipeline runs every stage until ctx ends, logging to log; the

@@ -118,7 +118,7 @@ func connectStreams(natsURL, name string, cfg platform.Config) (*nats.Conn, erro
 		nc.Close()
 		return nil, fmt.Errorf("nats: %w", err)
 	}
-	if err := bus.EnsureStreams(js); err != nil {
+	if err := bus.EnsureStreams(js, cfg.NATSReplicas); err != nil {
 		nc.Close()
 		return nil, err
 	}

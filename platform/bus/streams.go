@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -55,9 +56,16 @@ func StartNATS(port int, storeDir string) (*server.Server, error) {
 	return ns, nil
 }
 
-// EnsureStreams creates or updates the streams and the claims bucket. It runs
-// before anything publishes, MinIO included.
-func EnsureStreams(js nats.JetStreamContext) error {
+// EnsureStreams creates the streams and the KV buckets that are missing,
+// with replicas copies of each (1 on a single server, 3 on a cluster). It
+// runs before anything publishes, MinIO included, at every start.
+//
+// A stream that exists keeps what an operator set: it only gains what
+// sluice cannot run without (its subjects, a duplicate window that covers
+// the longest retry) and, when replicas asks for more copies than it has,
+// those. Nothing is ever lowered.
+func EnsureStreams(js nats.JetStreamContext, replicas int) error {
+	replicas = max(replicas, 1)
 	streams := []nats.StreamConfig{
 		{Name: schemas.StreamS3Events, Subjects: []string{schemas.SubjectS3Events}},
 		// Rows are work: a chunk leaves the stream once the stage after it
@@ -72,22 +80,28 @@ func EnsureStreams(js nats.JetStreamContext) error {
 		sc.Storage = nats.FileStorage
 		sc.Duplicates = DuplicateWindow
 		sc.MaxAge = 30 * 24 * time.Hour
-		if _, err := js.StreamInfo(sc.Name); errors.Is(err, nats.ErrStreamNotFound) {
-			_, err = js.AddStream(&sc)
-			if err != nil {
+		sc.Replicas = replicas
+		info, err := js.StreamInfo(sc.Name)
+		switch {
+		case errors.Is(err, nats.ErrStreamNotFound):
+			if _, err := js.AddStream(&sc); err != nil {
 				return fmt.Errorf("nats: add stream %s: %w", sc.Name, err)
 			}
-		} else if err != nil {
+		case err != nil:
 			return fmt.Errorf("nats: stream %s: %w", sc.Name, err)
-		} else if _, err := js.UpdateStream(&sc); err != nil {
-			return fmt.Errorf("nats: update stream %s: %w", sc.Name, err)
+		default:
+			if have, changed := raise(info.Config, sc); changed {
+				if _, err := js.UpdateStream(&have); err != nil {
+					return fmt.Errorf("nats: update stream %s: %w", sc.Name, err)
+				}
+			}
 		}
 	}
 	for _, kv := range []nats.KeyValueConfig{
 		{Bucket: ClaimsBucket}, {Bucket: MailedBucket}, {Bucket: CancelledBucket}, {Bucket: NaksBucket, TTL: 24 * time.Hour},
 	} {
 		bucket := kv.Bucket
-		kv.Storage, kv.History = nats.FileStorage, 1
+		kv.Storage, kv.History, kv.Replicas = nats.FileStorage, 1, replicas
 		if _, err := js.KeyValue(bucket); errors.Is(err, nats.ErrBucketNotFound) {
 			if _, err := js.CreateKeyValue(&kv); err != nil {
 				return fmt.Errorf("nats: create kv %s: %w", bucket, err)
@@ -97,6 +111,25 @@ func EnsureStreams(js nats.JetStreamContext) error {
 		}
 	}
 	return nil
+}
+
+// raise returns have with what want needs and have lacks: want's subjects,
+// a duplicate window at least want's, at least want's replicas; and
+// whether that changed anything.
+func raise(have, want nats.StreamConfig) (nats.StreamConfig, bool) {
+	changed := false
+	for _, s := range want.Subjects {
+		if !slices.Contains(have.Subjects, s) {
+			have.Subjects, changed = append(have.Subjects, s), true
+		}
+	}
+	if have.Duplicates < want.Duplicates {
+		have.Duplicates, changed = want.Duplicates, true
+	}
+	if have.Replicas < want.Replicas {
+		have.Replicas, changed = want.Replicas, true
+	}
+	return have, changed
 }
 
 // Connect connects a stage to NATS, retrying while the server starts.

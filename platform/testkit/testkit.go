@@ -41,7 +41,7 @@ func NATS(t testing.TB) (*server.Server, *nats.Conn) {
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
-	if err := bus.EnsureStreams(js); err != nil {
+	if err := bus.EnsureStreams(js, 1); err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
 	return ns, nc
