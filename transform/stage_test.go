@@ -2,6 +2,8 @@ package transform_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -9,16 +11,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/transform"
 )
 
-// TestConsumerWaitsForHashing: transform's consumer gives a chunk minutes,
-// not the default 30 s, before JetStream sends it again: chunks of
-// passwords wait for the hashing slots behind those sent before them, and a
-// redelivered chunk is hashed twice.
-func TestConsumerWaitsForHashing(t *testing.T) {
+// TestLongHashingIsNotSentAgain: a chunk of passwords that takes transform
+// longer than its consumer's AckWait to hash is not sent again meanwhile
+// (transform tells JetStream it is still working), so it is hashed and
+// published once; a transform that died would have it back after AckWait.
+func TestLongHashingIsNotSentAgain(t *testing.T) {
 	_, nc := testkit.NATS(t)
 	secrets, err := platform.NewSecrets(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
@@ -28,10 +32,47 @@ func TestConsumerWaitsForHashing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := transform.New(transform.Config{}, nc, secrets, m, slog.New(slog.DiscardHandler)); err != nil {
+	const ackWait = 2 * time.Second
+	st, err := transform.New(transform.Config{AckWait: ackWait}, nc, secrets, m, slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := nc.JetStream()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-st.Running()
+	js, _ := nc.JetStream()
+
+	imp := schemas.Import{ID: "slow", Tenant: "acme", Dataset: "users", Region: "RU", ReceivedAt: time.Unix(1e9, 0), Password: schemas.DefaultPasswordPolicy}
+	c := &schemas.Chunk{Import: imp, Number: 1, FirstRow: 2}
+	for i := range 300 { // hundreds of tens of milliseconds, on at most two cores
+		cells := make([]string, len(schemas.Users.Fields))
+		for name, v := range map[string]string{"login": fmt.Sprintf("user%d", i), "password": secrets.Seal(fmt.Sprintf("Welcome%d", i)),
+			"email": fmt.Sprintf("user%d@acme.example", i), "firstName": "Anna", "lastName": "Lee"} {
+			cells[schemas.Users.Index(name)] = v
+		}
+		c.Rows = append(c.Rows, schemas.Row{N: i + 2, Cells: cells})
+	}
+	start := time.Now()
+	if err := bus.PublishChunk(st.Pub, schemas.ValidRowsSubject("acme", "users"), "slow.validate.1", c); err != nil {
+		t.Fatal(err)
+	}
+	err = parts.WaitFor(ctx, 2*time.Minute, func() (bool, error) {
+		_, err := js.GetLastMsg(schemas.StreamRows, schemas.ReadyRowsSubject("acme", "users"))
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no transformed chunk: %v", err)
+	}
+	took := time.Since(start)
+	if took < 2*ackWait {
+		t.Logf("hashing took %v, less than twice AckWait: the test proves little on this machine", took)
+	}
+	err = parts.WaitFor(ctx, 5*time.Second, func() (bool, error) {
+		info, err := js.ConsumerInfo(schemas.StreamRows, schemas.DurableTransform)
+		return err == nil && info.NumAckPending == 0, err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +80,7 @@ func TestConsumerWaitsForHashing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config.AckWait < 2*time.Minute {
-		t.Errorf("transform's AckWait is %v, want at least 2m", info.Config.AckWait)
+	if info.NumRedelivered != 0 || info.Delivered.Consumer != 1 {
+		t.Errorf("the chunk was delivered %d times (%d redelivered) over %v of hashing, want once", info.Delivered.Consumer, info.NumRedelivered, took)
 	}
 }

@@ -100,14 +100,14 @@ func pivot(ds *schemas.Dataset, rows []schemas.Row) []schemas.Row {
 	return records
 }
 
-// ackWait is how long a chunk sent to transform may take before JetStream
-// sends it again. A chunk of passwords waits for the hashing slots
-// (HashSecret) behind those sent before it: the chunks a consumer is sent at
-// once (by default 16 of ingest.SecretChunkRows passwords: 800 hashes of tens
-// of milliseconds each) take tens of seconds to hash on two cores, and a
-// chunk redelivered meanwhile is hashed twice. A transform that dies leaves
-// its chunks for this long.
-const ackWait = 2 * time.Minute
+// A chunk of passwords waits for the hashing slots (HashSecret) behind
+// those sent before it: the chunks a consumer is sent at once (by default 16
+// of ingest.SecretChunkRows passwords: 800 hashes of tens of milliseconds
+// each) take tens of seconds to hash on two cores, longer than AckWait, and
+// a chunk sent again meanwhile would be hashed twice. So transform tells
+// JetStream it is still working three times an AckWait, for as long as
+// maxHandling; a transform that dies leaves its chunks for AckWait only.
+const maxHandling = 10 * time.Minute
 
 // Config is the transform stage's configuration.
 type Config = bus.StageConfig
@@ -115,8 +115,10 @@ type Config = bus.StageConfig
 // Stage is the transform stage.
 type Stage struct {
 	*bus.Runner
-	secrets *platform.Secrets
-	metrics *platform.Metrics
+	nc        *nats.Conn
+	heartbeat time.Duration
+	secrets   *platform.Secrets
+	metrics   *platform.Metrics
 }
 
 // New builds the transform stage on the valid rows.
@@ -125,8 +127,8 @@ func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metri
 	if err != nil {
 		return nil, err
 	}
-	c.AckWait = ackWait
-	s := &Stage{secrets: secrets, metrics: m}
+	c.HandlerTimeout = maxHandling
+	s := &Stage{nc: nc, heartbeat: c.AckWait / 3, secrets: secrets, metrics: m}
 	if s.Runner, err = bus.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
@@ -138,6 +140,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	if err != nil {
 		return err
 	}
+	defer bus.Working(s.nc, msg, s.heartbeat)()
 	if c.Rows, err = Records(ds, &c.Import, c.Rows, s.secrets); err != nil {
 		return err
 	}

@@ -64,11 +64,13 @@ func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, 
 			Concurrency: env.Int("SLUICE_VALIDATE_CONCURRENCY"),
 			MaxDeliver:  env.Int("SLUICE_VALIDATE_MAX_DELIVER"),
 			Horizon:     env.Duration("SLUICE_VALIDATE_HORIZON"),
+			AckWait:     env.Duration("SLUICE_VALIDATE_ACK_WAIT"),
 		},
 		transform: transform.Config{
 			Concurrency: env.Int("SLUICE_TRANSFORM_CONCURRENCY"),
 			MaxDeliver:  env.Int("SLUICE_TRANSFORM_MAX_DELIVER"),
 			Horizon:     env.Duration("SLUICE_TRANSFORM_HORIZON"),
+			AckWait:     env.Duration("SLUICE_TRANSFORM_ACK_WAIT"),
 		},
 		load: load.Config{
 			BatchRows:    env.Int("SLUICE_LOAD_BATCH_ROWS"),

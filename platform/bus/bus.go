@@ -217,6 +217,29 @@ func InProgress(nc *nats.Conn, msg *message.Message) error {
 	return nc.Publish(reply, []byte("+WPI"))
 }
 
+// Working tells JetStream every interval that the handler of msg is still
+// working (InProgress), until the returned stop is called: a handler that
+// may outlive its consumer's AckWait keeps its message from being sent
+// again meanwhile, while a crashed one's message comes back after AckWait.
+func Working(nc *nats.Conn, msg *message.Message, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = InProgress(nc, msg) // a lost one only lets the message come back
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 // Messages are JSON, readable with any NATS tool, except chunks of rows,
 // which are most of what flows: they are CBOR (RFC 8949), column by column,
 // compressed with S2 (chunk.go), which decode many times faster than JSON

@@ -107,12 +107,15 @@ type StageConfig struct {
 	// Horizon is how long a message may wait out an outage (0: the
 	// default, 24 h).
 	Horizon time.Duration
+	// AckWait is how long JetStream waits for an answer before it sends a
+	// message again (0: the default, 30 s).
+	AckWait time.Duration
 }
 
 // Validate reports a configuration a stage cannot run with.
 func (c StageConfig) Validate() error {
-	if c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 {
-		return errors.New("stage: Concurrency, MaxDeliver and Horizon must not be negative")
+	if c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 || c.AckWait < 0 {
+		return errors.New("stage: Concurrency, MaxDeliver, Horizon and AckWait must not be negative")
 	}
 	return nil
 }
@@ -126,5 +129,7 @@ func (c StageConfig) Consumer(name, stream, subject string) (Consumer, error) {
 	if c.Concurrency == 0 {
 		c.Concurrency = 4
 	}
-	return Consumer{Name: name, Stream: stream, Subject: subject, MaxDeliver: c.MaxDeliver, Horizon: c.Horizon, Concurrency: c.Concurrency}, nil
+	cons := Consumer{Name: name, Stream: stream, Subject: subject, MaxDeliver: c.MaxDeliver, Horizon: c.Horizon, AckWait: c.AckWait, Concurrency: c.Concurrency}
+	cons.setDefaults()
+	return cons, nil
 }
