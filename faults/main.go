@@ -476,9 +476,9 @@ func check(ctx context.Context, o *outcome, f *fault, w8 *warehouseView, p *harn
 	if o.emails != 1 {
 		problem("%d summary emails, want 1", o.emails)
 	}
-	// A poisoned message is a fault of its own (a transient error must not
-	// poison), but what it costs shows above: rows lost, the status.
+	// No fault here is a broken message: a message on a poison subject
+	// means a transient error was taken for a permanent one.
 	if poison := poisoned(p); poison != "" {
-		o.notes = append(o.notes, "poison: "+poison)
+		problem("poisoned: %s", poison)
 	}
 }

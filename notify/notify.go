@@ -423,6 +423,11 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 	rev, err := s.mailed.Create(key, lease)
 	if errors.Is(err, nats.ErrKeyExists) {
 		entry, stored, err = s.mailState(key)
+		if errors.Is(err, nats.ErrKeyNotFound) {
+			// The worker that held the lease let it go (its mail failed)
+			// between our create and our read: try again.
+			return platform.Transient(fmt.Errorf("notify: mailed %s: released meanwhile: %w", key, err))
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("notify: mailed %s: %w", key, err)
