@@ -37,16 +37,7 @@ func bucketEvents(t *testing.T, key string) map[string][][]byte {
 		if err != nil {
 			return out
 		}
-		var ev struct {
-			Records []struct {
-				EventName string `json:"eventName"`
-				S3        struct {
-					Object struct {
-						Key string `json:"key"`
-					} `json:"object"`
-				} `json:"s3"`
-			} `json:"Records"`
-		}
+		var ev schemas.BucketEvent
 		if json.Unmarshal(m.Data, &ev) != nil {
 			continue
 		}

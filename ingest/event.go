@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // ObjectRef is one object version a bucket event (or the bucket sync) points
@@ -34,27 +36,6 @@ type ObjectRef struct {
 	Removed bool
 }
 
-// s3Event is the part of an S3 (MinIO) bucket notification ingest reads.
-type s3Event struct {
-	Records []struct {
-		EventName string    `json:"eventName"`
-		EventTime time.Time `json:"eventTime"`
-		S3        struct {
-			Bucket struct {
-				Name string `json:"name"`
-			} `json:"bucket"`
-			Object struct {
-				Key          string            `json:"key"`
-				Size         int64             `json:"size"`
-				ETag         string            `json:"eTag"`
-				VersionID    string            `json:"versionId"`
-				Sequencer    string            `json:"sequencer"`
-				UserMetadata map[string]string `json:"userMetadata"`
-			} `json:"object"`
-		} `json:"s3"`
-	} `json:"Records"`
-}
-
 // The events that start an import, and those that cancel one (MinIO's
 // internal/event/name.go; AWS sends the same names). Every other event says
 // nothing about a file's content: tagging, retention and legal hold come as
@@ -70,7 +51,7 @@ var (
 // it ignores every other event (see createdEvents).
 // The key arrives URL-encoded (acme%2Fclients%2Fmy+file.csv).
 func ParseEvent(data []byte) ([]ObjectRef, error) {
-	var ev s3Event
+	var ev schemas.BucketEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return nil, fmt.Errorf("ingest: bucket event: %w", err)
 	}

@@ -257,25 +257,12 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 
 // keepAlive heartbeats the claim and calls alive until stop is called.
 func (s *Stage) keepAlive(claim *Claim, alive func()) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(s.cfg.Lease / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				alive()
-				if err := s.ledger.Heartbeat(claim); err != nil {
-					s.logger.Warn("ingest: heartbeat", "import", claim.ImportID(), "err", err)
-				}
-			}
+	return bus.Every(s.cfg.Lease/4, func() {
+		alive()
+		if err := s.ledger.Heartbeat(claim); err != nil {
+			s.logger.Warn("ingest: heartbeat", "import", claim.ImportID(), "err", err)
 		}
-	}()
-	return func() { close(done); <-finished }
+	})
 }
 
 // read checks the file as a whole, then publishes its chunks and the

@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -47,8 +46,7 @@ func TestMinIOOutage(t *testing.T) {
 			minio.Stop()
 		}
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := t.Context()
 	client := platform.NewS3Client(cfg)
 	csv := "firstName,email\nAnn,ann@acme.example\n"
 	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String("acme/clients/away.csv"),
@@ -79,10 +77,7 @@ func TestMinIOOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-st.Running()
+	testkit.Run(t, st)
 	poison, err := js.SubscribeSync(schemas.PoisonSubject(schemas.StageIngest), nats.DeliverAll(), nats.AckNone())
 	if err != nil {
 		t.Fatal(err)

@@ -81,12 +81,7 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
 	}
 	if HasReport(rec) {
-		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
-		m.Attachment = report
-		fmt.Fprintf(&b, "\nThe rejected rows are listed in the attached %s: row, column, rule, value and message.\n", m.AttachmentName)
-		if k.Rejected > maxReportRows {
-			fmt.Fprintf(&b, "It lists the first %d of them.\n", maxReportRows)
-		}
+		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value and message.\n")
 		if rec.Status != schemas.StatusRequiresIntervention {
 			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
 		}
@@ -111,16 +106,24 @@ func composeFailed(rec ImportRecord, name string, report []byte, maxReportRows i
 		"you may also upload the file again.\n")
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: import failed, %d rows loaded, %d not processed", name, loaded, unfinished)}
 	if HasReport(rec) {
-		m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
-		m.Attachment = report
-		fmt.Fprintf(&b, "\nThe rows rejected so far are listed in the attached %s.\n", m.AttachmentName)
-		if k.Rejected > maxReportRows {
-			fmt.Fprintf(&b, "It lists the first %d of them.\n", maxReportRows)
-		}
+		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rows rejected so far are listed in the attached %s.\n")
 	}
 	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
 	m.Body = b.String()
 	return m
+}
+
+// attach attaches the error report of file name to m, and says so in b
+// with intro (which names the attachment), and that the report lists only
+// the first maxReportRows of the rejected rows when it does.
+func attach(b *strings.Builder, m *Mail, name string, report []byte, rejected, maxReportRows int, intro string) {
+	m.AttachmentName = "errors-" + strings.TrimSuffix(name, ".csv") + ".csv"
+	m.Attachment = report
+	b.WriteString("\n")
+	fmt.Fprintf(b, intro, m.AttachmentName)
+	if rejected > maxReportRows {
+		fmt.Fprintf(b, "It lists the first %d of them.\n", maxReportRows)
+	}
 }
 
 // mailKey is the import's key in the mailed bucket: one summary per import,

@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"strconv"
@@ -49,11 +48,8 @@ func TestSMTPOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-st.Running()
+	testkit.Run(t, st)
+	ctx := t.Context()
 	js, _ := nc.JetStream()
 	poison, err := js.SubscribeSync(schemas.PoisonSubject(schemas.StageNotify), nats.DeliverAll(), nats.AckNone())
 	if err != nil {

@@ -2,7 +2,6 @@ package transform_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -37,11 +36,8 @@ func TestLongHashingIsNotSentAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-st.Running()
+	testkit.Run(t, st)
+	ctx := t.Context()
 	js, _ := nc.JetStream()
 
 	imp := schemas.Import{ID: "slow", Tenant: "acme", Dataset: "users", Region: "RU", ReceivedAt: time.Unix(1e9, 0), Password: schemas.DefaultPasswordPolicy}

@@ -2,7 +2,6 @@ package validate_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/validate"
 )
@@ -55,11 +55,8 @@ func TestNATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-st.Running()
+	testkit.Run(t, st)
+	ctx := t.Context()
 
 	ns.Shutdown()
 	ns.WaitForShutdown()

@@ -222,18 +222,24 @@ func InProgress(nc *nats.Conn, msg *message.Message) error {
 // may outlive its consumer's AckWait keeps its message from being sent
 // again meanwhile, while a crashed one's message comes back after AckWait.
 func Working(nc *nats.Conn, msg *message.Message, every time.Duration) (stop func()) {
+	return Every(every, func() { _ = InProgress(nc, msg) }) // a lost one only lets the message come back
+}
+
+// Every calls f every interval until the returned stop is called, which
+// returns once f no longer runs.
+func Every(interval time.Duration, f func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(every)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				_ = InProgress(nc, msg) // a lost one only lets the message come back
+				f()
 			}
 		}
 	}()

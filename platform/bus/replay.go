@@ -367,15 +367,7 @@ func chunkSubject(stage, tenant, dataset string) string {
 func eventSubject(e *DLQEntry, data []byte) string {
 	switch e.Stage {
 	case schemas.StageIngest:
-		var ev struct {
-			Records []struct {
-				S3 struct {
-					Object struct {
-						Key string `json:"key"`
-					} `json:"object"`
-				} `json:"s3"`
-			} `json:"Records"`
-		}
+		var ev schemas.BucketEvent
 		if json.Unmarshal(data, &ev) == nil && len(ev.Records) > 0 {
 			key, err := url.QueryUnescape(ev.Records[0].S3.Object.Key)
 			if err == nil {

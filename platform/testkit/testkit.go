@@ -6,6 +6,7 @@
 package testkit
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -139,4 +140,20 @@ func WriteTenants(t testing.TB, tenants platform.Tenants) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Stage is what a test runs: a stage's Run and Running.
+type Stage interface {
+	Run(ctx context.Context) error
+	Running() chan struct{}
+}
+
+// Run runs st until the test ends, and returns once it consumes.
+func Run(t testing.TB, st Stage) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-st.Running()
 }
