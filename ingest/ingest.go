@@ -89,9 +89,6 @@ func (c *Config) setDefaults() {
 	if c.MaxFileTime == 0 {
 		c.MaxFileTime = time.Hour
 	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 5
-	}
 	if c.SyncInterval == 0 {
 		c.SyncInterval = 24 * time.Hour
 	}

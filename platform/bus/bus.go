@@ -67,7 +67,7 @@ func (c *Consumer) setDefaults() {
 		c.HandlerTimeout = c.AckWait
 	}
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 5
+		c.MaxDeliver = 10
 	}
 	if c.Horizon == 0 {
 		c.Horizon = 24 * time.Hour

@@ -9,22 +9,35 @@ import (
 	"github.com/sluicehq/sluice/platform"
 )
 
-// ErrTooManyDeliveries is the reason a message whose deliveries ended
+// ErrTooManyDeliveries is the reason a message whose handling ended
 // MaxDeliver times with no answer (a crash or a timeout, not a nak for an
 // outage) goes to the poison queue without running its handler again.
 var ErrTooManyDeliveries = errors.New("delivered too many times without an ack")
 
-// MaxDeliveries stops a message on its last allowed delivery, so that it
-// reaches the poison queue instead of crashing its stage again and again.
-// Deliveries nak'd for an outage (counted by naks) do not count.
-func MaxDeliveries(maxDeliver int, count func(*message.Message) int) message.HandlerMiddleware {
-	return func(h message.HandlerFunc) message.HandlerFunc {
+// handlings is what MaxDeliveries needs of the attempts record: how many
+// handlings of a message ended with no answer, and that one starts.
+type handlings interface {
+	crashed(msg *message.Message) int
+	starting(msg *message.Message)
+}
+
+// MaxDeliveries stops a message before its handler starts for the
+// MaxDeliver-th time after ending with no answer, so that it reaches the
+// poison queue instead of crashing its stage again and again. A delivery
+// nak'd for an outage, or held by a process that died before starting it,
+// does not count; the first delivery's fate is not known, and counts as
+// that MaxDeliver-th.
+func MaxDeliveries(maxDeliver int, h handlings) message.HandlerMiddleware {
+	return func(next message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			n := Delivered(msg) - count(msg)
-			if maxDeliver > 0 && n >= maxDeliver {
-				return nil, platform.Permanent(fmt.Errorf("%w (%d of %d)", ErrTooManyDeliveries, n, maxDeliver))
+			if Delivered(msg) < 2 {
+				return next(msg)
 			}
-			return h(msg)
+			if n := h.crashed(msg); maxDeliver > 0 && n+1 >= maxDeliver {
+				return nil, platform.Permanent(fmt.Errorf("%w (%d of %d)", ErrTooManyDeliveries, n+1, maxDeliver))
+			}
+			h.starting(msg)
+			return next(msg)
 		}
 	}
 }

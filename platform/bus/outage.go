@@ -19,20 +19,20 @@ var ErrOutageTooLong = errors.New("a part stayed away past the horizon")
 // waitOutages lets a message wait out an outage: when its handler fails
 // with a transient error (platform.IsTransient), the error goes up to the
 // router, which naks the message with a growing delay (backoff), and the nak
-// is counted (naks); nothing is poisoned. Once the message has waited longer
+// is recorded (attempts); nothing is poisoned. Once the message has waited longer
 // than horizon since it was stored, its error is made permanent. A message
 // handled after a nak drops its count.
 //
 // It announces that the message's import waits (schemas.EventWaiting), once
 // per part and delivery.
-func waitOutages(pub message.Publisher, stage string, horizon time.Duration, counts naks, m *platform.Metrics, logger *slog.Logger) message.HandlerMiddleware {
+func waitOutages(pub message.Publisher, stage string, horizon time.Duration, counts attempts, m *platform.Metrics, logger *slog.Logger) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			had := counts.of(msg)
 			out, err := h(msg)
 			if err == nil {
 				if ferr := counts.forget(msg, had); ferr != nil {
-					logger.Warn("bus: forget naks", "message", msg.UUID, "err", ferr)
+					logger.Warn("bus: forget attempts", "message", msg.UUID, "err", ferr)
 				}
 				return out, nil
 			}
@@ -44,8 +44,12 @@ func waitOutages(pub message.Publisher, stage string, horizon time.Duration, cou
 			}
 			part := string(platform.PartOf(err))
 			m.Waiting.WithLabelValues(part).Inc()
-			if aerr := counts.add(msg, had); aerr != nil {
-				logger.Warn("bus: count nak", "message", msg.UUID, "err", aerr)
+			had.Naks++
+			if Delivered(msg) < 2 {
+				had.Starts++ // a first delivery's start is recorded with its nak
+			}
+			if aerr := counts.put(msg, had); aerr != nil {
+				logger.Warn("bus: record a nak", "message", msg.UUID, "err", aerr)
 			}
 			logger.Warn("bus: waiting for a part", "part", part, "message", msg.UUID, "delivered", Delivered(msg), "err", err)
 			if part != string(platform.PartNATS) {

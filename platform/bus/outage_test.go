@@ -37,7 +37,7 @@ func TestWaitOutages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := waitOutages(&topics{}, "test", 24*time.Hour, naks{}, m, slog.New(slog.DiscardHandler))(func(*message.Message) ([]*message.Message, error) {
+			h := waitOutages(&topics{}, "test", 24*time.Hour, attempts{}, m, slog.New(slog.DiscardHandler))(func(*message.Message) ([]*message.Message, error) {
 				return nil, tc.handlerErr
 			})
 			msg := message.NewMessage(watermill.NewUUID(), nil)

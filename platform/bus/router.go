@@ -31,7 +31,7 @@ var Retries = middleware.Retry{
 // of outages, retries, and the recoverer (a panic is a permanent error). A
 // message is acked only when its handler returns nil or it is safely in the
 // poison queue; a transient error naks it with a growing delay.
-func newRouter(stage string, pub message.Publisher, c Consumer, counts naks, m *platform.Metrics, logger *slog.Logger) (*message.Router, error) {
+func newRouter(stage string, pub message.Publisher, c Consumer, counts attempts, m *platform.Metrics, logger *slog.Logger) (*message.Router, error) {
 	wl := Logger(logger)
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wl)
 	if err != nil {
@@ -46,7 +46,7 @@ func newRouter(stage string, pub message.Publisher, c Consumer, counts naks, m *
 	r.AddMiddleware(
 		timing(m),
 		poison,
-		MaxDeliveries(c.MaxDeliver, counts.of),
+		MaxDeliveries(c.MaxDeliver, tracked{counts, logger}),
 		waitOutages(pub, stage, c.Horizon, counts, m, logger),
 		retry.Middleware,
 		middleware.Recoverer,
@@ -83,7 +83,7 @@ func NewRunner(stage string, nc *nats.Conn, c Consumer, m *platform.Metrics, log
 	if err != nil {
 		return nil, fmt.Errorf("bus: %s: %w", NaksBucket, err)
 	}
-	r, err := newRouter(stage, pub, c, naks{kv}, m, logger)
+	r, err := newRouter(stage, pub, c, attempts{kv}, m, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ type StageConfig struct {
 	// Concurrency is how many messages one instance handles at once.
 	Concurrency int
 	// MaxDeliver bounds the deliveries that end with no answer (0: the
-	// default, 5).
+	// default, 10).
 	MaxDeliver int
 	// Horizon is how long a message may wait out an outage (0: the
 	// default, 24 h).

@@ -25,8 +25,9 @@ const ClaimsBucket = "sluice_claims"
 // import, created before its email is sent, so an import is mailed once.
 const MailedBucket = "sluice_mailed"
 
-// NaksBucket is the KV bucket of the naks of messages that wait out an
-// outage: one key per delivery (see naks), gone a day after its last nak.
+// NaksBucket is the KV bucket of what became of the deliveries of messages
+// that came back: one key per delivery (see attempts), gone a day after its
+// last change.
 const NaksBucket = "sluice_naks"
 
 // CancelledBucket is the KV bucket of cancelled files: one key per object
