@@ -27,7 +27,7 @@
 // FAULTS_TRIALS (a comma-separated list of the names above) picks trials;
 // FAULTS_SHORT=1 is the form CI runs: 100,000 rows, 1,000 users, outages
 // shortened (ClickHouse down 20 s and 60 s, frozen 20 s, SMTP and NATS down
-// 30 s) and a 3-minute deadline per trial instead of 10. A trial that does
+// 30 s) and a 5-minute deadline per trial instead of 10. A trial that does
 // not end by its deadline is reported as such, with what it saw.
 //
 // It prints a line per trial and the totals, and exits 1 when a trial
@@ -66,7 +66,7 @@ func main() {
 		smtpDown: 2 * time.Minute, natsUpload: 2 * time.Minute, deadline: 10 * time.Minute}
 	if os.Getenv("FAULTS_SHORT") == "1" {
 		s = settings{short: true, rows: 100_000, users: 1000, chDown: 20 * time.Second, chDownLong: time.Minute, chFrozen: 20 * time.Second,
-			smtpDown: 30 * time.Second, natsUpload: 30 * time.Second, deadline: 3 * time.Minute}
+			smtpDown: 30 * time.Second, natsUpload: 30 * time.Second, deadline: 5 * time.Minute}
 	}
 	for key, dst := range map[string]*int{"FAULTS_ROWS": &s.rows, "FAULTS_USERS": &s.users} {
 		if v := os.Getenv(key); v != "" {
