@@ -322,8 +322,8 @@ func (s *Stage) wait(ctx context.Context, ev schemas.ImportEvent) error {
 			return err
 		}
 	}
-	if rec.Final() || rec.Reason == *ev.Reason {
-		return nil
+	if rec.Status != schemas.StatusProcessing || rec.Reason == *ev.Reason {
+		return nil // not ingested yet (its ingested event may be waiting too), or ended
 	}
 	rec.Reason = *ev.Reason
 	if err := s.store.SaveImport(ctx, rec); err != nil {
@@ -337,7 +337,7 @@ func (s *Stage) wait(ctx context.Context, ev schemas.ImportEvent) error {
 // an import already complete (its email may not have gone out yet).
 func (s *Stage) check(ctx context.Context, id string) error {
 	rec, ok := s.running.get(id)
-	if !ok {
+	if !ok || rec.Status == schemas.StatusReceived {
 		var err error
 		rec, ok, err = s.store.Import(ctx, id)
 		if err != nil || !ok || rec.Status == schemas.StatusReceived {
