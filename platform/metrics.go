@@ -58,11 +58,11 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 			Name: fmt.Sprintf("sluice_%s_waiting_messages_total", stage),
 			Help: "Messages put back to wait for a part that is away (a transient error), by part.",
 		}, []string{"part"}),
+		Stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: fmt.Sprintf("sluice_%s_stalled_imports", stage),
+			Help: "Imports received or processing that made no progress for a while, by tenant and dataset.",
+		}, []string{"tenant", "dataset"}),
 	}
-	m.Stalled = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: fmt.Sprintf("sluice_%s_stalled_imports", stage),
-		Help: "Imports received or processing that made no progress for a while, by tenant and dataset.",
-	}, []string{"tenant", "dataset"})
 	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting, m.Stalled} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)

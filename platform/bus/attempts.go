@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
@@ -54,9 +55,9 @@ func (a attempts) put(msg *message.Message, r attempt) error {
 	return err
 }
 
-// forget drops msg's record once it is handled.
-func (a attempts) forget(msg *message.Message, r attempt) error {
-	if a.kv == nil || r == (attempt{}) {
+// forget drops msg's record once it is handled; a first delivery has none.
+func (a attempts) forget(msg *message.Message) error {
+	if a.kv == nil || Delivered(msg) < 2 {
 		return nil
 	}
 	if err := a.kv.Purge(attemptsKey(msg)); err != nil && !errors.Is(err, nats.ErrKeyNotFound) {
@@ -65,18 +66,20 @@ func (a attempts) forget(msg *message.Message, r attempt) error {
 	return nil
 }
 
-// tracked is the attempts record as MaxDeliveries and waitOutages use it.
+// tracked is the attempts record as MaxDeliveries uses it.
 type tracked struct {
 	attempts
-	logger interface{ Warn(string, ...any) }
+	logger *slog.Logger
 }
 
-func (t tracked) crashed(msg *message.Message) int { return t.of(msg).crashes() }
-
-func (t tracked) starting(msg *message.Message) {
+func (t tracked) starting(msg *message.Message, maxDeliver int) int {
 	r := t.of(msg)
+	if maxDeliver > 0 && r.crashes()+1 >= maxDeliver {
+		return r.crashes()
+	}
 	r.Starts++
 	if err := t.put(msg, r); err != nil {
 		t.logger.Warn("bus: record a start", "message", msg.UUID, "err", err)
 	}
+	return r.crashes()
 }

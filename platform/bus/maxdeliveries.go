@@ -14,11 +14,11 @@ import (
 // outage) goes to the poison queue without running its handler again.
 var ErrTooManyDeliveries = errors.New("delivered too many times without an ack")
 
-// handlings is what MaxDeliveries needs of the attempts record: how many
-// handlings of a message ended with no answer, and that one starts.
+// handlings is what MaxDeliveries needs of the attempts record: starting
+// returns how many handlings of msg ended with no answer, and records that
+// one starts, unless they reach maxDeliver.
 type handlings interface {
-	crashed(msg *message.Message) int
-	starting(msg *message.Message)
+	starting(msg *message.Message, maxDeliver int) (crashed int)
 }
 
 // MaxDeliveries stops a message before its handler starts for the
@@ -33,10 +33,9 @@ func MaxDeliveries(maxDeliver int, h handlings) message.HandlerMiddleware {
 			if Delivered(msg) < 2 {
 				return next(msg)
 			}
-			if n := h.crashed(msg); maxDeliver > 0 && n+1 >= maxDeliver {
+			if n := h.starting(msg, maxDeliver); maxDeliver > 0 && n+1 >= maxDeliver {
 				return nil, platform.Permanent(fmt.Errorf("%w (%d of %d)", ErrTooManyDeliveries, n+1, maxDeliver))
 			}
-			h.starting(msg)
 			return next(msg)
 		}
 	}

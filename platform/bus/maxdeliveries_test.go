@@ -14,8 +14,12 @@ import (
 // fakeHandlings is an attempts record held in memory.
 type fakeHandlings struct{ crashes, starts int }
 
-func (f *fakeHandlings) crashed(*message.Message) int { return f.crashes }
-func (f *fakeHandlings) starting(*message.Message)    { f.starts++ }
+func (f *fakeHandlings) starting(_ *message.Message, maxDeliver int) int {
+	if maxDeliver == 0 || f.crashes+1 < maxDeliver {
+		f.starts++
+	}
+	return f.crashes
+}
 
 func TestMaxDeliveries(t *testing.T) {
 	errHandler := errors.New("handler failed")

@@ -28,10 +28,9 @@ var ErrOutageTooLong = errors.New("a part stayed away past the horizon")
 func waitOutages(pub message.Publisher, stage string, horizon time.Duration, counts attempts, m *platform.Metrics, logger *slog.Logger) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			had := counts.of(msg)
 			out, err := h(msg)
 			if err == nil {
-				if ferr := counts.forget(msg, had); ferr != nil {
+				if ferr := counts.forget(msg); ferr != nil {
 					logger.Warn("bus: forget attempts", "message", msg.UUID, "err", ferr)
 				}
 				return out, nil
@@ -44,6 +43,7 @@ func waitOutages(pub message.Publisher, stage string, horizon time.Duration, cou
 			}
 			part := string(platform.PartOf(err))
 			m.Waiting.WithLabelValues(part).Inc()
+			had := counts.of(msg)
 			had.Naks++
 			if Delivered(msg) < 2 {
 				had.Starts++ // a first delivery's start is recorded with its nak
