@@ -475,7 +475,7 @@ func (s *Stage) mailState(id string) (nats.KeyValueEntry, *MailState, error) {
 
 // announce publishes the completed event and mails the uploader.
 func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
-	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, mailKeyToken(rec), 0),
+	err := bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventCompleted, rec.ID), schemas.MsgID(rec.ID, completedToken(rec), 0),
 		schemas.ImportEvent{Type: schemas.EventCompleted, Import: rec.Import, Status: rec.Status, Counts: rec.Counts,
 			Chunks: rec.Chunks, Rows: rec.Rows, File: rec.File, Reason: reasonOf(rec)})
 	if err != nil {
@@ -484,9 +484,9 @@ func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
 	return s.mail(ctx, rec)
 }
 
-// mailKeyToken is the Msg-Id token of the completed event: a failed import
+// completedToken is the Msg-Id token of the completed event: a failed import
 // that completes after a replay announces its end again.
-func mailKeyToken(rec ImportRecord) string {
+func completedToken(rec ImportRecord) string {
 	if rec.Status == schemas.StatusFailed {
 		return schemas.TokenCompleted + "-" + schemas.StatusFailed
 	}
