@@ -42,12 +42,20 @@ type Config struct {
 	TenantsFile string
 	MetricsAddr string
 	Pprof       bool
+	// PersonalDataTTL is how long personal data kept for partners to fix
+	// their files (dead letters, poison messages, import_rejections) is
+	// kept: 30 days unless set.
+	PersonalDataTTL time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none):
 	// the garbage collector works harder as the heap nears it, instead of
 	// letting it double. Deployments that give a stage a memory budget set
 	// it below that budget (docker-compose.yml).
 	MemoryLimit int64
 }
+
+// DefaultPersonalDataTTL is how long personal data kept for partners
+// (dead letters, poison messages, import_rejections) lives by default.
+const DefaultPersonalDataTTL = 30 * 24 * time.Hour
 
 // S3Config locates the bucket partners upload to.
 type S3Config struct {
@@ -90,14 +98,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			User:     cmp.Or(env.String("SLUICE_CLICKHOUSE_USER"), "sluice"),
 			Password: cmp.Or(env.String("SLUICE_CLICKHOUSE_PASSWORD"), "sluice"),
 		},
-		SMTPAddr:    cmp.Or(env.String("SLUICE_SMTP_ADDR"), "127.0.0.1:1025"),
-		MailFrom:    cmp.Or(env.String("SLUICE_MAIL_FROM"), "sluice@localhost"),
-		SecretKey:   env.String("SLUICE_SECRET_KEY"),
-		DataDir:     cmp.Or(env.String("SLUICE_DATA"), ".data"),
-		TenantsFile: cmp.Or(env.String("SLUICE_TENANTS_FILE"), "deploy/tenants.json"),
-		MetricsAddr: cmp.Or(env.String("SLUICE_METRICS_ADDR"), "127.0.0.1:9464"),
-		Pprof:       env.String("SLUICE_PPROF") == "1",
-		MemoryLimit: int64(env.Int("SLUICE_MEMORY_LIMIT_MIB")) << 20,
+		SMTPAddr:        cmp.Or(env.String("SLUICE_SMTP_ADDR"), "127.0.0.1:1025"),
+		MailFrom:        cmp.Or(env.String("SLUICE_MAIL_FROM"), "sluice@localhost"),
+		SecretKey:       env.String("SLUICE_SECRET_KEY"),
+		DataDir:         cmp.Or(env.String("SLUICE_DATA"), ".data"),
+		TenantsFile:     cmp.Or(env.String("SLUICE_TENANTS_FILE"), "deploy/tenants.json"),
+		MetricsAddr:     cmp.Or(env.String("SLUICE_METRICS_ADDR"), "127.0.0.1:9464"),
+		Pprof:           env.String("SLUICE_PPROF") == "1",
+		MemoryLimit:     int64(env.Int("SLUICE_MEMORY_LIMIT_MIB")) << 20,
+		PersonalDataTTL: cmp.Or(env.Duration("SLUICE_PERSONAL_DATA_TTL"), DefaultPersonalDataTTL),
 	}
 	if err := env.Err(); err != nil {
 		return Config{}, err

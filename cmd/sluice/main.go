@@ -1,5 +1,6 @@
 // Command sluice runs the bulk-import pipeline.
 //
+//	sluice migrate             creates the streams, consumers, KV buckets and tables, with admin users
 //	sluice up                  every stage in one process, with an embedded NATS JetStream server
 //	sluice ingest|validate|transform|load|notify
 //	                           one stage against an external NATS (SLUICE_NATS_URL), to scale out
@@ -25,7 +26,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | replay [--run <seq>,...|all]`
+const usage = `usage: sluice migrate | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | replay [--run <seq>,...|all]`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
@@ -57,6 +58,8 @@ func main() {
 	defer stop()
 
 	switch cmd := os.Args[1]; {
+	case cmd == "migrate":
+		err = migrate(ctx, cfg, cfg.NATSURL, logger)
 	case cmd == "up":
 		err = up(ctx, cfg, logger)
 	case cmd == "demo":

@@ -39,6 +39,9 @@ func up(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer ns.Shutdown()
 	logger.Info("sluice: nats listening", "url", ns.ClientURL(), "store", cfg.NATSStoreDir)
+	if err := migrate(ctx, cfg, ns.ClientURL(), logger); err != nil {
+		return err
+	}
 	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg.Config))
 }
 
