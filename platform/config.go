@@ -64,6 +64,11 @@ type S3Config struct {
 	AccessKey string
 	SecretKey string
 	Bucket    string
+
+	// AdminAccessKey and AdminSecretKey are MinIO's admin (root) keys, which
+	// only `sluice tenant` uses, to make and remove the tenants' keys.
+	AdminAccessKey string
+	AdminSecretKey string
 }
 
 // ClickHouseConfig locates the warehouse.
@@ -91,6 +96,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			AccessKey: cmp.Or(env.String("SLUICE_S3_ACCESS_KEY"), "sluice"),
 			SecretKey: cmp.Or(env.String("SLUICE_S3_SECRET_KEY"), "sluice-secret"),
 			Bucket:    cmp.Or(env.String("SLUICE_S3_BUCKET"), "imports"),
+
+			AdminAccessKey: env.String("SLUICE_S3_ADMIN_ACCESS_KEY"),
+			AdminSecretKey: env.String("SLUICE_S3_ADMIN_SECRET_KEY"),
 		},
 		ClickHouse: ClickHouseConfig{
 			Addr:     cmp.Or(env.String("SLUICE_CLICKHOUSE_ADDR"), "127.0.0.1:19000"),

@@ -40,6 +40,10 @@ type Tenant struct {
 	// Invite: users the tenant's imports create are emailed an invitation,
 	// unless an upload says otherwise.
 	Invite bool `json:"invite,omitempty"`
+	// AccessKeys are the tenant's MinIO access keys (`sluice tenant add`):
+	// ingest imports an object under the tenant's prefix only when one of
+	// them put it.
+	AccessKeys []string `json:"access_keys,omitempty"`
 }
 
 // DefaultRegion is the phone region of a tenant that sets none: seed 002's
@@ -50,6 +54,10 @@ const DefaultRegion = "RU"
 type Tenants map[string]Tenant
 
 var tenantNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidTenantName reports whether name may name a tenant: lower-case
+// letters, digits, _ and -.
+func ValidTenantName(name string) bool { return tenantNameRe.MatchString(name) }
 
 // LoadTenants reads the tenants file (deploy/tenants.json).
 func LoadTenants(path string) (Tenants, error) {
@@ -62,7 +70,7 @@ func LoadTenants(path string) (Tenants, error) {
 		return nil, fmt.Errorf("tenants: %s: %w", path, err)
 	}
 	for name, t := range ts {
-		if !tenantNameRe.MatchString(name) {
+		if !ValidTenantName(name) {
 			return nil, fmt.Errorf("tenants: %q is not a valid tenant name (lower-case letters, digits, _ and -)", name)
 		}
 		if t.MaxRows == 0 {
