@@ -7,6 +7,8 @@
 //	sluice demo                the parts, the pipeline and MinIO on loopback; uploads examples/
 //	sluice template <dataset> [--xlsx] [-o folder]
 //	                           the template partners download, with the rules
+//	sluice tenant add NAME --contact ADDRESS | list | rotate NAME | remove NAME
+//	                           the partners' MinIO keys, each confined to its tenant's prefix
 //	sluice replay [--stage s] [--import id] [--reason text] [--run <seq>,...|all] [--force]
 //	                           lists the DLQ's poison messages and dead letters; --run re-drives poison messages
 //
@@ -26,13 +28,20 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | replay [--run <seq>,...|all]`
+const usage = `usage: sluice migrate | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all]`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
 		if err := template(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "tenant" {
+		if err := tenantMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+			os.Exit(1)
 		}
 		return
 	}
