@@ -125,13 +125,19 @@ type ObjectStore interface {
 	Metadata(ctx context.Context, bucket, key string) (map[string]string, error)
 }
 
+// Tenants gives the tenants as they are now: a platform.TenantsFile, which
+// follows the tenants file while ingest runs, or fixed platform.Tenants.
+type Tenants interface {
+	Current() platform.Tenants
+}
+
 // Stage is the ingest stage.
 type Stage struct {
 	*bus.Runner
 	cfg     Config
 	nc      *nats.Conn
 	store   ObjectStore
-	tenants platform.Tenants
+	tenants Tenants
 	secrets *platform.Secrets
 	ledger  *Ledger
 	cancels bus.Cancellations
@@ -141,7 +147,7 @@ type Stage struct {
 }
 
 // New builds the ingest stage on the claims bucket and the S3_EVENTS stream.
-func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.Tenants, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants Tenants, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -296,7 +302,7 @@ func (s *Stage) accept(imp *schemas.Import, ref ObjectRef) (platform.Tenant, *sc
 	if imp.Tenant == "" {
 		return platform.Tenant{}, nil, fileError(schemas.CodeBadKey, schemas.MsgBadKey(ref.Key))
 	}
-	tenant, ok := s.tenants[imp.Tenant]
+	tenant, ok := s.tenants.Current()[imp.Tenant]
 	if !ok {
 		return platform.Tenant{}, nil, fileError(schemas.CodeUnknownTenant, schemas.MsgUnknownTenant(imp.Tenant))
 	}

@@ -117,13 +117,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Tenants gives the tenants as they are now: a platform.TenantsFile, which
+// follows the tenants file while notify runs, or fixed platform.Tenants.
+type Tenants interface {
+	Current() platform.Tenants
+}
+
 // Stage is the notify stage.
 type Stage struct {
 	*bus.Runner
 	cfg     Config
 	store   Store
 	mailer  Mailer
-	tenants platform.Tenants
+	tenants Tenants
 	mailed  nats.KeyValue
 	metrics *platform.Metrics
 	logger  *slog.Logger
@@ -166,7 +172,7 @@ func (r *runningImports) forget(id string) {
 }
 
 // New builds the notify stage on the import events.
-func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -503,7 +509,7 @@ func reasonOf(rec ImportRecord) *schemas.Violation {
 // mail sends the Compose mail of an ended import to its Recipient, with the
 // error report read from the store when HasReport.
 func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
-	to := Recipient(rec.Import, s.tenants)
+	to := Recipient(rec.Import, s.tenants.Current())
 	if to == "" {
 		s.logger.Warn("notify: nobody to tell", "import", rec.ID, "tenant", rec.Tenant)
 		return nil

@@ -65,6 +65,11 @@ func LoadTenants(path string) (Tenants, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
+	return parseTenants(path, data)
+}
+
+// parseTenants reads the content of the tenants file at path.
+func parseTenants(path string, data []byte) (Tenants, error) {
 	var ts Tenants
 	if err := json.Unmarshal(data, &ts); err != nil {
 		return nil, fmt.Errorf("tenants: %s: %w", path, err)

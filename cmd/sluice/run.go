@@ -56,7 +56,7 @@ func secretKeyFile(cfg platform.Config) string { return filepath.Join(cfg.DataDi
 func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
 	var res resources
 	defer res.close()
-	if err := res.open(ctx, cfg.Config, natsURL, names, keyFile); err != nil {
+	if err := res.open(ctx, cfg.Config, natsURL, names, keyFile, logger); err != nil {
 		return err
 	}
 	reg := newRegistry()
@@ -72,14 +72,14 @@ func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL str
 // and what only some stages use, opened only when one of them runs.
 type resources struct {
 	nc      *nats.Conn
-	ch      driver.Conn       // load and notify
-	tenants platform.Tenants  // ingest and notify
-	secrets *platform.Secrets // ingest, validate and transform
+	ch      driver.Conn           // load and notify
+	tenants *platform.TenantsFile // ingest and notify
+	secrets *platform.Secrets     // ingest, validate and transform
 }
 
 // open connects to NATS at natsURL, as the first of names, and opens what
 // the named stages use. close releases what it opened, even when it failed.
-func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, keyFile string) error {
+func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, keyFile string, logger *slog.Logger) error {
 	var err error
 	if r.nc, err = connectStreams(natsURL, names[0], cfg); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL strin
 	if r.ch, err = openWarehouse(ctx, cfg.ClickHouse, names); err != nil {
 		return err
 	}
-	if r.tenants, err = loadTenants(cfg.TenantsFile, names); err != nil {
+	if r.tenants, err = loadTenants(cfg.TenantsFile, names, logger); err != nil {
 		return err
 	}
 	r.secrets, err = loadSecrets(cfg.SecretKey, keyFile, names)
@@ -145,13 +145,13 @@ func openWarehouse(ctx context.Context, cfg platform.ClickHouseConfig, names []s
 	return ch, nil
 }
 
-// loadTenants reads the tenants file when ingest or notify runs; nil
-// otherwise.
-func loadTenants(file string, names []string) (platform.Tenants, error) {
+// loadTenants reads the tenants file when ingest or notify runs, to follow
+// its changes while they run (see serve); nil otherwise.
+func loadTenants(file string, names []string, logger *slog.Logger) (*platform.TenantsFile, error) {
 	if !runs(names, schemas.StageIngest, schemas.StageNotify) {
 		return nil, nil
 	}
-	return platform.LoadTenants(file)
+	return platform.OpenTenants(file, logger)
 }
 
 // loadSecrets reads or creates the secret key (see platform.SecretKey) when
@@ -200,6 +200,9 @@ func serve(ctx context.Context, cfg platform.Config, res *resources, stages []st
 		g.Go(func() error { return s.Run(ctx) })
 	}
 	g.Go(func() error { return platform.Serve(ctx, cfg.MetricsAddr, reg, health(ctx, res, stages), cfg.Pprof) })
+	if res.tenants != nil {
+		g.Go(func() error { res.tenants.Watch(ctx); return nil })
+	}
 	return g.Wait()
 }
 
@@ -235,7 +238,7 @@ func allRunning(stages []stage) bool {
 }
 
 // newStage builds the stage called name from its part of cfg.
-func newStage(name string, cfg config, nc *nats.Conn, ch driver.Conn, tenants platform.Tenants, secrets *platform.Secrets,
+func newStage(name string, cfg config, nc *nats.Conn, ch driver.Conn, tenants *platform.TenantsFile, secrets *platform.Secrets,
 	m *platform.Metrics, logger *slog.Logger) (stage, error) {
 	logger = logger.With("stage", name)
 	switch name {
