@@ -71,4 +71,7 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 	if !strings.Contains(string(b), "sluice_notify_imports_total") {
 		t.Error("no alert on failed imports")
 	}
+	if !strings.Contains(string(b), "sluice_ingest_refused_uploads_total") {
+		t.Error("no alert on refused uploads")
+	}
 }

@@ -34,6 +34,9 @@ type ObjectRef struct {
 	Modified time.Time
 	// Removed says the event is the object's deletion, not its upload.
 	Removed bool
+	// Principal is the access key that put the object, as the bucket event
+	// says (the bucket sync does not know it): see Refusal.
+	Principal string
 }
 
 // The events that start an import, and those that cancel one (MinIO's
@@ -84,6 +87,8 @@ func ParseEvent(data []byte) ([]ObjectRef, error) {
 			Time:     r.EventTime,
 			Modified: modifiedAt(r.S3.Object.Sequencer, r.EventTime),
 			Removed:  removed,
+
+			Principal: r.UserIdentity.PrincipalID,
 		})
 	}
 	return refs, nil

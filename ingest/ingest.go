@@ -12,6 +12,12 @@
 // saying a file was deleted cancels the import of it that may be running
 // (bus.Cancellations).
 //
+// It imports a bucket event's object only when the access key that put it
+// (the event's principalId) is one of its tenant's keys (principal.go);
+// anything else is refused and the operator told. The bucket sync, which
+// sees no principal, relies on MinIO's policies, which confine each
+// tenant's key to its prefix.
+//
 // It judges no cell: rules are validate's. A file that cannot be read as a
 // whole (unknown tenant or dataset, wrong format, missing or unknown column,
 // too many rows) is rejected as a whole: an import.rejected event, and no
@@ -194,6 +200,12 @@ func (s *Stage) handle(msg *message.Message) error {
 				return err
 			}
 			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
+			continue
+		}
+		if reason, owner := Refusal(ref.Key, ref.Principal, s.tenants.Current()); reason != "" {
+			if err := s.refuse(ref, reason, owner); err != nil {
+				return err
+			}
 			continue
 		}
 		// The event holds its claim: its retry or redelivery may take it

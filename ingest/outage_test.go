@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/tenantkeys"
 	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -48,8 +50,20 @@ func TestMinIOOutage(t *testing.T) {
 	}()
 	ctx := t.Context()
 	client := platform.NewS3Client(cfg)
+	// The partner uploads with its own key (platform/tenantkeys).
+	cfg.AdminAccessKey, cfg.AdminSecretKey = cfg.AccessKey, cfg.SecretKey
+	admin, err := tenantkeys.NewAdmin(cfg, filepath.Join(dir, "tenants.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.Add(ctx, "acme", "imports@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	partner := cfg
+	partner.AccessKey, partner.SecretKey = key.AccessKey, key.SecretKey
 	csv := "firstName,email\nAnn,ann@acme.example\n"
-	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String("acme/clients/away.csv"),
+	if _, err := platform.NewS3Client(partner).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(cfg.Bucket), Key: aws.String("acme/clients/away.csv"),
 		Body: bytes.NewReader([]byte(csv))}); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +86,7 @@ func TestMinIOOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	tenants := platform.Tenants{"acme": {MaxRows: 10, MaxBytes: 1 << 20, Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue,
-		Region: "RU", Password: &schemas.DefaultPasswordPolicy}}
+		Region: "RU", Password: &schemas.DefaultPasswordPolicy, AccessKeys: []string{key.AccessKey}}}
 	st, err := ingest.New(ingest.Config{}, nc, ingest.S3Store{Client: client}, tenants, secrets, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -334,7 +334,7 @@ func TestParseEvent(t *testing.T) {
 		return ObjectRef{
 			Bucket: "imports", Key: "acme/clients/my file.csv", Version: version,
 			ETag: "5fc7298143efe1276d39a3466d4e255f", Size: 2048, Uploader: uploader,
-			Time: time.Date(2024, 6, 13, 15, 6, 3, 123e6, time.UTC),
+			Time: time.Date(2024, 6, 13, 15, 6, 3, 123e6, time.UTC), Principal: "acme-uploader",
 		}
 	}
 	cases := []struct {

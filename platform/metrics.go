@@ -32,6 +32,9 @@ type Metrics struct {
 	// tenant and dataset (both bounded: configured tenants, known
 	// datasets); notify sets it.
 	Stalled *prometheus.GaugeVec
+	// Refused counts the uploads not imported because the key that put them
+	// is not their tenant's, by reason (ingest sets it).
+	Refused *prometheus.CounterVec
 }
 
 // NewMetrics registers a stage's metrics on reg.
@@ -62,8 +65,12 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 			Name: fmt.Sprintf("sluice_%s_stalled_imports", stage),
 			Help: "Imports received or processing that made no progress for a while, by tenant and dataset.",
 		}, []string{"tenant", "dataset"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_refused_uploads_total", stage),
+			Help: "Uploads not imported because the key that put them is not their tenant's, by reason.",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting, m.Stalled} {
+	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting, m.Stalled, m.Refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}

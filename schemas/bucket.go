@@ -10,7 +10,13 @@ type BucketEvent struct {
 	Records []struct {
 		EventName string    `json:"eventName"`
 		EventTime time.Time `json:"eventTime"`
-		S3        struct {
+		// UserIdentity names who made the request: MinIO's principalId is
+		// the access key that signed it (its parent user's for a service
+		// account or STS credentials).
+		UserIdentity struct {
+			PrincipalID string `json:"principalId"`
+		} `json:"userIdentity"`
+		S3 struct {
 			Bucket struct {
 				Name string `json:"name"`
 			} `json:"bucket"`
