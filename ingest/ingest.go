@@ -202,7 +202,7 @@ func (s *Stage) handle(msg *message.Message) error {
 			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
 			continue
 		}
-		if reason, owner := Refusal(ref.Key, ref.Principal, s.tenants.Current()); reason != "" {
+		if reason, owner := s.refusal(ref); reason != "" {
 			if err := s.refuse(ref, reason, owner); err != nil {
 				return err
 			}

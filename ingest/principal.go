@@ -39,6 +39,25 @@ func Refusal(key, principal string, tenants platform.Tenants) (reason, owner str
 	return "", owner
 }
 
+// reloader is Tenants that can read its file again at once
+// (platform.TenantsFile).
+type reloader interface {
+	Reload() error
+}
+
+// refusal is Refusal on the current tenants. An unknown key may be one
+// `sluice tenant add` made a moment ago, before the tenants file was read
+// again: the file is read once more before the key is called unknown.
+func (s *Stage) refusal(ref ObjectRef) (reason, owner string) {
+	reason, owner = Refusal(ref.Key, ref.Principal, s.tenants.Current())
+	if r, ok := s.tenants.(reloader); ok && reason == RefusedUnknownKey {
+		if err := r.Reload(); err == nil {
+			reason, owner = Refusal(ref.Key, ref.Principal, s.tenants.Current())
+		}
+	}
+	return reason, owner
+}
+
 // refuse keeps an upload Refusal refuses from being imported: it takes and
 // closes its claim, so that neither a redelivery nor the bucket sync
 // imports it later, and tells the operator (an error log line and

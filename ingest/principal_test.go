@@ -58,8 +58,8 @@ func TestRefusal(t *testing.T) {
 // principalId is the access key that put the object; that a tenant's own
 // upload is imported; that an upload by the root key, or an event naming
 // another tenant's key, is refused: no import event, a refused count by
-// reason; and that the bucket sync does not import the refused object
-// later.
+// reason; that a tenant added while ingest runs is served at once; and
+// that the bucket sync does not import the refused object later.
 func TestIngestChecksThePrincipal(t *testing.T) {
 	ns, nc := testkit.NATS(t)
 	cfg, err := parts.MinIOConfig()
@@ -182,6 +182,23 @@ func TestIngestChecksThePrincipal(t *testing.T) {
 	}
 	if msg, err := received.NextMsg(2 * time.Second); err == nil {
 		t.Errorf("a refused upload was received: %s", msg.Data)
+	}
+
+	// A tenant added while ingest runs (no Watch here): its first upload
+	// is not refused, though the tenants file was not read since.
+	initech, err := admin.Add(ctx, "initech", "hr@initech.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initechCfg := cfg
+	initechCfg.AccessKey, initechCfg.SecretKey = initech.AccessKey, initech.SecretKey
+	putAs(platform.NewS3Client(initechCfg), "initech/clients/new.csv")
+	msg, err = received.NextMsg(20 * time.Second)
+	if err != nil {
+		t.Fatalf("the new tenant's upload was not received: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(string(msg.Data), "initech/clients/new.csv") {
+		t.Errorf("received %s, want initech's upload", msg.Data)
 	}
 
 	n, err := st.Sync(ctx)
