@@ -145,7 +145,8 @@ func TestMetadataEventsStartNothing(t *testing.T) {
 		if err := parts.ConfigureBucket(ctx, stack.s3, bucket); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := stack.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		grantBucket(t, "acme", bucket)
+		if _, err := partner(key).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
 			Body: strings.NewReader("firstName,email\nLou,lou.locked@acme.example\n")}); err != nil {
 			t.Fatal(err)
 		}

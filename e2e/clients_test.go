@@ -316,11 +316,9 @@ func TestWholeFileRejections(t *testing.T) {
 			"", "admin@tiny.example", schemas.CodeTooManyRows},
 		{"too large", "tiny/clients/big.csv", "firstName,email\n" + strings.Repeat("a,a@tiny.example\n", 20), "", "admin@tiny.example", schemas.CodeTooLarge},
 		{"unknown dataset", "acme/invoices/march.csv", "a,b\n1,2\n", "partner@acme.example", "partner@acme.example", schemas.CodeUnknownDataset},
-		{"unknown tenant", "nobody/clients/x.csv", "firstName,email\na,a@x.example\n", "who@nobody.example", "who@nobody.example", schemas.CodeUnknownTenant},
 		{"not a text file", "acme/clients/sheet.xlsx", "PK\x03\x04 not really", "partner@acme.example", "partner@acme.example", schemas.CodeWrongFormat},
 		{"zip named csv", "acme/clients/zip.csv", "PK\x03\x04\x00\x00", "partner@acme.example", "partner@acme.example", schemas.CodeWrongFormat},
 		{"empty file", "acme/clients/empty.csv", "", "partner@acme.example", "partner@acme.example", schemas.CodeEmptyFile},
-		{"not under a dataset", "stray.csv", "firstName,email\n", "partner@acme.example", "partner@acme.example", schemas.CodeBadKey},
 	}
 	t.Run("files", func(t *testing.T) {
 		for _, tt := range tests {

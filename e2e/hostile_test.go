@@ -76,7 +76,7 @@ func checkHostile(t *testing.T, f hostile.File) {
 	start := time.Now()
 	in := &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(f.Body),
 		Metadata: map[string]string{"uploader": "security@hostile.example"}}
-	if _, err := stack.s3.PutObject(context.Background(), in); err != nil {
+	if _, err := partner(key).PutObject(context.Background(), in); err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
 	var got imp

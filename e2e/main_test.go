@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,12 @@ var stack struct {
 	bin       string // the sluice binary
 	// upPID is the process id of `sluice up`, for its CPU time and memory.
 	upPID int
+	// partners are the tenants' S3 clients, each with the key `sluice
+	// tenant add` made for it (addTenants); s3 has MinIO's root key.
+	partners map[string]*s3.Client
+	keys     map[string]string // the tenants' access keys
+	// tenantEnv is what `sluice tenant` runs with (tenant_test.go).
+	tenantEnv []string
 }
 
 // tenants are the e2e tenants: tiny has a row limit of 3 and a size limit of
@@ -190,7 +197,68 @@ func run(m *testing.M) (int, error) {
 	}
 	stack.ch, stack.mail, stack.nc, stack.js = ch, mail, nc, js
 	stack.s3cfg, stack.s3 = s3cfg, platform.NewS3Client(s3cfg)
+	stack.tenantEnv = append(os.Environ(), "SLUICE_TENANTS_FILE="+tenantsFile, "SLUICE_S3_ENDPOINT="+s3cfg.Endpoint,
+		"SLUICE_S3_BUCKET="+s3cfg.Bucket, "SLUICE_S3_ADMIN_ACCESS_KEY="+s3cfg.AccessKey, "SLUICE_S3_ADMIN_SECRET_KEY="+s3cfg.SecretKey)
+	if err := addTenants(ctx); err != nil {
+		return 0, err
+	}
 	return m.Run(), nil
+}
+
+// addTenants gives every e2e tenant its key with `sluice tenant add`, as an
+// operator does while sluice runs, and waits until `sluice up` has read the
+// tenants file it wrote.
+func addTenants(ctx context.Context) error {
+	stack.partners, stack.keys = map[string]*s3.Client{}, map[string]string{}
+	var logSize int64
+	for name, t := range tenants {
+		if fi, err := os.Stat(stack.log); err == nil {
+			logSize = fi.Size()
+		}
+		c, key, err := addTenant(name, t.Contact)
+		if err != nil {
+			return err
+		}
+		stack.partners[name], stack.keys[name] = c, key
+	}
+	return parts.WaitFor(ctx, 10*platform.TenantsPollInterval, func() (bool, error) {
+		b, err := os.ReadFile(stack.log)
+		return err == nil && int64(len(b)) > logSize && bytes.Contains(b[logSize:], []byte("tenants reloaded")), nil
+	})
+}
+
+// addTenant runs `sluice tenant add name --contact contact` and returns an
+// S3 client with the key it printed, and that key.
+func addTenant(name, contact string) (*s3.Client, string, error) {
+	cmd := exec.Command(stack.bin, "tenant", "add", name, "--contact", contact)
+	cmd.Env = stack.tenantEnv
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, "", fmt.Errorf("sluice tenant add %s: %w", name, err)
+	}
+	cfg := stack.s3cfg
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "access_key="); ok {
+			cfg.AccessKey = v
+		}
+		if v, ok := strings.CutPrefix(line, "secret_key="); ok {
+			cfg.SecretKey = v
+		}
+	}
+	if cfg.AccessKey == stack.s3cfg.AccessKey || cfg.SecretKey == stack.s3cfg.SecretKey {
+		return nil, "", fmt.Errorf("sluice tenant add %s printed no key: %s", name, out)
+	}
+	return platform.NewS3Client(cfg), cfg.AccessKey, nil
+}
+
+// partner returns the S3 client of the tenant whose prefix key is under;
+// MinIO's root client for a key under none (ingest refuses its upload).
+func partner(key string) *s3.Client {
+	prefix, _, _ := strings.Cut(key, "/")
+	if c, ok := stack.partners[prefix]; ok {
+		return c
+	}
+	return stack.s3
 }
 
 func tail(b []byte, n int) []byte {
@@ -233,7 +301,7 @@ func importsOf(t *testing.T, key string) map[string]imp {
 	return out
 }
 
-// upload puts a file at key as a partner would and waits for the import it
+// upload puts a file at key as a partner would, with its tenant's key, and waits for the import it
 // starts to end.
 func upload(t *testing.T, key string, body []byte, uploader string) imp {
 	t.Helper()
@@ -249,7 +317,7 @@ func uploadWith(t *testing.T, key string, body []byte, md map[string]string) imp
 	t.Helper()
 	before := importsOf(t, key)
 	in := &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body), Metadata: md}
-	if _, err := stack.s3.PutObject(context.Background(), in); err != nil {
+	if _, err := partner(key).PutObject(context.Background(), in); err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
 	var got imp

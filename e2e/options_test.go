@@ -83,7 +83,7 @@ func TestCancelByDeleting(t *testing.T) {
 	}
 	ctx := context.Background()
 	before := importsOf(t, key)
-	if _, err := stack.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key),
+	if _, err := partner(key).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key),
 		Body: strings.NewReader(b.String())}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestCancelByDeleting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no row of %s loaded: %v", key, err)
 	}
-	if _, err := stack.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key)}); err != nil {
+	if _, err := partner(key).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key)}); err != nil {
 		t.Fatal(err)
 	}
 	var got imp

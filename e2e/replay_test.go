@@ -52,7 +52,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	}
 	t.Cleanup(restore) // other tests need it, whatever happens here
 
-	if _, err := stack.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key),
+	if _, err := partner(key).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key),
 		Body: strings.NewReader(replayFile)}); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/tenantkeys"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -203,6 +204,9 @@ type Pipeline struct {
 	NC      *nats.Conn // the run's own connection, which reconnects
 	S3      platform.S3Config
 	MinIO   *parts.Part
+	// partner is S3 with the run's tenant's own key, which ingest requires
+	// of its uploads (writeTenants).
+	partner platform.S3Config
 }
 
 // Proc is a process of the pipeline, which can be killed and started again
@@ -250,7 +254,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.MinIO, err = parts.NewMinIO(filepath.Join(p.Dir, "minio"), p.NATSURL, p.S3); err != nil {
 		return err
 	}
-	tenants, err := p.writeTenants()
+	tenants, err := p.writeTenants(ctx)
 	if err != nil {
 		return err
 	}
@@ -317,11 +321,27 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 }
 
 // writeTenants writes the run's tenants file, with the run's tenant whose
-// limits let the whole file in, and returns its path.
-func (p *Pipeline) writeTenants() (string, error) {
+// limits let the whole file in, gives the tenant its key as `sluice tenant
+// add` does, and returns the file's path.
+func (p *Pipeline) writeTenants(ctx context.Context) (string, error) {
 	tenants := filepath.Join(p.Dir, "tenants.json")
 	err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": %q, "max_rows": %d, "max_bytes": %d}}`, p.Tenant, p.Contact, p.MaxRows, 1<<30)), 0o644)
-	return tenants, err
+	if err != nil {
+		return "", err
+	}
+	admin := p.S3
+	admin.AdminAccessKey, admin.AdminSecretKey = p.S3.AccessKey, p.S3.SecretKey
+	keys, err := tenantkeys.NewAdmin(admin, tenants)
+	if err != nil {
+		return "", err
+	}
+	key, err := keys.Add(ctx, p.Tenant, p.Contact)
+	if err != nil {
+		return "", err
+	}
+	p.partner = p.S3
+	p.partner.AccessKey, p.partner.SecretKey = key.AccessKey, key.SecretKey
+	return tenants, nil
 }
 
 // startStages starts a `sluice <stage>` process per stage, each with its
@@ -355,15 +375,15 @@ func (p *Pipeline) stageEnv(stage, tenants string, metricsPort int) []string {
 	}
 }
 
-// Upload puts file into the run's tenant's folder of dataset, as uploaded
-// by uploader.
+// Upload puts file into the run's tenant's folder of dataset, with the
+// tenant's key, as uploaded by uploader.
 func (p *Pipeline) Upload(ctx context.Context, file, dataset, uploader string) error {
 	body, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	_, err = platform.NewS3Client(p.S3).PutObject(ctx, &s3.PutObjectInput{
+	_, err = platform.NewS3Client(p.partner).PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(p.S3.Bucket), Key: aws.String(p.Tenant + "/" + dataset + "/" + filepath.Base(file)), Body: body,
 		Metadata: map[string]string{"uploader": uploader},
 	})

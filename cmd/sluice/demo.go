@@ -47,6 +47,10 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err := st.start(ctx, cfg.Config, data, ports); err != nil {
 		return err
 	}
+	partners, err := demoPartners(ctx, &cfg, data)
+	if err != nil {
+		return err
+	}
 	logFile, err := os.Create(filepath.Join(data, "sluice.log"))
 	if err != nil {
 		return err
@@ -55,7 +59,7 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pipeline := startPipeline(ctx, cfg, st.natsURL, logFile)
-	partner := uploader{client: st.client, bucket: cfg.S3.Bucket, pipeline: pipeline, log: logFile.Name()}
+	partner := uploader{clients: partners, bucket: cfg.S3.Bucket, pipeline: pipeline, log: logFile.Name()}
 	imported, err := partner.importExamples(ctx, st.nc)
 	if err != nil || !imported {
 		return err
@@ -166,7 +170,7 @@ func startPipeline(ctx context.Context, cfg config, natsURL string, log io.Write
 // uploader uploads files to the bucket as a partner would, and waits for
 // their imports.
 type uploader struct {
-	client   *s3.Client
+	clients  map[string]*s3.Client // by tenant, each with its own key
 	bucket   string
 	pipeline <-chan error
 	log      string // the pipeline's log, named when an import does not end
@@ -221,17 +225,18 @@ func exampleFiles() ([]string, error) {
 	return files, nil
 }
 
-// importFile uploads the file at path to key, with an uploader in the
-// key's tenant, and waits for its import to complete; nil when ctx ends
+// importFile uploads the file at path to key, with the key's tenant's
+// MinIO key and an uploader in that tenant, and waits for its import to complete; nil when ctx ends
 // first.
 func (u uploader) importFile(ctx context.Context, completed <-chan schemas.ImportEvent, path, key string) (*schemas.ImportEvent, error) {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	if _, err := u.client.PutObject(ctx, &s3.PutObjectInput{
+	tenant := strings.Split(key, "/")[0]
+	if _, err := u.clients[tenant].PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		Metadata: map[string]string{"uploader": "partner@" + strings.Split(key, "/")[0] + ".example"},
+		Metadata: map[string]string{"uploader": "partner@" + tenant + ".example"},
 	}); err != nil {
 		return nil, fmt.Errorf("demo: upload: %w", err)
 	}
