@@ -137,6 +137,8 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 
+	// A key of this run's: sluice refuses a published one.
+	secretKey := platform.NewSecretKey()
 	// sluice up first: MinIO publishes into its embedded NATS.
 	stack.log = filepath.Join(dir, "sluice.log")
 	stack.natsStore = filepath.Join(dir, "nats")
@@ -152,7 +154,8 @@ func run(m *testing.M) (int, error) {
 	up.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NATS_PORT=%d", natsPort),
 		"SLUICE_NATS_STORE="+stack.natsStore,
-		"SLUICE_DATA="+dir, // where sluice up keeps its secret key
+		"SLUICE_DATA="+dir,
+		"SLUICE_SECRET_KEY="+secretKey,
 		"SLUICE_CLICKHOUSE_ADDR="+ch.Config.Addr,
 		"SLUICE_SMTP_ADDR="+mail.SMTPAddr,
 		"SLUICE_TENANTS_FILE="+tenantsFile,
