@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/sluicehq/sluice/platform"
 )
 
 // TestComposeFileLoads checks docker-compose.yml the way Docker Compose reads
@@ -14,17 +17,24 @@ import (
 // every part of the stack, and start each stage with its own command and its
 // NATS server.
 func TestComposeFileLoads(t *testing.T) {
-	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
-		cli.WithWorkingDirectory(".."),
-		// An explicit, empty environment: the ${VAR:-default}s resolve to the
-		// file's defaults whatever the machine running the test has set, and
-		// no .env file is read.
-		cli.WithEnv(nil),
-	)
-	if err != nil {
-		t.Fatalf("compose options: %v", err)
+	load := func(env []string) (*types.Project, error) {
+		opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
+			cli.WithWorkingDirectory(".."),
+			// An explicit environment: the ${VAR:-default}s resolve to the
+			// file's defaults whatever the machine running the test has set,
+			// and no .env file is read.
+			cli.WithEnv(env),
+		)
+		if err != nil {
+			t.Fatalf("compose options: %v", err)
+		}
+		return cli.ProjectFromOptions(context.Background(), opts)
 	}
-	project, err := cli.ProjectFromOptions(context.Background(), opts)
+	// No secret key, no stack: there is no published fallback.
+	if _, err := load(nil); err == nil || !strings.Contains(err.Error(), "SLUICE_SECRET_KEY") {
+		t.Errorf("docker-compose.yml without SLUICE_SECRET_KEY: got %v, want an error naming it", err)
+	}
+	project, err := load([]string{"SLUICE_SECRET_KEY=" + platform.NewSecretKey()})
 	if err != nil {
 		t.Fatalf("load docker-compose.yml: %v", err)
 	}

@@ -59,15 +59,16 @@ var stack struct {
 }
 
 // tenants are the e2e tenants: tiny has a row limit of 3 and a size limit of
-// 200 bytes.
-var tenants = platform.Tenants{
+// 200 bytes. Each may be mailed at its own domain (withPolicy).
+var tenants = withPolicy(platform.Tenants{
 	"acme":   {Contact: "imports@acme.example", MaxRows: 5000},
 	"globex": {Contact: "data@globex.example", MaxRows: 5000},
 	"tiny":   {Contact: "admin@tiny.example", MaxRows: 3, MaxBytes: 200},
 	// initech imports people: accounts, groups, users (phones read as
 	// Russian numbers, the default region); its row limit leaves room for a
-	// file large enough to be cancelled while it runs.
-	"initech": {Contact: "it@initech.example", MaxRows: 20000},
+	// file large enough to be cancelled while it runs. Its uploads may
+	// invite users and give them groups.
+	"initech": {Contact: "it@initech.example", MaxRows: 20000, UploadOptions: schemas.Options},
 	// corpus is the tenant of testdata/corpus (corpus_test.go), US numbers.
 	"corpus": {Contact: "data@corpus.example", MaxRows: 5000, Region: "US"},
 	// replay's clients table goes away while its file is loaded
@@ -75,6 +76,16 @@ var tenants = platform.Tenants{
 	"replay": {Contact: "ops@replay.example", MaxRows: 5000},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
+})
+
+// withPolicy lets each tenant's uploads name any address at
+// <tenant>.example to be mailed.
+func withPolicy(ts platform.Tenants) platform.Tenants {
+	for name, t := range ts {
+		t.Recipients = []string{name + ".example"}
+		ts[name] = t
+	}
+	return ts
 }
 
 func TestMain(m *testing.M) {
@@ -133,6 +144,8 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 
+	// A key of this run's: sluice refuses a published one.
+	secretKey := platform.NewSecretKey()
 	// sluice up first: MinIO publishes into its embedded NATS.
 	stack.log = filepath.Join(dir, "sluice.log")
 	stack.natsStore = filepath.Join(dir, "nats")
@@ -148,7 +161,8 @@ func run(m *testing.M) (int, error) {
 	up.Env = append(os.Environ(),
 		fmt.Sprintf("SLUICE_NATS_PORT=%d", natsPort),
 		"SLUICE_NATS_STORE="+stack.natsStore,
-		"SLUICE_DATA="+dir, // where sluice up keeps its secret key
+		"SLUICE_DATA="+dir,
+		"SLUICE_SECRET_KEY="+secretKey,
 		"SLUICE_CLICKHOUSE_ADDR="+ch.Config.Addr,
 		"SLUICE_SMTP_ADDR="+mail.SMTPAddr,
 		"SLUICE_TENANTS_FILE="+tenantsFile,

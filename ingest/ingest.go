@@ -439,17 +439,23 @@ func (k *chunker) flush(ctx context.Context) error {
 }
 
 // setOptions sets the import's options: the upload's (its metadata), else
-// the tenant's. A value an option does not take rejects the file.
+// the tenant's. An option the tenant does not let uploads set, or a value
+// an option does not take, rejects the file.
 func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]string) error {
-	imp.Mode = cmp.Or(strings.ToLower(metadata(meta, "mode")), tenant.Mode)
+	for _, o := range schemas.Options {
+		if metadata(meta, o) != "" && !tenant.AllowsOption(o) {
+			return fileError(schemas.CodeOptionNotAllowed, schemas.MsgOptionNotAllowed(o))
+		}
+	}
+	imp.Mode = cmp.Or(strings.ToLower(metadata(meta, schemas.OptionMode)), tenant.Mode)
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
-	imp.OnError = cmp.Or(strings.ToLower(metadata(meta, "on-error")), tenant.OnError)
+	imp.OnError = cmp.Or(strings.ToLower(metadata(meta, schemas.OptionOnError)), tenant.OnError)
 	if !schemas.ValidOnError(imp.OnError) {
-		return fileError(schemas.CodeBadOption, schemas.MsgBadOption("on-error", imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
+		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionOnError, imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
 	}
-	switch v := strings.ToLower(metadata(meta, "invite")); v {
+	switch v := strings.ToLower(metadata(meta, schemas.OptionInvite)); v {
 	case "":
 		imp.Invite = tenant.Invite
 	case "true", "yes", "1":
@@ -457,16 +463,16 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	case "false", "no", "0":
 		imp.Invite = false
 	default:
-		return fileError(schemas.CodeBadOption, schemas.MsgBadOption("invite", v, "true", "false"))
+		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionInvite, v, "true", "false"))
 	}
-	if groups := metadata(meta, "assign-groups"); groups != "" {
+	if groups := metadata(meta, schemas.OptionAssignGroups); groups != "" {
 		for g := range strings.FieldsFuncSeq(groups, func(r rune) bool { return r == ';' || r == ',' }) {
 			if g = strings.TrimSpace(g); g != "" {
 				imp.AssignGroups = append(imp.AssignGroups, g)
 			}
 		}
 	}
-	imp.MirrorUser = strings.ToLower(metadata(meta, "mirror-user"))
+	imp.MirrorUser = strings.ToLower(metadata(meta, schemas.OptionMirrorUser))
 	if (imp.AssignGroups != nil || imp.MirrorUser != "") && imp.Dataset != schemas.Users.Name {
 		return fileError(schemas.CodeBadOption, schemas.MsgPermissionsUsersOnly)
 	}

@@ -400,7 +400,10 @@ func TestParseEvent(t *testing.T) {
 }
 
 func TestSetOptions(t *testing.T) {
-	tenant := platform.Tenant{Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue, Region: "RU", Password: &schemas.DefaultPasswordPolicy}
+	// tenant lets uploads set every option; strict only the defaults.
+	strict := platform.Tenant{Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue, Region: "RU", Password: &schemas.DefaultPasswordPolicy}
+	tenant := strict
+	tenant.UploadOptions = schemas.Options
 	inviting := tenant
 	inviting.Invite, inviting.OnError = true, schemas.OnErrorAbort
 	cases := []struct {
@@ -423,6 +426,17 @@ func TestSetOptions(t *testing.T) {
 		{name: "permissions", tenant: tenant, dataset: "users", meta: map[string]string{"X-Amz-Meta-Assign-Groups": " Sales; Field Ops ,", "X-Amz-Meta-Mirror-User": "J.Doe"},
 			want: schemas.Import{Mode: "update", OnError: "continue", AssignGroups: []string{"Sales", "Field Ops"}, MirrorUser: "j.doe"}},
 		{name: "permissions of clients", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Mirror-User": "j.doe"}, code: schemas.CodeBadOption},
+		{name: "by default, mode and on-error", tenant: strict, meta: map[string]string{"X-Amz-Meta-Mode": "create", "X-Amz-Meta-On-Error": "abort"},
+			want: schemas.Import{Mode: "create", OnError: "abort"}},
+		{name: "by default, no invitations", tenant: strict, meta: map[string]string{"X-Amz-Meta-Invite": "true"}, code: schemas.CodeOptionNotAllowed},
+		{name: "by default, no groups assigned", tenant: strict, dataset: "users", meta: map[string]string{"X-Amz-Meta-Assign-Groups": "Admins"},
+			code: schemas.CodeOptionNotAllowed},
+		{name: "by default, no user mirrored", tenant: strict, dataset: "users", meta: map[string]string{"X-Amz-Meta-Mirror-User": "admin"},
+			code: schemas.CodeOptionNotAllowed},
+		{name: "an option the tenant does not list", tenant: platform.Tenant{Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue,
+			UploadOptions: []string{schemas.OptionOnError}}, meta: map[string]string{"X-Amz-Meta-Mode": "create"}, code: schemas.CodeOptionNotAllowed},
+		{name: "the tenant's invitations need no upload option", tenant: func() platform.Tenant { t := strict; t.Invite = true; return t }(),
+			want: schemas.Import{Mode: "update", OnError: "continue", Invite: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

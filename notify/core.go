@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -45,16 +46,25 @@ func HasReport(rec ImportRecord) bool {
 	return rec.Status != schemas.StatusRejected && rec.Counts.Rejected > 0
 }
 
-// Compose writes the mail of an ended import, all but its recipient. report
+// What of a partner's text a mail repeats, in bytes (see schemas.Plain):
+// enough to recognise a file and read why it was refused, never a letter
+// of the partner's own.
+const (
+	maxNameInMail   = 100
+	maxKeyInMail    = 300
+	maxReasonInMail = 600
+)
+
+// Compose writes the mail of an ended import, all but its recipient. The
+// partner's text in it (file name, key, reason) is bounded and plain. report
 // is the error report of its first maxReportRows rejected rows (see
 // ReportWriter), which the mail attaches when HasReport; the body says when
 // the import rejected more rows than the report lists.
 func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	var b strings.Builder
-	name := rec.FileName
-	if name == "" {
-		name = rec.Key
-	}
+	name := schemas.Plain(cmp.Or(rec.FileName, rec.Key), maxNameInMail)
+	rec.Key = schemas.Plain(rec.Key, maxKeyInMail)
+	rec.Reason.Message = schemas.Plain(rec.Reason.Message, maxReasonInMail)
 	if rec.Status == schemas.StatusRejected {
 		fmt.Fprintf(&b, "Your file %q was not imported: %s.\n\nNo row of it was loaded. Fix the file and upload it again.\n", name, rec.Reason.Message)
 		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
@@ -138,25 +148,39 @@ func mailKey(rec ImportRecord) string {
 
 // Invitation writes the invitation of a user an import created.
 func Invitation(rec ImportRecord, u Invitee) Mail {
-	name := u.FirstName
-	if name == "" {
-		name = u.Login
-	}
+	name := schemas.Plain(cmp.Or(u.FirstName, u.Login), maxNameInMail)
 	return Mail{
 		To:      u.Email,
 		Subject: fmt.Sprintf("[sluice] You are invited to %s", rec.Tenant),
 		Body: fmt.Sprintf("Hello %s,\n\nAn account was created for you at %s. Your login is %s.\n"+
-			"Sign in with the password your administrator gave you; you may be asked to change it.\n", name, rec.Tenant, u.Login),
+			"Sign in with the password your administrator gave you; you may be asked to change it.\n", name, rec.Tenant, schemas.Plain(u.Login, maxNameInMail)),
 	}
 }
 
-// Recipient is who is told of an import: the uploader named in the object's
-// metadata, else the tenant's contact; "" when there is neither.
-func Recipient(imp schemas.Import, tenants platform.Tenants) string {
-	if schemas.IsEmail(imp.Uploader) {
-		return imp.Uploader
+// Recipient is who is told of an import (To), and the uploader it was meant
+// for when that is not To (Claimed). The uploader named in the object's
+// metadata is told when the tenant allows mail to it; otherwise the
+// tenant's contact is, and the mail names the address claimed (Address). To
+// is "" when there is neither.
+type Recipient struct{ To, Claimed string }
+
+// RecipientOf finds who is told of imp, of tenant.
+func RecipientOf(imp schemas.Import, tenant platform.Tenant) Recipient {
+	if schemas.IsEmail(imp.Uploader) && tenant.AllowsRecipient(imp.Uploader) {
+		return Recipient{To: imp.Uploader}
 	}
-	return tenants[imp.Tenant].Contact
+	return Recipient{To: tenant.Contact, Claimed: imp.Uploader}
+}
+
+// Address addresses m to r.To, and says first, when the upload named
+// another address, that the mail comes to the contact instead.
+func (r Recipient) Address(m Mail) Mail {
+	m.To = r.To
+	if r.Claimed != "" {
+		m.Body = fmt.Sprintf("The upload named %q to be told of this import. That address is not among those your company "+
+			"lets sluice mail, so this email comes to you, the company's contact.\n\n", schemas.Plain(r.Claimed, maxNameInMail)) + m.Body
+	}
+	return m
 }
 
 // mailLease is how long a worker may take to finish an import before

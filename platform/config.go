@@ -33,9 +33,10 @@ type Config struct {
 	SMTPAddr string
 	MailFrom string
 
-	// SecretKey (64 hex digits) seals and salts secrets (see Secrets); `sluice
-	// up` keeps one in DataDir when it is not set.
-	SecretKey string
+	// SecretKey (64 hex digits) seals and salts secrets (see Secrets);
+	// SecretKeyPrevious is the key still accepted while it is rotated.
+	SecretKey         string
+	SecretKeyPrevious string
 
 	// DataDir holds the demo's parts and their data (git-ignored).
 	DataDir     string
@@ -106,15 +107,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			User:     cmp.Or(env.String("SLUICE_CLICKHOUSE_USER"), "sluice"),
 			Password: cmp.Or(env.String("SLUICE_CLICKHOUSE_PASSWORD"), "sluice"),
 		},
-		SMTPAddr:        cmp.Or(env.String("SLUICE_SMTP_ADDR"), "127.0.0.1:1025"),
-		MailFrom:        cmp.Or(env.String("SLUICE_MAIL_FROM"), "sluice@localhost"),
-		SecretKey:       env.String("SLUICE_SECRET_KEY"),
-		DataDir:         cmp.Or(env.String("SLUICE_DATA"), ".data"),
-		TenantsFile:     cmp.Or(env.String("SLUICE_TENANTS_FILE"), "deploy/tenants.json"),
-		MetricsAddr:     cmp.Or(env.String("SLUICE_METRICS_ADDR"), "127.0.0.1:9464"),
-		Pprof:           env.String("SLUICE_PPROF") == "1",
-		MemoryLimit:     int64(env.Int("SLUICE_MEMORY_LIMIT_MIB")) << 20,
-		PersonalDataTTL: cmp.Or(env.Duration("SLUICE_PERSONAL_DATA_TTL"), DefaultPersonalDataTTL),
+		SMTPAddr:          cmp.Or(env.String("SLUICE_SMTP_ADDR"), "127.0.0.1:1025"),
+		MailFrom:          cmp.Or(env.String("SLUICE_MAIL_FROM"), "sluice@localhost"),
+		SecretKey:         env.String("SLUICE_SECRET_KEY"),
+		SecretKeyPrevious: env.String("SLUICE_SECRET_KEY_PREVIOUS"),
+		DataDir:           cmp.Or(env.String("SLUICE_DATA"), ".data"),
+		TenantsFile:       cmp.Or(env.String("SLUICE_TENANTS_FILE"), "deploy/tenants.json"),
+		MetricsAddr:       cmp.Or(env.String("SLUICE_METRICS_ADDR"), "127.0.0.1:9464"),
+		Pprof:             env.String("SLUICE_PPROF") == "1",
+		MemoryLimit:       int64(env.Int("SLUICE_MEMORY_LIMIT_MIB")) << 20,
+		PersonalDataTTL:   cmp.Or(env.Duration("SLUICE_PERSONAL_DATA_TTL"), DefaultPersonalDataTTL),
 	}
 	if err := env.Err(); err != nil {
 		return Config{}, err

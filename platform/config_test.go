@@ -21,6 +21,7 @@ func TestLoadConfig(t *testing.T) {
 		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice", User: "sluice", Password: "sluice"},
 		SMTPAddr:   "127.0.0.1:1025", MailFrom: "sluice@localhost",
 		DataDir: ".data", TenantsFile: "deploy/tenants.json", MetricsAddr: "127.0.0.1:9464",
+		PersonalDataTTL: platform.DefaultPersonalDataTTL,
 	}
 	cases := []struct {
 		name   string

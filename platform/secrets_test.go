@@ -2,8 +2,6 @@ package platform
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,23 +37,70 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
-func TestSecretKey(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "d", "secret.key")
-	k1, err := SecretKey("", file)
+// TestRotation: a cell names its key; Secrets with the previous key open
+// what it sealed while sealing with the new one, and Secrets without it do
+// not.
+func TestRotation(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	before, _ := NewSecrets(oldKey)
+	during, err := NewSecrets(newKey, oldKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := SecretKey("", file)
-	if err != nil || !bytes.Equal(k1, k2) {
-		t.Fatalf("the kept key changed: %x %x %v", k1, k2, err)
+	after, _ := NewSecrets(newKey)
+	sealedOld, sealedNew := before.Seal("Welcome2024"), during.Seal("Welcome2024")
+	if !strings.HasPrefix(sealedOld, sealedPrefix+before.KeyID()+":") || !strings.HasPrefix(sealedNew, sealedPrefix+after.KeyID()+":") ||
+		before.KeyID() == after.KeyID() {
+		t.Fatalf("sealed cells %q and %q do not name their keys (%s, %s)", sealedOld, sealedNew, before.KeyID(), after.KeyID())
 	}
-	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("key file mode %v, %v; want 0600", fi.Mode(), err)
+	for name, tc := range map[string]struct {
+		s    *Secrets
+		cell string
+		ok   bool
+	}{
+		"during, an old cell":         {during, sealedOld, true},
+		"during, a new cell":          {during, sealedNew, true},
+		"after, a new cell":           {after, sealedNew, true},
+		"after, an old cell":          {after, sealedOld, false},
+		"before, a new cell":          {before, sealedNew, false},
+		"a cell naming the other key": {during, strings.Replace(sealedOld, before.KeyID(), after.KeyID(), 1), false},
+	} {
+		plain, err := tc.s.Open(tc.cell)
+		if tc.ok && (err != nil || plain != "Welcome2024") || !tc.ok && err != ErrNotSealed {
+			t.Errorf("%s: Open = %q, %v", name, plain, err)
+		}
 	}
-	if _, err := SecretKey("", ""); err == nil {
-		t.Error("no key and no file: want an error")
+}
+
+func TestLoadSecrets(t *testing.T) {
+	good, previous := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	s, err := LoadSecrets(good, previous, false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := SecretKey("abcd", file); err == nil {
-		t.Error("a short key: want an error")
+	old, _ := LoadSecrets(previous, "", false)
+	if p, err := s.Open(old.Seal("x")); err != nil || p != "x" {
+		t.Errorf("the previous key's cell: Open = %q, %v", p, err)
+	}
+	for _, tc := range []struct {
+		name, key, previous string
+		demo                bool
+		want                string
+	}{
+		{name: "no key", want: "set SLUICE_SECRET_KEY"},
+		{name: "the demo's key", key: DemoSecretKey, want: "published"},
+		{name: "the old compose fallback", key: strings.Repeat("0", 62) + "AA", want: "published"},
+		{name: "the demo's key as the previous", key: good, previous: DemoSecretKey, want: "SLUICE_SECRET_KEY_PREVIOUS is a published key"},
+		{name: "short", key: "abcd", want: "64 hexadecimal digits"},
+		{name: "not hex", key: strings.Repeat("zz", 32), want: "64 hexadecimal digits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := LoadSecrets(tc.key, tc.previous, tc.demo); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("LoadSecrets = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := LoadSecrets(DemoSecretKey, "", true); err != nil {
+		t.Errorf("the demo with its key: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -44,6 +46,49 @@ type Tenant struct {
 	// ingest imports an object under the tenant's prefix only when one of
 	// them put it.
 	AccessKeys []string `json:"access_keys,omitempty"`
+	// Recipients are the addresses (ops@acme.example) and domains
+	// (acme.example) an upload may name as its uploader: only those are
+	// mailed. Any other uploader's mail goes to Contact.
+	Recipients []string `json:"recipients,omitempty"`
+	// UploadOptions are the options an upload's metadata may set
+	// (schemas.Option*); DefaultUploadOptions when absent. Invitations
+	// and permissions (assign-groups, mirror-user) are refused unless
+	// listed.
+	UploadOptions []string `json:"upload_options,omitempty"`
+}
+
+// DefaultUploadOptions are the options an upload may set when its tenant
+// lists none: those that change how a file loads, not who is mailed or
+// what a user may do.
+var DefaultUploadOptions = []string{schemas.OptionMode, schemas.OptionOnError}
+
+// AllowsRecipient reports whether the tenant's mail may go to addr: its
+// contact, or one of its Recipients (an address, or the domain after the
+// @), whatever the case.
+func (t Tenant) AllowsRecipient(addr string) bool {
+	addr = strings.ToLower(addr)
+	if addr == "" {
+		return false
+	}
+	if addr == strings.ToLower(t.Contact) {
+		return true
+	}
+	_, domain, _ := strings.Cut(addr, "@")
+	for _, r := range t.Recipients {
+		if r = strings.ToLower(r); r == addr || r == domain {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsOption reports whether an upload of the tenant may set option.
+func (t Tenant) AllowsOption(option string) bool {
+	allowed := t.UploadOptions
+	if allowed == nil {
+		allowed = DefaultUploadOptions
+	}
+	return slices.Contains(allowed, option)
 }
 
 // DefaultRegion is the phone region of a tenant that sets none: seed 002's
@@ -109,10 +154,29 @@ func parseTenants(path string, data []byte) (Tenants, error) {
 		if p := t.Password; p.MinLen < 1 || p.MaxLen < p.MinLen {
 			return nil, fmt.Errorf("tenants: %s: password min_len must be at least 1 and max_len at least min_len", name)
 		}
+		if err := checkPolicy(name, t); err != nil {
+			return nil, err
+		}
 		if t.MaxRows < 0 || t.MaxBytes < 0 {
 			return nil, fmt.Errorf("tenants: %s: max_rows and max_bytes must be positive", name)
 		}
 		ts[name] = t
 	}
 	return ts, nil
+}
+
+// checkPolicy checks the tenant's recipients (addresses or domains) and
+// upload options (known names).
+func checkPolicy(name string, t Tenant) error {
+	for _, r := range t.Recipients {
+		if !schemas.IsEmail(r) && !schemas.IsEmail("x@"+r) {
+			return fmt.Errorf("tenants: %s: recipient %q is neither an address nor a domain", name, r)
+		}
+	}
+	for _, o := range t.UploadOptions {
+		if !slices.Contains(schemas.Options, o) {
+			return fmt.Errorf("tenants: %s: upload option %q is not one of %s", name, o, strings.Join(schemas.Options, ", "))
+		}
+	}
+	return nil
 }

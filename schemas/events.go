@@ -294,3 +294,16 @@ const (
 
 // ValidMode reports whether m is an import mode.
 func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate }
+
+// The options an upload sets in its metadata (X-Amz-Meta-<option>), each
+// only when its tenant allows it (platform.Tenant.AllowsOption).
+const (
+	OptionMode         = "mode"
+	OptionOnError      = "on-error"
+	OptionInvite       = "invite"
+	OptionAssignGroups = "assign-groups"
+	OptionMirrorUser   = "mirror-user"
+)
+
+// Options are the upload options, in the order a summary names them.
+var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser}

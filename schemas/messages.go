@@ -3,6 +3,7 @@ package schemas
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -54,7 +55,10 @@ const (
 	CodeMacros          = "macros"
 	CodeBadMode         = "bad_mode"
 	CodeBadOption       = "bad_option"
-	CodeTooLarge        = "too_large"
+	// CodeOptionNotAllowed is an upload whose metadata sets an option its
+	// tenant does not let uploads set.
+	CodeOptionNotAllowed = "option_not_allowed"
+	CodeTooLarge         = "too_large"
 	// CodeUnpacked is a workbook that expands to more than sluice unpacks
 	// (a decompression bomb, or a sheet far larger than any row limit).
 	CodeUnpacked = "unpacked_too_large"
@@ -91,6 +95,24 @@ func Cut(s string, n int) string {
 		n--
 	}
 	return s[:n] + CutMarker
+}
+
+// Plain is partner text (a file name, a key, a reason that echoes cells)
+// made fit for a mail's subject or body: control characters (CR and LF
+// among them) and the invisible characters that reorder or hide text
+// (bidirectional overrides, zero-width spaces) are dropped, and it is cut to
+// at most n bytes (and CutMarker).
+func Plain(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return ' '
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+			return -1 // Cf: bidi overrides and isolates, zero-width characters, BOM
+		}
+		return r
+	}, s)
+	return Cut(s, n)
 }
 
 // MsgFormat is the seeds' message for a value of the wrong form.
@@ -276,6 +298,13 @@ const MsgCancelled = "the import was cancelled (the file was deleted) before thi
 // does not take.
 func MsgBadOption(option, value string, takes ...string) string {
 	return fmt.Sprintf("the option %s cannot be %q; it takes: %s", option, Echo(value), strings.Join(takes, ", "))
+}
+
+// MsgOptionNotAllowed rejects an upload whose metadata sets an option its
+// tenant does not let uploads set (CodeOptionNotAllowed).
+func MsgOptionNotAllowed(option string) string {
+	return fmt.Sprintf("the option %s (X-Amz-Meta-%s) is not allowed for your company's uploads; "+
+		"upload the file without it, or ask the operator to allow it", option, option)
 }
 
 // MsgPermissionsUsersOnly rejects an upload of another dataset whose

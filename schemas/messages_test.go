@@ -38,6 +38,8 @@ func TestMessagesFormat(t *testing.T) {
 			want: `the file has an unknown column "phone"; expected headers: ` + groups},
 		{name: "permissions on another dataset", got: schemas.MsgPermissionsUsersOnly,
 			want: "the options assign-groups and mirror-user apply to users imports only"},
+		{name: "option not allowed", got: schemas.MsgOptionNotAllowed(schemas.OptionMirrorUser),
+			want: "the option mirror-user (X-Amz-Meta-mirror-user) is not allowed for your company's uploads; upload the file without it, or ask the operator to allow it"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,6 +77,32 @@ func TestEcho(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
 				t.Errorf("got\n %q\nwant\n %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlain: partner text for a mail loses what could forge a header, a
+// line or the order of what a reader sees, and is bounded.
+func TestPlain(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{name: "plain", in: "clients june.csv", want: "clients june.csv"},
+		{name: "CRLF", in: "a.csv\r\nBcc: x@y", want: "a.csv Bcc: x@y"},
+		{name: "tab", in: "a\tb", want: "a b"},
+		{name: "NUL and escape", in: "a\x00b\x1b[31m", want: "ab[31m"},
+		{name: "right-to-left override", in: "invoice\u202Efdp.exe", want: "invoicefdp.exe"},
+		{name: "zero-width space and BOM", in: "a\u200Bb\uFEFF", want: "ab"},
+		{name: "Cyrillic kept", in: "клиенты.csv", want: "клиенты.csv"},
+		{name: "bounded", in: strings.Repeat("ab", 100), want: strings.Repeat("ab", 5) + schemas.CutMarker},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 200
+			if tc.name == "bounded" {
+				n = 10
+			}
+			if got := schemas.Plain(tc.in, n); got != tc.want {
+				t.Errorf("Plain(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}

@@ -345,11 +345,13 @@ func (p *Pipeline) writeTenants(ctx context.Context) (string, error) {
 }
 
 // startStages starts a `sluice <stage>` process per stage, each with its
-// metrics on a free port, and waits until each is healthy.
+// metrics on a free port and the run's secret key, and waits until each is
+// healthy.
 func (p *Pipeline) startStages(ctx context.Context, tenants string) error {
+	key := platform.NewSecretKey()
 	for _, stage := range schemas.Stages {
 		mport, _ := parts.FreePort()
-		env, health := p.stageEnv(stage, tenants, mport), fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)
+		env, health := p.stageEnv(stage, tenants, key, mport), fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)
 		if err := p.add(ctx, &Proc{Name: stage, Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), start: func(ctx context.Context) (*parts.Part, error) {
 			return parts.Start(ctx, stage, p.Dir, env, parts.HTTPReady(health), filepath.Join(p.Bin, "sluice"), stage)
 		}}); err != nil {
@@ -361,11 +363,11 @@ func (p *Pipeline) startStages(ctx context.Context, tenants string) error {
 
 // stageEnv is the environment of a stage's process, its metrics on
 // metricsPort.
-func (p *Pipeline) stageEnv(stage, tenants string, metricsPort int) []string {
+func (p *Pipeline) stageEnv(stage, tenants, secretKey string, metricsPort int) []string {
 	return []string{
 		"SLUICE_NATS_URL=" + p.NATSURL,
 		// The stages are separate processes: one key for all.
-		"SLUICE_SECRET_KEY=" + strings.Repeat("5e", 32),
+		"SLUICE_SECRET_KEY=" + secretKey,
 		"SLUICE_CLICKHOUSE_ADDR=" + p.CH.Config.Addr,
 		"SLUICE_SMTP_ADDR=" + p.Mail.SMTPAddr,
 		"SLUICE_TENANTS_FILE=" + tenants,

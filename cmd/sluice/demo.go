@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,9 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The demo's rows are made up: its published key seals them, unless
+	// one is set.
+	cfg.SecretKey = cmp.Or(cfg.SecretKey, platform.DemoSecretKey)
 	fmt.Println("starting ClickHouse, Mailpit, NATS, MinIO and the pipeline (data in " + data + ")")
 	var st demoStack
 	defer st.stop()
@@ -162,7 +166,7 @@ func startPipeline(ctx context.Context, cfg config, natsURL string, log io.Write
 	pipeline := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	go func() {
-		pipeline <- runStages(ctx, cfg, logger, natsURL, schemas.Stages, secretKeyFile(cfg.Config))
+		pipeline <- runStages(ctx, cfg, logger, natsURL, schemas.Stages, true)
 	}()
 	return pipeline
 }

@@ -74,7 +74,7 @@ func main() {
 	case cmd == "demo":
 		err = demo(ctx, cfg, logger)
 	case slices.Contains(schemas.Stages, cmd):
-		err = runStages(ctx, cfg, logger, cfg.NATSURL, []string{cmd}, "")
+		err = runStages(ctx, cfg, logger, cfg.NATSURL, []string{cmd}, false)
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)

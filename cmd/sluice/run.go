@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -42,21 +41,16 @@ func up(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err := migrate(ctx, cfg, ns.ClientURL(), logger); err != nil {
 		return err
 	}
-	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, secretKeyFile(cfg.Config))
+	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, false)
 }
 
-// secretKeyFile is where `sluice up` keeps its secret key when
-// SLUICE_SECRET_KEY is not set: every stage runs in its process, so one key
-// kept beside the data serves them all, across restarts.
-func secretKeyFile(cfg platform.Config) string { return filepath.Join(cfg.DataDir, "secret.key") }
-
 // runStages connects to NATS and runs the named stages, with one metrics and
-// health server, until ctx ends or a stage fails. keyFile keeps the secret
-// key when SLUICE_SECRET_KEY is not set ("": it must be).
-func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, names []string, keyFile string) error {
+// health server, until ctx ends or a stage fails. Only the demo may use
+// the demo's secret key.
+func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, names []string, demo bool) error {
 	var res resources
 	defer res.close()
-	if err := res.open(ctx, cfg.Config, natsURL, names, keyFile, logger); err != nil {
+	if err := res.open(ctx, cfg.Config, natsURL, names, demo, logger); err != nil {
 		return err
 	}
 	reg := newRegistry()
@@ -77,20 +71,22 @@ type resources struct {
 	secrets *platform.Secrets     // ingest, validate and transform
 }
 
-// open connects to NATS at natsURL, as the first of names, and opens what
-// the named stages use. close releases what it opened, even when it failed.
-func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, keyFile string, logger *slog.Logger) error {
+// open reads the secret keys first (a stage with no key, or a published
+// one, does not start), connects to NATS at natsURL, as the first of names,
+// and opens what the named stages use. close releases what it opened, even
+// when it failed.
+func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, demo bool, logger *slog.Logger) error {
 	var err error
+	if r.secrets, err = loadSecrets(cfg, demo, names); err != nil {
+		return err
+	}
 	if r.nc, err = connectStreams(natsURL, names[0], cfg); err != nil {
 		return err
 	}
 	if r.ch, err = openWarehouse(ctx, cfg.ClickHouse, names); err != nil {
 		return err
 	}
-	if r.tenants, err = loadTenants(cfg.TenantsFile, names, logger); err != nil {
-		return err
-	}
-	r.secrets, err = loadSecrets(cfg.SecretKey, keyFile, names)
+	r.tenants, err = loadTenants(cfg.TenantsFile, names, logger)
 	return err
 }
 
@@ -154,17 +150,13 @@ func loadTenants(file string, names []string, logger *slog.Logger) (*platform.Te
 	return platform.OpenTenants(file, logger)
 }
 
-// loadSecrets reads or creates the secret key (see platform.SecretKey) when
-// a stage that handles plaintext secrets runs; nil otherwise.
-func loadSecrets(hexKey, keyFile string, names []string) (*platform.Secrets, error) {
+// loadSecrets reads the secret keys (see platform.LoadSecrets) when a stage
+// that handles plaintext secrets runs; nil otherwise.
+func loadSecrets(cfg platform.Config, demo bool, names []string) (*platform.Secrets, error) {
 	if !runs(names, schemas.StageIngest, schemas.StageValidate, schemas.StageTransform) {
 		return nil, nil
 	}
-	key, err := platform.SecretKey(hexKey, keyFile)
-	if err != nil {
-		return nil, err
-	}
-	return platform.NewSecrets(key)
+	return platform.LoadSecrets(cfg.SecretKey, cfg.SecretKeyPrevious, demo)
 }
 
 // newRegistry returns the process's metrics registry, with the Go runtime's
