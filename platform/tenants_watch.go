@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -42,6 +44,12 @@ func OpenTenants(path string, logger *slog.Logger) (*TenantsFile, error) {
 	ts, err := parseTenants(path, data)
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(ts)) {
+		if len(ts[name].AccessKeys) == 0 {
+			logger.Warn("tenants: a tenant has no access key: ingest refuses its uploads until `sluice tenant add` gives it one",
+				"file", path, "tenant", name)
+		}
 	}
 	return &TenantsFile{path: path, logger: logger, data: data, tenants: ts}, nil
 }

@@ -32,6 +32,9 @@ func TestTenantsFileFollowsChanges(t *testing.T) {
 	if _, ok := f.Current()["acme"]; !ok || len(f.Current()) != 1 {
 		t.Fatalf("at start: got %v", f.Current())
 	}
+	if !strings.Contains(log.String(), "has no access key") || !strings.Contains(log.String(), "tenant=acme") {
+		t.Errorf("acme, without a key, is not named at start: %s", log.String())
+	}
 
 	write(`{"acme": {"contact": "a@acme.example"}, "globex": {"contact": "g@globex.example", "access_keys": ["GLOBEXKEY"]}}`)
 	if err := f.Reload(); err != nil {
