@@ -247,14 +247,29 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.S3, err = parts.MinIOConfig(); err != nil {
 		return err
 	}
-	if p.MinIO, err = parts.NewMinIO(filepath.Join(p.Dir, "minio"), p.NATSURL, p.S3); err != nil {
-		return err
-	}
 	tenants, err := p.writeTenants()
 	if err != nil {
 		return err
 	}
+	if err := p.migrate(ctx, tenants); err != nil {
+		return err
+	}
+	if p.MinIO, err = parts.NewMinIO(filepath.Join(p.Dir, "minio"), p.NATSURL, p.S3); err != nil {
+		return err
+	}
 	return p.startStages(ctx, tenants)
+}
+
+// migrate runs `sluice migrate`, as compose does, with the stages'
+// settings: the streams, consumers and KV buckets exist before MinIO
+// publishes and the stages bind to their consumers.
+func (p *Pipeline) migrate(ctx context.Context, tenants string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(p.Bin, "sluice"), "migrate")
+	cmd.Env = append(os.Environ(), p.stageEnv("migrate", tenants, 0)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sluice migrate: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // Stop stops what Start started: MinIO, the connection to NATS, then the
@@ -280,8 +295,8 @@ func (p *Pipeline) add(ctx context.Context, pr *Proc) error {
 	return nil
 }
 
-// startNATS starts nats-server with JetStream on a free port, connects to
-// it and creates the streams.
+// startNATS starts nats-server with JetStream on a free port and connects
+// to it.
 func (p *Pipeline) startNATS(ctx context.Context) error {
 	natsPort, _ := parts.FreePort()
 	p.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
@@ -309,11 +324,7 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return p.NC.IsConnected(), nil }); err != nil {
 		return fmt.Errorf("nats-server: %w", err)
 	}
-	js, err := p.NC.JetStream()
-	if err != nil {
-		return err
-	}
-	return bus.EnsureStreams(js, 1)
+	return nil
 }
 
 // writeTenants writes the run's tenants file, with the run's tenant whose
