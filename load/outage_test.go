@@ -48,7 +48,13 @@ func TestClickHouseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := load.New(load.Config{MaxWait: 20 * time.Millisecond, WriteTimeout: 5 * time.Second}, nc,
+	cfg := load.Config{MaxWait: 20 * time.Millisecond, WriteTimeout: 5 * time.Second}
+	cons, err := load.Consumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
+	st, err := load.New(cfg, nc,
 		&load.ClickHouse{Conn: ch.Conn, Database: "sluice"}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

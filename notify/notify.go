@@ -34,6 +34,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,9 +175,6 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if cfg.MaxReportRows == 0 {
 		cfg.MaxReportRows = 100000
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 4
-	}
 	if cfg.StallAfter == 0 {
 		cfg.StallAfter = 15 * time.Minute
 	}
@@ -189,13 +187,27 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger}
-	s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, bus.Consumer{
-		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon, Concurrency: cfg.Concurrency,
-	}, m, logger, s.handle)
+	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, c, m, logger, s.handle); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Consumer is notify's durable consumer on the import events as cfg
+// configures it, 4 events at once by default: `sluice migrate` creates it,
+// New binds to it.
+func Consumer(cfg Config) (bus.Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return bus.Consumer{}, err
+	}
+	return bus.Consumer{
+		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon,
+		Concurrency: cmp.Or(cfg.Concurrency, 4),
+	}, nil
 }
 
 // Stalled is how many imports of a tenant's dataset have stalled.

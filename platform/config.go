@@ -19,7 +19,8 @@ type Config struct {
 	NATSPort     int
 	NATSStoreDir string
 	// NATSUser and NATSPassword authenticate a stage to an external NATS
-	// (deploy/nats.conf gives each stage its own user).
+	// (deploy/nats.conf gives each stage its own user, and `sluice migrate`
+	// and `sluice replay` the admin user).
 	NATSUser     string
 	NATSPassword string
 	// NATSReplicas is how many copies of each stream and KV bucket a new

@@ -48,7 +48,7 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	fmt.Println("starting ClickHouse, Mailpit, NATS, MinIO and the pipeline (data in " + data + ")")
 	var st demoStack
 	defer st.stop()
-	if err := st.start(ctx, cfg.Config, data, ports); err != nil {
+	if err := st.start(ctx, cfg, data, ports, logger); err != nil {
 		return err
 	}
 	logFile, err := os.Create(filepath.Join(data, "sluice.log"))
@@ -112,8 +112,9 @@ func (s *demoStack) stop() {
 }
 
 // start starts ClickHouse, Mailpit, NATS and MinIO with their data under
-// data, and configures the bucket to publish its events into NATS.
-func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string, p demoPorts) error {
+// data, migrates them (migrate) before MinIO publishes, and configures the
+// bucket to publish its events into NATS.
+func (s *demoStack) start(ctx context.Context, cfg config, data string, p demoPorts, logger *slog.Logger) error {
 	ch, err := parts.StartClickHouse(ctx, filepath.Join(data, "clickhouse"), p.clickhouse, "deploy/clickhouse/users.d", cfg.ClickHouse.Database)
 	if err != nil {
 		return err
@@ -127,6 +128,9 @@ func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string,
 	if err := s.startNATS(cfg.NATSPort, filepath.Join(data, "nats")); err != nil {
 		return err
 	}
+	if err := migrate(ctx, cfg, s.natsURL, logger); err != nil {
+		return err
+	}
 	minio, err := parts.StartMinIO(ctx, filepath.Join(data, "minio"), p.s3, strings.TrimPrefix(s.natsURL, "nats://"), cfg.S3)
 	if err != nil {
 		return err
@@ -136,8 +140,7 @@ func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string,
 	return parts.ConfigureBucket(ctx, s.client, cfg.S3.Bucket)
 }
 
-// startNATS starts the embedded NATS server, connects to it and creates the
-// streams.
+// startNATS starts the embedded NATS server and connects to it.
 func (s *demoStack) startNATS(port int, storeDir string) error {
 	ns, err := bus.StartNATS(port, storeDir)
 	if err != nil {
@@ -149,11 +152,7 @@ func (s *demoStack) startNATS(port int, storeDir string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	s.stops = append(s.stops, s.nc.Close)
-	js, err := s.nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	return bus.EnsureStreams(js, 1) // one embedded server
+	return nil
 }
 
 // startPipeline runs every stage until ctx ends, logging to log; the

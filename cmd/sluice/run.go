@@ -73,14 +73,14 @@ type resources struct {
 
 // open reads the secret keys first (a stage with no key, or a published
 // one, does not start), connects to NATS at natsURL, as the first of names,
-// and opens what the named stages use. close releases what it opened, even
-// when it failed.
+// and opens what the named stages use; `sluice migrate` has created their
+// streams and consumers. close releases what it opened, even when it failed.
 func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, demo bool) error {
 	var err error
 	if r.secrets, err = loadSecrets(cfg, demo, names); err != nil {
 		return err
 	}
-	if r.nc, err = connectStreams(natsURL, names[0], cfg); err != nil {
+	if r.nc, err = bus.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword); err != nil {
 		return err
 	}
 	if r.ch, err = openWarehouse(ctx, cfg.ClickHouse, names); err != nil {
@@ -103,25 +103,6 @@ func (r *resources) close() {
 // runs reports whether one of the stages runs among names.
 func runs(names []string, stages ...string) bool {
 	return slices.ContainsFunc(names, func(name string) bool { return slices.Contains(stages, name) })
-}
-
-// connectStreams connects to NATS and creates the streams that do not
-// exist yet.
-func connectStreams(natsURL, name string, cfg platform.Config) (*nats.Conn, error) {
-	nc, err := bus.Connect(natsURL, name, cfg.NATSUser, cfg.NATSPassword)
-	if err != nil {
-		return nil, err
-	}
-	js, err := nc.JetStream()
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats: %w", err)
-	}
-	if err := bus.EnsureStreams(js, cfg.NATSReplicas); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return nc, nil
 }
 
 // openWarehouse connects to ClickHouse and migrates it when load or notify
