@@ -32,7 +32,7 @@ func TestWaitingBeforeIngested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"}
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
 	st, err := notify.New(notify.Config{}, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
 		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -43,7 +43,7 @@ func TestSMTPOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"},
+	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"},
 		notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"}, platform.Tenants{}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
