@@ -80,10 +80,10 @@ type Store interface {
 	// most limit of them.
 	Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error
 	// CommitStaged loads the records of an import that aborts on error,
-	// which load staged (warehouse.CommitStaged); DropStaged removes them
-	// from the staging table.
+	// which load staged (warehouse.CommitStaged). Notify does not delete
+	// them: a delete is DDL on 18.16, which notify's user may not run;
+	// warehouse.Expire deletes them once the import has ended.
 	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
-	DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
 	// CancelledRows counts the import's rows load rejected as cancelled.
 	CancelledRows(ctx context.Context, id string) (int, error)
 	// Stalled counts, by tenant and dataset, the imports still received or
@@ -392,7 +392,7 @@ func (s *Stage) check(ctx context.Context, id string) error {
 // end ends an import all of whose chunks are reported: it reads the rows
 // load rejected as cancelled and returns the Status they and the counts give.
 // The staged records of an import that aborts on error are loaded when it is
-// completed, and its staging is cleared either way.
+// completed (warehouse.Expire clears its staging once it has ended).
 func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
 	cancelled, err := s.store.CancelledRows(ctx, imp.ID)
 	if err != nil {
@@ -406,13 +406,11 @@ func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Cou
 	if !ok {
 		return "", fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
 	}
+	if status != schemas.StatusCompleted {
+		return status, nil
+	}
 	for _, t := range ds.Writes() {
-		if status == schemas.StatusCompleted {
-			if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
-				return "", err
-			}
-		}
-		if err := s.store.DropStaged(ctx, t, imp.ID); err != nil {
+		if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
 			return "", err
 		}
 	}

@@ -32,7 +32,7 @@ func TestWaitingBeforeIngested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"}
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
 	cons, err := notify.Consumer(notify.Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func TestSMTPOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Consumer(t, nc, cons) // as sluice migrate does
-	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"},
+	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"},
 		notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"}, platform.Tenants{"acme": {Contact: "partner@acme.example"}}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

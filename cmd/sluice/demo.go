@@ -161,7 +161,7 @@ func startPipeline(ctx context.Context, cfg config, natsURL string, log io.Write
 	pipeline := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	go func() {
-		pipeline <- runStages(ctx, cfg, logger, natsURL, schemas.Stages, true)
+		pipeline <- runAll(ctx, cfg, logger, natsURL, true)
 	}()
 	return pipeline
 }
@@ -255,15 +255,16 @@ func printImport(key string, ev *schemas.ImportEvent, elapsed time.Duration) {
 // and the logs are.
 func printWhereToLook(cfg platform.Config, p demoPorts, log string) {
 	chHost, _, _ := net.SplitHostPort(cfg.ClickHouse.Addr)
+	reader := cfg.ClickHouse.Reader
 	fmt.Printf(`
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
-rejected rows: clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
-loaded rows:   clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
+rejected rows: clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
+loaded rows:   clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
                (and sluice.users, sluice.accounts, sluice.group_members, sluice.groups the same way)
 metrics:       http://%s/metrics    logs: %s
 
 the stack keeps running; Ctrl-C stops it
-`, p.mailWeb, chHost, p.clickhouse, chHost, p.clickhouse, cfg.MetricsAddr, log)
+`, p.mailWeb, chHost, p.clickhouse, reader.Name, reader.Password, chHost, p.clickhouse, reader.Name, reader.Password, cfg.MetricsAddr, log)
 }
 
 // waitForEnd waits until ctx ends or the pipeline stops, and returns the
