@@ -199,7 +199,7 @@ func clickhouseLoad(ctx context.Context, ch *parts.ClickHouse, file string, w ha
 		return 0, err
 	}
 	defer in.Close()
-	load := exec.Command("clickhouse-client", "--host", host, "--port", port, "--user", ch.Config.User, "--password", ch.Config.Password,
+	load := exec.Command("clickhouse-client", "--host", host, "--port", port, "--user", ch.Config.Migrate.Name, "--password", ch.Config.Migrate.Password,
 		"--query", fmt.Sprintf("INSERT INTO sluice.%s FORMAT CSVWithNames", table))
 	load.Stdin = in
 	start := time.Now()

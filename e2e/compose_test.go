@@ -64,6 +64,30 @@ func TestComposeFileLoads(t *testing.T) {
 			if user := svc.Environment["SLUICE_NATS_USER"]; user == nil || *user != stage {
 				t.Fatalf("%s SLUICE_NATS_USER: got %v, want %q", stage, user, stage)
 			}
+			// Its consumer exists before it starts: it may not create one.
+			if dep, ok := svc.DependsOn["migrate"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+				t.Fatalf("%s depends on migrate: got %+v, want it completed successfully", stage, dep)
+			}
 		})
 	}
+
+	t.Run("migrate", func(t *testing.T) {
+		svc, err := project.GetService("migrate")
+		if err != nil {
+			t.Fatalf("service migrate: got %v, want it defined", err)
+		}
+		if want := (types.ShellCommand{"sluice", "migrate"}); !slices.Equal(svc.Command, want) {
+			t.Fatalf("migrate command: got %q, want %q", svc.Command, want)
+		}
+		if user := svc.Environment["SLUICE_NATS_USER"]; user == nil || *user != "admin" {
+			t.Fatalf("migrate SLUICE_NATS_USER: got %v, want admin", user)
+		}
+		nats, err := project.GetService("nats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pw, server := svc.Environment["SLUICE_NATS_PASSWORD"], nats.Environment["ADMIN_PASSWORD"]; pw == nil || server == nil || *pw != *server {
+			t.Fatalf("admin password: migrate presents %v, nats checks %v", pw, server)
+		}
+	})
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // TestNATSConfLoads: deploy/nats.conf parses as nats-server reads it, and
-// gives every stage (and MinIO) a user of its own.
+// gives every stage (and MinIO, and the admin) a user of its own. What each
+// may do is cmd/sluice's TestNATSLeastPrivilege.
 func TestNATSConfLoads(t *testing.T) {
-	for _, v := range []string{"INGEST_PASSWORD", "VALIDATE_PASSWORD", "TRANSFORM_PASSWORD", "LOAD_PASSWORD", "NOTIFY_PASSWORD", "MINIO_PASSWORD"} {
+	for _, v := range []string{"INGEST_PASSWORD", "VALIDATE_PASSWORD", "TRANSFORM_PASSWORD", "LOAD_PASSWORD", "NOTIFY_PASSWORD", "MINIO_PASSWORD", "ADMIN_PASSWORD"} {
 		t.Setenv(v, "secret-"+v)
 	}
 	opts, err := server.ProcessConfigFile("../deploy/nats.conf")
@@ -26,7 +27,7 @@ func TestNATSConfLoads(t *testing.T) {
 			t.Errorf("user %s: no publish permissions, want only its own subjects", u.Username)
 		}
 	}
-	for _, want := range append(slices.Clone(schemas.Stages), "minio") {
+	for _, want := range append(slices.Clone(schemas.Stages), "minio", "admin") {
 		if !slices.Contains(users, want) {
 			t.Errorf("users %v: want one for %s", users, want)
 		}

@@ -172,7 +172,24 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants Tenants, secrets 
 	}
 	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
 		ledger: NewLedger(kv, cfg.Lease), cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
-	s.Runner, err = bus.NewRunner(schemas.StageIngest, nc, bus.Consumer{
+	c, err := Consumer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.Runner, err = bus.NewRunner(schemas.StageIngest, nc, c, m, logger, s.handle); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Consumer is ingest's durable consumer on the S3_EVENTS stream as cfg
+// configures it: `sluice migrate` creates it, New binds to it.
+func Consumer(cfg Config) (bus.Consumer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return bus.Consumer{}, err
+	}
+	return bus.Consumer{
 		Name:           schemas.DurableIngest,
 		Stream:         schemas.StreamS3Events,
 		Subject:        schemas.SubjectS3Events,
@@ -181,11 +198,7 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants Tenants, secrets 
 		MaxDeliver:     cfg.MaxDeliver,
 		Horizon:        cfg.Horizon,
 		Concurrency:    cfg.Concurrency,
-	}, m, logger, s.handle)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	}, nil
 }
 
 func (s *Stage) handle(msg *message.Message) error {

@@ -87,6 +87,11 @@ func TestMinIOOutage(t *testing.T) {
 	}
 	tenants := platform.Tenants{"acme": {MaxRows: 10, MaxBytes: 1 << 20, Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue,
 		Region: "RU", Password: &schemas.DefaultPasswordPolicy, AccessKeys: []string{key.AccessKey}}}
+	cons, err := ingest.Consumer(ingest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
 	st, err := ingest.New(ingest.Config{}, nc, ingest.S3Store{Client: client}, tenants, secrets, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

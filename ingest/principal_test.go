@@ -100,7 +100,13 @@ func TestIngestChecksThePrincipal(t *testing.T) {
 	}
 	root := platform.NewS3Client(cfg)
 	var logs bytes.Buffer
-	st, err := ingest.New(ingest.Config{Bucket: cfg.Bucket, SyncInterval: time.Hour, SyncGrace: time.Millisecond},
+	icfg := ingest.Config{Bucket: cfg.Bucket, SyncInterval: time.Hour, SyncGrace: time.Millisecond}
+	cons, err := ingest.Consumer(icfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
+	st, err := ingest.New(icfg,
 		nc, ingest.S3Store{Client: root}, tenants, secrets, m, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

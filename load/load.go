@@ -289,13 +289,26 @@ func New(cfg Config, nc *nats.Conn, wh Warehouse, m *platform.Metrics, logger *s
 	}
 	s := &Stage{cfg: cfg, wh: wh, cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger}
 	s.batcher = newBatcher(cfg.BatchRows, cfg.MaxWait, s.flush)
-	s.Runner, err = bus.NewRunner(schemas.StageLoad, nc, bus.Consumer{
-		Name: schemas.DurableLoad, Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon, Concurrency: cfg.Concurrency,
-	}, m, logger, s.handle)
+	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if s.Runner, err = bus.NewRunner(schemas.StageLoad, nc, c, m, logger, s.handle); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Consumer is load's durable consumer on the ready rows as cfg configures
+// it: `sluice migrate` creates it, New binds to it.
+func Consumer(cfg Config) (bus.Consumer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return bus.Consumer{}, err
+	}
+	return bus.Consumer{
+		Name: schemas.DurableLoad, Stream: schemas.StreamRows, Subject: schemas.SubjectReadyRows, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon, Concurrency: cfg.Concurrency,
+	}, nil
 }
 
 // Run loads chunks until ctx ends.

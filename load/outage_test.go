@@ -2,9 +2,6 @@ package load_test
 
 import (
 	"log/slog"
-	"net"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +45,14 @@ func TestClickHouseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := load.New(load.Config{MaxWait: 20 * time.Millisecond, WriteTimeout: 5 * time.Second}, nc,
-		&load.ClickHouse{Conn: ch.Conn, Database: "sluice"}, m, slog.New(slog.DiscardHandler))
+	cfg := load.Config{MaxWait: 20 * time.Millisecond, WriteTimeout: 5 * time.Second}
+	cons, err := load.Consumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
+	st, err := load.New(cfg, nc,
+		&load.ClickHouse{Conn: ch.Load, Database: "sluice"}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +86,6 @@ func TestClickHouseOutage(t *testing.T) {
 	})
 
 	t.Run("transient", func(t *testing.T) {
-		_, portText, _ := net.SplitHostPort(ch.Config.Addr)
-		port, _ := strconv.Atoi(portText)
 		ch.Part.Stop()
 		if err := bus.PublishChunk(st.Pub, schemas.ReadyRowsSubject("acme", "clients"), "away.transform.1",
 			chunkOf("away", "away@acme.example", "2024-01-01 00:00:00")); err != nil {
@@ -99,11 +100,9 @@ func TestClickHouseOutage(t *testing.T) {
 		if msg, err := poison.NextMsg(100 * time.Millisecond); err == nil {
 			t.Fatalf("poisoned during the outage: %s", msg.Header.Get(middleware.ReasonForPoisonedKey))
 		}
-		part, err := parts.StartClickHouse(ctx, dir, port, filepath.Join(parts.RepoRoot(), "deploy", "clickhouse", "users.d"), "sluice")
-		if err != nil {
+		if err := ch.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
-		stop = func() { ch.Conn.Close(); part.Stop() }
 		if err := parts.WaitFor(ctx, 90*time.Second, func() (bool, error) { return progress("away"), nil }); err != nil {
 			t.Fatalf("the chunk was not loaded once ClickHouse was back: %v", err)
 		}

@@ -37,7 +37,7 @@ func TestWriteLandsEveryRowOnce(t *testing.T) {
 	for chunk := 1; chunk <= (loaded+rejected)/1000; chunk++ {
 		w.Chunks = append(w.Chunks, load.ChunkReport{Number: chunk, FirstRow: (chunk-1)*1000 + 2, Counts: schemas.Counts{Rows: 1000}})
 	}
-	wh := &load.ClickHouse{Conn: ch.Conn, Database: "sluice"}
+	wh := &load.ClickHouse{Conn: ch.Load, Database: "sluice"}
 	ctx := context.Background()
 	for attempt := 1; attempt <= 2; attempt++ {
 		if err := wh.Write(ctx, w); err != nil {

@@ -55,14 +55,6 @@ func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *sche
 	return out, rows.Err()
 }
 
-// DropStaged implements Store.
-func (c *ClickHouse) DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error {
-	if err := warehouse.DropStaged(ctx, c.Conn, c.Database, ds, importID); err != nil {
-		return platform.Errorf(platform.PartClickHouse, "notify: %w", err)
-	}
-	return nil
-}
-
 // CancelledRows implements Store.
 func (c *ClickHouse) CancelledRows(ctx context.Context, id string) (int, error) {
 	var n uint64

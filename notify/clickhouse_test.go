@@ -23,7 +23,7 @@ func TestStalled(t *testing.T) {
 	}
 	defer stop()
 	ctx := context.Background()
-	store := &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"}
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
 	long := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	save := func(id, tenant, status string, received time.Time) {
 		t.Helper()

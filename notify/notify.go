@@ -34,6 +34,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,10 +80,10 @@ type Store interface {
 	// most limit of them.
 	Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error
 	// CommitStaged loads the records of an import that aborts on error,
-	// which load staged (warehouse.CommitStaged); DropStaged removes them
-	// from the staging table.
+	// which load staged (warehouse.CommitStaged). Notify does not delete
+	// them: a delete is DDL on 18.16, which notify's user may not run;
+	// warehouse.Expire deletes them once the import has ended.
 	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
-	DropStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
 	// CancelledRows counts the import's rows load rejected as cancelled.
 	CancelledRows(ctx context.Context, id string) (int, error)
 	// Stalled counts, by tenant and dataset, the imports still received or
@@ -180,9 +181,6 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants Tenants,
 	if cfg.MaxReportRows == 0 {
 		cfg.MaxReportRows = 100000
 	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 4
-	}
 	if cfg.StallAfter == 0 {
 		cfg.StallAfter = 15 * time.Minute
 	}
@@ -195,13 +193,27 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants Tenants,
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger}
-	s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, bus.Consumer{
-		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon, Concurrency: cfg.Concurrency,
-	}, m, logger, s.handle)
+	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if s.Runner, err = bus.NewRunner(schemas.StageNotify, nc, c, m, logger, s.handle); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Consumer is notify's durable consumer on the import events as cfg
+// configures it, 4 events at once by default: `sluice migrate` creates it,
+// New binds to it.
+func Consumer(cfg Config) (bus.Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return bus.Consumer{}, err
+	}
+	return bus.Consumer{
+		Name: schemas.DurableNotify, Stream: schemas.StreamImports, Subject: schemas.SubjectImportsAll, MaxDeliver: cfg.MaxDeliver, Horizon: cfg.Horizon,
+		Concurrency: cmp.Or(cfg.Concurrency, 4),
+	}, nil
 }
 
 // Stalled is how many imports of a tenant's dataset have stalled.
@@ -386,7 +398,7 @@ func (s *Stage) check(ctx context.Context, id string) error {
 // end ends an import all of whose chunks are reported: it reads the rows
 // load rejected as cancelled and returns the Status they and the counts give.
 // The staged records of an import that aborts on error are loaded when it is
-// completed, and its staging is cleared either way.
+// completed (warehouse.Expire clears its staging once it has ended).
 func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
 	cancelled, err := s.store.CancelledRows(ctx, imp.ID)
 	if err != nil {
@@ -400,13 +412,11 @@ func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Cou
 	if !ok {
 		return "", fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
 	}
+	if status != schemas.StatusCompleted {
+		return status, nil
+	}
 	for _, t := range ds.Writes() {
-		if status == schemas.StatusCompleted {
-			if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
-				return "", err
-			}
-		}
-		if err := s.store.DropStaged(ctx, t, imp.ID); err != nil {
+		if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
 			return "", err
 		}
 	}

@@ -32,7 +32,12 @@ func TestWaitingBeforeIngested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"}
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
+	cons, err := notify.Consumer(notify.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
 	st, err := notify.New(notify.Config{}, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
 		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -43,8 +43,13 @@ func TestSMTPOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Conn, Database: "sluice"},
-		notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"}, platform.Tenants{}, m, slog.New(slog.DiscardHandler))
+	cons, err := notify.Consumer(notify.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
+	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"},
+		notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"}, platform.Tenants{"acme": {Contact: "partner@acme.example"}}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,7 +20,8 @@ type Config struct {
 	NATSPort     int
 	NATSStoreDir string
 	// NATSUser and NATSPassword authenticate a stage to an external NATS
-	// (deploy/nats.conf gives each stage its own user).
+	// (deploy/nats.conf gives each stage its own user, and `sluice migrate`
+	// and `sluice replay` the admin user).
 	NATSUser     string
 	NATSPassword string
 	// NATSReplicas is how many copies of each stream and KV bucket a new
@@ -72,11 +74,21 @@ type S3Config struct {
 	AdminSecretKey string
 }
 
-// ClickHouseConfig locates the warehouse.
+// ClickHouseConfig locates the warehouse and names the user each role logs
+// in as (deploy/clickhouse/users.d defines them): Migrate owns DDL (`sluice
+// migrate`, and the expiry of personal data); Load and Notify write with no
+// DDL, each as its own user, also when both run in one process; Reader only
+// reads (the demo's queries, dashboards).
 type ClickHouseConfig struct {
 	Addr     string
 	Database string
-	User     string
+
+	Migrate, Load, Notify, Reader ClickHouseUser
+}
+
+// ClickHouseUser is a ClickHouse user's name and password.
+type ClickHouseUser struct {
+	Name     string
 	Password string
 }
 
@@ -104,8 +116,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ClickHouse: ClickHouseConfig{
 			Addr:     cmp.Or(env.String("SLUICE_CLICKHOUSE_ADDR"), "127.0.0.1:19000"),
 			Database: cmp.Or(env.String("SLUICE_CLICKHOUSE_DATABASE"), "sluice"),
-			User:     cmp.Or(env.String("SLUICE_CLICKHOUSE_USER"), "sluice"),
-			Password: cmp.Or(env.String("SLUICE_CLICKHOUSE_PASSWORD"), "sluice"),
+			Migrate:  clickHouseUser(env, "MIGRATE"),
+			Load:     clickHouseUser(env, "LOAD"),
+			Notify:   clickHouseUser(env, "NOTIFY"),
+			Reader:   clickHouseUser(env, "READER"),
 		},
 		SMTPAddr:          cmp.Or(env.String("SLUICE_SMTP_ADDR"), "127.0.0.1:1025"),
 		MailFrom:          cmp.Or(env.String("SLUICE_MAIL_FROM"), "sluice@localhost"),
@@ -122,6 +136,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// clickHouseUser reads SLUICE_<ROLE>_CLICKHOUSE_USER and _PASSWORD; unset,
+// they are the development user of deploy/clickhouse/users.d
+// (sluice_<role>, password dev-only-<role>).
+func clickHouseUser(env *Env, role string) ClickHouseUser {
+	name := strings.ToLower(role)
+	return ClickHouseUser{
+		Name:     cmp.Or(env.String("SLUICE_"+role+"_CLICKHOUSE_USER"), "sluice_"+name),
+		Password: cmp.Or(env.String("SLUICE_"+role+"_CLICKHOUSE_PASSWORD"), "dev-only-"+name),
+	}
 }
 
 // Env reads SLUICE_* variables through getenv (os.Getenv in main). A

@@ -18,8 +18,12 @@ func TestLoadConfig(t *testing.T) {
 		NATSURL: "nats://127.0.0.1:4222", NATSPort: 4222, NATSStoreDir: ".data/nats", NATSReplicas: 1,
 		S3: platform.S3Config{Endpoint: "http://127.0.0.1:9000", Region: "us-east-1",
 			AccessKey: "sluice", SecretKey: "sluice-secret", Bucket: "imports"},
-		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice", User: "sluice", Password: "sluice"},
-		SMTPAddr:   "127.0.0.1:1025", MailFrom: "sluice@localhost",
+		ClickHouse: platform.ClickHouseConfig{Addr: "127.0.0.1:19000", Database: "sluice",
+			Migrate: platform.ClickHouseUser{Name: "sluice_migrate", Password: "dev-only-migrate"},
+			Load:    platform.ClickHouseUser{Name: "sluice_load", Password: "dev-only-load"},
+			Notify:  platform.ClickHouseUser{Name: "sluice_notify", Password: "dev-only-notify"},
+			Reader:  platform.ClickHouseUser{Name: "sluice_reader", Password: "dev-only-reader"}},
+		SMTPAddr: "127.0.0.1:1025", MailFrom: "sluice@localhost",
 		DataDir: ".data", TenantsFile: "deploy/tenants.json", MetricsAddr: "127.0.0.1:9464",
 		PersonalDataTTL: platform.DefaultPersonalDataTTL,
 	}
@@ -32,9 +36,10 @@ func TestLoadConfig(t *testing.T) {
 		{name: "defaults"},
 		{name: "values set", env: map[string]string{
 			"SLUICE_MEMORY_LIMIT_MIB": "160", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest", "SLUICE_PPROF": "1", "SLUICE_NATS_PORT": "4333",
-			"SLUICE_NATS_REPLICAS": "3"},
+			"SLUICE_NATS_REPLICAS": "3", "SLUICE_LOAD_CLICKHOUSE_USER": "ld", "SLUICE_LOAD_CLICKHOUSE_PASSWORD": "s3cret"},
 			change: func(c *platform.Config) {
 				c.MemoryLimit, c.S3.Bucket, c.NATSUser, c.Pprof, c.NATSPort, c.NATSReplicas = 160<<20, "uploads", "ingest", true, 4333, 3
+				c.ClickHouse.Load = platform.ClickHouseUser{Name: "ld", Password: "s3cret"}
 			}},
 		{name: "zero is the default", env: map[string]string{"SLUICE_NATS_PORT": "0", "SLUICE_MEMORY_LIMIT_MIB": "0"}},
 		{name: "memory limit not a number", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "160MiB"}, errs: []string{"SLUICE_MEMORY_LIMIT_MIB"}},

@@ -10,7 +10,8 @@
 //     DLQRows, ImportEvent), including Row's empty-cell marks (Row.IsEmpty);
 //   - the names the running system knows and that must never change
 //     silently: streams and subjects, stage names, durable consumer names
-//     (Durable*), and the Nats-Msg-Id of every publish (MsgID, Token*).
+//     (Durable*) and their deliver subjects (DeliverSubject), and the
+//     Nats-Msg-Id of every publish (MsgID, Token*).
 //
 // It owns no I/O and no behaviour of a stage: no NATS, no S3, no ClickHouse,
 // no configuration or tenants (platform). Reading files and finding repeated

@@ -44,6 +44,11 @@ const (
 	DurableNotify    = "notify"
 )
 
+// DeliverSubject is where the durable consumer durable pushes its
+// messages: a subject of its own, outside every stream and every inbox, so
+// that deploy/nats.conf lets only its stage's user subscribe to it.
+func DeliverSubject(durable string) string { return "sluice.deliver." + durable }
+
 // Stages lists every stage in flow order.
 var Stages = []string{StageIngest, StageValidate, StageTransform, StageLoad, StageNotify}
 

@@ -27,6 +27,8 @@ func TestStableNames(t *testing.T) {
 		{name: "TokenCompleted", got: schemas.TokenCompleted, want: "completed"},
 		{name: "TokenValidateDLQ", got: schemas.TokenValidateDLQ, want: "validate-dlq"},
 		{name: "TokenLoadDLQ", got: schemas.TokenLoadDLQ, want: "load-dlq"},
+		// deploy/nats.conf names it in the stage's subscribe permission.
+		{name: "DeliverSubject", got: schemas.DeliverSubject(schemas.DurableLoad), want: "sluice.deliver.load"},
 		{name: "ReplayedSubject", got: schemas.ReplayedSubject(42), want: "sluice.dlq.replayed.42"},
 		{name: "MsgID", got: schemas.MsgID("imp-1", schemas.TokenValidateDLQ, 3), want: "imp-1.validate-dlq.3"},
 	}

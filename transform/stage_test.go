@@ -32,6 +32,11 @@ func TestLongHashingIsNotSentAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	const ackWait = 2 * time.Second
+	cons, err := transform.Consumer(transform.Config{AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
 	st, err := transform.New(transform.Config{AckWait: ackWait}, nc, secrets, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -123,16 +123,23 @@ type Stage struct {
 
 // New builds the transform stage on the valid rows.
 func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	c, err := cfg.Consumer(schemas.DurableTransform, schemas.StreamRows, schemas.SubjectValidRows)
+	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.HandlerTimeout = maxHandling
 	s := &Stage{nc: nc, heartbeat: c.AckWait / 3, secrets: secrets, metrics: m}
 	if s.Runner, err = bus.NewRunner(schemas.StageTransform, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Consumer is transform's durable consumer on the valid rows as cfg
+// configures it: `sluice migrate` creates it, New binds to it.
+func Consumer(cfg Config) (bus.Consumer, error) {
+	c, err := cfg.Consumer(schemas.DurableTransform, schemas.StreamRows, schemas.SubjectValidRows)
+	c.HandlerTimeout = maxHandling
+	return c, err
 }
 
 func (s *Stage) handle(msg *message.Message) error {

@@ -112,7 +112,7 @@ func TestJudgeUsers(t *testing.T) {
 				if len(valid) != 1 {
 					t.Fatalf("rejected %+v, want valid", rejected)
 				}
-				if valid[0].Cells[1] != row.Cells[1] || !strings.HasPrefix(valid[0].Cells[1], "sealed1:") {
+				if valid[0].Cells[1] != row.Cells[1] || !strings.HasPrefix(valid[0].Cells[1], "sealed2:") {
 					t.Errorf("the valid row's password is %q, want it still sealed", valid[0].Cells[1])
 				}
 				return

@@ -40,7 +40,7 @@ func TestNATSRestart(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := nc.JetStream()
-	if err := bus.EnsureStreams(js, 1); err != nil {
+	if err := bus.EnsureStreams(js, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	secrets, err := platform.NewSecrets(bytes.Repeat([]byte{7}, 32))
@@ -51,6 +51,11 @@ func TestNATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cons, err := validate.Consumer(validate.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons) // as sluice migrate does
 	st, err := validate.New(validate.Config{}, nc, secrets, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ type Stage struct {
 
 // New builds the validate stage on the raw rows.
 func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
-	c, err := cfg.Consumer(schemas.DurableValidate, schemas.StreamRows, schemas.SubjectRawRows)
+	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +152,12 @@ func New(cfg Config, nc *nats.Conn, secrets *platform.Secrets, m *platform.Metri
 		return nil, err
 	}
 	return s, nil
+}
+
+// Consumer is validate's durable consumer on the raw rows as cfg configures
+// it: `sluice migrate` creates it, New binds to it.
+func Consumer(cfg Config) (bus.Consumer, error) {
+	return cfg.Consumer(schemas.DurableValidate, schemas.StreamRows, schemas.SubjectRawRows)
 }
 
 func (s *Stage) handle(msg *message.Message) error {

@@ -251,14 +251,33 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.S3, err = parts.MinIOConfig(); err != nil {
 		return err
 	}
-	if p.MinIO, err = parts.NewMinIO(filepath.Join(p.Dir, "minio"), p.NATSURL, p.S3); err != nil {
-		return err
-	}
-	tenants, err := p.writeTenants(ctx)
+	tenants, err := p.writeTenants()
 	if err != nil {
 		return err
 	}
+	if err := p.migrate(ctx, tenants); err != nil {
+		return err
+	}
+	minioNATS := strings.Replace(p.NATSURL, "nats://", "nats://minio:"+natsPassword("minio")+"@", 1)
+	if p.MinIO, err = parts.NewMinIO(filepath.Join(p.Dir, "minio"), minioNATS, p.S3); err != nil {
+		return err
+	}
+	if err := p.addTenantKey(ctx, tenants); err != nil {
+		return err
+	}
 	return p.startStages(ctx, tenants)
+}
+
+// migrate runs `sluice migrate`, as compose does, with the stages'
+// settings: the streams, consumers and KV buckets exist before MinIO
+// publishes and the stages bind to their consumers.
+func (p *Pipeline) migrate(ctx context.Context, tenants string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(p.Bin, "sluice"), "migrate")
+	cmd.Env = append(os.Environ(), p.stageEnv("admin", tenants, "", 0)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sluice migrate: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // Stop stops what Start started: MinIO, the connection to NATS, then the
@@ -284,15 +303,53 @@ func (p *Pipeline) add(ctx context.Context, pr *Proc) error {
 	return nil
 }
 
-// startNATS starts nats-server with JetStream on a free port, connects to
-// it and creates the streams.
+// natsUsers are deploy/nats.conf's users, each with the password
+// natsPassword gives it.
+var natsUsers = append(slices.Clone(schemas.Stages), "minio", "admin")
+
+func natsPassword(user string) string { return "bench-" + user }
+
+// natsConf is deploy/nats.conf as the run's nats-server reads it: on
+// loopback port, with no monitoring port, its store in storeDir, and one
+// more user, bench, allowed everything, for the run's own connection (which
+// watches the import events and reads the streams). Every other user is as
+// compose has it.
+func natsConf(port int, storeDir string) ([]byte, error) {
+	conf, err := os.ReadFile(filepath.Join(parts.RepoRoot(), "deploy", "nats.conf"))
+	if err != nil {
+		return nil, err
+	}
+	s := string(conf)
+	for _, r := range []struct{ old, new string }{
+		{"\nport: 4222\n", fmt.Sprintf("\nlisten: 127.0.0.1:%d\n", port)},
+		{"\nhttp: \"127.0.0.1:8222\"\n", "\n"},
+		{"store_dir: \"/data\"", fmt.Sprintf("store_dir: %q", storeDir)},
+		{"\n  users = [\n", "\n  users = [\n    { user: bench, password: bench }\n"},
+	} {
+		if strings.Count(s, r.old) != 1 {
+			return nil, fmt.Errorf("deploy/nats.conf: want %q once", r.old)
+		}
+		s = strings.Replace(s, r.old, r.new, 1)
+	}
+	return []byte(s), nil
+}
+
+// startNATS starts nats-server with JetStream and deploy/nats.conf's users
+// on a free port, and connects to it.
 func (p *Pipeline) startNATS(ctx context.Context) error {
 	natsPort, _ := parts.FreePort()
 	p.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	conf := filepath.Join(p.Dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nmax_payload: 8MB\njetstream { store_dir: %q }\n",
-		natsPort, filepath.Join(p.Dir, "nats"))), 0o644); err != nil {
+	text, err := natsConf(natsPort, filepath.Join(p.Dir, "nats"))
+	if err != nil {
 		return err
+	}
+	if err := os.WriteFile(conf, text, 0o600); err != nil {
+		return err
+	}
+	var env []string
+	for _, u := range natsUsers {
+		env = append(env, strings.ToUpper(u)+"_PASSWORD="+natsPassword(u))
 	}
 	ready := func() error {
 		c, err := net.Dial("tcp", strings.TrimPrefix(p.NATSURL, "nats://"))
@@ -302,46 +359,44 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 		return err
 	}
 	if err := p.add(ctx, &Proc{Name: "nats", start: func(ctx context.Context) (*parts.Part, error) {
-		return parts.Start(ctx, "nats", p.Dir, nil, ready, filepath.Join(p.Bin, "nats-server"), "-c", conf)
+		return parts.Start(ctx, "nats", p.Dir, env, ready, filepath.Join(p.Bin, "nats-server"), "-c", conf)
 	}}); err != nil {
 		return err
 	}
-	var err error
-	if p.NC, err = bus.Connect(p.NATSURL, "bench", "", ""); err != nil {
+	if p.NC, err = bus.Connect(p.NATSURL, "bench", "bench", "bench"); err != nil {
 		return err
 	}
 	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return p.NC.IsConnected(), nil }); err != nil {
 		return fmt.Errorf("nats-server: %w", err)
 	}
-	js, err := p.NC.JetStream()
-	if err != nil {
-		return err
-	}
-	return bus.EnsureStreams(js, 1)
+	return nil
 }
 
 // writeTenants writes the run's tenants file, with the run's tenant whose
-// limits let the whole file in, gives the tenant its key as `sluice tenant
-// add` does, and returns the file's path.
-func (p *Pipeline) writeTenants(ctx context.Context) (string, error) {
+// limits let the whole file in, and returns its path.
+func (p *Pipeline) writeTenants() (string, error) {
 	tenants := filepath.Join(p.Dir, "tenants.json")
 	err := os.WriteFile(tenants, []byte(fmt.Sprintf(`{%q: {"contact": %q, "max_rows": %d, "max_bytes": %d}}`, p.Tenant, p.Contact, p.MaxRows, 1<<30)), 0o644)
-	if err != nil {
-		return "", err
-	}
+	return tenants, err
+}
+
+// addTenantKey gives the run's tenant its own MinIO key, recorded in the
+// tenants file at tenants, as `sluice tenant add` does: ingest imports only
+// what a tenant's key put.
+func (p *Pipeline) addTenantKey(ctx context.Context, tenants string) error {
 	admin := p.S3
 	admin.AdminAccessKey, admin.AdminSecretKey = p.S3.AccessKey, p.S3.SecretKey
 	keys, err := tenantkeys.NewAdmin(admin, tenants)
 	if err != nil {
-		return "", err
+		return err
 	}
 	key, err := keys.Add(ctx, p.Tenant, p.Contact)
 	if err != nil {
-		return "", err
+		return err
 	}
 	p.partner = p.S3
 	p.partner.AccessKey, p.partner.SecretKey = key.AccessKey, key.SecretKey
-	return tenants, nil
+	return nil
 }
 
 // startStages starts a `sluice <stage>` process per stage, each with its
@@ -361,11 +416,13 @@ func (p *Pipeline) startStages(ctx context.Context, tenants string) error {
 	return nil
 }
 
-// stageEnv is the environment of a stage's process, its metrics on
-// metricsPort.
+// stageEnv is the environment of a stage's process (or of `sluice migrate`,
+// as "admin"), its metrics on metricsPort.
 func (p *Pipeline) stageEnv(stage, tenants, secretKey string, metricsPort int) []string {
 	return []string{
 		"SLUICE_NATS_URL=" + p.NATSURL,
+		"SLUICE_NATS_USER=" + stage,
+		"SLUICE_NATS_PASSWORD=" + natsPassword(stage),
 		// The stages are separate processes: one key for all.
 		"SLUICE_SECRET_KEY=" + secretKey,
 		"SLUICE_CLICKHOUSE_ADDR=" + p.CH.Config.Addr,

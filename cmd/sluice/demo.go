@@ -48,7 +48,7 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	fmt.Println("starting ClickHouse, Mailpit, NATS, MinIO and the pipeline (data in " + data + ")")
 	var st demoStack
 	defer st.stop()
-	if err := st.start(ctx, cfg.Config, data, ports); err != nil {
+	if err := st.start(ctx, cfg, data, ports, logger); err != nil {
 		return err
 	}
 	partners, err := demoPartners(ctx, &cfg, data)
@@ -116,8 +116,9 @@ func (s *demoStack) stop() {
 }
 
 // start starts ClickHouse, Mailpit, NATS and MinIO with their data under
-// data, and configures the bucket to publish its events into NATS.
-func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string, p demoPorts) error {
+// data, migrates them (migrate) before MinIO publishes, and configures the
+// bucket to publish its events into NATS.
+func (s *demoStack) start(ctx context.Context, cfg config, data string, p demoPorts, logger *slog.Logger) error {
 	ch, err := parts.StartClickHouse(ctx, filepath.Join(data, "clickhouse"), p.clickhouse, "deploy/clickhouse/users.d", cfg.ClickHouse.Database)
 	if err != nil {
 		return err
@@ -131,6 +132,9 @@ func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string,
 	if err := s.startNATS(cfg.NATSPort, filepath.Join(data, "nats")); err != nil {
 		return err
 	}
+	if err := migrate(ctx, cfg, s.natsURL, logger); err != nil {
+		return err
+	}
 	minio, err := parts.StartMinIO(ctx, filepath.Join(data, "minio"), p.s3, strings.TrimPrefix(s.natsURL, "nats://"), cfg.S3)
 	if err != nil {
 		return err
@@ -140,8 +144,7 @@ func (s *demoStack) start(ctx context.Context, cfg platform.Config, data string,
 	return parts.ConfigureBucket(ctx, s.client, cfg.S3.Bucket)
 }
 
-// startNATS starts the embedded NATS server, connects to it and creates the
-// streams.
+// startNATS starts the embedded NATS server and connects to it.
 func (s *demoStack) startNATS(port int, storeDir string) error {
 	ns, err := bus.StartNATS(port, storeDir)
 	if err != nil {
@@ -153,11 +156,7 @@ func (s *demoStack) startNATS(port int, storeDir string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	s.stops = append(s.stops, s.nc.Close)
-	js, err := s.nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	return bus.EnsureStreams(js, 1) // one embedded server
+	return nil
 }
 
 // startPipeline runs every stage until ctx ends, logging to log; the
@@ -166,7 +165,7 @@ func startPipeline(ctx context.Context, cfg config, natsURL string, log io.Write
 	pipeline := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	go func() {
-		pipeline <- runStages(ctx, cfg, logger, natsURL, schemas.Stages, true)
+		pipeline <- runAll(ctx, cfg, logger, natsURL, true)
 	}()
 	return pipeline
 }
@@ -261,15 +260,16 @@ func printImport(key string, ev *schemas.ImportEvent, elapsed time.Duration) {
 // and the logs are.
 func printWhereToLook(cfg platform.Config, p demoPorts, log string) {
 	chHost, _, _ := net.SplitHostPort(cfg.ClickHouse.Addr)
+	reader := cfg.ClickHouse.Reader
 	fmt.Printf(`
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
-rejected rows: clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
-loaded rows:   clickhouse-client --host %s --port %d --user sluice_reader --password reader --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
+rejected rows: clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
+loaded rows:   clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
                (and sluice.users, sluice.accounts, sluice.group_members, sluice.groups the same way)
 metrics:       http://%s/metrics    logs: %s
 
 the stack keeps running; Ctrl-C stops it
-`, p.mailWeb, chHost, p.clickhouse, chHost, p.clickhouse, cfg.MetricsAddr, log)
+`, p.mailWeb, chHost, p.clickhouse, reader.Name, reader.Password, chHost, p.clickhouse, reader.Name, reader.Password, cfg.MetricsAddr, log)
 }
 
 // waitForEnd waits until ctx ends or the pipeline stops, and returns the

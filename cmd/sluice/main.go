@@ -1,6 +1,7 @@
 // Command sluice runs the bulk-import pipeline.
 //
 //	sluice migrate             creates the streams, consumers, KV buckets and tables, with admin users
+//	sluice expire              deletes expired personal data from ClickHouse, hourly, as the migration user
 //	sluice up                  every stage in one process, with an embedded NATS JetStream server
 //	sluice ingest|validate|transform|load|notify
 //	                           one stage against an external NATS (SLUICE_NATS_URL), to scale out
@@ -28,7 +29,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all]`
+const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all]`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
@@ -69,6 +70,8 @@ func main() {
 	switch cmd := os.Args[1]; {
 	case cmd == "migrate":
 		err = migrate(ctx, cfg, cfg.NATSURL, logger)
+	case cmd == "expire":
+		err = expire(ctx, cfg, logger)
 	case cmd == "up":
 		err = up(ctx, cfg, logger)
 	case cmd == "demo":

@@ -41,7 +41,16 @@ func up(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err := migrate(ctx, cfg, ns.ClientURL(), logger); err != nil {
 		return err
 	}
-	return runStages(ctx, cfg, logger, ns.ClientURL(), schemas.Stages, false)
+	return runAll(ctx, cfg, logger, ns.ClientURL(), false)
+}
+
+// runAll runs every stage, and the expiry of personal data in ClickHouse
+// (`sluice expire`), in this process: `sluice up` and the demo.
+func runAll(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, demo bool) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runStages(ctx, cfg, logger, natsURL, schemas.Stages, demo) })
+	g.Go(func() error { return expire(ctx, cfg, logger) })
+	return g.Wait()
 }
 
 // runStages connects to NATS and runs the named stages, with one metrics and
@@ -63,27 +72,33 @@ func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL str
 }
 
 // resources is what the stages of one process share: the NATS connection,
-// and what only some stages use, opened only when one of them runs.
+// and what only some stages use, opened only when one of them runs. Load
+// and notify each have their own ClickHouse user, so each its own
+// connection.
 type resources struct {
-	nc      *nats.Conn
-	ch      driver.Conn           // load and notify
-	tenants *platform.TenantsFile // ingest and notify
-	secrets *platform.Secrets     // ingest, validate and transform
+	nc       *nats.Conn
+	chLoad   driver.Conn           // load
+	chNotify driver.Conn           // notify
+	tenants  *platform.TenantsFile // ingest and notify
+	secrets  *platform.Secrets     // ingest, validate and transform
 }
 
 // open reads the secret keys first (a stage with no key, or a published
 // one, does not start), connects to NATS at natsURL, as the first of names,
-// and opens what the named stages use. close releases what it opened, even
-// when it failed.
+// and opens what the named stages use; `sluice migrate` has created their
+// streams and consumers. close releases what it opened, even when it failed.
 func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL string, names []string, demo bool, logger *slog.Logger) error {
 	var err error
 	if r.secrets, err = loadSecrets(cfg, demo, names); err != nil {
 		return err
 	}
-	if r.nc, err = connectStreams(natsURL, names[0], cfg); err != nil {
+	if r.nc, err = bus.Connect(natsURL, names[0], cfg.NATSUser, cfg.NATSPassword); err != nil {
 		return err
 	}
-	if r.ch, err = openWarehouse(ctx, cfg.ClickHouse, names); err != nil {
+	if r.chLoad, err = openWarehouse(ctx, cfg.ClickHouse, cfg.ClickHouse.Load, names, schemas.StageLoad); err != nil {
+		return err
+	}
+	if r.chNotify, err = openWarehouse(ctx, cfg.ClickHouse, cfg.ClickHouse.Notify, names, schemas.StageNotify); err != nil {
 		return err
 	}
 	r.tenants, err = loadTenants(cfg.TenantsFile, names, logger)
@@ -92,12 +107,23 @@ func (r *resources) open(ctx context.Context, cfg platform.Config, natsURL strin
 
 // close closes the connections open opened.
 func (r *resources) close() {
-	if r.ch != nil {
-		r.ch.Close()
+	for _, ch := range r.warehouses() {
+		ch.Close()
 	}
 	if r.nc != nil {
 		r.nc.Close()
 	}
+}
+
+// warehouses are the ClickHouse connections open opened.
+func (r *resources) warehouses() []driver.Conn {
+	var out []driver.Conn
+	for _, ch := range []driver.Conn{r.chLoad, r.chNotify} {
+		if ch != nil {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // runs reports whether one of the stages runs among names.
@@ -105,40 +131,14 @@ func runs(names []string, stages ...string) bool {
 	return slices.ContainsFunc(names, func(name string) bool { return slices.Contains(stages, name) })
 }
 
-// connectStreams connects to NATS and creates the streams that do not
-// exist yet.
-func connectStreams(natsURL, name string, cfg platform.Config) (*nats.Conn, error) {
-	nc, err := bus.Connect(natsURL, name, cfg.NATSUser, cfg.NATSPassword)
-	if err != nil {
-		return nil, err
-	}
-	js, err := nc.JetStream()
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats: %w", err)
-	}
-	if err := bus.EnsureStreams(js, cfg.NATSReplicas); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return nc, nil
-}
-
-// openWarehouse connects to ClickHouse and migrates it when load or notify
-// runs; nil otherwise.
-func openWarehouse(ctx context.Context, cfg platform.ClickHouseConfig, names []string) (driver.Conn, error) {
-	if !runs(names, schemas.StageLoad, schemas.StageNotify) {
+// openWarehouse connects to ClickHouse as user when stage runs among names;
+// nil otherwise. The stages do not migrate: their users have no DDL
+// (`sluice migrate` does it, as the migration user).
+func openWarehouse(ctx context.Context, cfg platform.ClickHouseConfig, user platform.ClickHouseUser, names []string, stage string) (driver.Conn, error) {
+	if !runs(names, stage) {
 		return nil, nil
 	}
-	ch, err := warehouse.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := warehouse.Migrate(ctx, ch, cfg.Database, schemas.Datasets); err != nil {
-		ch.Close()
-		return nil, err
-	}
-	return ch, nil
+	return warehouse.Open(ctx, cfg, user)
 }
 
 // loadTenants reads the tenants file when ingest or notify runs, to follow
@@ -175,7 +175,7 @@ func newStages(names []string, cfg config, res *resources, reg *prometheus.Regis
 		if err != nil {
 			return nil, err
 		}
-		s, err := newStage(name, cfg, res.nc, res.ch, res.tenants, res.secrets, m, logger)
+		s, err := newStage(name, cfg, res, m, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -205,8 +205,8 @@ func health(ctx context.Context, res *resources, stages []stage) func() error {
 		if !res.nc.IsConnected() {
 			return errors.New("nats: not connected")
 		}
-		if res.ch != nil {
-			if err := res.ch.Ping(ctx); err != nil {
+		for _, ch := range res.warehouses() {
+			if err := ch.Ping(ctx); err != nil {
 				return fmt.Errorf("clickhouse: %w", err)
 			}
 		}
@@ -230,8 +230,8 @@ func allRunning(stages []stage) bool {
 }
 
 // newStage builds the stage called name from its part of cfg.
-func newStage(name string, cfg config, nc *nats.Conn, ch driver.Conn, tenants *platform.TenantsFile, secrets *platform.Secrets,
-	m *platform.Metrics, logger *slog.Logger) (stage, error) {
+func newStage(name string, cfg config, res *resources, m *platform.Metrics, logger *slog.Logger) (stage, error) {
+	nc, tenants, secrets := res.nc, res.tenants, res.secrets
 	logger = logger.With("stage", name)
 	switch name {
 	case schemas.StageIngest:
@@ -241,9 +241,9 @@ func newStage(name string, cfg config, nc *nats.Conn, ch driver.Conn, tenants *p
 	case schemas.StageTransform:
 		return transform.New(cfg.stages.transform, nc, secrets, m, logger)
 	case schemas.StageLoad:
-		return load.New(cfg.stages.load, nc, &load.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, m, logger)
+		return load.New(cfg.stages.load, nc, &load.ClickHouse{Conn: res.chLoad, Database: cfg.ClickHouse.Database}, m, logger)
 	case schemas.StageNotify:
-		return notify.New(cfg.stages.notify, nc, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database},
+		return notify.New(cfg.stages.notify, nc, &notify.ClickHouse{Conn: res.chNotify, Database: cfg.ClickHouse.Database},
 			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, m, logger)
 	}
 	return nil, fmt.Errorf("unknown stage %q", name)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Metadata keys the subscriber adds to every message it hands a handler.
@@ -95,18 +96,15 @@ func NewPublisher(nc *nats.Conn, logger watermill.LoggerAdapter) (*wmnats.Publis
 	return pub, nil
 }
 
-// newSubscriber creates or updates the durable consumer c and returns a
-// subscriber bound to it. The consumer is created here, not by the
-// subscription, because nats.go deletes a consumer its subscription created
-// when that subscription ends: a clean shutdown of one instance would remove
-// the consumer under all the others, and the next start would replay the
-// stream from the beginning.
+// newSubscriber returns a subscriber bound to the durable consumer c, which
+// `sluice migrate` created (EnsureConsumer): a stage's user may not create
+// consumers (deploy/nats.conf). Binding also keeps the subscription from
+// owning the consumer: nats.go deletes a consumer its subscription created
+// when that subscription ends, so a clean shutdown of one instance would
+// remove the consumer under all the others.
 func newSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*wmnats.Subscriber, error) {
 	if c.MaxDeliver < 2 {
 		return nil, fmt.Errorf("bus: consumer %s: MaxDeliver must be at least 2 (the last delivery goes to the poison queue)", c.Name)
-	}
-	if err := ensureConsumer(nc, c); err != nil {
-		return nil, err
 	}
 	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
 		Unmarshaler:      deliveryUnmarshaler{},
@@ -126,17 +124,18 @@ func newSubscriber(nc *nats.Conn, c Consumer, logger watermill.LoggerAdapter) (*
 	return sub, nil
 }
 
-// ensureConsumer creates the durable push consumer c, or updates the
-// settings that may change (AckWait, MaxDeliver, MaxAckPending). Its deliver
-// subject is under _INBOX, where every stage may subscribe (deploy/nats.conf).
-func ensureConsumer(nc *nats.Conn, c Consumer) error {
-	js, err := nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("bus: consumer %s: %w", c.Name, err)
-	}
-	cfg := &nats.ConsumerConfig{
+// ErrNoConsumer is returned when a stage starts before `sluice migrate` has
+// created its durable consumer.
+var ErrNoConsumer = errors.New("consumer missing: run sluice migrate")
+
+// consumerConfig is the JetStream configuration of the durable push consumer
+// c: it delivers to its own subject (schemas.DeliverSubject), which only its
+// stage's user may subscribe to, and to one queue group, which every
+// instance of the stage joins.
+func consumerConfig(c Consumer) *nats.ConsumerConfig {
+	return &nats.ConsumerConfig{
 		Durable:        c.Name,
-		DeliverSubject: "_INBOX.sluice." + c.Name,
+		DeliverSubject: schemas.DeliverSubject(c.Name),
 		DeliverGroup:   c.Name,
 		FilterSubject:  c.Subject,
 		DeliverPolicy:  nats.DeliverAllPolicy,
@@ -147,7 +146,16 @@ func ensureConsumer(nc *nats.Conn, c Consumer) error {
 		MaxDeliver:    -1,
 		MaxAckPending: 4 * c.Concurrency,
 	}
-	_, err = js.ConsumerInfo(c.Stream, c.Name)
+}
+
+// EnsureConsumer creates the durable push consumer c, or brings an existing
+// one to c's settings (deliver subject, AckWait, MaxAckPending). `sluice
+// migrate` calls it for every stage, with the admin user; a stage only binds
+// to its consumer (checkConsumer).
+func EnsureConsumer(js nats.JetStreamContext, c Consumer) error {
+	c.setDefaults()
+	cfg := consumerConfig(c)
+	_, err := js.ConsumerInfo(c.Stream, c.Name)
 	switch {
 	case errors.Is(err, nats.ErrConsumerNotFound):
 		_, err = js.AddConsumer(c.Stream, cfg)
@@ -155,7 +163,33 @@ func ensureConsumer(nc *nats.Conn, c Consumer) error {
 		_, err = js.UpdateConsumer(c.Stream, cfg)
 	}
 	if err != nil {
+		return fmt.Errorf("nats: consumer %s on %s: %w", c.Name, c.Stream, err)
+	}
+	return nil
+}
+
+// checkConsumer looks up the durable consumer c before a stage binds to it:
+// ErrNoConsumer when it is missing, an error when it delivers elsewhere
+// than the stage listens (a consumer of an older sluice), and a warning
+// when its AckWait or MaxAckPending are not what the stage's configuration
+// asks for (`sluice migrate` ran with other settings).
+func checkConsumer(js nats.JetStreamContext, c Consumer, logger *slog.Logger) error {
+	info, err := js.ConsumerInfo(c.Stream, c.Name)
+	if errors.Is(err, nats.ErrConsumerNotFound) {
+		return fmt.Errorf("bus: %s on %s: %w", c.Name, c.Stream, ErrNoConsumer)
+	}
+	if err != nil {
 		return fmt.Errorf("bus: consumer %s on %s: %w", c.Name, c.Stream, err)
+	}
+	want := consumerConfig(c)
+	if info.Config.DeliverSubject != want.DeliverSubject || info.Config.DeliverGroup != want.DeliverGroup {
+		return fmt.Errorf("bus: consumer %s on %s delivers to %s (group %s), want %s: run sluice migrate",
+			c.Name, c.Stream, info.Config.DeliverSubject, info.Config.DeliverGroup, want.DeliverSubject)
+	}
+	if info.Config.AckWait != want.AckWait || info.Config.MaxAckPending != want.MaxAckPending {
+		logger.Warn("bus: the consumer's settings differ from this stage's: run sluice migrate with the stage's settings",
+			"consumer", c.Name, "ack_wait", info.Config.AckWait, "want_ack_wait", want.AckWait,
+			"max_ack_pending", info.Config.MaxAckPending, "want_max_ack_pending", want.MaxAckPending)
 	}
 	return nil
 }

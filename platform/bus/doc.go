@@ -1,7 +1,9 @@
 // Package bus is sluice's NATS JetStream plumbing: the embedded server of
-// `sluice up` and the tests, the streams and KV buckets (created or updated
-// at every start), the durable consumers the stages share, and the Watermill
-// router every stage runs on (Runner) with its middleware, outermost first:
+// `sluice up` and the tests, the streams, KV buckets and durable consumers
+// the stages share (created or updated by `sluice migrate`; a stage only
+// binds to its consumer), the connections (Connect, each with an inbox
+// prefix of its own for deploy/nats.conf), and the Watermill router every
+// stage runs on (Runner) with its middleware, outermost first:
 // timing, the poison queue, the delivery limit, retries and the recoverer,
 // one per file.
 //

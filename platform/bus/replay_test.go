@@ -231,9 +231,12 @@ func runStage(t *testing.T, nc *nats.Conn, name string, h message.NoPublishHandl
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := bus.NewRunner(name, nc, bus.Consumer{
-		Name: name, Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3, MaxBackoff: time.Second,
-	}, m, slog.New(slog.DiscardHandler), h)
+	c := bus.Consumer{Name: name, Stream: schemas.StreamRows, Subject: schemas.SubjectRawRows, MaxDeliver: 3, MaxBackoff: time.Second}
+	js, _ := nc.JetStream()
+	if err := bus.EnsureConsumer(js, c); err != nil { // as sluice migrate does
+		t.Fatal(err)
+	}
+	r, err := bus.NewRunner(name, nc, c, m, slog.New(slog.DiscardHandler), h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,9 @@ type Runner struct {
 	router *message.Router
 }
 
-// NewRunner builds the runner of a stage.
+// NewRunner builds the runner of a stage, bound to its durable consumer c,
+// which `sluice migrate` created (EnsureConsumer); ErrNoConsumer when it
+// has not.
 func NewRunner(stage string, nc *nats.Conn, c Consumer, m *platform.Metrics, logger *slog.Logger, h message.NoPublishHandlerFunc) (*Runner, error) {
 	c.setDefaults()
 	wl := Logger(logger)
@@ -71,13 +73,16 @@ func NewRunner(stage string, nc *nats.Conn, c Consumer, m *platform.Metrics, log
 	if err != nil {
 		return nil, err
 	}
-	sub, err := newSubscriber(nc, c, wl)
-	if err != nil {
-		return nil, err
-	}
 	js, err := nc.JetStream()
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
+	}
+	if err := checkConsumer(js, c, logger); err != nil {
+		return nil, err
+	}
+	sub, err := newSubscriber(nc, c, wl)
+	if err != nil {
+		return nil, err
 	}
 	kv, err := js.KeyValue(NaksBucket)
 	if err != nil {

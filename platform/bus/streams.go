@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -59,14 +61,19 @@ func StartNATS(port int, storeDir string) (*server.Server, error) {
 
 // EnsureStreams creates the streams and the KV buckets that are missing,
 // with replicas copies of each (1 on a single server, 3 on a cluster). It
-// runs before anything publishes, MinIO included, at every start.
+// runs before anything publishes, MinIO included: `sluice migrate` runs it
+// with the admin user, before the stages start.
 //
 // A stream that exists keeps what an operator set: it only gains what
 // sluice cannot run without (its subjects, a duplicate window that covers
 // the longest retry) and, when replicas asks for more copies than it has,
-// those. Nothing is ever lowered.
-func EnsureStreams(js nats.JetStreamContext, replicas int) error {
+// those. Nothing is ever lowered, but for one setting: the DLQ holds
+// personal data (rejected rows, poison messages), so its MaxAge is always
+// brought to personalDataTTL (0: platform.DefaultPersonalDataTTL), up or
+// down.
+func EnsureStreams(js nats.JetStreamContext, replicas int, personalDataTTL time.Duration) error {
 	replicas = max(replicas, 1)
+	personalDataTTL = cmp.Or(personalDataTTL, platform.DefaultPersonalDataTTL)
 	streams := []nats.StreamConfig{
 		{Name: schemas.StreamS3Events, Subjects: []string{schemas.SubjectS3Events}},
 		// Rows are work: a chunk leaves the stream once the stage after it
@@ -75,12 +82,12 @@ func EnsureStreams(js nats.JetStreamContext, replicas int) error {
 		// the rejected rows.
 		{Name: schemas.StreamRows, Subjects: []string{schemas.SubjectRowsAll}, Retention: nats.WorkQueuePolicy},
 		{Name: schemas.StreamImports, Subjects: []string{schemas.SubjectImportsAll}},
-		{Name: schemas.StreamDLQ, Subjects: []string{schemas.SubjectDLQAll}},
+		{Name: schemas.StreamDLQ, Subjects: []string{schemas.SubjectDLQAll}, MaxAge: personalDataTTL},
 	}
 	for _, sc := range streams {
 		sc.Storage = nats.FileStorage
 		sc.Duplicates = DuplicateWindow
-		sc.MaxAge = 30 * 24 * time.Hour
+		sc.MaxAge = cmp.Or(sc.MaxAge, 30*24*time.Hour)
 		sc.Replicas = replicas
 		info, err := js.StreamInfo(sc.Name)
 		switch {
@@ -91,7 +98,11 @@ func EnsureStreams(js nats.JetStreamContext, replicas int) error {
 		case err != nil:
 			return fmt.Errorf("nats: stream %s: %w", sc.Name, err)
 		default:
-			if have, changed := raise(info.Config, sc); changed {
+			have, changed := raise(info.Config, sc)
+			if sc.Name == schemas.StreamDLQ && have.MaxAge != sc.MaxAge {
+				have.MaxAge, changed = sc.MaxAge, true
+			}
+			if changed {
 				if _, err := js.UpdateStream(&have); err != nil {
 					return fmt.Errorf("nats: update stream %s: %w", sc.Name, err)
 				}
@@ -133,10 +144,18 @@ func raise(have, want nats.StreamConfig) (nats.StreamConfig, bool) {
 	return have, changed
 }
 
-// Connect connects a stage to NATS, retrying while the server starts.
+// InboxPrefix is the prefix of the reply subjects (JetStream API answers,
+// publish acks) of the connection called name: a stage's own, so that
+// deploy/nats.conf lets each user subscribe only to its replies, never to
+// another's ("_INBOX.>").
+func InboxPrefix(name string) string { return "_INBOX_" + name }
+
+// Connect connects a stage (or the command called name) to NATS, retrying
+// while the server starts. Its replies come under InboxPrefix(name).
 func Connect(url, name, user, password string) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("sluice-" + name),
+		nats.CustomInboxPrefix(InboxPrefix(name)),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),

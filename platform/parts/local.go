@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -23,41 +24,77 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// ClickHouse is a running ClickHouse with sluice's database migrated.
+// ClickHouse is a running ClickHouse with sluice's database migrated and
+// sluice's users (deploy/clickhouse/users.d, with their development
+// passwords, which Config names).
 type ClickHouse struct {
 	Config platform.ClickHouseConfig
-	Conn   driver.Conn
-	Part   *Part
+	// Conn is the migration user's connection: it owns DDL on sluice's
+	// database, as tests that rename a table away need.
+	Conn driver.Conn
+	// Load and Notify are the connections of load's and notify's users,
+	// which have no DDL: what the stages run with.
+	Load, Notify driver.Conn
+	Part         *Part
 
 	dir  string
 	port int
 }
 
-// NewClickHouse starts ClickHouse in dir on free ports and migrates it;
-// the returned func stops it.
+// NewClickHouse starts ClickHouse in dir on free ports and migrates it as
+// the migration user; the returned func stops it.
 func NewClickHouse(dir string) (*ClickHouse, func(), error) {
 	ctx := context.Background()
-	port, err := freePortPair()
+	port, err := FreePortPair()
 	if err != nil {
 		return nil, nil, err
 	}
-	part, err := StartClickHouse(ctx, dir, port, clickHouseUsers(), "sluice")
+	base, err := platform.LoadConfig(func(string) string { return "" })
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := platform.ClickHouseConfig{Addr: part.Addr, Database: "sluice", User: "sluice", Password: "sluice"}
-	conn, err := warehouse.Open(ctx, cfg)
+	part, err := StartClickHouse(ctx, dir, port, clickHouseUsers(), base.ClickHouse.Database)
 	if err != nil {
-		part.Stop()
 		return nil, nil, err
 	}
-	if err := warehouse.Migrate(ctx, conn, cfg.Database, schemas.Datasets); err != nil {
-		conn.Close()
-		part.Stop()
+	ch := &ClickHouse{Config: base.ClickHouse, Part: part, dir: dir, port: port}
+	ch.Config.Addr = part.Addr
+	stop := func() {
+		for _, c := range []driver.Conn{ch.Conn, ch.Load, ch.Notify} {
+			if c != nil {
+				c.Close()
+			}
+		}
+		ch.Part.Stop()
+	}
+	if err := ch.open(ctx, base.PersonalDataTTL); err != nil {
+		stop()
 		return nil, nil, err
 	}
-	ch := &ClickHouse{Config: cfg, Conn: conn, Part: part, dir: dir, port: port}
-	return ch, func() { conn.Close(); ch.Part.Stop() }, nil
+	return ch, stop, nil
+}
+
+// open connects as the migration user, migrates, and connects as load's
+// and notify's users.
+func (c *ClickHouse) open(ctx context.Context, ttl time.Duration) error {
+	var err error
+	if c.Conn, err = c.Connect(ctx, c.Config.Migrate); err != nil {
+		return err
+	}
+	if err := warehouse.Migrate(ctx, c.Conn, c.Config.Database, schemas.Datasets, ttl); err != nil {
+		return err
+	}
+	if c.Load, err = c.Connect(ctx, c.Config.Load); err != nil {
+		return err
+	}
+	c.Notify, err = c.Connect(ctx, c.Config.Notify)
+	return err
+}
+
+// Connect opens a connection as user (one of Config's); the caller closes
+// it.
+func (c *ClickHouse) Connect(ctx context.Context, user platform.ClickHouseUser) (driver.Conn, error) {
+	return warehouse.Open(ctx, c.Config, user)
 }
 
 func clickHouseUsers() string { return filepath.Join(RepoRoot(), "deploy", "clickhouse", "users.d") }
@@ -117,7 +154,7 @@ func (m *Mailpit) Start(ctx context.Context) error {
 
 // MinIOConfig picks free ports for a MinIO NewMinIO will start.
 func MinIOConfig() (platform.S3Config, error) {
-	port, err := freePortPair()
+	port, err := FreePortPair()
 	if err != nil {
 		return platform.S3Config{}, err
 	}
@@ -151,9 +188,9 @@ func NewMinIO(dir, natsURL string, cfg platform.S3Config) (*Part, error) {
 	return part, nil
 }
 
-// freePortPair returns a port p such that p and p+1 are free (ClickHouse's
+// FreePortPair returns a port p such that p and p+1 are free (ClickHouse's
 // HTTP port and MinIO's console take the next one).
-func freePortPair() (int, error) {
+func FreePortPair() (int, error) {
 	for range 50 {
 		p, err := FreePort()
 		if err != nil {

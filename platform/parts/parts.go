@@ -156,8 +156,8 @@ func HTTPReady(url string) func() error {
 
 // StartMinIO starts MinIO with its data in dir, publishing bucket events to
 // the JetStream subject sluice.s3.events on the NATS server at natsAddr
-// (host:port), with a queue_dir so that no event is lost while NATS is away.
-// The S3_EVENTS stream must exist already.
+// (host:port, or user:password@host:port), with a queue_dir so that no
+// event is lost while NATS is away. The S3_EVENTS stream must exist already.
 func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 platform.S3Config) (*Part, error) {
 	bin, err := FindBinary("minio")
 	if err != nil {
@@ -168,6 +168,12 @@ func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 p
 		return nil, fmt.Errorf("parts: %w", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var natsUser []string
+	if creds, host, ok := strings.Cut(natsAddr, "@"); ok {
+		user, password, _ := strings.Cut(creds, ":")
+		natsUser = []string{"MINIO_NOTIFY_NATS_USERNAME_PRIMARY=" + user, "MINIO_NOTIFY_NATS_PASSWORD_PRIMARY=" + password}
+		natsAddr = host
+	}
 	env := []string{
 		"MINIO_ROOT_USER=" + s3.AccessKey,
 		"MINIO_ROOT_PASSWORD=" + s3.SecretKey,
@@ -179,6 +185,7 @@ func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 p
 		"MINIO_NOTIFY_NATS_JETSTREAM_PRIMARY=on",
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_PRIMARY=" + queueDir,
 	}
+	env = append(env, natsUser...)
 	p, err := startOn(ctx, "minio", addr, dir, env, HTTPReady("http://"+addr+"/minio/health/ready"),
 		bin, "server", filepath.Join(dir, "data"), "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", port+1), "--quiet")
 	if err != nil {

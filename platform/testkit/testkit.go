@@ -24,8 +24,9 @@ import (
 	"github.com/sluicehq/sluice/platform/parts"
 )
 
-// NATS starts an embedded JetStream server with sluice's streams and returns
-// it with a connection.
+// NATS starts an embedded JetStream server with sluice's streams and KV
+// buckets and returns it with a connection. A stage's test creates its
+// consumer (Consumer).
 func NATS(t testing.TB) (*server.Server, *nats.Conn) {
 	t.Helper()
 	ns, err := bus.StartNATS(-1, t.TempDir())
@@ -42,10 +43,23 @@ func NATS(t testing.TB) (*server.Server, *nats.Conn) {
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
-	if err := bus.EnsureStreams(js, 1); err != nil {
+	if err := bus.EnsureStreams(js, 1, 0); err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
 	return ns, nc
+}
+
+// Consumer creates the durable consumer c on nc's server, as `sluice
+// migrate` does before a stage binds to it.
+func Consumer(t testing.TB, nc *nats.Conn, c bus.Consumer) {
+	t.Helper()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	if err := bus.EnsureConsumer(js, c); err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
 }
 
 // Message is a Mailpit message summary, with its attachments' contents.

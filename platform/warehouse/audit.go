@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -37,6 +38,9 @@ type Column struct {
 type Table struct {
 	Name    string
 	Columns []Column
+	// Filled are columns the server fills with their DEFAULT: inserts and
+	// Select leave them out.
+	Filled  []Column
 	OrderBy string
 }
 
@@ -63,12 +67,13 @@ var (
 	}}
 	// ImportRejections says why each rejected row was rejected: its
 	// violations as parallel arrays (18.16 turns Array(Tuple(...)) into
-	// separate arrays anyway).
+	// separate arrays anyway). Its values are personal data: a row expires
+	// a TTL after it was written (WrittenAt; see Expire).
 	ImportRejections = Table{Name: "import_rejections", OrderBy: "(import_id, row)", Columns: []Column{
 		{"import_id", "String"}, {"row", "UInt32"}, {"tenant", "String"}, {"dataset", "String"},
 		{"columns", "Array(String)"}, {"codes", "Array(String)"}, {"messages", "Array(String)"}, {"values", "Array(String)"},
 		{"version", "UInt64"},
-	}}
+	}, Filled: []Column{{WrittenAt, "DateTime('UTC') DEFAULT now()"}}}
 	// ImportChunks is each chunk's report, by which notify counts an
 	// import's chunks (a set: a chunk reported twice counts once).
 	ImportChunks = Table{Name: "import_chunks", OrderBy: "(import_id, chunk)", Columns: []Column{
@@ -109,13 +114,17 @@ func (t Table) Select(db string) string {
 }
 
 func (t Table) create(db string) string {
-	defs := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
+	cols := t.all()
+	defs := make([]string, len(cols))
+	for i, c := range cols {
 		defs[i] = c.Name + " " + c.Type
 	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY %s",
 		db, t.Name, strings.Join(defs, ", "), t.OrderBy)
 }
+
+// all is every column of the table: Columns, then Filled.
+func (t Table) all() []Column { return slices.Concat(t.Columns, t.Filled) }
 
 // statusType is the type of imports.status: an enum of schemas.Statuses, in
 // their order (a new status is added at the end).

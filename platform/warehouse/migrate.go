@@ -3,8 +3,8 @@ package warehouse
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -43,8 +43,11 @@ func columnType(k schemas.Kind) string {
 
 // Migrate creates the database and every table, and adds the columns a newer
 // release declares (18.16 has no ADD COLUMN IF NOT EXISTS, so
-// system.columns is read first). It is safe to run at every start.
-func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset) error {
+// system.columns is read first). On a server with table TTLs, the personal
+// data of import_rejections expires after ttl (18.16 has none: Expire
+// deletes it). It is safe to run again; it runs as the migration user, the
+// one that may run DDL.
+func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -52,22 +55,17 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 		if err := conn.Exec(ctx, t.create(db)); err != nil {
 			return fmt.Errorf("migrate %s: %w", t.Name, err)
 		}
-		if err := addMissingColumns(ctx, conn, db, t.Name, t.Columns); err != nil {
+		if err := addMissingColumns(ctx, conn, db, t.Name, t.all()); err != nil {
 			return err
 		}
 	}
 	if err := ensureType(ctx, conn, db, Imports.Name, "status", statusType()); err != nil {
 		return err
 	}
-	var tables []*schemas.Dataset
-	for _, d := range datasets {
-		for _, t := range d.Writes() {
-			if !slices.Contains(tables, t) {
-				tables = append(tables, t)
-			}
-		}
+	if err := setTTL(ctx, conn, db, ttl); err != nil {
+		return err
 	}
-	for _, ds := range tables {
+	for _, ds := range writtenTables(datasets) {
 		cols := []Column{{"tenant", "String"}}
 		for _, f := range ds.Fields {
 			cols = append(cols, Column{f.Column, columnType(f.Kind)})

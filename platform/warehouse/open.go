@@ -11,14 +11,15 @@ import (
 	"github.com/sluicehq/sluice/platform"
 )
 
-// Open connects over the native protocol (the HTTP one fails on 18.16) and
-// checks the connection. The database must exist: sluice's users may touch
-// no other (deploy/clickhouse/users.d), so it is created by whoever deploys
-// ClickHouse (the launcher in platform/parts, CLICKHOUSE_DB in compose).
-func Open(ctx context.Context, cfg platform.ClickHouseConfig) (driver.Conn, error) {
+// Open connects as user over the native protocol (the HTTP one fails on
+// 18.16) and checks the connection. The database must exist: sluice's users
+// may touch no other (deploy/clickhouse/users.d), so it is created by
+// whoever deploys ClickHouse (the launcher in platform/parts, CLICKHOUSE_DB
+// in compose).
+func Open(ctx context.Context, cfg platform.ClickHouseConfig, user platform.ClickHouseUser) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr: []string{cfg.Addr},
-		Auth: clickhouse.Auth{Database: cfg.Database, Username: cfg.User, Password: cfg.Password},
+		Auth: clickhouse.Auth{Database: cfg.Database, Username: user.Name, Password: user.Password},
 		// Large inserts: one block per batch.
 		MaxOpenConns:    8,
 		DialTimeout:     5 * time.Second,
@@ -30,7 +31,7 @@ func Open(ctx context.Context, cfg platform.ClickHouseConfig) (driver.Conn, erro
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("warehouse: ping %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("warehouse: ping %s as %s: %w", cfg.Addr, user.Name, err)
 	}
 	return conn, nil
 }

@@ -11,7 +11,8 @@ import (
 
 // StagedTable is where the records of an import that aborts on error wait
 // (load writes them there) until every row of it is known good; then
-// CommitStaged copies them into table.
+// CommitStaged copies them into table. Expire deletes them once the import
+// has ended: a delete is DDL on 18.16, which the stages may not run.
 func StagedTable(table string) string { return table + "_staged" }
 
 // DropStaged deletes an import's staged records (a mutation: ClickHouse

@@ -3,8 +3,11 @@ package warehouse_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
@@ -56,7 +59,7 @@ func TestMigrate(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	db := ch.Config.Database
-	if err := warehouse.Migrate(ctx, ch.Conn, db, schemas.Datasets); err != nil {
+	if err := warehouse.Migrate(ctx, ch.Conn, db, schemas.Datasets, platform.DefaultPersonalDataTTL); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
 	columns := func(table string) []string {
@@ -77,8 +80,12 @@ func TestMigrate(t *testing.T) {
 		return names
 	}
 	for _, tbl := range warehouse.AuditTables {
-		if got := columns(tbl.Name); !slices.Equal(got, tbl.Names()) {
-			t.Errorf("%s columns = %q, want %q", tbl.Name, got, tbl.Names())
+		want := tbl.Names()
+		for _, c := range tbl.Filled {
+			want = append(want, c.Name)
+		}
+		if got := columns(tbl.Name); !slices.Equal(got, want) {
+			t.Errorf("%s columns = %q, want %q", tbl.Name, got, want)
 		}
 	}
 	for _, ds := range schemas.Datasets {
@@ -113,5 +120,72 @@ func TestMigrate(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].N != 7 || !slices.Equal(got[0].Violations, vs) {
 		t.Errorf("read back %+v, want row 7 with %+v", got, vs)
+	}
+}
+
+// TestExpire writes rejections and staged records older and newer than the
+// TTL on a real ClickHouse (18.16 has no table TTL), runs Expire as the
+// migration user, and checks that exactly the expired ones are gone: old
+// rejections, the staged records of an ended import and old staged
+// records; a new rejection, and the staged records of a running import and
+// of a failed one (a replay completes it), stay.
+func TestExpire(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	exec := func(q string) {
+		t.Helper()
+		if err := ch.Conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`INSERT INTO sluice.import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version, written_at)
+		SELECT 'old', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['x@'], 1, now() - 2 * 86400
+		UNION ALL SELECT 'new', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['y@'], 1, now() - 3600`)
+	exec(`INSERT INTO sluice.imports (import_id, status, version)
+		SELECT 'ended', 'requires_intervention', 5 UNION ALL SELECT 'running', 'processing', 2 UNION ALL SELECT 'failed', 'failed', 8`)
+	exec(`INSERT INTO sluice.clients_staged (tenant, email, import_id, version, loaded_at)
+		SELECT 't', 'a@t.example', 'ended', 1, now() UNION ALL SELECT 't', 'b@t.example', 'running', 1, now()
+		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400`)
+
+	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q string) []string {
+		rows, err := ch.Conn.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	checks := []struct{ query, want string }{
+		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
+		{"SELECT import_id FROM sluice.clients_staged ORDER BY import_id", "failed running"},
+	}
+	// A mutation applies in the background.
+	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		for _, c := range checks {
+			if strings.Join(ids(c.query), " ") != c.want {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	for _, c := range checks {
+		if got := strings.Join(ids(c.query), " "); got != c.want {
+			t.Errorf("%s = %q, want %q (%v)", c.query, got, c.want, err)
+		}
 	}
 }

@@ -1,0 +1,121 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// WrittenAt is the column, filled by the server (DEFAULT now()), that says
+// when a row of import_rejections was written: its personal data (the
+// rejected values) expires a TTL after it.
+const WrittenAt = "written_at"
+
+// Expire deletes the personal data sluice keeps for partners to fix their
+// files once it is older than ttl: the rows of import_rejections written
+// before now-ttl, and the staged records (StagedTable) of imports that have
+// ended (committed or abandoned; a failed import keeps them for its replay)
+// or that were loaded before now-ttl.
+//
+// A delete is a mutation (ALTER ... DELETE): 18.16 counts it as DDL, so
+// Expire runs as the migration user, never as a stage's. ClickHouse applies
+// a mutation in the background; a table with nothing to delete is not
+// touched. On a server with table TTLs, Migrate also sets one on
+// import_rejections, so that the rows expire even where Expire never runs.
+func Expire(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
+	secs := int64(ttl.Seconds())
+	if err := deleteWhere(ctx, conn, db, ImportRejections.Name, fmt.Sprintf("%s < now() - %d", WrittenAt, secs)); err != nil {
+		return err
+	}
+	ended := fmt.Sprintf("import_id IN (SELECT import_id FROM %s.%s FINAL WHERE status IN (%s)) OR loaded_at < now() - %d",
+		db, Imports.Name, quoted(endedStatuses()), secs)
+	for _, ds := range writtenTables(datasets) {
+		if err := deleteWhere(ctx, conn, db, StagedTable(ds.Table), ended); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteWhere deletes table's rows that match cond, if there are any.
+func deleteWhere(ctx context.Context, conn driver.Conn, db, table, cond string) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", db, table, cond)).Scan(&n); err != nil {
+		return fmt.Errorf("warehouse: expire %s: %w", table, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s", db, table, cond)); err != nil {
+		return fmt.Errorf("warehouse: expire %s: %w", table, err)
+	}
+	return nil
+}
+
+// endedStatuses are the statuses of imports whose staged records are no
+// longer needed: every final status but failed, which a replay completes.
+func endedStatuses() []string {
+	var out []string
+	for _, s := range schemas.Statuses {
+		if schemas.FinalStatus(s) && s != schemas.StatusFailed {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// quoted lists values as SQL string literals (they are sluice's own
+// constants, never input).
+func quoted(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = "'" + v + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+// writtenTables are the dataset tables the datasets write, each once.
+func writtenTables(datasets map[string]*schemas.Dataset) []*schemas.Dataset {
+	var tables []*schemas.Dataset
+	for _, d := range datasets {
+		for _, t := range d.Writes() {
+			if !slices.Contains(tables, t) {
+				tables = append(tables, t)
+			}
+		}
+	}
+	return tables
+}
+
+// hasTTL reports whether the server has table TTLs (19.6 and later).
+func hasTTL(ctx context.Context, conn driver.Conn) (bool, error) {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		return false, fmt.Errorf("migrate: version: %w", err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false, fmt.Errorf("migrate: version %q: %w", v, err)
+	}
+	return major > 19 || major == 19 && minor >= 6, nil
+}
+
+// setTTL makes import_rejections' rows expire ttl after WrittenAt, on a
+// server that has table TTLs.
+func setTTL(ctx context.Context, conn driver.Conn, db string, ttl time.Duration) error {
+	ok, err := hasTTL(ctx, conn)
+	if err != nil || !ok {
+		return err
+	}
+	q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY TTL %s + INTERVAL %d SECOND", db, ImportRejections.Name, WrittenAt, int64(ttl.Seconds()))
+	if err := conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("migrate %s: ttl: %w", ImportRejections.Name, err)
+	}
+	return nil
+}
