@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,9 @@ func columnType(k schemas.Kind) string {
 
 // Migrate creates the database and every table, and adds the columns a newer
 // release declares (18.16 has no ADD COLUMN IF NOT EXISTS, so
-// system.columns is read first). On a server with table TTLs, the personal
+// system.columns is read first); when import_rejections gains WrittenAt, its
+// existing rows get the time of the upgrade (materialiseWrittenAt). On a
+// server with table TTLs, the personal
 // data of import_rejections expires after ttl (18.16 has none: Expire
 // deletes it). It is safe to run again; it runs as the migration user, the
 // one that may run DDL.
@@ -55,8 +58,14 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 		if err := conn.Exec(ctx, t.create(db)); err != nil {
 			return fmt.Errorf("migrate %s: %w", t.Name, err)
 		}
-		if err := addMissingColumns(ctx, conn, db, t.Name, t.all()); err != nil {
+		added, err := addMissingColumns(ctx, conn, db, t.Name, t.all())
+		if err != nil {
 			return err
+		}
+		if t.Name == ImportRejections.Name && slices.Contains(added, WrittenAt) {
+			if err := materialiseWrittenAt(ctx, conn, db); err != nil {
+				return err
+			}
 		}
 	}
 	if err := ensureType(ctx, conn, db, Imports.Name, "status", statusType()); err != nil {
@@ -79,7 +88,7 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 			if err := conn.Exec(ctx, t.create(db)); err != nil {
 				return fmt.Errorf("migrate %s: %w", t.Name, err)
 			}
-			if err := addMissingColumns(ctx, conn, db, t.Name, t.Columns); err != nil {
+			if _, err := addMissingColumns(ctx, conn, db, t.Name, t.Columns); err != nil {
 				return err
 			}
 		}
@@ -103,32 +112,60 @@ func ensureType(ctx context.Context, conn driver.Conn, db, table, column, want s
 	return nil
 }
 
-// addMissingColumns adds the columns of cols that table lacks.
-func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, cols []Column) error {
+// addMissingColumns adds the columns of cols that table lacks, and returns
+// their names.
+func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, cols []Column) ([]string, error) {
 	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
-		return fmt.Errorf("migrate %s: %w", table, err)
+		return nil, fmt.Errorf("migrate %s: %w", table, err)
 	}
 	have := map[string]bool{}
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			rows.Close()
-			return fmt.Errorf("migrate %s: %w", table, err)
+			return nil, fmt.Errorf("migrate %s: %w", table, err)
 		}
 		have[name] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("migrate %s: %w", table, err)
+		return nil, fmt.Errorf("migrate %s: %w", table, err)
 	}
+	var added []string
 	for _, col := range cols {
 		if have[col.Name] {
 			continue
 		}
 		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", db, table, col.Name, col.Type)); err != nil {
-			return fmt.Errorf("migrate %s: add %s: %w", table, col.Name, err)
+			return added, fmt.Errorf("migrate %s: add %s: %w", table, col.Name, err)
 		}
+		added = append(added, col.Name)
+	}
+	return added, nil
+}
+
+// materialiseWrittenAt stores a time in WrittenAt for the rows that
+// import_rejections held before the column was added. ADD COLUMN stores
+// nothing in the existing parts: reading them evaluates the DEFAULT, now(),
+// so those rows would look just written for ever and never expire (with
+// Expire or a table TTL). The update writes the time of the upgrade (a
+// constant, the same for every part), so they expire a TTL after it. It is
+// a mutation (ClickHouse rewrites the parts in the background); rows
+// written meanwhile store their own time already.
+func materialiseWrittenAt(ctx context.Context, conn driver.Conn, db string) error {
+	var n uint64
+	var now uint32
+	q := fmt.Sprintf("SELECT count(), toUInt32(now()) FROM %s.%s", db, ImportRejections.Name)
+	if err := conn.QueryRow(ctx, q).Scan(&n, &now); err != nil {
+		return fmt.Errorf("migrate %s: %s: %w", ImportRejections.Name, WrittenAt, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	q = fmt.Sprintf("ALTER TABLE %s.%s UPDATE %s = toDateTime(%d) WHERE 1", db, ImportRejections.Name, WrittenAt, now)
+	if err := conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("migrate %s: %s: %w", ImportRejections.Name, WrittenAt, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package warehouse_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -187,5 +188,102 @@ func TestExpire(t *testing.T) {
 		if got := strings.Join(ids(c.query), " "); got != c.want {
 			t.Errorf("%s = %q, want %q (%v)", c.query, got, c.want, err)
 		}
+	}
+}
+
+// TestMigrateMaterialisesWrittenAt upgrades an import_rejections made by a
+// sluice from before WrittenAt (no such column) on a real ClickHouse: the
+// row written before the upgrade must store a written_at (reading it twice a
+// second apart gives the same time, where an unstored DEFAULT now() would
+// move), so that it is kept while younger than the TTL and Expire deletes it
+// once it is older.
+func TestMigrateMaterialisesWrittenAt(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	db := ch.Config.Database
+	exec := func(q string) {
+		t.Helper()
+		if err := ch.Conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old := warehouse.ImportRejections
+	var defs []string
+	for _, c := range old.Columns {
+		defs = append(defs, c.Name+" "+c.Type)
+	}
+	exec("DROP TABLE " + db + "." + old.Name)
+	exec(fmt.Sprintf("CREATE TABLE %s.%s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY %s", db, old.Name, strings.Join(defs, ", "), old.OrderBy))
+	exec(old.Insert(db) + " SELECT 'before', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['x@'], 1")
+
+	if err := warehouse.Migrate(ctx, ch.Conn, db, schemas.Datasets, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// The update is a mutation, applied in the background.
+	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		var n uint64
+		err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND NOT is_done", db, old.Name).Scan(&n)
+		return err == nil && n == 0, err
+	})
+	if err != nil {
+		t.Fatalf("mutation not done: %v", err)
+	}
+	writtenAt := func() time.Time {
+		t.Helper()
+		var at time.Time
+		if err := ch.Conn.QueryRow(ctx, "SELECT written_at FROM "+db+"."+old.Name+" WHERE import_id = 'before'").Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	first := writtenAt()
+	time.Sleep(1100 * time.Millisecond)
+	if second := writtenAt(); !second.Equal(first) {
+		t.Fatalf("written_at read %v, then %v: not stored", first, second)
+	}
+
+	count := func() uint64 {
+		t.Helper()
+		var n uint64
+		if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+old.Name+" WHERE import_id = 'before'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Younger than the TTL: kept.
+	if err := warehouse.Expire(ctx, ch.Conn, db, schemas.Datasets, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("a row younger than the TTL: %d rows left, want 1", n)
+	}
+	// Older than a 1 s TTL once two seconds have passed: deleted.
+	time.Sleep(2 * time.Second)
+	if err := warehouse.Expire(ctx, ch.Conn, db, schemas.Datasets, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) { return count() == 0, nil })
+	if n := count(); n != 0 {
+		t.Errorf("a row older than the TTL: %d rows left, want 0 (%v)", n, err)
+	}
+
+	// A migration run again finds the column: nothing more is mutated.
+	var before uint64
+	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ?", db, old.Name).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	if err := warehouse.Migrate(ctx, ch.Conn, db, schemas.Datasets, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var after uint64
+	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ?", db, old.Name).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("migrating again started %d mutations on %s, want 0", after-before, old.Name)
 	}
 }
