@@ -107,15 +107,54 @@ func hasTTL(ctx context.Context, conn driver.Conn) (bool, error) {
 }
 
 // setTTL makes import_rejections' rows expire ttl after WrittenAt, on a
-// server that has table TTLs.
+// server that has table TTLs. MODIFY TTL starts a mutation (the server
+// recomputes the TTL of every part), so it runs only when the table's TTL,
+// as system.tables shows it, is another one.
 func setTTL(ctx context.Context, conn driver.Conn, db string, ttl time.Duration) error {
 	ok, err := hasTTL(ctx, conn)
 	if err != nil || !ok {
 		return err
 	}
-	q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY TTL %s + INTERVAL %d SECOND", db, ImportRejections.Name, WrittenAt, int64(ttl.Seconds()))
+	secs := int64(ttl.Seconds())
+	var engine string
+	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, ImportRejections.Name).Scan(&engine); err != nil {
+		return fmt.Errorf("migrate %s: ttl: %w", ImportRejections.Name, err)
+	}
+	if sameTTL(tableTTL(engine), secs) {
+		return nil
+	}
+	q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY TTL %s + INTERVAL %d SECOND", db, ImportRejections.Name, WrittenAt, secs)
 	if err := conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("migrate %s: ttl: %w", ImportRejections.Name, err)
 	}
 	return nil
+}
+
+// tableTTL is the TTL clause of a table's engine_full ("... ORDER BY x TTL
+// <clause> SETTINGS ..."), or "" if it has none.
+func tableTTL(engineFull string) string {
+	_, clause, ok := strings.Cut(engineFull, " TTL ")
+	if !ok {
+		return ""
+	}
+	clause, _, _ = strings.Cut(clause, " SETTINGS ")
+	return strings.TrimSpace(clause)
+}
+
+// sameTTL reports whether clause deletes a row secs seconds after WrittenAt:
+// the server stores "INTERVAL n SECOND" as toIntervalSecond(n); DELETE is
+// the default action. A clause in any other form is taken as another TTL
+// (setting it again is harmless, only slower).
+func sameTTL(clause string, secs int64) bool {
+	norm := strings.ToLower(strings.Join(strings.Fields(clause), ""))
+	norm = strings.TrimSuffix(norm, "delete")
+	for _, want := range []string{
+		fmt.Sprintf("%s+tointervalsecond(%d)", WrittenAt, secs),
+		fmt.Sprintf("%s+interval%dsecond", WrittenAt, secs),
+	} {
+		if norm == want {
+			return true
+		}
+	}
+	return false
 }
