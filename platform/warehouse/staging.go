@@ -15,15 +15,6 @@ import (
 // has ended: a delete is DDL on 18.16, which the stages may not run.
 func StagedTable(table string) string { return table + "_staged" }
 
-// DropStaged deletes an import's staged records (a mutation: ClickHouse
-// rewrites the parts that hold them, in the background).
-func DropStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) error {
-	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE import_id = ?", db, StagedTable(ds.Table)), importID); err != nil {
-		return fmt.Errorf("warehouse: drop staged %s of %s: %w", ds.Table, importID, err)
-	}
-	return nil
-}
-
 // CommitStaged copies an import's staged records into the dataset's table.
 // Copying twice is harmless: the copies have the same version.
 func CommitStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) error {
