@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/platform/parts"
+	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -67,4 +71,34 @@ func TestOptionsByPolicy(t *testing.T) {
 			t.Errorf("again in create mode: got %s %+v, want 1 rejected", i.Status, i.Counts)
 		}
 	})
+}
+
+// TestInvitationsGoWhereTheTenantAllows: invitations are mail too. A users
+// file that invites creates both its users, but only the one at an address
+// its tenant allows is invited: a file cannot make sluice mail anyone.
+func TestInvitationsGoWhereTheTenantAllows(t *testing.T) {
+	body := "login,password,email,firstName,lastName\n" +
+		"ivy.inside,Inside-pass-7,ivy@initech.example,Ivy,Inside\n" +
+		"olga.outside,Outside-pass-7,olga@elsewhere.example,Olga,Outside\n"
+	i := uploadWith(t, "initech/users/invite-policy.csv", []byte(body), map[string]string{"uploader": "hr@initech.example", schemas.OptionInvite: "true"})
+	if want := (schemas.Counts{Rows: 2, Created: 2}); i.Status != schemas.StatusCompleted || i.Counts != want {
+		t.Fatalf("got %s %+v, want completed %+v", i.Status, i.Counts, want)
+	}
+	invited := func(addr string) int {
+		n := 0
+		for _, m := range testkit.Messages(t, stack.mail, addr) {
+			if strings.Contains(m.Subject, "You are invited to initech") {
+				n++
+			}
+		}
+		return n
+	}
+	if err := parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) { return invited("ivy@initech.example") == 1, nil }); err != nil {
+		t.Fatalf("invitations to an allowed address: %d, want 1", invited("ivy@initech.example"))
+	}
+	// Both would go out in one pass: give the other a moment to show.
+	_ = parts.WaitFor(context.Background(), 3*time.Second, func() (bool, error) { return invited("olga@elsewhere.example") > 0, nil })
+	if n := invited("olga@elsewhere.example"); n != 0 {
+		t.Errorf("invitations to an address initech does not allow: %d, want none", n)
+	}
 }

@@ -131,19 +131,13 @@ type ObjectStore interface {
 	Metadata(ctx context.Context, bucket, key string) (map[string]string, error)
 }
 
-// Tenants gives the tenants as they are now: a platform.TenantsFile, which
-// follows the tenants file while ingest runs, or fixed platform.Tenants.
-type Tenants interface {
-	Current() platform.Tenants
-}
-
 // Stage is the ingest stage.
 type Stage struct {
 	*bus.Runner
 	cfg     Config
 	nc      *nats.Conn
 	store   ObjectStore
-	tenants Tenants
+	tenants platform.TenantSource
 	secrets *platform.Secrets
 	ledger  *Ledger
 	cancels bus.Cancellations
@@ -153,7 +147,7 @@ type Stage struct {
 }
 
 // New builds the ingest stage on the claims bucket and the S3_EVENTS stream.
-func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants Tenants, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.TenantSource, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -455,20 +449,21 @@ func (k *chunker) flush(ctx context.Context) error {
 // the tenant's. An option the tenant does not let uploads set, or a value
 // an option does not take, rejects the file.
 func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]string) error {
+	set := make(map[string]string, len(schemas.Options)) // each read once: what is checked is what is used
 	for _, o := range schemas.Options {
-		if metadata(meta, o) != "" && !tenant.AllowsOption(o) {
+		if set[o] = metadata(meta, o); set[o] != "" && !tenant.AllowsOption(o) {
 			return fileError(schemas.CodeOptionNotAllowed, schemas.MsgOptionNotAllowed(o))
 		}
 	}
-	imp.Mode = cmp.Or(strings.ToLower(metadata(meta, schemas.OptionMode)), tenant.Mode)
+	imp.Mode = cmp.Or(strings.ToLower(set[schemas.OptionMode]), tenant.Mode)
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
-	imp.OnError = cmp.Or(strings.ToLower(metadata(meta, schemas.OptionOnError)), tenant.OnError)
+	imp.OnError = cmp.Or(strings.ToLower(set[schemas.OptionOnError]), tenant.OnError)
 	if !schemas.ValidOnError(imp.OnError) {
 		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionOnError, imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
 	}
-	switch v := strings.ToLower(metadata(meta, schemas.OptionInvite)); v {
+	switch v := strings.ToLower(set[schemas.OptionInvite]); v {
 	case "":
 		imp.Invite = tenant.Invite
 	case "true", "yes", "1":
@@ -478,14 +473,14 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	default:
 		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionInvite, v, "true", "false"))
 	}
-	if groups := metadata(meta, schemas.OptionAssignGroups); groups != "" {
+	if groups := set[schemas.OptionAssignGroups]; groups != "" {
 		for g := range strings.FieldsFuncSeq(groups, func(r rune) bool { return r == ';' || r == ',' }) {
 			if g = strings.TrimSpace(g); g != "" {
 				imp.AssignGroups = append(imp.AssignGroups, g)
 			}
 		}
 	}
-	imp.MirrorUser = strings.ToLower(metadata(meta, schemas.OptionMirrorUser))
+	imp.MirrorUser = strings.ToLower(set[schemas.OptionMirrorUser])
 	if (imp.AssignGroups != nil || imp.MirrorUser != "") && imp.Dataset != schemas.Users.Name {
 		return fileError(schemas.CodeBadOption, schemas.MsgPermissionsUsersOnly)
 	}

@@ -21,7 +21,9 @@ type Invitee struct {
 // invite emails every user the import created an invitation, once per user
 // and import: a KV entry per invitation is created before it is sent (and
 // removed again if sending fails, for the retry), so a redelivered event or
-// a second notify instance sends none twice.
+// a second notify instance sends none twice. Like every mail of sluice's,
+// an invitation goes only to an address the tenant allows (its
+// recipients): a file cannot make sluice mail anyone else.
 func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 	if !rec.Invite || rec.Dataset != schemas.Users.Name {
 		return nil
@@ -35,8 +37,12 @@ func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 	if err != nil {
 		return err
 	}
+	tenant := s.tenants.Current()[rec.Tenant]
 	for _, u := range users {
-		if u.Email == "" {
+		if !tenant.AllowsRecipient(u.Email) {
+			if u.Email != "" {
+				s.logger.Warn("notify: invitation not sent: the tenant does not allow the address", "import", rec.ID, "tenant", rec.Tenant)
+			}
 			continue
 		}
 		sum := sha256.Sum256([]byte(u.Login))

@@ -119,19 +119,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Tenants gives the tenants as they are now: a platform.TenantsFile, which
-// follows the tenants file while notify runs, or fixed platform.Tenants.
-type Tenants interface {
-	Current() platform.Tenants
-}
-
 // Stage is the notify stage.
 type Stage struct {
 	*bus.Runner
 	cfg     Config
 	store   Store
 	mailer  Mailer
-	tenants Tenants
+	tenants platform.TenantSource
 	mailed  nats.KeyValue
 	metrics *platform.Metrics
 	logger  *slog.Logger
@@ -174,7 +168,7 @@ func (r *runningImports) forget(id string) {
 }
 
 // New builds the notify stage on the import events.
-func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants Tenants, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.TenantSource, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -299,13 +293,28 @@ func (s *Stage) handle(msg *message.Message) error {
 // it is failed, with the counts of the chunks reported so far, and its
 // uploader is told. An import already ended stays as it is. A failed import
 // whose message is replayed completes later (see check).
+//
+// Of the event, only the import's id and the reason count: every stage may
+// announce a failure, but only ingest says what an import is (its received
+// event, which comes first). A failure of an import not recorded yet waits
+// a little for its received event, which another worker may be handling;
+// then it is dropped: it names no import sluice knows.
 func (s *Stage) fail(ctx context.Context, ev schemas.ImportEvent) error {
 	rec, ok, err := s.store.Import(ctx, ev.Import.ID)
+	for deadline := time.Now().Add(receivedWait); err == nil && !ok && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(receivedWait / 20):
+		}
+		rec, ok, err = s.store.Import(ctx, ev.Import.ID)
+	}
 	if err != nil {
 		return err
 	}
 	if !ok {
-		rec = ImportRecord{Import: ev.Import}
+		s.logger.Warn("notify: a failure of an import never received: ignored", "import", ev.Import.ID, "reason", ev.Reason)
+		return nil
 	}
 	if rec.Final() {
 		return s.finish(ctx, rec)
@@ -323,6 +332,10 @@ func (s *Stage) fail(ctx context.Context, ev schemas.ImportEvent) error {
 	s.running.forget(rec.ID)
 	return s.finish(ctx, rec)
 }
+
+// receivedWait is how long a failure of an import not recorded yet waits
+// for its received event (see fail).
+const receivedWait = 5 * time.Second
 
 // staleWaiting is how old a waiting event may be and still be shown: notify
 // may have waited out the same outage, and then the import no longer waits.

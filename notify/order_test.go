@@ -95,3 +95,75 @@ func TestWaitingBeforeIngested(t *testing.T) {
 		t.Fatalf("status = %s once every chunk is reported, want it ended", status())
 	}
 }
+
+// TestFailureOfUnknownImport: every stage may announce that an import
+// failed, but only ingest says what an import is. A failure of an import
+// whose received event is still on its way fails it once received; one of
+// an import never received (forged, with a tenant and an uploader of its
+// choosing) records and mails nothing.
+func TestFailureOfUnknownImport(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	_, nc := testkit.NATS(t)
+	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageNotify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
+	cons, err := notify.Consumer(notify.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons)
+	st, err := notify.New(notify.Config{}, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
+		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Run(t, st)
+	ctx := t.Context()
+	failure := &schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed(schemas.StageLoad)}
+	publish := func(ev schemas.ImportEvent, token string) {
+		t.Helper()
+		if err := bus.Publish(st.Pub, schemas.ImportSubject(ev.Type, ev.Import.ID), schemas.MsgID(ev.Import.ID, token, 0), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := func(id string) (notify.ImportRecord, bool) {
+		rec, ok, err := store.Import(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec, ok
+	}
+
+	forged := schemas.Import{ID: "forged", Tenant: "acme", Dataset: "clients", Uploader: "victim@elsewhere.example", FileName: "Call us now.csv"}
+	publish(schemas.ImportEvent{Type: schemas.EventFailed, Import: forged, Reason: failure}, schemas.TokenFailed+"load")
+	late := schemas.Import{ID: "late", Tenant: "acme", Dataset: "clients", ReceivedAt: time.Now().UTC().Truncate(time.Second)}
+	publish(schemas.ImportEvent{Type: schemas.EventFailed, Import: late, Reason: failure}, schemas.TokenFailed+"load")
+	time.Sleep(time.Second) // both failures in notify's hands, neither import known
+	publish(schemas.ImportEvent{Type: schemas.EventReceived, Import: late}, schemas.TokenReceived)
+
+	if err := parts.WaitFor(ctx, 20*time.Second, func() (bool, error) {
+		rec, ok := record(late.ID)
+		return ok && rec.Status == schemas.StatusFailed, nil
+	}); err != nil {
+		rec, _ := record(late.ID)
+		t.Errorf("a failure that came before its import's received event: status %q, want %s", rec.Status, schemas.StatusFailed)
+	}
+	// Every delivery of the forged failure is answered once the consumer
+	// has nothing pending.
+	js, _ := nc.JetStream()
+	if err := parts.WaitFor(ctx, 20*time.Second, func() (bool, error) {
+		info, err := js.ConsumerInfo(schemas.StreamImports, schemas.DurableNotify)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0, nil
+	}); err != nil {
+		t.Fatalf("notify still holds events: %v", err)
+	}
+	if rec, ok := record(forged.ID); ok {
+		t.Errorf("a failure of an import never received recorded it: %+v", rec)
+	}
+}

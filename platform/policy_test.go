@@ -45,6 +45,8 @@ func TestTenantPolicy(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
 		{"bad recipient", `{"a": {"recipients": ["not an address"]}}`, `recipient "not an address"`},
 		{"unknown option", `{"a": {"upload_options": ["grant-admin"]}}`, `upload option "grant-admin"`},
+		{"contact not an address", `{"a": {"contact": "ops@x.example\nBcc: y@z"}}`, `contact "ops@x.example\nBcc: y@z" is not an address`},
+		{"one key, two tenants", `{"a": {"access_keys": ["K1"]}, "b": {"access_keys": ["K2", "K1"]}}`, `access key K1 is both a's and b's`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := load(t, tc.body); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,6 +3,7 @@ package platform
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -162,12 +163,30 @@ func parseTenants(path string, data []byte) (Tenants, error) {
 		}
 		ts[name] = t
 	}
-	return ts, nil
+	return ts, checkKeys(ts)
 }
 
-// checkPolicy checks the tenant's recipients (addresses or domains) and
-// upload options (known names).
+// checkKeys checks that no access key is two tenants': ingest finds an
+// upload's tenant by its key.
+func checkKeys(ts Tenants) error {
+	owner := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(ts)) {
+		for _, k := range ts[name].AccessKeys {
+			if other, ok := owner[k]; ok {
+				return fmt.Errorf("tenants: access key %s is both %s's and %s's", k, other, name)
+			}
+			owner[k] = name
+		}
+	}
+	return nil
+}
+
+// checkPolicy checks the tenant's contact (an address), recipients
+// (addresses or domains) and upload options (known names).
 func checkPolicy(name string, t Tenant) error {
+	if t.Contact != "" && !schemas.IsEmail(t.Contact) {
+		return fmt.Errorf("tenants: %s: contact %q is not an address", name, t.Contact)
+	}
 	for _, r := range t.Recipients {
 		if !schemas.IsEmail(r) && !schemas.IsEmail("x@"+r) {
 			return fmt.Errorf("tenants: %s: recipient %q is neither an address nor a domain", name, r)

@@ -16,6 +16,12 @@ import (
 // file: a tenant added with `sluice tenant add` is served within it.
 const TenantsPollInterval = 2 * time.Second
 
+// TenantSource gives the tenants as they are now: a TenantsFile, which
+// follows the tenants file while a stage runs, or fixed Tenants.
+type TenantSource interface {
+	Current() Tenants
+}
+
 // Current returns ts: a fixed set of tenants is its own current set (what
 // ingest and notify are given in tests).
 func (ts Tenants) Current() Tenants { return ts }
@@ -78,16 +84,18 @@ func (f *TenantsFile) Watch(ctx context.Context) {
 
 // Reload reads the file, and takes its tenants if it changed and reads
 // well. Its error (also logged, once per bad content) says why the last
-// good tenants are kept.
+// good tenants are kept. Reloads run one at a time, each reading and
+// taking under the lock: a reload that read the file before a change can
+// never take its tenants after one that read it since.
 func (f *TenantsFile) Reload() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	data, err := os.ReadFile(f.path)
 	if err != nil {
 		err = fmt.Errorf("tenants: %w", err)
 		f.logger.Error("tenants: the file does not read: the last good tenants are kept", "file", f.path, "err", err)
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if bytes.Equal(data, f.data) {
 		return nil
 	}

@@ -18,7 +18,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -39,15 +42,12 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == "tenant" {
-		if err := tenantMain(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "sluice:", err)
-			os.Exit(1)
+	if len(os.Args) > 1 && (os.Args[1] == "tenant" || os.Args[1] == "replay") {
+		run := replay
+		if os.Args[1] == "tenant" {
+			run = tenant
 		}
-		return
-	}
-	if len(os.Args) > 1 && os.Args[1] == "replay" {
-		if err := replayMain(os.Args[2:]); err != nil {
+		if err := withArgs(os.Args[2:], run); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 			os.Exit(1)
 		}
@@ -86,6 +86,22 @@ func main() {
 		logger.Error("sluice: " + err.Error())
 		os.Exit(1)
 	}
+}
+
+// withArgs runs a command that takes arguments (tenant, replay) with args,
+// the config from the environment, printing to stdout, until it is done or
+// interrupted; asking for its help is not an error.
+func withArgs(args []string, run func(ctx context.Context, cfg config, args []string, out io.Writer) error) error {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, args, os.Stdout); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
 }
 
 // setMemoryLimit sets the Go runtime's soft memory limit, in bytes (0:

@@ -6,11 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -25,22 +22,6 @@ reason. With --run, publishes the chosen poison messages again into their
 stage (all: every poison message the filters choose that was not replayed
 yet). An entry replayed before is refused unless --force. Dead letters are
 listed only: their rows are fixed by a new file.`
-
-// replayMain runs `sluice replay` with the command line's args, on the
-// NATS server of SLUICE_NATS_URL, until it is done or interrupted.
-func replayMain(args []string) error {
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = replay(ctx, cfg, args, os.Stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
-}
 
 // replayArgs are `sluice replay`'s flags.
 type replayArgs struct {

@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/sluicehq/sluice/platform/tenantkeys"
 )
@@ -21,21 +18,6 @@ const tenantUsage = `usage:
   sluice tenant remove NAME                  the key and its policy go; the record stays, without a key
 MinIO's admin keys come from SLUICE_S3_ADMIN_ACCESS_KEY and SLUICE_S3_ADMIN_SECRET_KEY,
 the tenants file from SLUICE_TENANTS_FILE, MinIO and its bucket from SLUICE_S3_ENDPOINT and SLUICE_S3_BUCKET.`
-
-// tenantMain runs `sluice tenant ...` (args after "tenant").
-func tenantMain(args []string) error {
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = tenant(ctx, cfg, args, os.Stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
-}
 
 // tenant runs one tenant command, printing to out.
 func tenant(ctx context.Context, cfg config, args []string, out io.Writer) error {
@@ -73,11 +55,13 @@ func tenant(ctx context.Context, cfg config, args []string, out io.Writer) error
 		}
 		return err
 	}
-	if err != nil {
-		return err
+	// A key made is printed even when a later step failed (rotate: the
+	// removal of the old key): the tenants file already names it, and its
+	// secret is kept nowhere else.
+	if key.AccessKey != "" {
+		fmt.Fprintf(out, "access_key=%s\nsecret_key=%s\n", key.AccessKey, key.SecretKey)
 	}
-	fmt.Fprintf(out, "access_key=%s\nsecret_key=%s\n", key.AccessKey, key.SecretKey)
-	return nil
+	return err
 }
 
 // parseTenantArgs reads a tenant command: its verb, the tenant's name, and

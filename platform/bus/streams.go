@@ -67,10 +67,12 @@ func StartNATS(port int, storeDir string) (*server.Server, error) {
 // A stream that exists keeps what an operator set: it only gains what
 // sluice cannot run without (its subjects, a duplicate window that covers
 // the longest retry) and, when replicas asks for more copies than it has,
-// those. Nothing is ever lowered, but for one setting: the DLQ holds
-// personal data (rejected rows, poison messages), so its MaxAge is always
-// brought to personalDataTTL (0: platform.DefaultPersonalDataTTL), up or
-// down.
+// those. Nothing is ever lowered, but for the age of personal data
+// (personalDataTTL; 0: platform.DefaultPersonalDataTTL): every stream holds
+// some (rows, uploaders' addresses, object keys), so none keeps a message
+// longer, and the DLQ, which keeps rejected rows and poison messages for
+// partners to fix, keeps them exactly that long. A TTL must outlast the
+// stages' horizons (24 h), or a message waiting out an outage may expire.
 func EnsureStreams(js nats.JetStreamContext, replicas int, personalDataTTL time.Duration) error {
 	replicas = max(replicas, 1)
 	personalDataTTL = cmp.Or(personalDataTTL, platform.DefaultPersonalDataTTL)
@@ -82,12 +84,12 @@ func EnsureStreams(js nats.JetStreamContext, replicas int, personalDataTTL time.
 		// the rejected rows.
 		{Name: schemas.StreamRows, Subjects: []string{schemas.SubjectRowsAll}, Retention: nats.WorkQueuePolicy},
 		{Name: schemas.StreamImports, Subjects: []string{schemas.SubjectImportsAll}},
-		{Name: schemas.StreamDLQ, Subjects: []string{schemas.SubjectDLQAll}, MaxAge: personalDataTTL},
+		{Name: schemas.StreamDLQ, Subjects: []string{schemas.SubjectDLQAll}},
 	}
 	for _, sc := range streams {
 		sc.Storage = nats.FileStorage
 		sc.Duplicates = DuplicateWindow
-		sc.MaxAge = cmp.Or(sc.MaxAge, 30*24*time.Hour)
+		sc.MaxAge = personalDataTTL
 		sc.Replicas = replicas
 		info, err := js.StreamInfo(sc.Name)
 		switch {
@@ -99,7 +101,7 @@ func EnsureStreams(js nats.JetStreamContext, replicas int, personalDataTTL time.
 			return fmt.Errorf("nats: stream %s: %w", sc.Name, err)
 		default:
 			have, changed := raise(info.Config, sc)
-			if sc.Name == schemas.StreamDLQ && have.MaxAge != sc.MaxAge {
+			if have.MaxAge == 0 || have.MaxAge > personalDataTTL || sc.Name == schemas.StreamDLQ && have.MaxAge != sc.MaxAge {
 				have.MaxAge, changed = sc.MaxAge, true
 			}
 			if changed {

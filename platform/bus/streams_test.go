@@ -89,4 +89,18 @@ func TestDLQExpiresPersonalData(t *testing.T) {
 	if got := maxAge(); got != ttl {
 		t.Errorf("DLQ kept for ever, migrated again: MaxAge %v, want %v", got, ttl)
 	}
+	// A shorter TTL bounds every stream: each holds personal data.
+	const short = 36 * time.Hour
+	if err := bus.EnsureStreams(js, 1, short); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{schemas.StreamS3Events, schemas.StreamRows, schemas.StreamImports, schemas.StreamDLQ} {
+		info, err := js.StreamInfo(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Config.MaxAge; got != short {
+			t.Errorf("%s after migrating with a %v TTL: MaxAge %v", name, short, got)
+		}
+	}
 }
