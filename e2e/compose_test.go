@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/xml"
+	"maps"
 	"net"
 	"os"
 	"path"
@@ -124,18 +125,20 @@ func loadCompose(t *testing.T, env []string) (*types.Project, error) {
 	return cli.ProjectFromOptions(context.Background(), opts)
 }
 
-// chClient is a compose service that connects to ClickHouse, and as whom.
+// chClient is a compose service that connects to ClickHouse, as whom, and
+// through which role network, where the clickhouse service has alias.
 type chClient struct {
 	service, role, user string
+	network, alias      string
 }
 
 // chClients are the services that use ClickHouse. Grafana reads Prometheus
 // only (deploy/grafana/provisioning/datasources).
 var chClients = []chClient{
-	{"migrate", "MIGRATE", "sluice_migrate"},
-	{"expire", "MIGRATE", "sluice_migrate"},
-	{"load", "LOAD", "sluice_load"},
-	{"notify", "NOTIFY", "sluice_notify"},
+	{"migrate", "MIGRATE", "sluice_migrate", "ch-migrate", "clickhouse-migrate"},
+	{"expire", "MIGRATE", "sluice_migrate", "ch-migrate", "clickhouse-migrate"},
+	{"load", "LOAD", "sluice_load", "ch-load", "clickhouse-load"},
+	{"notify", "NOTIFY", "sluice_notify", "ch-notify", "clickhouse-notify"},
 }
 
 // chUsersConfig is the compose overlay on deploy/clickhouse/users.d.
@@ -202,10 +205,12 @@ func grantsSQL(t *testing.T) map[string][]string {
 }
 
 // testComposeClickHouseUsers checks what compose does to sluice's ClickHouse
-// users: each client service has a fixed address, each user is admitted from
-// the addresses of the services that use it only (the reader: the subnet),
-// each password is one variable shared by server and client, and each user
-// has grants.sql's per-table grants instead of allow_databases.
+// users: each user is admitted only from its role network's ip_range (the
+// reader: the default subnet), a network that holds the clickhouse service
+// and that user's clients only (so they scale out with --scale, and nothing
+// else is admitted), which each client reaches through that network; each
+// password is one variable shared by server and client, and each user has
+// grants.sql's per-table grants instead of allow_databases.
 func testComposeClickHouseUsers(t *testing.T) {
 	project, err := loadCompose(t, nil)
 	if err != nil {
@@ -213,18 +218,21 @@ func testComposeClickHouseUsers(t *testing.T) {
 	}
 	const (
 		subnet  = "172.30.57.0/24"
-		ipRange = "172.30.57.128/25"
 		gateway = "172.30.57.1"
 		reader  = "172.30.57.0/255.255.255.0"
 	)
-	t.Run("network", func(t *testing.T) {
-		network, ok := project.Networks["default"]
+	// pool is a network's one IPAM pool.
+	pool := func(t *testing.T, name string) *types.IPAMPool {
+		t.Helper()
+		network, ok := project.Networks[name]
 		if !ok || len(network.Ipam.Config) != 1 {
-			t.Fatalf("default network: got %+v, want one IPAM pool", network.Ipam)
+			t.Fatalf("network %s: got %+v, want one IPAM pool", name, network.Ipam)
 		}
-		pool := network.Ipam.Config[0]
-		if pool.Subnet != subnet || pool.IPRange != ipRange || pool.Gateway != gateway {
-			t.Fatalf("default network pool: got %+v, want subnet %s, ip_range %s, gateway %s", pool, subnet, ipRange, gateway)
+		return network.Ipam.Config[0]
+	}
+	t.Run("network", func(t *testing.T) {
+		if p := pool(t, "default"); p.Subnet != subnet || p.Gateway != gateway {
+			t.Fatalf("default network pool: got %+v, want subnet %s, gateway %s", p, subnet, gateway)
 		}
 	})
 
@@ -246,11 +254,26 @@ func testComposeClickHouseUsers(t *testing.T) {
 	if !mounted {
 		t.Errorf("clickhouse: %s not mounted in users.d after sluice.xml: %+v", chUsersConfig, clickhouse.Configs)
 	}
+	// The reader, Prometheus and the published port reach it on default.
+	if _, ok := clickhouse.Networks["default"]; !ok {
+		t.Errorf("clickhouse: got networks %v, want default among them", slices.Sorted(maps.Keys(clickhouse.Networks)))
+	}
 
-	_, sub, _ := net.ParseCIDR(subnet)
-	_, dynamic, _ := net.ParseCIDR(ipRange)
+	// No fixed address anywhere: every service scales out.
+	all := maps.Clone(project.Services)
+	maps.Copy(all, project.DisabledServices)
+	for name, svc := range all {
+		for network, nc := range svc.Networks {
+			if nc != nil && (nc.Ipv4Address != "" || nc.Ipv6Address != "") {
+				t.Errorf("%s on %s: fixed address %q %q, want none (it stops --scale)", name, network, nc.Ipv4Address, nc.Ipv6Address)
+			}
+		}
+	}
+
 	want := map[string][]string{"sluice_reader": {reader}}
-	seen := map[string]string{}
+	_, defaultNet, _ := net.ParseCIDR(subnet)
+	subnets := []*net.IPNet{defaultNet}
+	checked := map[string]bool{}
 	for _, c := range chClients {
 		svc, err := project.GetService(c.service)
 		if err != nil {
@@ -259,20 +282,72 @@ func testComposeClickHouseUsers(t *testing.T) {
 		if u := svc.Environment["SLUICE_"+c.role+"_CLICKHOUSE_USER"]; u == nil || *u != c.user {
 			t.Errorf("%s SLUICE_%s_CLICKHOUSE_USER: got %s, want %s", c.service, c.role, deref(u), c.user)
 		}
-		nc := svc.Networks["default"]
-		if nc == nil || net.ParseIP(nc.Ipv4Address) == nil {
-			t.Errorf("%s: got networks %+v, want a fixed ipv4_address on default", c.service, svc.Networks)
-			continue
+		// On its role network (and default, for NATS), and dialling
+		// ClickHouse by its alias there: the service name might resolve to
+		// ClickHouse's default address, from which its user is refused.
+		if _, ok := svc.Networks[c.network]; !ok {
+			t.Errorf("%s: got networks %v, want %s", c.service, slices.Sorted(maps.Keys(svc.Networks)), c.network)
 		}
-		ip := net.ParseIP(nc.Ipv4Address)
-		if !sub.Contains(ip) || dynamic.Contains(ip) || nc.Ipv4Address == gateway {
-			t.Errorf("%s address %s: want it in %s, outside %s (Docker's own) and not the gateway", c.service, ip, subnet, ipRange)
+		if _, ok := svc.Networks["default"]; !ok {
+			t.Errorf("%s: got networks %v, want default too", c.service, slices.Sorted(maps.Keys(svc.Networks)))
 		}
-		if other, dup := seen[nc.Ipv4Address]; dup {
-			t.Errorf("%s and %s share %s", c.service, other, nc.Ipv4Address)
+		if a := svc.Environment["SLUICE_CLICKHOUSE_ADDR"]; a == nil || *a != c.alias+":9000" {
+			t.Errorf("%s SLUICE_CLICKHOUSE_ADDR: got %s, want %q", c.service, deref(a), c.alias+":9000")
 		}
-		seen[nc.Ipv4Address] = c.service
-		want[c.user] = append(want[c.user], nc.Ipv4Address+"/255.255.255.255")
+		if nc := clickhouse.Networks[c.network]; nc == nil || !slices.Contains(nc.Aliases, c.alias) {
+			t.Errorf("clickhouse on %s: got %+v, want alias %s", c.network, nc, c.alias)
+		}
+		if checked[c.network] {
+			continue // migrate and expire share ch-migrate
+		}
+		checked[c.network] = true
+		t.Run(c.network, func(t *testing.T) {
+			if n := project.Networks[c.network]; !n.Internal {
+				t.Errorf("%s: not internal (it could become a container's gateway network, taking the published port and its default route)", c.network)
+			}
+			p := pool(t, c.network)
+			_, sub, err1 := net.ParseCIDR(p.Subnet)
+			_, dynamic, err2 := net.ParseCIDR(p.IPRange)
+			gw := net.ParseIP(p.Gateway)
+			if err1 != nil || err2 != nil || gw == nil {
+				t.Fatalf("%s pool: got %+v, want a subnet, an ip_range and a gateway", c.network, p)
+			}
+			// Every container's address, and not the host's (the gateway).
+			ones, _ := dynamic.Mask.Size()
+			subOnes, _ := sub.Mask.Size()
+			if !sub.Contains(dynamic.IP) || ones < subOnes || !sub.Contains(gw) || dynamic.Contains(gw) {
+				t.Errorf("%s pool %+v: want ip_range inside the subnet, and the gateway inside the subnet but outside ip_range", c.network, p)
+			}
+			for _, other := range subnets {
+				if other.Contains(sub.IP) || sub.Contains(other.IP) {
+					t.Errorf("%s subnet %s overlaps %s", c.network, sub, other)
+				}
+			}
+			subnets = append(subnets, sub)
+			want[c.user] = []string{dynamic.IP.String() + "/" + net.IP(dynamic.Mask).String()}
+
+			// The clickhouse service and this role's clients only.
+			var on []string
+			for name, svc := range all {
+				if _, ok := svc.Networks[c.network]; ok {
+					on = append(on, name)
+				}
+			}
+			slices.Sort(on)
+			allowed := []string{"clickhouse"}
+			for _, o := range chClients {
+				if o.network == c.network {
+					allowed = append(allowed, o.service)
+				}
+			}
+			slices.Sort(allowed)
+			if !slices.Equal(on, allowed) {
+				t.Errorf("%s: got services %v, want %v", c.network, on, allowed)
+			}
+		})
+	}
+	if len(project.Networks) != len(subnets) {
+		t.Errorf("networks: got %v, want default and one per ClickHouse role", slices.Sorted(maps.Keys(project.Networks)))
 	}
 
 	grants := grantsSQL(t)
