@@ -282,7 +282,7 @@ func (s *Stage) handle(msg *message.Message) error {
 	case schemas.EventProgress:
 		return s.check(ctx, ev.Import.ID)
 	case schemas.EventFailed:
-		return s.fail(ctx, ev)
+		return s.fail(ctx, ev, bus.Delivered(msg))
 	case schemas.EventWaiting:
 		return s.wait(ctx, ev)
 	}
@@ -296,21 +296,17 @@ func (s *Stage) handle(msg *message.Message) error {
 //
 // Of the event, only the import's id and the reason count: every stage may
 // announce a failure, but only ingest says what an import is (its received
-// event, which comes first). A failure of an import not recorded yet waits
-// a little for its received event, which another worker may be handling;
-// then it is dropped: it names no import sluice knows.
-func (s *Stage) fail(ctx context.Context, ev schemas.ImportEvent) error {
+// event, which comes first). A failure of an import not recorded yet, on
+// its delivery delivered, waits for the received event, which another
+// worker may hold: it is put back, as a message waiting for NATS is, a few
+// times; then it is dropped: it names no import sluice knows.
+func (s *Stage) fail(ctx context.Context, ev schemas.ImportEvent, delivered int) error {
 	rec, ok, err := s.store.Import(ctx, ev.Import.ID)
-	for deadline := time.Now().Add(receivedWait); err == nil && !ok && time.Now().Before(deadline); {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(receivedWait / 20):
-		}
-		rec, ok, err = s.store.Import(ctx, ev.Import.ID)
-	}
 	if err != nil {
 		return err
+	}
+	if !ok && delivered < unknownImportTries {
+		return platform.Transient(platform.Errorf(platform.PartNATS, "notify: failure of import %s before its received event", ev.Import.ID))
 	}
 	if !ok {
 		s.logger.Warn("notify: a failure of an import never received: ignored", "import", ev.Import.ID, "reason", ev.Reason)
@@ -333,9 +329,10 @@ func (s *Stage) fail(ctx context.Context, ev schemas.ImportEvent) error {
 	return s.finish(ctx, rec)
 }
 
-// receivedWait is how long a failure of an import not recorded yet waits
-// for its received event (see fail).
-const receivedWait = 5 * time.Second
+// unknownImportTries is how many deliveries of a failure of an import not
+// recorded notify takes before it drops it (see fail): with the retries and
+// naks between them, some 10 s.
+const unknownImportTries = 4
 
 // staleWaiting is how old a waiting event may be and still be shown: notify
 // may have waited out the same outage, and then the import no longer waits.

@@ -113,12 +113,14 @@ func TestFailureOfUnknownImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
-	cons, err := notify.Consumer(notify.Config{})
+	// One worker: the received event waits behind the failure in its hands.
+	cfg := notify.Config{Concurrency: 1}
+	cons, err := notify.Consumer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	testkit.Consumer(t, nc, cons)
-	st, err := notify.New(notify.Config{}, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
+	st, err := notify.New(cfg, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
 		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
