@@ -63,6 +63,18 @@ func TestComposeFileLoads(t *testing.T) {
 		})
 	}
 
+	// Deleting a file cancels its import in compose as in the demo: the
+	// bucket publishes removals too.
+	t.Run("bucket events", func(t *testing.T) {
+		setup, err := project.GetService("minio-setup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if script := strings.Join(setup.Command, " "); !strings.Contains(script, "--event put,delete") {
+			t.Errorf("minio-setup subscribes the bucket with:\n%s\nwant --event put,delete", script)
+		}
+	})
+
 	for _, stage := range []string{"ingest", "validate", "transform", "load", "notify"} {
 		t.Run(stage, func(t *testing.T) {
 			svc, err := project.GetService(stage)
