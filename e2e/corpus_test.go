@@ -293,6 +293,22 @@ var corpus = []corpusFile{
 		path:   "clients/clients-export.xlsx",
 		status: schemas.StatusRejected, reason: schemas.CodeWrongFormat,
 	},
+	{
+		// A web form's export into which someone typed a formula, a script
+		// and markup (seed 004: "no scripts, macros, or executable content").
+		path:   "clients/web-form-utf8-comma-crlf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 5, Created: 2, Rejected: 3},
+		rejected: map[int][]string{
+			3: {"firstName:" + schemas.CodeExecutable}, // =cmd|' /C calc'!A0
+			4: {"lastName:" + schemas.CodeExecutable},  // <script>...</script>
+			5: {"type:" + schemas.CodeExecutable},      // <b>Partner</b>, not a mere bad type
+		},
+		loaded: []spot{
+			{"clients", "email", "grace.hopper@webform.example", []string{"first_name", "last_name", "type"}, "Grace | Hopper | Corporate"},
+			{"clients", "email", "zoe.odegaard@webform.example", []string{"first_name", "last_name", "type"}, "Zoë | Ødegaard | Partner"},
+		},
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real

@@ -15,7 +15,9 @@ var Clients = &Dataset{
 	Version: 1,
 	Table:   "clients",
 	Key:     "email",
-	Fields: []Field{
+	// Seed 004: "Security restrictions: No scripts, macros, or executable
+	// content", in any cell.
+	Fields: noCode([]Field{
 		{Name: "ID", Column: "id", Format: IsHexID, Normalize: strings.ToLower,
 			Default: func(dc Context) string { return DerivedID(dc.Tenant, dc.Key) },
 			Help:    "the client's system id, 24 hexadecimal digits; leave it empty for a new client", Example: "666c2c2f32735479fd3e9a5c"},
@@ -38,5 +40,13 @@ var Clients = &Dataset{
 		{Name: "created", Column: "created", Kind: DateTime, Format: IsISOTime, Normalize: NormalizeISOTime,
 			Default: func(dc Context) string { return dc.ReceivedAt.UTC().Format(DateTimeLayout) },
 			Help:    "when the account was created, ISO 8601 (2024-06-13 or 2024-06-13T15:06:02Z); the upload time when empty", Example: "2024-06-13T15:06:02Z"},
-	},
+	}),
+}
+
+// noCode marks every field NoCode.
+func noCode(fields []Field) []Field {
+	for i := range fields {
+		fields[i].NoCode = true
+	}
+	return fields
 }

@@ -67,6 +67,9 @@ type Field struct {
 	// "add additional Groupname columns"); the row's cell holds their
 	// non-empty values joined by ListSep, and each is judged on its own.
 	Repeated bool
+	// NoCode cells may hold no script, macro or executable content (seed
+	// 004): no formula start, no markup (IsExecutable).
+	NoCode bool
 	// IgnoredOnCreate: a new record takes the field's default whatever the file
 	// says (seed 002: a status given when a user is created is ignored).
 	IgnoredOnCreate bool
@@ -255,6 +258,8 @@ func (f *Field) Check(value string, c Context, required bool) (Violation, bool) 
 		return f.violation(CodeTooLong, MsgTooLong(f.Name, f.maxLen()), value), false
 	case !utf8.ValidString(v):
 		return f.violation(CodeFormat, MsgFormat, value), false
+	case f.NoCode && IsExecutable(v):
+		return f.violation(CodeExecutable, MsgExecutable, value), false
 	case f.Format != nil && !f.Format(v):
 		return f.violation(CodeFormat, MsgFormat, value), false
 	case f.Parse != nil:
@@ -428,6 +433,9 @@ func (f *Field) Rule() string {
 	}
 	if f.MaxLen > 0 {
 		fmt.Fprintf(&b, ", at most %d characters", f.MaxLen)
+	}
+	if f.NoCode {
+		b.WriteString(", no formula (=) or markup (<...>)")
 	}
 	if f.Help != "" {
 		b.WriteString("; " + f.Help)

@@ -3,6 +3,7 @@ package schemas
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -181,4 +182,16 @@ func OneOf(values ...string) (format func(string) bool, normalize func(string) s
 func DerivedID(tenant, key string) string {
 	sum := sha256.Sum256([]byte(tenant + "\x00" + key))
 	return hex.EncodeToString(sum[:12])
+}
+
+// markup finds the opening of markup in a cell: a tag (<script, <img, </b>),
+// a comment or declaration (<!), a processing instruction or server code
+// (<?php, <%), or a javascript: URL.
+var markup = regexp.MustCompile(`(?i)<\s*[a-z!/?%]|javascript\s*:`)
+
+// IsExecutable reports whether a cell (trimmed) holds what seed 004 calls
+// "scripts, macros, or executable content": a formula, which starts with =
+// (or its full-width form), or markup.
+func IsExecutable(v string) bool {
+	return strings.HasPrefix(v, "=") || strings.HasPrefix(v, "＝") || markup.MatchString(v)
 }

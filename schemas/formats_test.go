@@ -261,3 +261,49 @@ func TestCaseInsensitiveRulesMatchToLower(t *testing.T) {
 		}
 	}
 }
+
+// TestNoExecutableContent: seed 004's "no scripts, macros, or executable
+// content". A clients cell that starts a formula or holds markup is
+// rejected with the seed's words, in every clients column, before any other
+// rule; text that only looks near it loads.
+func TestNoExecutableContent(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  bool
+	}{
+		{"=HYPERLINK(\"http://evil.example\",\"x\")", true},
+		{"  =1+1", true},
+		{"＝1+1", true},
+		{"<script>alert(1)</script>", true},
+		{"John<script src=//evil.example/x.js>", true},
+		{"< img src=x onerror=alert(1)>", true},
+		{"</b>", true},
+		{"<!-- x -->", true},
+		{"<?php system($_GET['c']); ?>", true},
+		{"<% eval %>", true},
+		{"JavaScript:alert(1)", true},
+		{"John", false},
+		{"O'Brien-Smith", false},
+		{"a=b", false},
+		{"+1 555 0100", false},
+		{"-", false},
+		{"x < 3", false},
+		{"<3", false},
+		{"john@example.com", false},
+	} {
+		if got := schemas.IsExecutable(strings.TrimSpace(tc.value)); got != tc.want {
+			t.Errorf("IsExecutable(%q) = %v, want %v", tc.value, got, tc.want)
+		}
+	}
+	for _, f := range schemas.Clients.Fields {
+		v, ok := f.Check("<script>alert(1)</script>", schemas.Context{}, false)
+		if ok || v.Code != schemas.CodeExecutable || v.Message != schemas.MsgExecutable || v.Column != f.Name {
+			t.Errorf("clients %s with a script: got %+v, want %s", f.Name, v, schemas.CodeExecutable)
+		}
+	}
+	for _, f := range schemas.Users.Fields {
+		if f.NoCode {
+			t.Errorf("users %s: the restriction is seed 004's, of clients files only", f.Name)
+		}
+	}
+}

@@ -38,6 +38,9 @@ const (
 	// CodeNoMirrorUser is a users row of an import whose user to mirror
 	// does not exist.
 	CodeNoMirrorUser = "no_mirror_user"
+	// CodeExecutable is a cell with a formula or markup, where seed 004
+	// allows "no scripts, macros, or executable content".
+	CodeExecutable = "executable_content"
 )
 
 // File-level codes: the whole file is rejected and no row is loaded.
@@ -114,6 +117,10 @@ func Plain(s string, n int) string {
 	}, s)
 	return Cut(s, n)
 }
+
+// MsgExecutable is seed 004's restriction, said of one cell
+// (CodeExecutable).
+const MsgExecutable = "no scripts, macros, or executable content: the value starts a formula (=) or holds markup (<...>)"
 
 // MsgFormat is the seeds' message for a value of the wrong form.
 const MsgFormat = "the entered value does not match the format"

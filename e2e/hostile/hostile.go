@@ -202,7 +202,7 @@ func csvFiles() []File {
 	{
 		name := "formula-cells.csv"
 		body := header + "=cmd|' /C calc'!A0,Lee,ann0@" + Domain(name) + "\n" + "@SUM(1+1)*cmd|' /C calc'!A0,+1,ann1@" + Domain(name) + "\n" + rows(name, 2, 1)
-		add(loaded(name, "formula cells (=cmd|...): text, never evaluated (reports escape them)", []byte(body), 3, 3, 0))
+		add(loaded(name, "formula cells: one that starts with = is executable content (seed 004), rejected; @SUM(...) is text, never evaluated (reports escape it)", []byte(body), 3, 2, 1))
 	}
 	{
 		name := "dlq-long-values.csv"

@@ -162,10 +162,10 @@ func xlsxFiles() []File {
 	}
 	{
 		name := "formula.xlsx"
-		add(loaded(name, "a formula as text (=cmd|...): loaded, never evaluated; a formula cell with no cached value: an empty first name",
+		add(loaded(name, "a formula as text (=cmd|...): executable content (seed 004), rejected; a formula cell with no cached value: an empty first name, rejected",
 			workbook(text(row(1, "firstName", "lastName", "email")+row(2, "=cmd|' /C calc'!A0", "Lee", "ann0@"+Domain(name))+
 				`<row r="3"><c r="A3"><f>HYPERLINK("http://evil.example","Bo")</f></c><c r="B3" t="inlineStr"><is><t>Lee</t></is></c><c r="C3" t="inlineStr"><is><t>bo1@`+Domain(name)+`</t></is></c></row>`+
-				row(4, "Cy", "Lee", "cy2@"+Domain(name)))), 3, 2, 1))
+				row(4, "Cy", "Lee", "cy2@"+Domain(name)))), 3, 1, 2))
 	}
 	add(rejected("not-a-zip.xlsx", "text named .xlsx", []byte(header), schemas.CodeWrongFormat))
 	{
