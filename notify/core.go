@@ -67,6 +67,9 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	rec.Reason.Message = schemas.Plain(rec.Reason.Message, maxReasonInMail)
 	if rec.Status == schemas.StatusRejected {
 		fmt.Fprintf(&b, "Your file %q was not imported: %s.\n\nNo row of it was loaded. Fix the file and upload it again.\n", name, rec.Reason.Message)
+		if hint := schemas.Hint(rec.Reason.Code); hint != "" {
+			fmt.Fprintf(&b, "What to do: %s.\n", hint)
+		}
 		fmt.Fprintf(&b, "\nImport: %s\nRule: %s\n", rec.ID, rec.Reason.Code)
 		return Mail{Subject: fmt.Sprintf("[sluice] %s: file rejected", name), Body: b.String()}
 	}
@@ -91,7 +94,7 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
 	}
 	if HasReport(rec) {
-		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value and message.\n")
+		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
 		if rec.Status != schemas.StatusRequiresIntervention {
 			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
 		}

@@ -108,13 +108,13 @@ func TestCompose(t *testing.T) {
 	const (
 		cwe = "Your clients import of \"june.csv\" has finished: completed with errors.\n\n" +
 			"Rows:      12\nCreated:   4\nUpdated:   3\nUnchanged: 3\nRejected:  2\n\n" +
-			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value and message.\n"
+			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n"
 		cweFix = "Fix them in your file and upload it again: the rows already loaded stay as they are.\n\nImport: imp-1\n"
 		ri     = "Your clients import of \"june.csv\" has finished: requires intervention.\n\n" +
 			"No row was loaded: the import was set to stop on errors, and 2 of its 12 rows were rejected.\n" +
 			"Fix them and upload the corrected file at the same place (acme/clients/june.csv): it is imported afresh.\n\n" +
 			"Rows:      12\nGood:      10 (not loaded)\nRejected:  2\n\n" +
-			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value and message.\n"
+			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n"
 	)
 	withErrors := schemas.Counts{Rows: 12, Created: 4, Updated: 3, Unchanged: 3, Rejected: 2}
 	failed := func(k schemas.Counts) ImportRecord {
@@ -152,7 +152,7 @@ func TestCompose(t *testing.T) {
 			want: Mail{Subject: "[sluice] june.txt: 2 rows loaded, 1 rejected",
 				Body: "Your clients import of \"june.txt\" has finished: completed with errors.\n\n" +
 					"Rows:      3\nCreated:   2\nUpdated:   0\nUnchanged: 0\nRejected:  1\n\n" +
-					"The rejected rows are listed in the attached errors-june.txt.csv: row, column, rule, value and message.\n" + cweFix,
+					"The rejected rows are listed in the attached errors-june.txt.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
 				AttachmentName: "errors-june.txt.csv", Attachment: report}},
 		{name: "requires intervention", maxReportRows: 100, rec: rec(schemas.StatusRequiresIntervention, "june.csv", withErrors),
 			want: Mail{Subject: "[sluice] june.csv: requires intervention, 2 rows rejected, nothing loaded", Body: ri + "\nImport: imp-1\n",
@@ -167,16 +167,16 @@ func TestCompose(t *testing.T) {
 				Body: "Your clients import of \"june.csv\" has finished: cancelled.\n\n" +
 					"The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n" +
 					"Rows:      12\nCreated:   4\nUpdated:   0\nUnchanged: 0\nRejected:  8\n\n" +
-					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value and message.\n" + cweFix,
+					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
 				AttachmentName: "errors-june.csv", Attachment: report}},
 		{name: "file rejected whole", maxReportRows: 100, rec: rejected,
 			want: Mail{Subject: "[sluice] june.csv: file rejected",
 				Body: "Your file \"june.csv\" was not imported: the column email is missing.\n\n" +
-					"No row of it was loaded. Fix the file and upload it again.\n\nImport: imp-1\nRule: missing_column\n"}},
+					"No row of it was loaded. Fix the file and upload it again.\nWhat to do: add the column: use the template's headers.\n\nImport: imp-1\nRule: missing_column\n"}},
 		{name: "file rejected whole, rejected rows counted: no report", maxReportRows: 1, rec: rejectedCounted,
 			want: Mail{Subject: "[sluice] june.csv: file rejected",
 				Body: "Your file \"june.csv\" was not imported: the column email is missing.\n\n" +
-					"No row of it was loaded. Fix the file and upload it again.\n\nImport: imp-1\nRule: missing_column\n"}},
+					"No row of it was loaded. Fix the file and upload it again.\nWhat to do: add the column: use the template's headers.\n\nImport: imp-1\nRule: missing_column\n"}},
 		{name: "failed, with rows rejected so far", maxReportRows: 100,
 			rec: failed(schemas.Counts{Rows: 10, Created: 6, Unchanged: 2, Rejected: 2}),
 			want: Mail{Subject: "[sluice] june.csv: import failed, 8 rows loaded, 2 not processed",

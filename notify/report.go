@@ -11,8 +11,9 @@ import (
 )
 
 // ReportHeader is the header of the error report: one line per broken rule,
-// so the partner can find the cell, read why, fix it and upload again.
-var ReportHeader = []string{"row", "column", "rule", "value", "message"}
+// so the partner can find the cell, read why and how to fix it
+// (schemas.Hint), and upload again.
+var ReportHeader = []string{"row", "column", "rule", "value", "message", "solution"}
 
 // ReportWriter writes the error report as CSV (RFC 4180, CRLF line ends)
 // that opens as text in any spreadsheet, whatever its list separator: every
@@ -35,7 +36,7 @@ func NewReportWriter(w io.Writer) (*ReportWriter, error) {
 // Write adds one line per violation of a rejected row.
 func (r *ReportWriter) Write(rej schemas.Rejected) error {
 	for _, v := range rej.Violations {
-		if err := r.line([]string{strconv.Itoa(rej.N), v.Column, v.Code, v.Value, v.Message}); err != nil {
+		if err := r.line([]string{strconv.Itoa(rej.N), v.Column, v.Code, v.Value, v.Message, schemas.Hint(v.Code)}); err != nil {
 			return err
 		}
 		r.lines++

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,7 +102,7 @@ func TestReportOpensAsText(t *testing.T) {
 	}
 	for i, p := range owaspPayloads {
 		e := strings.ReplaceAll(notify.Escape(p), "\r\n", "\n") // encoding/csv reads a quoted CRLF as LF
-		want := []string{strconv.Itoa(i + 1), e, schemas.CodeFormat, e, e}
+		want := []string{strconv.Itoa(i + 1), e, schemas.CodeFormat, e, e, notify.Escape(schemas.Hint(schemas.CodeFormat))}
 		if !reflect.DeepEqual(lines[i+1], want) {
 			t.Errorf("line of %q = %q, want %q", p, lines[i+1], want)
 		}
@@ -123,7 +124,7 @@ func TestReportOpensAsText(t *testing.T) {
 }
 
 func TestReportWriter(t *testing.T) {
-	header := []string{"row", "column", "rule", "value", "message"}
+	header := []string{"row", "column", "rule", "value", "message", "solution"}
 	cases := []struct {
 		name     string
 		rejected []schemas.Rejected
@@ -187,7 +188,11 @@ func TestReportWriter(t *testing.T) {
 			if len(got) == 0 || !reflect.DeepEqual(got[0], header) {
 				t.Fatalf("report header = %q, want %q", got, header)
 			}
-			if lines := got[1:]; !reflect.DeepEqual(lines, append([][]string{}, tc.want...)) {
+			var want [][]string // each line ends with its rule's solution
+			for _, w := range tc.want {
+				want = append(want, append(slices.Clone(w), schemas.Hint(w[2])))
+			}
+			if lines := got[1:]; !reflect.DeepEqual(lines, append([][]string{}, want...)) {
 				t.Errorf("report lines =\n %q\nwant\n %q", lines, tc.want)
 			}
 		})

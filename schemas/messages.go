@@ -323,3 +323,47 @@ const MsgPermissionsUsersOnly = "the options assign-groups and mirror-user apply
 func MsgNoMirrorUser(login string) string {
 	return fmt.Sprintf("the user to mirror, %q, does not exist, so this user's permissions cannot be given", Echo(login))
 }
+
+// hints are a one-line solution for each rule code (seed 002: an error,
+// then its solution): the email of a file rejected whole says it after the
+// reason, and the error report gives it in its last column.
+var hints = map[string]string{
+	CodeRequired:         "fill in the cell",
+	CodeTooLong:          "shorten the value to the length the column allows",
+	CodeFormat:           "write the value in the form the template's rules give for the column",
+	CodeDuplicate:        "use a value no other row of the file and no other record has, or remove the repeated row",
+	CodeExists:           "remove the row, or upload the file in update mode to change the record",
+	CodeMalformed:        "check the row's quotes: a value with a quote, a delimiter or a line break goes inside double quotes, its quotes doubled",
+	CodeColumnCount:      "remove the extra cells, or quote the value that holds the delimiter",
+	CodePasswordPolicy:   "choose a password that follows your company's password policy",
+	CodeNoGroup:          "create the group first, or correct its name",
+	CodeNoAccount:        "import the member's account first, or correct the address",
+	CodeNothingToUpdate:  "fill at least one cell besides the key, or remove the row",
+	CodeCancelled:        "upload the file again to import the rows that were not loaded",
+	CodeFailed:           "nothing to do: the import resumes once the operator has fixed the cause, or upload the file again",
+	CodeWaiting:          "nothing to do: the import resumes by itself",
+	CodeNoMirrorUser:     "correct the login of the user to mirror, or leave the option out",
+	CodeExecutable:       "remove the formula or the markup: write the value as plain text",
+	CodeUnknownTenant:    "upload under your company's folder, with your company's key",
+	CodeUnknownDataset:   "put the file in the folder of its dataset: <company>/<dataset>/<file name>",
+	CodeBadKey:           "put the file at <company>/<dataset>/<file name>",
+	CodeWrongFormat:      "save the data as CSV (UTF-8) or as a new .xlsx workbook, and upload that",
+	CodeEmptyFile:        "upload a file with a header row and at least one row of data",
+	CodeUnknownColumn:    "rename or remove the column: use the template's headers",
+	CodeDuplicateColumn:  "keep one of the two columns",
+	CodeMissingColumn:    "add the column: use the template's headers",
+	CodeTooManyRows:      "split the file into files within the row limit",
+	CodeLineTooLong:      "shorten the row, or check for a quote that is never closed",
+	CodeMacros:           "save the workbook as .xlsx without macros, or as CSV",
+	CodeBadMode:          "set the mode to create or update, or leave it out",
+	CodeBadOption:        "give the option one of the values it takes, or leave it out",
+	CodeOptionNotAllowed: "upload the file without the option, or ask the operator to allow it",
+	CodeTooLarge:         "split the file into smaller files",
+	CodeUnpacked:         "save the data again as a new .xlsx or .csv file",
+	CodeRowNumber:        "save the data again as a new .xlsx or .csv file",
+	CodeSuperseded:       "nothing to do: the newer upload of the file is imported on its own",
+}
+
+// Hint is the one-line solution of a rule code; "" for a code sluice does
+// not know.
+func Hint(code string) string { return hints[code] }
