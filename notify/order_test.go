@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/notify"
@@ -17,33 +18,42 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// TestWaitingBeforeIngested: after an outage, notify may handle an import's
-// waiting and progress events before its ingested event. The import must
-// not complete before every chunk ingest cut is reported (the fault suite
-// saw one complete with 17 of 200 chunks, its chunk count read as 0).
-func TestWaitingBeforeIngested(t *testing.T) {
+// runNotify runs notify as cfg says on a NATS and a ClickHouse of the
+// test's own, its consumer made as sluice migrate makes it, with no tenant
+// and no mail server: these tests look at what it records.
+func runNotify(t *testing.T, cfg notify.Config) (*parts.ClickHouse, *nats.Conn, *notify.Stage, *notify.ClickHouse) {
+	t.Helper()
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	t.Cleanup(stop)
 	_, nc := testkit.NATS(t)
 	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageNotify)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
-	cons, err := notify.Consumer(notify.Config{})
+	cons, err := notify.Consumer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Consumer(t, nc, cons) // as sluice migrate does
-	st, err := notify.New(notify.Config{}, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
+	testkit.Consumer(t, nc, cons)
+	st, err := notify.New(cfg, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
 		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	testkit.Run(t, st)
+	return ch, nc, st, store
+}
+
+// TestWaitingBeforeIngested: after an outage, notify may handle an import's
+// waiting and progress events before its ingested event. The import must
+// not complete before every chunk ingest cut is reported (the fault suite
+// saw one complete with 17 of 200 chunks, its chunk count read as 0).
+func TestWaitingBeforeIngested(t *testing.T) {
+	ch, _, st, store := runNotify(t, notify.Config{})
 	ctx := t.Context()
 	imp := schemas.Import{ID: "early", Tenant: "acme", Dataset: "clients", ReceivedAt: time.Now().UTC().Truncate(time.Second)}
 	publish := func(ev schemas.ImportEvent, token string) {
@@ -102,30 +112,8 @@ func TestWaitingBeforeIngested(t *testing.T) {
 // an import never received (forged, with a tenant and an uploader of its
 // choosing) records and mails nothing.
 func TestFailureOfUnknownImport(t *testing.T) {
-	ch, stop, err := parts.NewClickHouse(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	_, nc := testkit.NATS(t)
-	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageNotify)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
 	// One worker: the received event waits behind the failure in its hands.
-	cfg := notify.Config{Concurrency: 1}
-	cons, err := notify.Consumer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Consumer(t, nc, cons)
-	st, err := notify.New(cfg, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
-		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Run(t, st)
+	_, nc, st, store := runNotify(t, notify.Config{Concurrency: 1})
 	ctx := t.Context()
 	failure := &schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed(schemas.StageLoad)}
 	publish := func(ev schemas.ImportEvent, token string) {
