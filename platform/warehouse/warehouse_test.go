@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/warehouse"
@@ -65,20 +67,7 @@ func TestMigrate(t *testing.T) {
 	}
 	columns := func(table string) []string {
 		// system.columns lists a table's columns in order (18.16 has no position).
-		rows, err := ch.Conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var names []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, n)
-		}
-		return names
+		return strs(t, ch.Conn, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
 	}
 	for _, tbl := range warehouse.AuditTables {
 		want := tbl.Names()
@@ -155,22 +144,7 @@ func TestExpire(t *testing.T) {
 	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(q string) []string {
-		rows, err := ch.Conn.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, id)
-		}
-		return out
-	}
+	ids := func(q string) []string { return strs(t, ch.Conn, q) }
 	checks := []struct{ query, want string }{
 		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
 		{"SELECT import_id FROM sluice.clients_staged ORDER BY import_id", "failed running"},
@@ -286,4 +260,23 @@ func TestMigrateMaterialisesWrittenAt(t *testing.T) {
 	if after != before {
 		t.Errorf("migrating again started %d mutations on %s, want 0", after-before, old.Name)
 	}
+}
+
+// strs runs q, whose rows are one string each, and returns them in order.
+func strs(t *testing.T, conn driver.Conn, q string, args ...any) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
 }
