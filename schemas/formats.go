@@ -184,14 +184,20 @@ func DerivedID(tenant, key string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// markup finds the opening of markup in a cell: a tag (<script, <img, </b>),
-// a comment or declaration (<!), a processing instruction or server code
-// (<?php, <%), or a javascript: URL.
-var markup = regexp.MustCompile(`(?i)<\s*[a-z!/?%]|javascript\s*:`)
+// tag finds the opening of markup in a cell: a tag (<script, <img, </b>), a
+// comment or declaration (<!), a processing instruction or server code
+// (<?php, <%); jsURL a javascript: URL.
+var (
+	tag   = regexp.MustCompile(`<\s*[a-zA-Z!/?%]`)
+	jsURL = regexp.MustCompile(`(?i)javascript\s*:`)
+)
 
 // IsExecutable reports whether a cell (trimmed) holds what seed 004 calls
 // "scripts, macros, or executable content": a formula, which starts with =
-// (or its full-width form), or markup.
+// (or its full-width form), or markup. It runs on every clients cell: an
+// expression runs only on a cell that holds its first character.
 func IsExecutable(v string) bool {
-	return strings.HasPrefix(v, "=") || strings.HasPrefix(v, "＝") || markup.MatchString(v)
+	return strings.HasPrefix(v, "=") || strings.HasPrefix(v, "＝") ||
+		strings.IndexByte(v, '<') >= 0 && tag.MatchString(v) ||
+		strings.ContainsAny(v, "jJ") && strings.IndexByte(v, ':') >= 0 && jsURL.MatchString(v)
 }
