@@ -308,7 +308,7 @@ func TestWholeFileRejections(t *testing.T) {
 	tests := []struct {
 		name, key, body, uploader, mailTo, code string
 	}{
-		{"unknown column", "acme/clients/wrong-columns.csv", "firstName,lastName,e-mail address\nZoe,Adams,zoe@acme.example\n",
+		{"unknown column", "acme/clients/wrong-columns.csv", "firstName,lastName,contact e-mail\nZoe,Adams,zoe@acme.example\n",
 			"partner@acme.example", "partner@acme.example", schemas.CodeUnknownColumn},
 		{"missing required column", "acme/clients/no-email.csv", "firstName,lastName\nZoe,Adams\n",
 			"", "imports@acme.example", schemas.CodeMissingColumn},

@@ -208,10 +208,16 @@ var corpus = []corpusFile{
 		},
 	},
 	{
-		// A users file with only the columns to change: every required
-		// column must be there (seed 003: do not delete columns).
+		// A users file with only the login and the column to change, in
+		// update mode (seed 002: "you can not fill in all his data, but only
+		// those that need to be updated"): every other stored value stays.
 		path:   "users/phones-only.csv",
-		status: schemas.StatusRejected, reason: schemas.CodeMissingColumn,
+		status: schemas.StatusCompleted, format: "csv", delimiter: ";", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 1, Updated: 1},
+		loaded: []spot{
+			{"users", "login", "anna.k", []string{"email", "phone", "first_name", "last_name", "manager", "status", "group_team", "group_department"},
+				"anna.kowalski@northwind.example | +14155552672 | Anna | Kowalska-Nowak | 1 | blocked | Sales | Engineering"},
+		},
 	},
 	{
 		// The seed's client export (seed 004): system ids, ISO times, quoted
@@ -309,6 +315,95 @@ var corpus = []corpusFile{
 			{"clients", "email", "zoe.odegaard@webform.example", []string{"first_name", "last_name", "type"}, "Zoë | Ødegaard | Partner"},
 		},
 	},
+	{
+		// A users file in the words of seed 002 and of the issue ("is
+		// manager", "must change password"), in update mode: an existing user
+		// changes its flags, a new one needs its required cells (load), a
+		// row of the login alone has nothing to update.
+		path:   "users/seed-words-utf8-comma-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 4, Created: 1, Updated: 1, Rejected: 2},
+		rejected: map[int][]string{
+			4: {"lastName:required"},       // r.ahmed is new
+			5: {"login:nothing_to_update"}, // wei.chen, nothing else
+		},
+		loaded: []spot{
+			{"users", "login", "b.oconnor", []string{"email", "phone", "first_name", "last_name", "manager", "must_change_password", "group_team"},
+				"brian.oconnor@northwind.example | +16502530000 | Brian | O'Connor | 1 | 0 | Sales"},
+			{"users", "login", "t.nguyen", []string{"email", "first_name", "last_name", "manager", "must_change_password", "group_team"},
+				"tuan.nguyen@northwind.example | Tuan | Nguyen | 1 | 1 | Support"},
+			{"users", "login", "r.ahmed", []string{"email"}, ""},
+		},
+	},
+	{
+		// The RUS version's headers (Логин, Пароль, Руководитель, ...),
+		// saved by a Russian Excel: Windows-1251, semicolons, CRLF.
+		path:   "users/russian-cp1251-semicolon-crlf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ";", encoding: "windows-1251",
+		counts: schemas.Counts{Rows: 4, Created: 1, Updated: 1, Rejected: 2},
+		rejected: map[int][]string{
+			4: {"region:no_group"}, // Атлантида
+			5: {"email:required"},  // o.sidorova is new
+		},
+		loaded: []spot{
+			{"users", "login", "s.kuznetsova", []string{"email", "phone", "first_name", "last_name", "manager", "group_region", "group_team"},
+				"svetlana.kuznetsova@northwind.example | +79167654321 | Светлана | Кузнецова | 1 | Москва — офис | Engineering"},
+			{"users", "login", "ivan.petrov", []string{"phone", "first_name", "last_name", "manager", "status", "group_region", "group_team"},
+				"+79161234567 | Иван | Петров | 1 | blocked | Москва — офис | Support"},
+		},
+	},
+	{
+		// A partial update saved as "Unicode text" (UTF-16LE, tabs, CRLF),
+		// its headers in synonyms and seed 002's words: no password, email
+		// or name column, which only a new user needs.
+		path:   "users/hr-changes-utf16le-tab-crlf.txt",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: "\t", encoding: "utf-16le",
+		counts: schemas.Counts{Rows: 4, Updated: 2, Rejected: 2},
+		rejected: map[int][]string{
+			4: {"password:required", "email:required", "firstName:required", "lastName:required"}, // z.new is new
+			5: {"login:nothing_to_update"},                                                        // b.oconnor, nothing else
+		},
+		loaded: []spot{
+			{"users", "login", "m.curie", []string{"email", "phone", "first_name", "last_name", "manager", "must_change_password", "status", "group_region", "group_team"},
+				"marie.curie@northwind.example | +33142685301 | Marie | Curie | 1 | 0 | active | Москва — офис | Engineering"},
+			{"users", "login", "natalia.o", []string{"phone", "must_change_password", "status", "group_team", "group_department"},
+				"+18005550199 | 1 | disabled | Support | Project Zeus"},
+			{"users", "login", "z.new", []string{"email"}, ""},
+		},
+	},
+	{
+		// A partial clients update from a workbook, the key and two columns
+		// with Russian headers: the rest of each client stays as stored.
+		path:   "clients/status-update.xlsx",
+		status: schemas.StatusCompletedWithErrors, format: "xlsx",
+		counts: schemas.Counts{Rows: 4, Updated: 2, Rejected: 2},
+		rejected: map[int][]string{
+			4: {"firstName:required"},      // a new client
+			5: {"email:nothing_to_update"}, // olivia.johnson, nothing else
+		},
+		loaded: []spot{
+			{"clients", "email", "ava.taylor@contoso.example", []string{"first_name", "last_name", "active", "type"}, "Ava | Taylor-Brooke, PhD | 1 | Personal"},
+			{"clients", "email", "ethan.clarke@contoso.example", []string{"first_name", "active", "type", "created"}, "Ethan | 1 | Corporate | 2024-05-05 10:00:00"},
+			{"clients", "email", "new.client@contoso.example", []string{"type"}, ""},
+		},
+	},
+	{
+		// A partial accounts update with Russian headers, UTF-8 with a byte
+		// order mark: a surname given, one unchanged, a new account without
+		// its first name.
+		path:   "accounts/surnames-utf8bom-semicolon-crlf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ";", encoding: "utf-8 (bom)",
+		counts: schemas.Counts{Rows: 4, Updated: 1, Unchanged: 1, Rejected: 2},
+		rejected: map[int][]string{
+			4: {"firstName:required"},      // new.person is new
+			5: {"email:nothing_to_update"}, // chen.wei, nothing else
+		},
+		loaded: []spot{
+			{"accounts", "email", "natalia.orlova@northwind.example", []string{"first_name", "last_name"}, "Наталья | Орлова"},
+			{"accounts", "email", "ivan.petrov@northwind.example", []string{"first_name", "last_name"}, "Иван | Петров"},
+			{"accounts", "email", "new.person@northwind.example", []string{"last_name"}, ""},
+		},
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real
@@ -329,7 +424,8 @@ func TestCorpus(t *testing.T) {
 // corpusPasswords are the passwords of the users files, valid and refused
 // alike (but row 6's "password", a word every table and stream has).
 var corpusPasswords = []string{"Northwind2024", "Shamrock77", "Dragon8Boat", "Moskva2024", "Dm1try", "Nat4lia2024", "Yulia2024",
-	"Amazon1941", "Ivy2024!", "Norton2024", "Cobol1906", "Tokyo2020", "Another9x", "Volkov 2024", "Radium1898"}
+	"Amazon1941", "Ivy2024!", "Norton2024", "Cobol1906", "Tokyo2020", "Another9x", "Volkov 2024", "Radium1898",
+	"Saigon2024", "Karachi2024", "Kazan2024", "Spb2024x", "Omsk2024"}
 
 func checkCorpusFile(t *testing.T, f corpusFile) {
 	i := uploadWith(t, "corpus/"+f.path, readFile(t, filepath.Join("testdata", "corpus", f.path)), f.metadata)

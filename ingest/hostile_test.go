@@ -73,7 +73,7 @@ func times(s string, n int) func(io.Writer) {
 // code of the file's rejection, or "" and the rows read.
 func readHostile(ctx context.Context, name string, data []byte) (code string, rows int, err error) {
 	code = func() string {
-		rr, err := NewRowReader(bytes.NewReader(data), name, schemas.Clients, 1<<20)
+		rr, err := NewRowReader(bytes.NewReader(data), name, schemas.Clients, schemas.ModeCreate, 1<<20)
 		if err != nil {
 			return codeOf(err)
 		}
@@ -86,7 +86,7 @@ func readHostile(ctx context.Context, name string, data []byte) (code string, ro
 	if code != "" {
 		return code, 0, nil
 	}
-	rr, err := NewRowReader(bytes.NewReader(data), name, schemas.Clients, 1<<20)
+	rr, err := NewRowReader(bytes.NewReader(data), name, schemas.Clients, schemas.ModeCreate, 1<<20)
 	if err != nil {
 		return codeOf(err), 0, nil
 	}
@@ -202,7 +202,7 @@ func TestHostileFiles(t *testing.T) {
 func TestLinesLeftCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	rr, err := NewRowReader(strings.NewReader("firstName,email\nAnn,a@x.io\n"), "f.csv", schemas.Clients, 1<<20)
+	rr, err := NewRowReader(strings.NewReader("firstName,email\nAnn,a@x.io\n"), "f.csv", schemas.Clients, schemas.ModeCreate, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func BenchmarkLinesLeft(b *testing.B) {
 	data := millionRows("Ann")
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		rr, err := NewRowReader(bytes.NewReader(data), "f.csv", schemas.Clients, 1<<20)
+		rr, err := NewRowReader(bytes.NewReader(data), "f.csv", schemas.Clients, schemas.ModeCreate, 1<<20)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -274,7 +274,7 @@ func BenchmarkCountWithParser(b *testing.B) {
 	data := millionRows(`"Ann"`)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		rr, err := NewRowReader(bytes.NewReader(data), "f.csv", schemas.Clients, 1<<20)
+		rr, err := NewRowReader(bytes.NewReader(data), "f.csv", schemas.Clients, schemas.ModeCreate, 1<<20)
 		if err != nil {
 			b.Fatal(err)
 		}

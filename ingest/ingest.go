@@ -18,10 +18,14 @@
 // sees no principal, relies on MinIO's policies, which confine each
 // tenant's key to its prefix.
 //
-// It judges no cell: rules are validate's. A file that cannot be read as a
-// whole (unknown tenant or dataset, wrong format, missing or unknown column,
-// too many rows) is rejected as a whole: an import.rejected event, and no
-// chunk, so no row of it is ever loaded.
+// It matches a file's header to its dataset in the import's mode
+// (schemas.Dataset.Match: labels count, and in update mode only the key
+// column is required), and records on the import which columns it read by
+// a label (schemas.Import.Labels). It judges no cell: rules are validate's.
+// A file that cannot be read as a whole (unknown tenant or dataset, wrong
+// format, missing, unknown or repeated column, too many rows) is rejected
+// as a whole: an import.rejected event, and no chunk, so no row of it is
+// ever loaded.
 //
 // A file is read twice: once to check its header and count its lines, so
 // that a file over its row limit is rejected before any chunk leaves, and
@@ -298,14 +302,15 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if err != nil {
 		return err
 	}
-	layout, err := s.checkSize(ctx, ref, ds, tenant.MaxRows)
+	header, err := s.checkSize(ctx, ref, ds, imp.Mode, tenant.MaxRows)
 	if err != nil {
 		return err
 	}
-	if layout != ds {
-		imp.Layout = layout.Name
+	if header.Shape != ds {
+		imp.Layout = header.Shape.Name
 	}
-	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, layout, tenant.MaxRows)
+	imp.Labels = header.Labels
+	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, header.Shape, tenant.MaxRows)
 	if err != nil {
 		return err
 	}
@@ -365,7 +370,7 @@ func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, 
 	}
 	cut := &chunker{imp: imp, size: s.chunkRows(layout), out: out}
 	dups := s.newDuplicates(layout, imp.Context())
-	format, err = s.scan(gctx, ref, ds, maxRows, func(row schemas.Row) error {
+	format, err = s.scan(gctx, ref, ds, imp.Mode, maxRows, func(row schemas.Row) error {
 		rows++
 		if row.Problem == nil {
 			row.Duplicates = dups.find(row)
@@ -554,43 +559,43 @@ func (s *Stage) seal(ds *schemas.Dataset, cells []string) {
 	}
 }
 
-// checkSize checks the file's header and returns its shape (ds, or the
-// layout of ds the header matches), and rejects a file with more than maxRows
+// checkSize checks the file's header in the import's mode and returns it as
+// it matched ds (its shape: ds, or the layout of ds it matches), and rejects a file with more than maxRows
 // rows, or a row over the line limit, before any of its rows leaves. A fast
 // count of its physical lines, quotes ignored, settles most files: it is an
 // upper bound of the records, which a stray quote cannot fool. A file with
 // more lines than maxRows, or whose quoted fields may span lines past the
 // line limit, is read by the parser that reads its rows, and its records
 // counted one by one, before anything is published.
-func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int) (*schemas.Dataset, error) {
+func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, mode string, maxRows int) (schemas.Header, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
-		return nil, err
+		return schemas.Header{}, err
 	}
 	defer body.Close()
-	rr, err := NewRowReader(body, ref.Key, ds, s.cfg.MaxLineBytes)
+	rr, err := NewRowReader(body, ref.Key, ds, mode, s.cfg.MaxLineBytes)
 	if err != nil {
-		return nil, err
+		return schemas.Header{}, err
 	}
 	defer rr.Close()
 	lines, sure, err := rr.LinesLeft(ctx)
 	if err != nil || sure && lines <= maxRows {
-		return rr.Dataset(), err
+		return rr.Header(), err
 	}
-	_, err = s.scan(ctx, ref, ds, maxRows, nil)
-	return rr.Dataset(), err
+	_, err = s.scan(ctx, ref, ds, mode, maxRows, nil)
+	return rr.Header(), err
 }
 
 // scan reads the object's rows, calling each for every row (nil: only
 // count). More than maxRows rows is a *FileError, found before each is
 // called for a row past the limit. It checks ctx on every row.
-func (s *Stage) scan(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int, each func(schemas.Row) error) (schemas.FileFormat, error) {
+func (s *Stage) scan(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, mode string, maxRows int, each func(schemas.Row) error) (schemas.FileFormat, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
 		return schemas.FileFormat{}, err
 	}
 	defer body.Close()
-	rr, err := NewRowReader(body, ref.Key, ds, s.cfg.MaxLineBytes)
+	rr, err := NewRowReader(body, ref.Key, ds, mode, s.cfg.MaxLineBytes)
 	if err != nil {
 		return schemas.FileFormat{}, err
 	}

@@ -99,7 +99,7 @@ func detectDelimiter(head []byte) rune {
 type RowReader struct {
 	src    records
 	ds     *schemas.Dataset
-	cols   []int // file column -> field index
+	header schemas.Header
 	format schemas.FileFormat
 }
 
@@ -119,11 +119,13 @@ type records interface {
 const headLen = 64 << 10
 
 // NewRowReader detects the format of r, reads and checks its header against
-// the dataset, and returns a reader of its rows. maxLine bounds the bytes of
+// the dataset in the import's mode (schemas.Dataset.Match: in update mode,
+// a file may carry only its key and the columns it changes), and returns a
+// reader of its rows. maxLine bounds the bytes of
 // one row of a text file; a longer one rejects the file (encoding/csv has no
 // bound of its own). Every error is a *FileError unless reading r itself
 // failed.
-func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*RowReader, error) {
+func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, mode string, maxLine int) (*RowReader, error) {
 	guard := &lineGuard{r: r, limit: maxLine, max: maxLine + 2*headLen}
 	br := bufio.NewReaderSize(guard, headLen)
 	head, err := br.Peek(headLen)
@@ -144,7 +146,7 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := rr.readHeader(); err != nil {
+	if err := rr.readHeader(mode); err != nil {
 		_ = rr.src.Close()
 		return nil, err
 	}
@@ -152,7 +154,7 @@ func NewRowReader(r io.Reader, name string, ds *schemas.Dataset, maxLine int) (*
 }
 
 // readHeader reads the first record and matches it against the dataset.
-func (rr *RowReader) readHeader() error {
+func (rr *RowReader) readHeader(mode string) error {
 	header, _, problem, err := rr.src.next()
 	if errors.Is(err, io.EOF) {
 		return fileError(schemas.CodeEmptyFile, schemas.MsgEmptyFile)
@@ -163,17 +165,17 @@ func (rr *RowReader) readHeader() error {
 	if problem != nil {
 		return &FileError{V: *problem}
 	}
-	layout, cols, v := rr.ds.Match(trimTrailingEmpty(header))
+	h, v := rr.ds.Match(trimTrailingEmpty(header), mode)
 	if v != nil {
 		return &FileError{V: *v}
 	}
-	rr.ds, rr.cols = layout, cols
+	rr.ds, rr.header = h.Shape, h
 	return nil
 }
 
-// Dataset is the file's shape: the dataset, or the layout of it the header
-// matched.
-func (r *RowReader) Dataset() *schemas.Dataset { return r.ds }
+// Header is the file's header as it matched: its shape (the dataset, or the
+// layout of it), each column's field, and the columns matched by a label.
+func (r *RowReader) Header() schemas.Header { return r.header }
 
 // Format is what the reader detected.
 func (r *RowReader) Format() schemas.FileFormat { return r.format }
@@ -198,11 +200,11 @@ func (r *RowReader) Next() (schemas.Row, error) {
 			continue
 		}
 		for c, v := range rec {
-			if c >= len(r.cols) {
-				row.Problem = &schemas.Violation{Code: schemas.CodeColumnCount, Message: schemas.MsgColumnCount(len(rec), len(r.cols))}
+			if c >= len(r.header.Cols) {
+				row.Problem = &schemas.Violation{Code: schemas.CodeColumnCount, Message: schemas.MsgColumnCount(len(rec), len(r.header.Cols))}
 				break
 			}
-			f := r.cols[c]
+			f := r.header.Cols[c]
 			if !r.ds.Fields[f].Repeated {
 				row.Cells[f] = v
 				continue

@@ -45,7 +45,7 @@ func (w want) row(t *testing.T) []string {
 // readAll reads every row of a file, or returns the first error of
 // NewRowReader or Next.
 func readAll(r io.Reader, name string, maxLine int) ([]schemas.Row, error) {
-	rr, err := NewRowReader(r, name, schemas.Clients, maxLine)
+	rr, err := NewRowReader(r, name, schemas.Clients, schemas.ModeCreate, maxLine)
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func TestLinesLeft(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rr, err := NewRowReader(strings.NewReader(tt.body), "f.csv", schemas.Clients, 1024)
+			rr, err := NewRowReader(strings.NewReader(tt.body), "f.csv", schemas.Clients, schemas.ModeCreate, 1024)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -533,7 +533,7 @@ func TestLinesLeftLineLimit(t *testing.T) {
 		{"\"" + strings.Repeat("x\n", 511) + "\"", true},
 		{"\"" + strings.Repeat("x", 1030) + "\"", false},
 	} {
-		rr, err := NewRowReader(strings.NewReader("email,firstName\n"+tt.record+"\nb@x.io,B\n"), "f.csv", schemas.Clients, 1024)
+		rr, err := NewRowReader(strings.NewReader("email,firstName\n"+tt.record+"\nb@x.io,B\n"), "f.csv", schemas.Clients, schemas.ModeCreate, 1024)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -570,7 +570,7 @@ func TestEncodings(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rr, err := NewRowReader(bytes.NewReader(raw), "f.csv", schemas.Clients, 1<<20)
+			rr, err := NewRowReader(bytes.NewReader(raw), "f.csv", schemas.Clients, schemas.ModeCreate, 1<<20)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,9 +5,14 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -74,7 +79,7 @@ func TestXLSX(t *testing.T) {
 		{"", "", ""},
 		{"Cy", "cy@acme.example", "false", "", "extra"},
 	})
-	rr, err := NewRowReader(bytes.NewReader(data), "people.xlsx", schemas.Clients, 1<<20)
+	rr, err := NewRowReader(bytes.NewReader(data), "people.xlsx", schemas.Clients, schemas.ModeCreate, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +129,68 @@ func TestXLSXRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewRowReader(bytes.NewReader(tt.data), tt.file, schemas.Clients, 1<<20)
+			_, err := NewRowReader(bytes.NewReader(tt.data), tt.file, schemas.Clients, schemas.ModeCreate, 1<<20)
 			var fe *FileError
 			if !errors.As(err, &fe) || fe.V.Code != tt.code {
 				t.Errorf("got %v, want a file rejected with %s", err, tt.code)
 			}
 		})
 	}
+}
+
+// TestHeaderLabels: a header written in labels (the seeds' words, Russian)
+// is decoded first and then matched, the same in every encoding and in a
+// workbook; in update mode it may leave required columns out.
+func TestHeaderLabels(t *testing.T) {
+	header := []string{"Логин", "Телефон", "Фамилия", "Пользователь является руководителем", "must change password"}
+	row := []string{"anna.k", "+7 916 123-45-67", "Ковальская", "1", "0"}
+	text := strings.Join(header, ";") + "\r\n" + strings.Join(row, ";") + "\r\n"
+	encode := func(e encoding.Encoding) []byte {
+		b, err := e.NewEncoder().Bytes([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"users-cp1251.csv", encode(charmap.Windows1251)},
+		{"users-utf16.txt", encode(unicode.UTF16(unicode.LittleEndian, unicode.UseBOM))},
+		{"users.xlsx", workbook(t, [][]any{{header[0], header[1], header[2], header[3], header[4]}, {row[0], row[1], row[2], row[3], row[4]}})},
+	}
+	wantLabels := []string{"Логин -> login", "Телефон -> phone", "Фамилия -> lastName",
+		"Пользователь является руководителем -> manager", "must change password -> mustChangePassword"}
+	for _, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			if _, err := NewRowReader(bytes.NewReader(f.data), f.name, schemas.Users, schemas.ModeCreate, 1<<20); !isFileError(err, schemas.CodeMissingColumn) {
+				t.Errorf("create mode: got %v, want %s", err, schemas.CodeMissingColumn)
+			}
+			rr, err := NewRowReader(bytes.NewReader(f.data), f.name, schemas.Users, schemas.ModeUpdate, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rr.Close()
+			if got := rr.Header().Labels; !slices.Equal(got, wantLabels) {
+				t.Errorf("labels %q, want %q", got, wantLabels)
+			}
+			got, err := rest(rr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]string, len(schemas.Users.Fields))
+			for c, name := range []string{"login", "phone", "lastName", "manager", "mustChangePassword"} {
+				want[schemas.Users.Index(name)] = row[c]
+			}
+			if len(got) != 1 || !slices.Equal(got[0].Cells, want) {
+				t.Errorf("rows %+v, want one of %q", got, want)
+			}
+		})
+	}
+}
+
+func isFileError(err error, code string) bool {
+	var fe *FileError
+	return errors.As(err, &fe) && fe.V.Code == code
 }

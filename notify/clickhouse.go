@@ -80,7 +80,8 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	if err := batch.Append(r.ID, r.Tenant, r.Dataset, r.Bucket, r.Key, r.FileName, r.ObjectVersion, r.Uploader,
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
-		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version); err != nil {
+		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version,
+		r.Labels); err != nil {
 		_ = batch.Abort()
 		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
@@ -106,7 +107,8 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 	var rank uint64
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
-		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version); err != nil {
+		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
+		&r.Labels); err != nil {
 		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
 	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1

@@ -2,7 +2,9 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +57,63 @@ func TestStalled(t *testing.T) {
 	want := []notify.Stalled{{Tenant: "acme", Dataset: "clients", Imports: 2}}
 	if !slices.Equal(got, want) {
 		t.Errorf("Stalled = %+v, want %+v", got, want)
+	}
+}
+
+// TestImportLabels: on a real ClickHouse whose imports table predates the
+// labels column, a migration adds it (the imports already there have none),
+// and an import's labels are saved and read back with its later statuses.
+func TestImportLabels(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	db := ch.Config.Database
+	var defs []string
+	for _, c := range warehouse.Imports.Columns {
+		if c.Name != "labels" {
+			defs = append(defs, c.Name+" "+c.Type)
+		}
+	}
+	for _, q := range []string{
+		"DROP TABLE " + db + ".imports",
+		fmt.Sprintf("CREATE TABLE %s.imports (%s) ENGINE = ReplacingMergeTree(version) ORDER BY import_id", db, strings.Join(defs, ", ")),
+		"INSERT INTO " + db + ".imports (import_id, tenant, status, version) SELECT 'before', 'acme', 'completed', 6",
+	} {
+		if err := ch.Conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := warehouse.Migrate(ctx, ch.Conn, db, schemas.Datasets, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: db}
+	read := func(id string) notify.ImportRecord {
+		t.Helper()
+		r, ok, err := store.Import(ctx, id)
+		if err != nil || !ok {
+			t.Fatalf("import %s: %v %v", id, ok, err)
+		}
+		return r
+	}
+	if r := read("before"); len(r.Labels) != 0 || r.Status != schemas.StatusCompleted {
+		t.Errorf("an import from before the column: %s with labels %q, want completed with none", r.Status, r.Labels)
+	}
+	labels := []string{"is manager -> manager", "Логин -> login"}
+	rec := notify.ImportRecord{Import: schemas.Import{ID: "after", Tenant: "acme", Dataset: "users", Labels: labels},
+		Status: schemas.StatusProcessing}
+	if err := store.SaveImport(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	rec = read("after")
+	rec.Status = schemas.StatusCompleted
+	if err := store.SaveImport(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if r := read("after"); !slices.Equal(r.Labels, labels) || r.Status != schemas.StatusCompleted {
+		t.Errorf("read back %s with labels %q, want completed with %q", r.Status, r.Labels, labels)
 	}
 }

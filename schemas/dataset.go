@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -26,15 +27,21 @@ const DateTimeLayout = "2006-01-02 15:04:05"
 
 // Field is one column of a dataset.
 type Field struct {
-	// Name is the header as the template writes it ("firstName"). Headers in
-	// files are matched loosely: see NormalizeHeader.
+	// Name is the header as the template writes it ("firstName").
 	Name string
+	// Labels are the other headers partners write for the field: the
+	// seeds' words ("The user is a manager"), common synonyms, and the
+	// Russian version's (Логин, Пароль). A file column is the field's if
+	// its header is the Name or a Label, as NormalizeHeader folds them; no
+	// two fields of a dataset or layout may fold to the same.
+	Labels []string
 	// Column is the ClickHouse column the field is loaded into.
 	Column string
 	Kind   Kind
-	// Required fields must be present as a column, and filled in every row
-	// that creates a record. In create mode every row does, and validate
-	// checks them; in update mode only load knows which rows do.
+	// Required fields must be present as a column (in update mode, only the
+	// key: see Match), and filled in every row that creates a record. In
+	// create mode every row does, and validate checks them; in update mode
+	// only load knows which rows do.
 	Required bool
 	// MaxLen is the most characters (not bytes) a value may have; 0:
 	// MaxCell.
@@ -337,49 +344,75 @@ func (f *Field) Canonical(value string, c Context) string {
 	return v
 }
 
-// NormalizeHeader folds a header cell the way people write it: case, spaces,
-// underscores and dashes do not matter ("First Name" == "first_name" ==
-// "firstName").
+// NormalizeHeader folds a header cell the way people write it: case,
+// spaces, punctuation and filler words do not matter ("First Name" ==
+// "first_name" == "firstName", "The user is a manager" == "is manager" ==
+// "manager"), nor ё against е.
 func NormalizeHeader(h string) string {
-	h = strings.TrimPrefix(h, "\ufeff")
+	words := strings.FieldsFunc(strings.ToLower(h), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	var b strings.Builder
-	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
-		switch r {
-		case ' ', '_', '-', '\t':
+	for i, w := range words {
+		if fillers[w] && !inTerm(words, i) {
 			continue
 		}
-		b.WriteRune(r)
+		b.WriteString(strings.ReplaceAll(w, "ё", "е"))
 	}
 	return b.String()
 }
 
-// MapHeader matches a file's header row to the dataset. It returns, for each
-// file column, the index of its field, or a file-level violation naming the
-// first column that is unknown, repeated or missing.
-func (d *Dataset) MapHeader(header []string) ([]int, *Violation) {
-	return d.mapHeader(header, expectedHeaders(d))
+// fillers are the words a header may have that say nothing of its field:
+// the seeds' "The user is a manager" is the manager column.
+var fillers = map[string]bool{
+	"the": true, "a": true, "an": true, "is": true, "of": true, "user": true,
+	"пользователь": true, "пользователя": true, "является": true,
+}
+
+// terms are pairs of words that name a field together though one is a
+// filler: a "User name" is a login, not a name.
+var terms = map[[2]string]bool{{"user", "name"}: true, {"имя", "пользователя"}: true}
+
+// inTerm reports whether words[i] belongs to a term with a word beside it.
+func inTerm(words []string, i int) bool {
+	return i+1 < len(words) && terms[[2]string{words[i], words[i+1]}] || i > 0 && terms[[2]string{words[i-1], words[i]}]
+}
+
+// Header is a file's header matched to a dataset (see Match).
+type Header struct {
+	// Shape is the dataset, or the layout of it, the file has.
+	Shape *Dataset
+	// Cols is, for each file column, the index of its field in Shape.
+	Cols []int
+	// Labels are the columns whose header is not their field's name as it
+	// is (a label, or the name spelled otherwise), each as "column ->
+	// field", for the audit.
+	Labels []string
 }
 
 // Match finds the shape of a file from its header: d itself, or the first
-// of d's Layouts whose header matches; with its column mapping (see
-// MapHeader). A header no layout matches is reported as the layout it is
+// of d's Layouts whose header matches; with each column's field. A column
+// matches the field whose name or one of whose Labels it is, as
+// NormalizeHeader folds them. A file-level violation names the first column
+// that matches no field, or both columns that match one field (but a
+// Repeated one), or the required columns missing: in ModeUpdate, a file may
+// leave out every column but its key, as a row updates the columns it has
+// (seed 002), unless its rows pivot into records (a layout: each row is
+// whole). A header no layout matches is reported as the layout it is
 // closest to (the most columns known) would report it, listing every
 // layout's headers.
-func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
+func (d *Dataset) Match(header []string, mode string) (Header, *Violation) {
 	if d.Layouts == nil {
-		cols, v := d.MapHeader(header)
-		return d, cols, v
+		return d.mapHeader(header, mode, expectedHeaders(d))
 	}
 	for _, l := range d.Layouts {
-		if cols, v := l.MapHeader(header); v == nil {
-			return l, cols, nil
+		if h, v := l.mapHeader(header, mode, ""); v == nil {
+			return h, nil
 		}
 	}
 	pick, best := d.Layouts[0], -1
 	for _, l := range d.Layouts {
-		known := 0
+		fields, known := l.byHeader(), 0
 		for _, h := range header {
-			if slices.ContainsFunc(l.Fields, func(f Field) bool { return NormalizeHeader(f.Name) == NormalizeHeader(h) }) {
+			if _, ok := fields[NormalizeHeader(h)]; ok {
 				known++
 			}
 		}
@@ -387,39 +420,54 @@ func (d *Dataset) Match(header []string) (*Dataset, []int, *Violation) {
 			pick, best = l, known
 		}
 	}
-	_, v := pick.mapHeader(header, expectedLayouts(d.Layouts))
-	return nil, nil, v
+	_, v := pick.mapHeader(header, mode, expectedLayouts(d.Layouts))
+	return Header{}, v
 }
 
-func (d *Dataset) mapHeader(header []string, expected string) ([]int, *Violation) {
-	byName := make(map[string]int, len(d.Fields))
+// byHeader maps the folded name and labels of each field to its index.
+func (d *Dataset) byHeader() map[string]int {
+	m := make(map[string]int, 4*len(d.Fields))
 	for i, f := range d.Fields {
-		byName[NormalizeHeader(f.Name)] = i
+		m[NormalizeHeader(f.Name)] = i
+		for _, l := range f.Labels {
+			m[NormalizeHeader(l)] = i
+		}
 	}
-	cols := make([]int, len(header))
-	seen := make(map[int]bool, len(header))
+	return m
+}
+
+func (d *Dataset) mapHeader(header []string, mode, expected string) (Header, *Violation) {
+	fields := d.byHeader()
+	m := Header{Shape: d, Cols: make([]int, len(header))}
+	first := make(map[int]int, len(header)) // field -> its first column
 	for c, h := range header {
-		i, ok := byName[NormalizeHeader(h)]
+		i, ok := fields[NormalizeHeader(h)]
 		if !ok {
-			return nil, &Violation{Column: h, Code: CodeUnknownColumn, Message: MsgUnknownColumn(h, expected)}
+			return Header{}, &Violation{Column: h, Code: CodeUnknownColumn, Message: MsgUnknownColumn(h, expected)}
 		}
-		if seen[i] && !d.Fields[i].Repeated {
-			return nil, &Violation{Column: h, Code: CodeDuplicateColumn, Message: MsgDuplicateColumn(h, expected)}
+		f := &d.Fields[i]
+		if p, seen := first[i]; !seen {
+			first[i] = c
+		} else if !f.Repeated {
+			return Header{}, &Violation{Column: h, Code: CodeDuplicateColumn, Message: MsgDuplicateColumn(header[p], h, f.Name, expected)}
 		}
-		seen[i] = true
-		cols[c] = i
+		m.Cols[c] = i
+		if strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) != f.Name {
+			m.Labels = append(m.Labels, Echo(h)+" -> "+f.Name)
+		}
 	}
+	partial := mode == ModeUpdate && d.Pivot == nil
 	var missing []string
 	for i, f := range d.Fields {
-		if f.Required && !seen[i] {
+		if _, seen := first[i]; f.Required && !seen && (!partial || i == d.KeyIndex()) {
 			missing = append(missing, f.Name)
 		}
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, &Violation{Column: missing[0], Code: CodeMissingColumn, Message: MsgMissingColumn(missing, expected)}
+		return Header{}, &Violation{Column: missing[0], Code: CodeMissingColumn, Message: MsgMissingColumn(missing, expected)}
 	}
-	return cols, nil
+	return m, nil
 }
 
 // Rule describes a field's rules in a sentence, for the template partners

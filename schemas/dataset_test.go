@@ -1,6 +1,8 @@
 package schemas_test
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +215,16 @@ func TestNormalizeHeader(t *testing.T) {
 		{name: "surrounding spaces", header: "  email ", want: "email"},
 		{name: "byte order mark", header: "\ufeffID", want: "id"},
 		{name: "other word kept", header: "Full Name", want: "fullname"},
+		{name: "punctuation", header: "E-mail:", want: "email"},
+		{name: "seed 002's filler words", header: "*The user is a manager", want: "manager"},
+		{name: "filler words inside", header: "Email of the manager", want: "emailmanager"},
+		{name: "user name is a term", header: "The User Name", want: "username"},
+		{name: "Russian", header: "Фамилия", want: "фамилия"},
+		{name: "Russian filler words", header: "Пользователь является руководителем", want: "руководителем"},
+		{name: "Russian term", header: "Имя пользователя", want: "имяпользователя"},
+		{name: "Russian filler after a word", header: "Статус пользователя", want: "статус"},
+		{name: "yo as ye", header: "Учётная запись", want: "учетнаязапись"},
+		{name: "filler words only", header: "The user", want: ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,13 +235,15 @@ func TestNormalizeHeader(t *testing.T) {
 	}
 }
 
-func TestDatasetMapHeader(t *testing.T) {
+func TestDatasetMatch(t *testing.T) {
 	const expected = "expected headers: ID, firstName, lastName, email, project, desk, active, type, created"
 	idx := schemas.Clients.Index
 	cases := []struct {
 		name   string
 		header []string
+		mode   string             // create unless set
 		want   []int              // when the header is accepted
+		labels []string           // and its columns matched by a label
 		err    *schemas.Violation // when it is not
 	}{
 		{name: "template order", header: schemas.Clients.Headers(),
@@ -237,18 +251,34 @@ func TestDatasetMapHeader(t *testing.T) {
 		{name: "required only", header: []string{"firstName", "email"},
 			want: []int{idx("firstName"), idx("email")}},
 		{name: "other order and spellings", header: []string{"E-Mail", "created", "First Name", "last_name", "ACTIVE"},
-			want: []int{idx("email"), idx("created"), idx("firstName"), idx("lastName"), idx("active")}},
+			want:   []int{idx("email"), idx("created"), idx("firstName"), idx("lastName"), idx("active")},
+			labels: []string{"E-Mail -> email", "First Name -> firstName", "last_name -> lastName", "ACTIVE -> active"}},
 		{name: "byte order mark on first header", header: []string{"\ufeffFIRST-NAME", "email"},
+			want: []int{idx("firstName"), idx("email")}, labels: []string{"\ufeffFIRST-NAME -> firstName"}},
+		{name: "byte order mark on a name", header: []string{"\ufefffirstName", "email"},
 			want: []int{idx("firstName"), idx("email")}},
+		{name: "labels", header: []string{"Given name", "Surname", "Email address", "Is active", "Account type"},
+			want:   []int{idx("firstName"), idx("lastName"), idx("email"), idx("active"), idx("type")},
+			labels: []string{"Given name -> firstName", "Surname -> lastName", "Email address -> email", "Is active -> active", "Account type -> type"}},
+		{name: "Russian labels", header: []string{"Имя", "Фамилия", "Электронная почта", "Активен", "Тип", "Проект", "Создан"},
+			want: []int{idx("firstName"), idx("lastName"), idx("email"), idx("active"), idx("type"), idx("project"), idx("created")},
+			labels: []string{"Имя -> firstName", "Фамилия -> lastName", "Электронная почта -> email", "Активен -> active",
+				"Тип -> type", "Проект -> project", "Создан -> created"}},
 		{name: "unknown column", header: []string{"firstName", "email", "phone"},
 			err: &schemas.Violation{Column: "phone", Code: schemas.CodeUnknownColumn,
 				Message: `the file has an unknown column "phone"; ` + expected}},
+		{name: "not a field of this dataset", header: []string{"firstName", "email", "Телефон"},
+			err: &schemas.Violation{Column: "Телефон", Code: schemas.CodeUnknownColumn,
+				Message: `the file has an unknown column "Телефон"; ` + expected}},
 		{name: "duplicate column", header: []string{"email", "firstName", "Email"},
 			err: &schemas.Violation{Column: "Email", Code: schemas.CodeDuplicateColumn,
-				Message: `the column "Email" appears more than once; ` + expected}},
+				Message: `the columns "email" and "Email" are both the field email; ` + expected}},
 		{name: "duplicate column in other spelling", header: []string{"first_name", "email", "First Name"},
 			err: &schemas.Violation{Column: "First Name", Code: schemas.CodeDuplicateColumn,
-				Message: `the column "First Name" appears more than once; ` + expected}},
+				Message: `the columns "first_name" and "First Name" are both the field firstName; ` + expected}},
+		{name: "a name and a label of one field", header: []string{"firstName", "email", "Почта"},
+			err: &schemas.Violation{Column: "Почта", Code: schemas.CodeDuplicateColumn,
+				Message: `the columns "email" and "Почта" are both the field email; ` + expected}},
 		{name: "missing email", header: []string{"firstName", "lastName"},
 			err: &schemas.Violation{Column: "email", Code: schemas.CodeMissingColumn,
 				Message: "the file has no column email; " + expected}},
@@ -258,42 +288,41 @@ func TestDatasetMapHeader(t *testing.T) {
 		{name: "missing both", header: []string{"lastName"},
 			err: &schemas.Violation{Column: "email", Code: schemas.CodeMissingColumn,
 				Message: "the file has no column email, firstName; " + expected}},
+		{name: "update mode: the key and what changes", header: []string{"email", "lastName"}, mode: schemas.ModeUpdate,
+			want: []int{idx("email"), idx("lastName")}},
+		{name: "update mode: the key alone", header: []string{"E-mail"}, mode: schemas.ModeUpdate,
+			want: []int{idx("email")}, labels: []string{"E-mail -> email"}},
+		{name: "update mode: still the key", header: []string{"firstName", "lastName"}, mode: schemas.ModeUpdate,
+			err: &schemas.Violation{Column: "email", Code: schemas.CodeMissingColumn,
+				Message: "the file has no column email; " + expected}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, v := schemas.Clients.MapHeader(tc.header)
+			mode := cmp.Or(tc.mode, schemas.ModeCreate)
+			got, v := schemas.Clients.Match(tc.header, mode)
 			if tc.err != nil {
 				if v == nil {
-					t.Fatalf("MapHeader(%q) = %v, nil; want violation %+v", tc.header, got, *tc.err)
+					t.Fatalf("Match(%q) = %+v, nil; want violation %+v", tc.header, got, *tc.err)
 				}
 				if *v != *tc.err {
-					t.Errorf("MapHeader(%q) violation =\n %+v\nwant\n %+v", tc.header, *v, *tc.err)
+					t.Errorf("Match(%q) violation =\n %+v\nwant\n %+v", tc.header, *v, *tc.err)
 				}
-				if got != nil {
-					t.Errorf("MapHeader(%q) columns = %v with a violation, want nil", tc.header, got)
+				if got.Shape != nil || got.Cols != nil {
+					t.Errorf("Match(%q) = %+v with a violation, want none", tc.header, got)
 				}
 				return
 			}
 			if v != nil {
-				t.Fatalf("MapHeader(%q) violation %+v, want none", tc.header, *v)
+				t.Fatalf("Match(%q) violation %+v, want none", tc.header, *v)
 			}
-			if !equalInts(got, tc.want) {
-				t.Errorf("MapHeader(%q) = %v, want %v", tc.header, got, tc.want)
+			if got.Shape != schemas.Clients || !slices.Equal(got.Cols, tc.want) {
+				t.Errorf("Match(%q) = %s %v, want clients %v", tc.header, got.Shape.Name, got.Cols, tc.want)
+			}
+			if !slices.Equal(got.Labels, tc.labels) {
+				t.Errorf("Match(%q) labels = %q, want %q", tc.header, got.Labels, tc.labels)
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDatasetCanonicalKey(t *testing.T) {

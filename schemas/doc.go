@@ -29,7 +29,12 @@
 // records (Ref, Unique) load checks; a Secret field (a password) is sealed by
 // ingest and hashed by transform.
 //
-// A dataset may have layouts (groups: user-based or group-based), told apart
-// by a file's header; a layout's rows pivot into records of another dataset
-// (memberships), which is what load writes.
+// A file's header is matched to a dataset by Dataset.Match: a column is the
+// field whose name or one of whose Labels it is, as partners write them (the
+// seeds' words, synonyms, the Russian version's), folded by NormalizeHeader
+// (case, spaces, punctuation and filler words do not count). In update mode
+// a file may carry only its key column and the columns it changes (seed
+// 002). A dataset may have layouts (groups: user-based or group-based), told
+// apart by a file's header; a layout's rows pivot into records of another
+// dataset (memberships), which is what load writes.
 package schemas

@@ -12,10 +12,14 @@ type Import struct {
 	Tenant  string `json:"tenant"`
 	Dataset string `json:"dataset"`
 	// Layout is the layout of the dataset the file has, if it has layouts.
-	Layout   string `json:"layout,omitempty"`
-	Bucket   string `json:"bucket"`
-	Key      string `json:"key"`
-	FileName string `json:"file_name"`
+	Layout string `json:"layout,omitempty"`
+	// Labels are the file's columns whose header is not their field's name
+	// as it is, each as "column -> field" (Header.Labels): the audit says
+	// how the header was read.
+	Labels   []string `json:"labels,omitempty"`
+	Bucket   string   `json:"bucket"`
+	Key      string   `json:"key"`
+	FileName string   `json:"file_name"`
 	// ObjectVersion is the object's version id, or its sequencer where the
 	// bucket is not versioned.
 	ObjectVersion string `json:"object_version"`

@@ -2,6 +2,7 @@ package schemas_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -23,20 +24,25 @@ func ExampleField_Check() {
 	// "john.doe": format: the entered value does not match the format
 }
 
-// MapHeader matches a file's header to the dataset however the partner wrote
-// it, and names the column that is wrong when it cannot.
-func ExampleDataset_MapHeader() {
-	cols, _ := schemas.Clients.MapHeader([]string{"E-mail", "First Name"})
-	for c, i := range cols {
-		fmt.Printf("file column %d is %s\n", c, schemas.Clients.Fields[i].Name)
+// Match matches a file's header to the dataset however the partner wrote
+// it, by a field's name or one of its labels, and names the column that is
+// wrong when it cannot.
+func ExampleDataset_Match() {
+	h, _ := schemas.Users.Match([]string{"Login", "E-mail", "The user is a manager", "Фамилия"}, schemas.ModeUpdate)
+	for c, i := range h.Cols {
+		fmt.Printf("file column %d is %s\n", c, h.Shape.Fields[i].Name)
 	}
+	fmt.Println(strings.Join(h.Labels, "; "))
 
-	_, v := schemas.Clients.MapHeader([]string{"firstName", "email", "phone"})
+	_, v := schemas.Clients.Match([]string{"firstName", "email", "phone"}, schemas.ModeCreate)
 	fmt.Println(v.Code)
 	fmt.Println(v.Message)
 	// Output:
-	// file column 0 is email
-	// file column 1 is firstName
+	// file column 0 is login
+	// file column 1 is email
+	// file column 2 is manager
+	// file column 3 is lastName
+	// Login -> login; E-mail -> email; The user is a manager -> manager; Фамилия -> lastName
 	// unknown_column
 	// the file has an unknown column "phone"; expected headers: ID, firstName, lastName, email, project, desk, active, type, created
 }

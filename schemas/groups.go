@@ -35,12 +35,12 @@ func Membership(group, email string) []string {
 }
 
 func groupField(repeated bool) Field {
-	return Field{Name: "Groupname", Column: "group_name", Required: true, MaxLen: 255, Repeated: repeated,
+	return Field{Name: "Groupname", Labels: []string{"Group", "Группа", "Название группы"}, Column: "group_name", Required: true, MaxLen: 255, Repeated: repeated,
 		Help: "the name of a group to add the user to; it is created if the company does not have it", Example: "Sales"}
 }
 
 func memberField(name string, repeated bool) Field {
-	return Field{Name: name, Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Repeated: repeated,
+	return Field{Name: name, Labels: emailLabels, Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Repeated: repeated,
 		Help: "the address of a user who already has an account (linked to an existing subscription)", Example: "jane.roe@example.com"}
 }
 
@@ -77,8 +77,8 @@ var UserBased = &Dataset{
 	RepeatedKey: MsgRepeatedUser,
 	Fields: []Field{
 		memberField("email", false),
-		{Name: "FirstName", Column: "first_name", MaxLen: 50, Format: IsPersonName, Help: "the user's first name (not loaded)", Example: "Jane"},
-		{Name: "LastName", Column: "last_name", MaxLen: 50, Format: IsPersonName, Help: "the user's last name (not loaded)", Example: "Roe"},
+		{Name: "FirstName", Labels: firstNameLabels, Column: "first_name", MaxLen: 50, Format: IsPersonName, Help: "the user's first name (not loaded)", Example: "Jane"},
+		{Name: "LastName", Labels: lastNameLabels, Column: "last_name", MaxLen: 50, Format: IsPersonName, Help: "the user's last name (not loaded)", Example: "Roe"},
 		groupField(true),
 	},
 	Records: Memberships,

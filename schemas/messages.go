@@ -196,10 +196,10 @@ func MsgUnknownColumn(column, expected string) string {
 	return fmt.Sprintf("the file has an unknown column %q; expected headers: %s", Echo(column), expected)
 }
 
-// MsgDuplicateColumn rejects a file whose header has a column twice that may
-// appear once.
-func MsgDuplicateColumn(column, expected string) string {
-	return fmt.Sprintf("the column %q appears more than once; expected headers: %s", Echo(column), expected)
+// MsgDuplicateColumn rejects a file two columns of whose header, first and
+// second, match one field that may have one column.
+func MsgDuplicateColumn(first, second, field, expected string) string {
+	return fmt.Sprintf("the columns %q and %q are both the field %s; expected headers: %s", Echo(first), Echo(second), field, expected)
 }
 
 // MsgMissingColumn rejects a file whose header lacks required columns.

@@ -12,7 +12,7 @@ import (
 func TestMessagesFormat(t *testing.T) {
 	const clients = "ID, firstName, lastName, email, project, desk, active, type, created"
 	const groups = "Groupname, Email (group-based) or email, FirstName, LastName, Groupname (user-based)"
-	_, _, layouts := schemas.Groups.Match([]string{"Groupname", "phone"})
+	_, layouts := schemas.Groups.Match([]string{"Groupname", "phone"}, schemas.ModeCreate)
 	cases := []struct {
 		name string
 		got  string
@@ -26,13 +26,13 @@ func TestMessagesFormat(t *testing.T) {
 			want: `the file has an unknown column "phone"; expected headers: ` + clients},
 		{name: "unknown column quoted", got: schemas.MsgUnknownColumn(`a "b"`, "x"),
 			want: `the file has an unknown column "a \"b\""; expected headers: x`},
-		{name: "duplicate column", got: schemas.MsgDuplicateColumn("Email", clients),
-			want: `the column "Email" appears more than once; expected headers: ` + clients},
+		{name: "duplicate column", got: schemas.MsgDuplicateColumn("email", "E-mail", "email", clients),
+			want: `the columns "email" and "E-mail" are both the field email; expected headers: ` + clients},
 		{name: "missing column", got: schemas.MsgMissingColumn([]string{"email"}, clients),
 			want: "the file has no column email; expected headers: " + clients},
 		{name: "missing columns", got: schemas.MsgMissingColumn([]string{"email", "firstName"}, clients),
 			want: "the file has no column email, firstName; expected headers: " + clients},
-		{name: "expected headers of a dataset", got: func() string { _, v := schemas.Clients.MapHeader([]string{"phone"}); return v.Message }(),
+		{name: "expected headers of a dataset", got: func() string { _, v := schemas.Clients.Match([]string{"phone"}, schemas.ModeCreate); return v.Message }(),
 			want: `the file has an unknown column "phone"; expected headers: ` + clients},
 		{name: "expected headers of layouts", got: layouts.Message,
 			want: `the file has an unknown column "phone"; expected headers: ` + groups},

@@ -40,28 +40,42 @@ var Users = &Dataset{
 	// A users import's permission options give its users memberships.
 	Also: []*Dataset{Memberships},
 	Fields: append([]Field{
-		{Name: "login", Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower,
+		{Name: "login", Labels: []string{"Username", "User name", "Логин", "Имя пользователя"}, Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower,
 			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},
-		{Name: "password", Column: "password_hash", Required: true, Secret: true, Parse: checkPassword,
+		{Name: "password", Labels: []string{"Пароль"}, Column: "password_hash", Required: true, Secret: true, Parse: checkPassword,
 			Help: "the tenant's password policy; by default 8-100 characters, at least one digit and one Latin letter, no spaces; stored only as an argon2id hash", Example: "Welcome2024"},
-		{Name: "email", Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Unique: true,
+		{Name: "email", Labels: emailLabels, Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Unique: true,
 			Help: "of the form A@B.C, where invitations are sent; no other user may have it", Example: "john.doe@example.com"},
-		{Name: "phone", Column: "phone", MaxLen: 30, Parse: parsePhone, Unique: true,
+		{Name: "phone", Labels: []string{"Phone number", "Telephone", "Mobile", "Mobile phone", "Телефон", "Номер телефона", "Мобильный телефон"}, Column: "phone", MaxLen: 30, Parse: parsePhone, Unique: true,
 			Help: "in any form (+7..., 7..., 8..., other countries' too), stored as +<country><number>; no other user may have it", Example: "+7 916 123-45-67"},
-		{Name: "firstName", Column: "first_name", Required: true, MaxLen: 50, Format: IsPersonName,
+		{Name: "firstName", Labels: firstNameLabels, Column: "first_name", Required: true, MaxLen: 50, Format: IsPersonName,
 			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "John"},
-		{Name: "lastName", Column: "last_name", Required: true, MaxLen: 50, Format: IsPersonName,
+		{Name: "lastName", Labels: lastNameLabels, Column: "last_name", Required: true, MaxLen: 50, Format: IsPersonName,
 			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Doe"},
-		{Name: "manager", Column: "manager", Kind: Bool, Format: Is01, Normalize: NormalizeBool, Default: func(Context) string { return "0" },
+		{Name: "manager", Labels: []string{"The user is a manager", "Руководитель", "Пользователь является руководителем"}, Column: "manager", Kind: Bool, Format: Is01, Normalize: NormalizeBool, Default: func(Context) string { return "0" },
 			Help: "1 if the user is a manager, 0 (the default) if not", Example: "0"},
-		{Name: "mustChangePassword", Column: "must_change_password", Kind: Bool, Format: Is01, Normalize: NormalizeBool,
+		{Name: "mustChangePassword", Labels: []string{"The user needs to change the password", "Change password", "Force password change",
+			"Сменить пароль", "Смена пароля", "Пользователь должен сменить пароль"}, Column: "must_change_password", Kind: Bool, Format: Is01, Normalize: NormalizeBool,
 			Default: func(Context) string { return "0" },
 			Help:    "1 to make the user change the password at the next login, 0 (the default) not to", Example: "1"},
-		{Name: "status", Column: "status", Format: userStatusFormat, Normalize: userStatusNormalize, IgnoredOnCreate: true,
+		{Name: "status", Labels: []string{"User status", "Статус"}, Column: "status", Format: userStatusFormat, Normalize: userStatusNormalize, IgnoredOnCreate: true,
 			Default: func(Context) string { return "active" },
 			Help:    "active, pending, expired, blocked or disabled; changes an existing user only: a new user is active", Example: "active"},
 	}, userGroupFields()...),
 }
+
+// groupTypeLabels are the other headers of each group type's column: the
+// Russian version's, and synonyms.
+var groupTypeLabels = map[string][]string{"region": {"Регион"}, "city": {"Город"}, "role": {"Роль"},
+	"position": {"Job title", "Должность"}, "team": {"Команда"}, "department": {"Отдел", "Подразделение"},
+	"appointments": {"Appointment", "Назначения", "Назначение"}}
+
+// The labels of fields that several datasets have (see Field.Labels).
+var (
+	emailLabels     = []string{"Mail", "Email address", "Access email", "Электронная почта", "Эл. почта", "Почта", "Адрес электронной почты"}
+	firstNameLabels = []string{"Given name", "Имя"}
+	lastNameLabels  = []string{"Surname", "Family name", "Фамилия"}
+)
 
 // groupExamples are the template's example groups, by type.
 var groupExamples = map[string]string{"region": "North-West", "city": "Saint Petersburg", "role": "Employee",
@@ -70,7 +84,7 @@ var groupExamples = map[string]string{"region": "North-West", "city": "Saint Pet
 func userGroupFields() []Field {
 	fields := make([]Field, len(UserGroupTypes))
 	for i, t := range UserGroupTypes {
-		fields[i] = Field{Name: t, Column: "group_" + t, MaxLen: 255, Ref: groupRef,
+		fields[i] = Field{Name: t, Labels: groupTypeLabels[t], Column: "group_" + t, MaxLen: 255, Ref: groupRef,
 			Help: "the name of one of the company's groups (it must exist: the groups import creates them)", Example: groupExamples[t]}
 	}
 	return fields
@@ -87,11 +101,11 @@ var Accounts = &Dataset{
 	Table:   "accounts",
 	Key:     "email",
 	Fields: []Field{
-		{Name: "email", Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower,
+		{Name: "email", Labels: emailLabels, Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower,
 			Help: "the account's address, of the form A@B.C; it identifies the account", Example: "jane.roe@example.com"},
-		{Name: "firstName", Column: "first_name", Required: true, MaxLen: 50, Format: IsPersonName,
+		{Name: "firstName", Labels: firstNameLabels, Column: "first_name", Required: true, MaxLen: 50, Format: IsPersonName,
 			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Jane"},
-		{Name: "lastName", Column: "last_name", MaxLen: 50, Format: IsPersonName,
+		{Name: "lastName", Labels: lastNameLabels, Column: "last_name", MaxLen: 50, Format: IsPersonName,
 			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Roe"},
 	},
 }

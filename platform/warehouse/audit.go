@@ -49,6 +49,8 @@ type Table struct {
 var (
 	// Imports has one row per import and status: the last one wins (its
 	// version is the status's rank; import_version is the import's own).
+	// labels says how the file's header was read: "column -> field" for
+	// each column whose header is not its field's name (schemas.Header).
 	Imports = Table{Name: "imports", OrderBy: "import_id", Columns: []Column{
 		{"import_id", "String"}, {"tenant", "String"}, {"dataset", "String"}, {"bucket", "String"}, {"key", "String"},
 		{"file_name", "String"}, {"object_version", "String"}, {"uploader", "String"},
@@ -59,6 +61,7 @@ var (
 		{"received_at", "DateTime('UTC')"}, {"finished_at", "DateTime('UTC')"},
 		{"version", "UInt64"},
 		{"on_error", "String DEFAULT 'continue'"}, {"invite", "UInt8 DEFAULT 0"}, {"import_version", "UInt64 DEFAULT 0"},
+		{"labels", "Array(String) DEFAULT []"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.
