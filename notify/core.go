@@ -2,6 +2,7 @@ package notify
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,16 +29,51 @@ func Status(imp *schemas.Import, counts schemas.Counts, cancelledRows int) strin
 }
 
 // statusRank versions an import's rows: a later status replaces an earlier
-// one, whatever order the events arrive in.
-func statusRank(status string) uint64 {
-	switch status {
-	case schemas.StatusReceived:
+// one, whatever order the events arrive in, and the status an operator's
+// event gave an ended import (Resumed) replaces the one it ended in.
+func statusRank(rec ImportRecord) uint64 {
+	switch {
+	case rec.Status == schemas.StatusReceived:
 		return 1
-	case schemas.StatusProcessing:
+	case rec.Status == schemas.StatusProcessing:
 		return 2
+	case rec.Resumed != "":
+		return 4
 	}
 	return 3
 }
+
+// ErrNotResumable is the error of an operator's event that may not resume
+// the import it names (see Resume).
+var ErrNotResumable = errors.New("refused")
+
+// Resume decides what an operator's event does to an ended import: the
+// status it ends in. EventContinue (seed 002's "Continue") loads the good
+// rows an import that requires intervention held back, its staged records,
+// and leaves the rejected ones out: it ends completed_with_errors, with the
+// counts load decided. staged counts the import's staged records: those of
+// an import held longer than personal data is kept were deleted (see
+// warehouse.Expire), and nothing is left to load. Anything else is refused
+// with an error that wraps ErrNotResumable and says why, in words an
+// operator reads.
+func Resume(event string, rec ImportRecord, staged int) (string, error) {
+	if event != schemas.EventContinue {
+		return "", fmt.Errorf("%w: %q is not an operator's event", ErrNotResumable, event)
+	}
+	switch {
+	case rec.Resumed == event:
+		return "", fmt.Errorf("%w: import %s was continued already: it is %s", ErrNotResumable, rec.ID, words(rec.Status))
+	case rec.Status != schemas.StatusRequiresIntervention:
+		return "", fmt.Errorf("%w: import %s is %s: only an import that requires intervention can be continued", ErrNotResumable, rec.ID, words(rec.Status))
+	case staged == 0 && rec.Counts.Created+rec.Counts.Updated > 0:
+		return "", fmt.Errorf("%w: import %s held its good rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): "+
+			"they were deleted; upload the file again", ErrNotResumable, rec.ID)
+	}
+	return schemas.StatusCompletedWithErrors, nil
+}
+
+// words writes a status as a partner reads it.
+func words(status string) string { return strings.ReplaceAll(status, "_", " ") }
 
 // HasReport reports whether the mail of an ended import attaches the error
 // report: it has rejected rows. A file rejected whole has none; its mail
@@ -77,13 +113,17 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 		return composeFailed(rec, name, report, maxReportRows)
 	}
 	k := rec.Counts
-	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
+	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, words(rec.Status))
+	if rec.Resumed == schemas.EventContinue {
+		b.WriteString("It was continued: the good rows it had held back are loaded now, the rejected ones are not.\n\n")
+	}
 	loaded := k.Created + k.Updated + k.Unchanged
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
 	switch rec.Status {
 	case schemas.StatusRequiresIntervention:
 		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
-		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
+		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n", rec.Key)
+		fmt.Fprintf(&b, "Or have the import continued (sluice continue %s): its good rows are loaded, the rejected ones are left out.\n\n", rec.ID)
 		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
 		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
 	case schemas.StatusCancelled:
@@ -140,11 +180,14 @@ func attach(b *strings.Builder, m *Mail, name string, report []byte, rejected, m
 }
 
 // mailKey is the import's key in the mailed bucket: one summary per import,
-// and one more if it failed (a failed import that is replayed later gets its
-// summary too).
+// one more if it failed (a failed import that is replayed later gets its
+// summary too), and one more once an operator's event resumed it.
 func mailKey(rec ImportRecord) string {
-	if rec.Status == schemas.StatusFailed {
+	switch {
+	case rec.Status == schemas.StatusFailed:
 		return rec.ID + "." + schemas.StatusFailed
+	case rec.Resumed != "":
+		return rec.ID + "." + rec.Resumed
 	}
 	return rec.ID
 }

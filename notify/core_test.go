@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,8 +48,8 @@ func TestStatus(t *testing.T) {
 
 func TestStatusRank(t *testing.T) {
 	cases := []struct {
-		status string
-		want   uint64
+		status, resumed string
+		want            uint64
 	}{
 		{status: schemas.StatusReceived, want: 1},
 		{status: schemas.StatusProcessing, want: 2},
@@ -57,11 +58,14 @@ func TestStatusRank(t *testing.T) {
 		{status: schemas.StatusRequiresIntervention, want: 3},
 		{status: schemas.StatusCancelled, want: 3},
 		{status: schemas.StatusRejected, want: 3},
+		// Continued: it replaces the requires_intervention it ended in.
+		{status: schemas.StatusCompletedWithErrors, resumed: schemas.EventContinue, want: 4},
 	}
 	for _, tc := range cases {
-		t.Run(tc.status, func(t *testing.T) {
-			if got := statusRank(tc.status); got != tc.want {
-				t.Errorf("statusRank(%q) = %d, want %d", tc.status, got, tc.want)
+		t.Run(tc.status+" "+tc.resumed, func(t *testing.T) {
+			rec := ImportRecord{Status: tc.status, Resumed: tc.resumed}
+			if got := statusRank(rec); got != tc.want {
+				t.Errorf("statusRank(%q, resumed %q) = %d, want %d", tc.status, tc.resumed, got, tc.want)
 			}
 		})
 	}
@@ -112,11 +116,14 @@ func TestCompose(t *testing.T) {
 		cweFix = "Fix them in your file and upload it again: the rows already loaded stay as they are.\n\nImport: imp-1\n"
 		ri     = "Your clients import of \"june.csv\" has finished: requires intervention.\n\n" +
 			"No row was loaded: the import was set to stop on errors, and 2 of its 12 rows were rejected.\n" +
-			"Fix them and upload the corrected file at the same place (acme/clients/june.csv): it is imported afresh.\n\n" +
+			"Fix them and upload the corrected file at the same place (acme/clients/june.csv): it is imported afresh.\n" +
+			"Or have the import continued (sluice continue imp-1): its good rows are loaded, the rejected ones are left out.\n\n" +
 			"Rows:      12\nGood:      10 (not loaded)\nRejected:  2\n\n" +
 			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n"
 	)
 	withErrors := schemas.Counts{Rows: 12, Created: 4, Updated: 3, Unchanged: 3, Rejected: 2}
+	continued := rec(schemas.StatusCompletedWithErrors, "june.csv", withErrors)
+	continued.OnError, continued.Resumed = schemas.OnErrorAbort, schemas.EventContinue
 	failed := func(k schemas.Counts) ImportRecord {
 		r := rec(schemas.StatusFailed, "june.csv", k)
 		r.Rows, r.Reason = 12, schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed("load")}
@@ -160,6 +167,13 @@ func TestCompose(t *testing.T) {
 		{name: "requires intervention, report truncated", maxReportRows: 1, rec: rec(schemas.StatusRequiresIntervention, "june.csv", withErrors),
 			want: Mail{Subject: "[sluice] june.csv: requires intervention, 2 rows rejected, nothing loaded",
 				Body:           ri + "It lists the first 1 of them.\n\nImport: imp-1\n",
+				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "continued", maxReportRows: 100, rec: continued,
+			want: Mail{Subject: "[sluice] june.csv: 10 rows loaded, 2 rejected",
+				Body: "Your clients import of \"june.csv\" has finished: completed with errors.\n\n" +
+					"It was continued: the good rows it had held back are loaded now, the rejected ones are not.\n\n" +
+					"Rows:      12\nCreated:   4\nUpdated:   3\nUnchanged: 3\nRejected:  2\n\n" +
+					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
 				AttachmentName: "errors-june.csv", Attachment: report}},
 		{name: "cancelled", maxReportRows: 100,
 			rec: rec(schemas.StatusCancelled, "june.csv", schemas.Counts{Rows: 12, Created: 4, Rejected: 8}),
@@ -294,13 +308,16 @@ func TestMailStateJSON(t *testing.T) {
 }
 
 func TestMailKey(t *testing.T) {
-	for _, tc := range []struct{ status, want string }{
-		{schemas.StatusCompleted, "imp-1"},
-		{schemas.StatusRejected, "imp-1"},
-		{schemas.StatusFailed, "imp-1.failed"},
+	for _, tc := range []struct{ status, resumed, want string }{
+		{schemas.StatusCompleted, "", "imp-1"},
+		{schemas.StatusRejected, "", "imp-1"},
+		{schemas.StatusRequiresIntervention, "", "imp-1"},
+		{schemas.StatusFailed, "", "imp-1.failed"},
+		// Continued: a summary of its own.
+		{schemas.StatusCompletedWithErrors, schemas.EventContinue, "imp-1.continue"},
 	} {
-		if got := mailKey(ImportRecord{Import: schemas.Import{ID: "imp-1"}, Status: tc.status}); got != tc.want {
-			t.Errorf("mailKey(%s) = %q, want %q", tc.status, got, tc.want)
+		if got := mailKey(ImportRecord{Import: schemas.Import{ID: "imp-1"}, Status: tc.status, Resumed: tc.resumed}); got != tc.want {
+			t.Errorf("mailKey(%s, resumed %q) = %q, want %q", tc.status, tc.resumed, got, tc.want)
 		}
 	}
 }
@@ -331,5 +348,53 @@ func TestComposeBoundsPartnerText(t *testing.T) {
 		if !strings.Contains(m.Subject, "Dear customer") {
 			t.Errorf("%s: subject %q does not name the file", status, m.Subject)
 		}
+	}
+}
+
+func TestResume(t *testing.T) {
+	held := schemas.Counts{Rows: 4, Created: 2, Unchanged: 1, Rejected: 1}
+	rec := func(status, resumed string, k schemas.Counts) ImportRecord {
+		return ImportRecord{Import: schemas.Import{ID: "imp-1", Dataset: "clients", OnError: schemas.OnErrorAbort},
+			Status: status, Resumed: resumed, Counts: k}
+	}
+	cases := []struct {
+		name   string
+		event  string
+		rec    ImportRecord
+		staged int
+		want   string
+		// refusal is what the refusal says; "" when it is not refused.
+		refusal string
+	}{
+		{name: "requires intervention: its good rows load", event: schemas.EventContinue,
+			rec: rec(schemas.StatusRequiresIntervention, "", held), staged: 2, want: schemas.StatusCompletedWithErrors},
+		{name: "requires intervention, every good row unchanged: nothing staged, nothing lost", event: schemas.EventContinue,
+			rec: rec(schemas.StatusRequiresIntervention, "", schemas.Counts{Rows: 2, Unchanged: 1, Rejected: 1}), want: schemas.StatusCompletedWithErrors},
+		{name: "continued already", event: schemas.EventContinue,
+			rec: rec(schemas.StatusCompletedWithErrors, schemas.EventContinue, held), staged: 2, refusal: "import imp-1 was continued already: it is completed with errors"},
+		{name: "completed", event: schemas.EventContinue, rec: rec(schemas.StatusCompleted, "", schemas.Counts{Rows: 1, Created: 1}),
+			refusal: "import imp-1 is completed: only an import that requires intervention can be continued"},
+		{name: "still processing", event: schemas.EventContinue, rec: rec(schemas.StatusProcessing, "", schemas.Counts{}),
+			refusal: "import imp-1 is processing: only an import that requires intervention can be continued"},
+		{name: "failed", event: schemas.EventContinue, rec: rec(schemas.StatusFailed, "", held), staged: 2,
+			refusal: "import imp-1 is failed: only an import that requires intervention can be continued"},
+		{name: "its staged records expired", event: schemas.EventContinue, rec: rec(schemas.StatusRequiresIntervention, "", held),
+			refusal: "import imp-1 held its good rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): they were deleted; upload the file again"},
+		{name: "not an operator's event", event: schemas.EventCompleted, rec: rec(schemas.StatusRequiresIntervention, "", held), staged: 2,
+			refusal: `"completed" is not an operator's event`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resume(tc.event, tc.rec, tc.staged)
+			if tc.refusal == "" {
+				if err != nil || got != tc.want {
+					t.Errorf("Resume = %q, %v; want %q", got, err, tc.want)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotResumable) || !strings.HasSuffix(err.Error(), tc.refusal) || got != "" {
+				t.Errorf("Resume = %q, %v; want a refusal that says %q", got, err, tc.refusal)
+			}
+		})
 	}
 }

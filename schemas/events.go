@@ -182,6 +182,10 @@ const (
 	// EventWaiting says a stage waits for a part that is away to handle a
 	// message of the import.
 	EventWaiting = "waiting"
+	// EventContinue asks notify to load the good rows of an import that
+	// requires intervention, leaving the rejected ones out (seed 002's
+	// "Continue"): `sluice continue` publishes it.
+	EventContinue = "continue"
 )
 
 // Import statuses, as stored in the imports table.
@@ -193,7 +197,8 @@ const (
 	StatusRejected            = "rejected"
 	// StatusRequiresIntervention is an import in abort mode with rejected
 	// rows: none of its rows was loaded; a corrected file uploaded at the
-	// same key is imported afresh (seed 002's "requires intervention").
+	// same key is imported afresh, or EventContinue loads its good rows
+	// (seed 002's "requires intervention", "Continue").
 	StatusRequiresIntervention = "requires_intervention"
 	// StatusCancelled is an import whose file was deleted from the bucket
 	// while it was imported: the rows loaded before stay, the others are
@@ -213,6 +218,13 @@ var Statuses = []string{StatusReceived, StatusProcessing, StatusCompleted, Statu
 // FinalStatus reports whether an import with the status has ended.
 func FinalStatus(s string) bool {
 	return s != StatusReceived && s != StatusProcessing
+}
+
+// HoldsStaged reports whether an ended import with the status may still
+// load its staged records: a failed one when its message is replayed, one
+// that requires intervention when it is continued (EventContinue).
+func HoldsStaged(s string) bool {
+	return s == StatusFailed || s == StatusRequiresIntervention
 }
 
 // What to do with an import that has rejected rows (seed 002: continue, or
@@ -275,6 +287,7 @@ const (
 	TokenRejected    = EventRejected
 	TokenIngested    = EventIngested
 	TokenCompleted   = EventCompleted
+	TokenContinue    = EventContinue
 	TokenValidateDLQ = "validate-dlq"
 	TokenLoadDLQ     = "load-dlq"
 	// TokenFailed and TokenWaiting are followed by the stage's name.

@@ -59,6 +59,9 @@ var (
 		{"received_at", "DateTime('UTC')"}, {"finished_at", "DateTime('UTC')"},
 		{"version", "UInt64"},
 		{"on_error", "String DEFAULT 'continue'"}, {"invite", "UInt8 DEFAULT 0"}, {"import_version", "UInt64 DEFAULT 0"},
+		// resumed is the operator's event that resumed an ended import
+		// (schemas.EventContinue), if one did.
+		{"resumed", "String DEFAULT ''"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.

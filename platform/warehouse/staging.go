@@ -25,3 +25,13 @@ func CommitStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.
 	}
 	return nil
 }
+
+// StagedRecords counts an import's staged records of the dataset's table.
+func StagedRecords(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, importID string) (int, error) {
+	var n uint64
+	q := fmt.Sprintf("SELECT count() FROM %s.%s FINAL WHERE import_id = ?", db, StagedTable(ds.Table))
+	if err := conn.QueryRow(ctx, q, importID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("warehouse: staged %s of %s: %w", ds.Table, importID, err)
+	}
+	return int(n), nil
+}

@@ -117,8 +117,9 @@ func TestMigrate(t *testing.T) {
 // TTL on a real ClickHouse (18.16 has no table TTL), runs Expire as the
 // migration user, and checks that exactly the expired ones are gone: old
 // rejections, the staged records of an ended import and old staged
-// records; a new rejection, and the staged records of a running import and
-// of a failed one (a replay completes it), stay.
+// records; a new rejection, and the staged records of a running import, of
+// a failed one (a replay completes it) and of one that requires
+// intervention (`sluice continue` loads them), stay.
 func TestExpire(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -136,10 +137,12 @@ func TestExpire(t *testing.T) {
 		SELECT 'old', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['x@'], 1, now() - 2 * 86400
 		UNION ALL SELECT 'new', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['y@'], 1, now() - 3600`)
 	exec(`INSERT INTO sluice.imports (import_id, status, version)
-		SELECT 'ended', 'requires_intervention', 5 UNION ALL SELECT 'running', 'processing', 2 UNION ALL SELECT 'failed', 'failed', 8`)
+		SELECT 'ended', 'completed', 5 UNION ALL SELECT 'running', 'processing', 2 UNION ALL SELECT 'failed', 'failed', 8
+		UNION ALL SELECT 'held', 'requires_intervention', 3`)
 	exec(`INSERT INTO sluice.clients_staged (tenant, email, import_id, version, loaded_at)
 		SELECT 't', 'a@t.example', 'ended', 1, now() UNION ALL SELECT 't', 'b@t.example', 'running', 1, now()
-		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400`)
+		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400
+		UNION ALL SELECT 't', 'e@t.example', 'held', 1, now() UNION ALL SELECT 't', 'f@t.example', 'held', 1, now() - 2 * 86400`)
 
 	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
 		t.Fatal(err)
@@ -147,7 +150,7 @@ func TestExpire(t *testing.T) {
 	ids := func(q string) []string { return strs(t, ch.Conn, q) }
 	checks := []struct{ query, want string }{
 		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
-		{"SELECT import_id FROM sluice.clients_staged ORDER BY import_id", "failed running"},
+		{"SELECT email FROM sluice.clients_staged ORDER BY email", "b@t.example c@t.example e@t.example"},
 	}
 	// A mutation applies in the background.
 	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
