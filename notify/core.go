@@ -30,15 +30,18 @@ func Status(imp *schemas.Import, counts schemas.Counts, cancelledRows int) strin
 
 // statusRank versions an import's rows: a later status replaces an earlier
 // one, whatever order the events arrive in, and the status an operator's
-// event gave an ended import (Resumed) replaces the one it ended in.
+// event gave an ended import (Resumed) replaces the one it ended in: a
+// confirmed preview may require intervention, and be continued then.
 func statusRank(rec ImportRecord) uint64 {
 	switch {
 	case rec.Status == schemas.StatusReceived:
 		return 1
 	case rec.Status == schemas.StatusProcessing:
 		return 2
-	case rec.Resumed != "":
+	case rec.Resumed == schemas.EventConfirm:
 		return 4
+	case rec.Resumed == schemas.EventContinue:
+		return 5
 	}
 	return 3
 }
@@ -47,29 +50,57 @@ func statusRank(rec ImportRecord) uint64 {
 // the import it names (see Resume).
 var ErrNotResumable = errors.New("refused")
 
+// Held is what is left of an ended import's staged records: how many
+// there are, and how many of their keys a later upload has written since
+// (warehouse.StagedChanged).
+type Held struct{ Staged, Changed int }
+
 // Resume decides what an operator's event does to an ended import: the
-// status it ends in. EventContinue (seed 002's "Continue") loads the good
-// rows an import that requires intervention held back, its staged records,
-// and leaves the rejected ones out: it ends completed_with_errors, with the
-// counts load decided. staged counts the import's staged records: those of
-// an import held longer than personal data is kept were deleted (see
-// warehouse.Expire), and nothing is left to load. Anything else is refused
-// with an error that wraps ErrNotResumable and says why, in words an
-// operator reads.
-func Resume(event string, rec ImportRecord, staged int) (string, error) {
-	if event != schemas.EventContinue {
+// status it ends in. Both events load the import's staged records, decided
+// when it ran, without reading its file again:
+//
+//   - EventContinue (seed 002's "Continue") loads the good rows an import
+//     that requires intervention held back and leaves the rejected ones
+//     out: it ends completed_with_errors, with the counts load decided.
+//   - EventConfirm loads a previewed import as it was previewed: it ends as
+//     it would have without the preview (Status): completed, completed with
+//     errors, or, if it aborts on error and rejected rows, requiring
+//     intervention (then it may be continued).
+//
+// held says what is left to load. The staged records of an import held
+// longer than personal data is kept were deleted (warehouse.Expire), and
+// nothing is left. A record a later upload wrote since keeps that upload's
+// value whatever happens (a later upload has a higher version), so the
+// counts decided would no longer say what the import does: such an import
+// is refused too, and its file is to be uploaded again, to be decided
+// afresh. Anything refused gets an error that wraps ErrNotResumable and
+// says why, in words an operator reads.
+func Resume(event string, rec ImportRecord, held Held) (string, error) {
+	var from, done, only string
+	switch event {
+	case schemas.EventContinue:
+		from, done, only = schemas.StatusRequiresIntervention, "continued", "an import that requires intervention"
+	case schemas.EventConfirm:
+		from, done, only = schemas.StatusPreviewed, "confirmed", "a previewed import"
+	default:
 		return "", fmt.Errorf("%w: %q is not an operator's event", ErrNotResumable, event)
 	}
 	switch {
 	case rec.Resumed == event:
-		return "", fmt.Errorf("%w: import %s was continued already: it is %s", ErrNotResumable, rec.ID, words(rec.Status))
-	case rec.Status != schemas.StatusRequiresIntervention:
-		return "", fmt.Errorf("%w: import %s is %s: only an import that requires intervention can be continued", ErrNotResumable, rec.ID, words(rec.Status))
-	case staged == 0 && rec.Counts.Created+rec.Counts.Updated > 0:
-		return "", fmt.Errorf("%w: import %s held its good rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): "+
+		return "", fmt.Errorf("%w: import %s was %s already: it is %s", ErrNotResumable, rec.ID, done, words(rec.Status))
+	case rec.Status != from:
+		return "", fmt.Errorf("%w: import %s is %s: only %s can be %s", ErrNotResumable, rec.ID, words(rec.Status), only, done)
+	case held.Staged == 0 && rec.Counts.Created+rec.Counts.Updated > 0:
+		return "", fmt.Errorf("%w: import %s held its rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): "+
 			"they were deleted; upload the file again", ErrNotResumable, rec.ID)
+	case held.Changed > 0:
+		return "", fmt.Errorf("%w: import %s: %d of the records it would write were changed by a later upload since it was decided; "+
+			"upload the file again to decide it afresh", ErrNotResumable, rec.ID, held.Changed)
 	}
-	return schemas.StatusCompletedWithErrors, nil
+	if event == schemas.EventContinue {
+		return schemas.StatusCompletedWithErrors, nil
+	}
+	return Status(&rec.Import, rec.Counts, 0), nil
 }
 
 // words writes a status as a partner reads it.
@@ -112,10 +143,16 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	if rec.Status == schemas.StatusFailed {
 		return composeFailed(rec, name, report, maxReportRows)
 	}
+	if rec.Status == schemas.StatusPreviewed {
+		return composePreviewed(rec, name, report, maxReportRows)
+	}
 	k := rec.Counts
 	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, words(rec.Status))
-	if rec.Resumed == schemas.EventContinue {
+	switch rec.Resumed {
+	case schemas.EventContinue:
 		b.WriteString("It was continued: the good rows it had held back are loaded now, the rejected ones are not.\n\n")
+	case schemas.EventConfirm:
+		b.WriteString("It was confirmed after its preview: its rows are imported as the preview said, without reading the file again.\n\n")
 	}
 	loaded := k.Created + k.Updated + k.Unchanged
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
@@ -160,6 +197,28 @@ func composeFailed(rec ImportRecord, name string, report []byte, maxReportRows i
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: import failed, %d rows loaded, %d not processed", name, loaded, unfinished)}
 	if HasReport(rec) {
 		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rows rejected so far are listed in the attached %s.\n")
+	}
+	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
+	m.Body = b.String()
+	return m
+}
+
+// composePreviewed writes the mail of a preview (seed 000's step 3, seed
+// 001's review table): what the import would do, and how to have it done.
+func composePreviewed(rec ImportRecord, name string, report []byte, maxReportRows int) Mail {
+	var b strings.Builder
+	k := rec.Counts
+	fmt.Fprintf(&b, "Your %s import of %q was previewed: nothing was loaded.\n\nConfirmed as it is, it would do this:\n\n", rec.Dataset, name)
+	fmt.Fprintf(&b, "Rows:                %d\nWould be created:    %d\nWould be updated:    %d\nWould be unchanged:  %d\nWould be rejected:   %d\n\n",
+		k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+	if rec.Aborts() && k.Rejected > 0 {
+		b.WriteString("It is set to stop on errors: confirmed as it is, it would load nothing and require intervention.\n")
+	}
+	fmt.Fprintf(&b, "To import it as previewed, have it confirmed (sluice confirm %s): the file is not read again.\n", rec.ID)
+	b.WriteString("To change it, fix the file and upload it again. A preview never confirmed is deleted once personal data expires.\n")
+	m := Mail{Subject: fmt.Sprintf("[sluice] %s: preview, %d rows would be loaded, %d rejected", name, k.Created+k.Updated+k.Unchanged, k.Rejected)}
+	if HasReport(rec) {
+		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rows that would be rejected are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
 	}
 	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
 	m.Body = b.String()

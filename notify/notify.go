@@ -1,7 +1,8 @@
 // Package notify follows every import to its end. It owns the import's status
 // in ClickHouse (received, processing, completed, completed_with_errors,
-// rejected, requires_intervention, cancelled), deciding when an import is
-// complete, and the one email its uploader gets: the counts, and the
+// rejected, requires_intervention, cancelled, failed, previewed), deciding
+// when an import is complete, and the one email its uploader gets (one more
+// when an operator continues or confirms it): the counts, and the
 // rejected rows as a CSV report they can fix and upload again (or, for a
 // file rejected whole, the reason).
 //
@@ -13,8 +14,19 @@
 // which owns loading staged records, loads the good ones then (Resume
 // decides, resume does it), so the command needs no ClickHouse write right.
 // The continued import ends completed_with_errors with the counts load
-// decided, and its uploader gets a second summary, once. An import whose file
-// was deleted while it ran (bus.Cancellations) is
+// decided, and its uploader gets a second summary, once.
+//
+// A preview (schemas.Import.Preview) is decided and audited by load like any
+// import, its records staged: it ends previewed, whatever its rows, and its
+// mail says what would be created, updated, unchanged and rejected. `sluice
+// confirm` (EventConfirm) loads its staged records as decided, without
+// reading the file again (a new upload of the file is a new import), and it
+// ends as it would have without the preview. A preview is refused
+// confirmation once a later upload changed a record it would write (its
+// counts no longer say what it does: upload the file again), and once its
+// records expired with personal data (warehouse.Expire).
+//
+// An import whose file was deleted while it ran (bus.Cancellations) is
 // cancelled if load rejected any of its rows for it.
 //
 // An import is complete when every chunk ingest announced has been reported
@@ -67,7 +79,7 @@ type ImportRecord struct {
 	Counts     schemas.Counts
 	FinishedAt time.Time
 	// Resumed is the operator's event that resumed the ended import
-	// (schemas.EventContinue), if one did.
+	// (schemas.EventContinue, EventConfirm), if one did.
 	Resumed string
 }
 
@@ -94,6 +106,9 @@ type Store interface {
 	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
 	// Staged counts the import's staged records of the dataset's table.
 	Staged(ctx context.Context, ds *schemas.Dataset, importID string) (int, error)
+	// Changed counts the import's staged records of the dataset's table
+	// that a later upload has written since (warehouse.StagedChanged).
+	Changed(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) (int, error)
 	// CancelledRows counts the import's rows load rejected as cancelled.
 	CancelledRows(ctx context.Context, id string) (int, error)
 	// Stalled counts, by tenant and dataset, the imports still received or
@@ -295,7 +310,7 @@ func (s *Stage) handle(msg *message.Message) error {
 		return s.fail(ctx, ev, bus.Delivered(msg))
 	case schemas.EventWaiting:
 		return s.wait(ctx, ev)
-	case schemas.EventContinue:
+	case schemas.EventContinue, schemas.EventConfirm:
 		return s.resume(ctx, ev.Type, ev.Import.ID)
 	}
 	return nil
@@ -304,8 +319,8 @@ func (s *Stage) handle(msg *message.Message) error {
 // Resumable reads the import id and decides whether the operator's event
 // may resume it (Resume): it returns the import as stored and the status
 // it would end in. Its error wraps ErrNotResumable when the event may not.
-// `sluice continue` calls it (as the read-only user) before it publishes
-// the event, notify again when the event comes.
+// `sluice continue` and `sluice confirm` call it (as the read-only user)
+// before they publish the event, notify again when the event comes.
 func Resumable(ctx context.Context, store Store, event, id string) (ImportRecord, string, error) {
 	rec, ok, err := store.Import(ctx, id)
 	if err != nil {
@@ -314,22 +329,36 @@ func Resumable(ctx context.Context, store Store, event, id string) (ImportRecord
 	if !ok {
 		return rec, "", fmt.Errorf("%w: there is no import %s", ErrNotResumable, id)
 	}
-	staged := 0
-	if rec.Status == schemas.StatusRequiresIntervention {
-		ds, ok := schemas.Lookup(rec.Dataset)
-		if !ok {
-			return rec, "", fmt.Errorf("%w: import %s is of unknown dataset %q", ErrNotResumable, id, rec.Dataset)
-		}
-		for _, t := range ds.Writes() {
-			n, err := store.Staged(ctx, t, id)
-			if err != nil {
-				return rec, "", err
-			}
-			staged += n
+	var held Held
+	if schemas.HoldsStaged(rec.Status) && rec.Status != schemas.StatusFailed {
+		if held, err = heldOf(ctx, store, &rec.Import); err != nil {
+			return rec, "", err
 		}
 	}
-	status, err := Resume(event, rec, staged)
+	status, err := Resume(event, rec, held)
 	return rec, status, err
+}
+
+// heldOf reads what is left of the import's staged records: how many of
+// every table it writes, and how many of its own dataset's a later upload
+// changed (those of the tables it also writes, groups, are every import's
+// to write again).
+func heldOf(ctx context.Context, store Store, imp *schemas.Import) (Held, error) {
+	var held Held
+	ds, ok := schemas.Lookup(imp.Dataset)
+	if !ok {
+		return held, fmt.Errorf("%w: import %s is of unknown dataset %q", ErrNotResumable, imp.ID, imp.Dataset)
+	}
+	for _, t := range ds.Writes() {
+		n, err := store.Staged(ctx, t, imp.ID)
+		if err != nil {
+			return held, err
+		}
+		held.Staged += n
+	}
+	var err error
+	held.Changed, err = store.Changed(ctx, ds.Target(), imp)
+	return held, err
 }
 
 // resume carries out an operator's event on an ended import (Resumable): it
@@ -351,8 +380,10 @@ func (s *Stage) resume(ctx context.Context, event, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.commit(ctx, &rec.Import); err != nil {
-		return err
+	if status != schemas.StatusRequiresIntervention { // a confirmed preview that aborts on error
+		if err := s.commit(ctx, &rec.Import); err != nil {
+			return err
+		}
 	}
 	rec.Status, rec.Resumed, rec.Reason, rec.FinishedAt = status, event, schemas.Violation{}, time.Now().UTC()
 	if err := s.store.SaveImport(ctx, rec); err != nil {
@@ -487,6 +518,9 @@ func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Cou
 		return "", err
 	}
 	status := Status(imp, counts, cancelled)
+	if imp.Preview && status != schemas.StatusCancelled {
+		return schemas.StatusPreviewed, nil // its records wait for EventConfirm
+	}
 	if !imp.Aborts() || status != schemas.StatusCompleted {
 		return status, nil
 	}

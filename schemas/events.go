@@ -44,6 +44,10 @@ type Import struct {
 	// (X-Amz-Meta-Mirror-User, a login).
 	AssignGroups []string `json:"assign_groups,omitempty"`
 	MirrorUser   string   `json:"mirror_user,omitempty"`
+	// Preview decides every row and loads none (seed 000's step 3, seed
+	// 001's review table): X-Amz-Meta-Preview, else the tenant's. The
+	// import ends StatusPreviewed; EventConfirm loads it as decided.
+	Preview bool `json:"preview,omitempty"`
 }
 
 // UploadedAt is when the object was uploaded, to the millisecond: the high
@@ -56,6 +60,11 @@ func ValidOnError(o string) bool { return o == OnErrorContinue || o == OnErrorAb
 // Aborts reports whether a rejected row keeps every row of the import from
 // being loaded.
 func (imp *Import) Aborts() bool { return imp.OnError == OnErrorAbort }
+
+// Stages reports whether the import's records wait in the staging tables
+// until notify loads them: those of an import that aborts on error, or of
+// a preview.
+func (imp *Import) Stages() bool { return imp.Aborts() || imp.Preview }
 
 // Schema is the dataset the import's file rows have: its dataset, or the
 // layout of it.
@@ -186,6 +195,10 @@ const (
 	// requires intervention, leaving the rejected ones out (seed 002's
 	// "Continue"): `sluice continue` publishes it.
 	EventContinue = "continue"
+	// EventConfirm asks notify to load a previewed import as it was
+	// decided, without reading its file again: `sluice confirm` publishes
+	// it.
+	EventConfirm = "confirm"
 )
 
 // Import statuses, as stored in the imports table.
@@ -208,12 +221,16 @@ const (
 	// message of it went to a stage's poison subject (seed 002's "Error").
 	// The rows loaded before stay; a replay of the message completes it.
 	StatusFailed = "failed"
+	// StatusPreviewed is an import that decided every row and loaded none
+	// (Import.Preview): its counts say what would happen; EventConfirm
+	// loads it.
+	StatusPreviewed = "previewed"
 )
 
 // Statuses lists every import status, in the order of the imports table's
 // enum.
 var Statuses = []string{StatusReceived, StatusProcessing, StatusCompleted, StatusCompletedWithErrors, StatusRejected,
-	StatusRequiresIntervention, StatusCancelled, StatusFailed}
+	StatusRequiresIntervention, StatusCancelled, StatusFailed, StatusPreviewed}
 
 // FinalStatus reports whether an import with the status has ended.
 func FinalStatus(s string) bool {
@@ -222,9 +239,10 @@ func FinalStatus(s string) bool {
 
 // HoldsStaged reports whether an ended import with the status may still
 // load its staged records: a failed one when its message is replayed, one
-// that requires intervention when it is continued (EventContinue).
+// that requires intervention when it is continued (EventContinue), a
+// previewed one when it is confirmed (EventConfirm).
 func HoldsStaged(s string) bool {
-	return s == StatusFailed || s == StatusRequiresIntervention
+	return s == StatusFailed || s == StatusRequiresIntervention || s == StatusPreviewed
 }
 
 // What to do with an import that has rejected rows (seed 002: continue, or
@@ -288,6 +306,7 @@ const (
 	TokenIngested    = EventIngested
 	TokenCompleted   = EventCompleted
 	TokenContinue    = EventContinue
+	TokenConfirm     = EventConfirm
 	TokenValidateDLQ = "validate-dlq"
 	TokenLoadDLQ     = "load-dlq"
 	// TokenFailed and TokenWaiting are followed by the stage's name.
@@ -316,7 +335,8 @@ const (
 	OptionInvite       = "invite"
 	OptionAssignGroups = "assign-groups"
 	OptionMirrorUser   = "mirror-user"
+	OptionPreview      = "preview"
 )
 
 // Options are the upload options, in the order a summary names them.
-var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser}
+var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser, OptionPreview}

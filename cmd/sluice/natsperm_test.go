@@ -157,8 +157,8 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // buckets it does not own (and the other stages' sluice_naks keys), writing
 // a bucket it only reads, acking another stage's consumer, publishing what
 // another stage produces, or an operator's event. MinIO may only publish its
-// events; the admin runs sluice replay, and publishes sluice continue's
-// event.
+// events; the admin runs sluice replay, and publishes the events of sluice
+// continue and sluice confirm.
 func TestNATSLeastPrivilege(t *testing.T) {
 	url := startConfNATS(t)
 	ctx := t.Context()
@@ -433,10 +433,11 @@ func stageDenied(t *testing.T, url string, ajs nats.JetStreamContext, c, other b
 	}
 
 	// Acking another stage's consumer, publishing what another produces,
-	// or an operator's event (only the admin continues an import).
+	// or an operator's event (only the admin continues or confirms an
+	// import).
 	ack := fmt.Sprintf("$JS.ACK.%s.%s.1.1.1.1700000000000000000.0", other.Stream, other.Name)
 	forged := works[other.Name].produces[0]
-	for _, subject := range []string{ack, forged, schemas.ImportSubject(schemas.EventContinue, "imp1")} {
+	for _, subject := range []string{ack, forged, schemas.ImportSubject(schemas.EventContinue, "imp1"), schemas.ImportSubject(schemas.EventConfirm, "imp1")} {
 		if err := nc.Publish(subject, []byte("+ACK")); err != nil {
 			t.Fatal(err)
 		}
@@ -506,20 +507,23 @@ func adminReplays(t *testing.T, cfg config) {
 	}
 }
 
-// adminContinues: `sluice continue` as admin publishes its event into the
-// IMPORTS stream, on its own inbox, with nothing denied.
+// adminContinues: `sluice continue` and `sluice confirm` as admin publish
+// their events into the IMPORTS stream, each on its own inbox, with
+// nothing denied.
 func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
-	imp := schemas.Import{ID: "imp-continue", Tenant: "acme", Dataset: "clients"}
-	if err := publishResume(cfg, schemas.EventContinue, imp); err != nil {
-		t.Fatalf("continue as admin: %v", err)
-	}
-	subject := schemas.ImportSubject(schemas.EventContinue, imp.ID)
-	m, err := ajs.GetLastMsg(schemas.StreamImports, subject)
-	if err != nil {
-		t.Fatalf("%s in %s: %v", subject, schemas.StreamImports, err)
-	}
-	var ev schemas.ImportEvent
-	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Type != schemas.EventContinue || ev.Import.ID != imp.ID {
-		t.Errorf("continue event: %s (%v), want type %s of %s", m.Data, err, schemas.EventContinue, imp.ID)
+	imp := schemas.Import{ID: "imp-resumed", Tenant: "acme", Dataset: "clients"}
+	for _, event := range []string{schemas.EventContinue, schemas.EventConfirm} {
+		if err := publishResume(cfg, event, imp); err != nil {
+			t.Fatalf("%s as admin: %v", event, err)
+		}
+		subject := schemas.ImportSubject(event, imp.ID)
+		m, err := ajs.GetLastMsg(schemas.StreamImports, subject)
+		if err != nil {
+			t.Fatalf("%s in %s: %v", subject, schemas.StreamImports, err)
+		}
+		var ev schemas.ImportEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Type != event || ev.Import.ID != imp.ID {
+			t.Errorf("%s event: %s (%v), want type %s of %s", event, m.Data, err, event, imp.ID)
+		}
 	}
 }

@@ -16,20 +16,28 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// resumeWait is how long `sluice continue` waits for notify to have
+// resumeWait is how long `sluice continue` and `sluice confirm` wait for notify to have
 // resumed the import before it says it did not.
 const resumeWait = 2 * time.Minute
 
 // resumeUsage is the usage of the commands that resume an ended import.
-const resumeUsage = `usage: sluice continue IMPORT_ID
+var resumeUsage = map[string]string{
+	schemas.EventContinue: `usage: sluice continue IMPORT_ID
 
 Loads the good rows an import that requires intervention held back (seed
 002's "Continue"), leaving the rejected ones out: the import ends
 completed_with_errors and its uploader gets the summary. Any other import is
-refused.`
+refused.`,
+	schemas.EventConfirm: `usage: sluice confirm IMPORT_ID
+
+Imports a previewed import (X-Amz-Meta-Preview: true) as its preview decided
+it, without reading its file again: it ends as it would have without the
+preview, and its uploader gets the summary. Any other import is refused, and
+so is a preview some of whose records a later upload changed.`,
+}
 
 // resume returns the command that sends the operator's event (schemas.
-// EventContinue) for the import its one argument names: it reads the import
+// EventContinue, EventConfirm) for the import its one argument names: it reads the import
 // as the read-only ClickHouse user and refuses what notify would refuse
 // (notify.Resumable), publishes the event into the IMPORTS stream (Msg-Id
 // per import and event: sent twice, it is stored once), and waits until
@@ -38,7 +46,7 @@ refused.`
 func resume(event string) func(ctx context.Context, cfg config, args []string, out io.Writer) error {
 	return func(ctx context.Context, cfg config, args []string, out io.Writer) error {
 		if len(args) != 1 || len(args[0]) == 0 || args[0][0] == '-' {
-			return fmt.Errorf("%s: want one import id\n%s", event, resumeUsage)
+			return fmt.Errorf("%s: want one import id\n%s", event, resumeUsage[event])
 		}
 		id := args[0]
 		conn, err := warehouse.Open(ctx, cfg.ClickHouse, cfg.ClickHouse.Reader)

@@ -118,8 +118,9 @@ func TestMigrate(t *testing.T) {
 // migration user, and checks that exactly the expired ones are gone: old
 // rejections, the staged records of an ended import and old staged
 // records; a new rejection, and the staged records of a running import, of
-// a failed one (a replay completes it) and of one that requires
-// intervention (`sluice continue` loads them), stay.
+// a failed one (a replay completes it), of one that requires intervention
+// (`sluice continue` loads them) and of a preview (`sluice confirm` loads
+// them), stay, while younger than the TTL.
 func TestExpire(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -138,11 +139,12 @@ func TestExpire(t *testing.T) {
 		UNION ALL SELECT 'new', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['y@'], 1, now() - 3600`)
 	exec(`INSERT INTO sluice.imports (import_id, status, version)
 		SELECT 'ended', 'completed', 5 UNION ALL SELECT 'running', 'processing', 2 UNION ALL SELECT 'failed', 'failed', 8
-		UNION ALL SELECT 'held', 'requires_intervention', 3`)
+		UNION ALL SELECT 'held', 'requires_intervention', 3 UNION ALL SELECT 'preview', 'previewed', 3`)
 	exec(`INSERT INTO sluice.clients_staged (tenant, email, import_id, version, loaded_at)
 		SELECT 't', 'a@t.example', 'ended', 1, now() UNION ALL SELECT 't', 'b@t.example', 'running', 1, now()
 		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400
-		UNION ALL SELECT 't', 'e@t.example', 'held', 1, now() UNION ALL SELECT 't', 'f@t.example', 'held', 1, now() - 2 * 86400`)
+		UNION ALL SELECT 't', 'e@t.example', 'held', 1, now() UNION ALL SELECT 't', 'f@t.example', 'held', 1, now() - 2 * 86400
+		UNION ALL SELECT 't', 'g@t.example', 'preview', 1, now() UNION ALL SELECT 't', 'h@t.example', 'preview', 1, now() - 2 * 86400`)
 
 	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
 		t.Fatal(err)
@@ -150,7 +152,7 @@ func TestExpire(t *testing.T) {
 	ids := func(q string) []string { return strs(t, ch.Conn, q) }
 	checks := []struct{ query, want string }{
 		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
-		{"SELECT email FROM sluice.clients_staged ORDER BY email", "b@t.example c@t.example e@t.example"},
+		{"SELECT email FROM sluice.clients_staged ORDER BY email", "b@t.example c@t.example e@t.example g@t.example"},
 	}
 	// A mutation applies in the background.
 	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
