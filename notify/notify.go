@@ -330,7 +330,7 @@ func Resumable(ctx context.Context, store Store, event, id string) (ImportRecord
 		return rec, "", fmt.Errorf("%w: there is no import %s", ErrNotResumable, id)
 	}
 	var held Held
-	if schemas.HoldsStaged(rec.Status) && rec.Status != schemas.StatusFailed {
+	if rec.Status == schemas.StatusRequiresIntervention || rec.Status == schemas.StatusPreviewed { // what Resume resumes
 		if held, err = heldOf(ctx, store, &rec.Import); err != nil {
 			return rec, "", err
 		}

@@ -170,6 +170,40 @@ func TestExpire(t *testing.T) {
 	}
 }
 
+// TestStaged counts a held import's staged records on a real ClickHouse,
+// and those a later upload wrote since: a record of the tenant with a
+// higher version, not an older one, another tenant's, nor the import's own
+// once loaded.
+func TestStaged(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO sluice.clients_staged (tenant, email, import_id, version) SELECT 't', 'a@t.example', 'held', 10
+			UNION ALL SELECT 't', 'b@t.example', 'held', 10 UNION ALL SELECT 't', 'c@t.example', 'held', 10
+			UNION ALL SELECT 't', 'd@t.example', 'other', 12`,
+		`INSERT INTO sluice.clients (tenant, email, import_id, version) SELECT 't', 'a@t.example', 'before', 5
+			UNION ALL SELECT 't', 'b@t.example', 'later', 20 UNION ALL SELECT 'u', 'c@t.example', 'elsewhere', 20
+			UNION ALL SELECT 't', 'c@t.example', 'held', 10 UNION ALL SELECT 't', 'd@t.example', 'later', 20`,
+	} {
+		if err := ch.Conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	imp := &schemas.Import{ID: "held", Tenant: "t", Version: 10}
+	staged, err := warehouse.StagedRecords(ctx, ch.Notify, "sluice", schemas.Clients, imp.ID)
+	if err != nil || staged != 3 {
+		t.Errorf("StagedRecords = %d, %v; want 3", staged, err)
+	}
+	changed, err := warehouse.StagedChanged(ctx, ch.Notify, "sluice", schemas.Clients, imp)
+	if err != nil || changed != 1 {
+		t.Errorf("StagedChanged = %d, %v; want 1 (b)", changed, err)
+	}
+}
+
 // TestMigrateMaterialisesWrittenAt upgrades an import_rejections made by a
 // sluice from before WrittenAt (no such column) on a real ClickHouse: the
 // row written before the upgrade must store a written_at (reading it twice a
