@@ -404,6 +404,20 @@ var corpus = []corpusFile{
 			{"accounts", "email", "new.person@northwind.example", []string{"last_name"}, ""},
 		},
 	},
+	{
+		// Uploaded for review first (X-Amz-Meta-Preview, seed 000's step 3):
+		// every row decided, nothing loaded until `sluice confirm`
+		// (preview_test.go).
+		path:     "clients/review-first-utf8-comma-lf.csv",
+		metadata: map[string]string{"preview": "true"},
+		status:   schemas.StatusPreviewed, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts:   schemas.Counts{Rows: 3, Created: 1, Updated: 1, Rejected: 1},
+		rejected: map[int][]string{4: {"email:format"}}, // omar@@review.example
+		loaded: []spot{
+			{"clients", "email", "emma.smith@contoso.example", []string{"first_name"}, "Emma"}, // would be Emily
+			{"clients", "email", "nora.preview@review.example", []string{"first_name"}, ""},    // would be created
+		},
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real

@@ -7,7 +7,7 @@
 //
 // It reads each upload's options from its metadata, over the tenant's
 // defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
-// -Mirror-User: see setOptions), and seals
+// -Mirror-User, -Preview: see setOptions), and seals
 // the cells of secret fields (passwords) before any leaves. A bucket event
 // saying a file was deleted cancels the import of it that may be running
 // (bus.Cancellations).
@@ -468,15 +468,12 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	if !schemas.ValidOnError(imp.OnError) {
 		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionOnError, imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
 	}
-	switch v := strings.ToLower(set[schemas.OptionInvite]); v {
-	case "":
-		imp.Invite = tenant.Invite
-	case "true", "yes", "1":
-		imp.Invite = true
-	case "false", "no", "0":
-		imp.Invite = false
-	default:
-		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionInvite, v, "true", "false"))
+	var err error
+	if imp.Invite, err = flag(set, schemas.OptionInvite, tenant.Invite); err != nil {
+		return err
+	}
+	if imp.Preview, err = flag(set, schemas.OptionPreview, tenant.Preview); err != nil {
+		return err
 	}
 	if groups := set[schemas.OptionAssignGroups]; groups != "" {
 		for g := range strings.FieldsFuncSeq(groups, func(r rune) bool { return r == ';' || r == ',' }) {
@@ -491,6 +488,20 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	}
 	imp.Region, imp.Password = tenant.Region, *tenant.Password
 	return nil
+}
+
+// flag reads a yes-or-no option the upload set, else the tenant's value.
+func flag(set map[string]string, option string, tenant bool) (bool, error) {
+	switch v := strings.ToLower(set[option]); v {
+	case "":
+		return tenant, nil
+	case "true", "yes", "1":
+		return true, nil
+	case "false", "no", "0":
+		return false, nil
+	default:
+		return false, fileError(schemas.CodeBadOption, schemas.MsgBadOption(option, v, "true", "false"))
+	}
 }
 
 // duplicates finds the rows whose key, or a Unique field, has the value of

@@ -435,6 +435,13 @@ func TestSetOptions(t *testing.T) {
 			code: schemas.CodeOptionNotAllowed},
 		{name: "an option the tenant does not list", tenant: platform.Tenant{Mode: schemas.ModeUpdate, OnError: schemas.OnErrorContinue,
 			UploadOptions: []string{schemas.OptionOnError}}, meta: map[string]string{"X-Amz-Meta-Mode": "create"}, code: schemas.CodeOptionNotAllowed},
+		{name: "by default, a preview", tenant: strict, meta: map[string]string{"X-Amz-Meta-Preview": "true"},
+			want: schemas.Import{Mode: "update", OnError: "continue", Preview: true}},
+		{name: "the tenant's preview", tenant: func() platform.Tenant { t := strict; t.Preview = true; return t }(),
+			want: schemas.Import{Mode: "update", OnError: "continue", Preview: true}},
+		{name: "the upload's no preview over the tenant's", tenant: func() platform.Tenant { t := strict; t.Preview = true; return t }(),
+			meta: map[string]string{"X-Amz-Meta-Preview": "false"}, want: schemas.Import{Mode: "update", OnError: "continue"}},
+		{name: "bad preview", tenant: strict, meta: map[string]string{"X-Amz-Meta-Preview": "later"}, code: schemas.CodeBadOption},
 		{name: "the tenant's invitations need no upload option", tenant: func() platform.Tenant { t := strict; t.Invite = true; return t }(),
 			want: schemas.Import{Mode: "update", OnError: "continue", Invite: true}},
 	}
@@ -452,7 +459,8 @@ func TestSetOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := schemas.Import{Mode: imp.Mode, OnError: imp.OnError, Invite: imp.Invite, AssignGroups: imp.AssignGroups, MirrorUser: imp.MirrorUser}
+			got := schemas.Import{Mode: imp.Mode, OnError: imp.OnError, Invite: imp.Invite, AssignGroups: imp.AssignGroups, MirrorUser: imp.MirrorUser,
+				Preview: imp.Preview}
 			if !reflect.DeepEqual(got, tc.want) || imp.Region != "RU" || imp.Password != schemas.DefaultPasswordPolicy {
 				t.Errorf("options = %+v (region %q), want %+v", got, imp.Region, tc.want)
 			}

@@ -234,8 +234,8 @@ func (c *ClickHouse) writeRecords(ctx context.Context, imp *schemas.Import, ds *
 		return nil
 	}
 	table := ds.Table
-	if imp.Aborts() {
-		table = warehouse.StagedTable(table) // until every row is known good
+	if imp.Stages() {
+		table = warehouse.StagedTable(table) // until notify loads them
 	}
 	cols := newRecordColumns(ds, imp, min(blockRows, len(changed)))
 	return c.insert(ctx, table, warehouse.DatasetColumns(ds), len(changed), func(lo, hi int) ([]any, error) {

@@ -12,8 +12,10 @@
 // dead-letter stream like validate's. A row that holds several records (a
 // groups layout) is loaded whole or rejected whole. The rows of a cancelled
 // import (bus.Cancellations) are rejected as such; the records of an
-// import that aborts on error are written to the staging tables, for notify
-// to load once every row is known good.
+// import that aborts on error, or of a preview (schemas.Import.Stages), are
+// written to the staging tables, for notify to load once every row is
+// known good, or once the import is continued or confirmed. A preview is
+// decided and audited like any import: only where its records go differs.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large
 // write (Config.BatchRows) and their messages acked only after it: records and

@@ -34,6 +34,24 @@ func (c *ClickHouse) CommitStaged(ctx context.Context, ds *schemas.Dataset, impo
 	return nil
 }
 
+// Staged implements Store.
+func (c *ClickHouse) Staged(ctx context.Context, ds *schemas.Dataset, importID string) (int, error) {
+	n, err := warehouse.StagedRecords(ctx, c.Conn, c.Database, ds, importID)
+	if err != nil {
+		return 0, platform.Errorf(platform.PartClickHouse, "notify: %w", err)
+	}
+	return n, nil
+}
+
+// Changed implements Store.
+func (c *ClickHouse) Changed(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) (int, error) {
+	n, err := warehouse.StagedChanged(ctx, c.Conn, c.Database, ds, imp)
+	if err != nil {
+		return 0, platform.Errorf(platform.PartClickHouse, "notify: %w", err)
+	}
+	return n, nil
+}
+
 // Created implements Store: the users whose latest record the import wrote,
 // and that had none before it.
 func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error) {
@@ -80,8 +98,8 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	if err := batch.Append(r.ID, r.Tenant, r.Dataset, r.Bucket, r.Key, r.FileName, r.ObjectVersion, r.Uploader,
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
-		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version,
-		r.Labels); err != nil {
+		r.ReceivedAt, finished, statusRank(r), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version,
+		r.Labels, r.Resumed, boolUInt8(r.Preview)); err != nil {
 		_ = batch.Abort()
 		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
@@ -103,15 +121,15 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 	}
 	var r ImportRecord
 	var chunks, total, created, updated, unchanged, rejected uint32
-	var invite uint8
+	var invite, preview uint8
 	var rank uint64
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
 		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
-		&r.Labels); err != nil {
+		&r.Labels, &r.Resumed, &preview); err != nil {
 		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
-	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1
+	r.Chunks, r.Rows, r.Invite, r.Preview = int(chunks), int(total), invite == 1, preview == 1
 	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
 	return r, true, nil
 }

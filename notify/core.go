@@ -2,6 +2,7 @@ package notify
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,16 +29,82 @@ func Status(imp *schemas.Import, counts schemas.Counts, cancelledRows int) strin
 }
 
 // statusRank versions an import's rows: a later status replaces an earlier
-// one, whatever order the events arrive in.
-func statusRank(status string) uint64 {
-	switch status {
-	case schemas.StatusReceived:
+// one, whatever order the events arrive in, and the status an operator's
+// event gave an ended import (Resumed) replaces the one it ended in: a
+// confirmed preview may require intervention, and be continued then.
+func statusRank(rec ImportRecord) uint64 {
+	switch {
+	case rec.Status == schemas.StatusReceived:
 		return 1
-	case schemas.StatusProcessing:
+	case rec.Status == schemas.StatusProcessing:
 		return 2
+	case rec.Resumed == schemas.EventConfirm:
+		return 4
+	case rec.Resumed == schemas.EventContinue:
+		return 5
 	}
 	return 3
 }
+
+// ErrNotResumable is the error of an operator's event that may not resume
+// the import it names (see Resume).
+var ErrNotResumable = errors.New("refused")
+
+// Held is what is left of an ended import's staged records: how many
+// there are, and how many of their keys a later upload has written since
+// (warehouse.StagedChanged).
+type Held struct{ Staged, Changed int }
+
+// Resume decides what an operator's event does to an ended import: the
+// status it ends in. Both events load the import's staged records, decided
+// when it ran, without reading its file again:
+//
+//   - EventContinue (seed 002's "Continue") loads the good rows an import
+//     that requires intervention held back and leaves the rejected ones
+//     out: it ends completed_with_errors, with the counts load decided.
+//   - EventConfirm loads a previewed import as it was previewed: it ends as
+//     it would have without the preview (Status): completed, completed with
+//     errors, or, if it aborts on error and rejected rows, requiring
+//     intervention (then it may be continued).
+//
+// held says what is left to load. The staged records of an import held
+// longer than personal data is kept were deleted (warehouse.Expire), and
+// nothing is left. A record a later upload wrote since keeps that upload's
+// value whatever happens (a later upload has a higher version), so the
+// counts decided would no longer say what the import does: such an import
+// is refused too, and its file is to be uploaded again, to be decided
+// afresh. Anything refused gets an error that wraps ErrNotResumable and
+// says why, in words an operator reads.
+func Resume(event string, rec ImportRecord, held Held) (string, error) {
+	var from, done, only string
+	switch event {
+	case schemas.EventContinue:
+		from, done, only = schemas.StatusRequiresIntervention, "continued", "an import that requires intervention"
+	case schemas.EventConfirm:
+		from, done, only = schemas.StatusPreviewed, "confirmed", "a previewed import"
+	default:
+		return "", fmt.Errorf("%w: %q is not an operator's event", ErrNotResumable, event)
+	}
+	switch {
+	case rec.Resumed == event:
+		return "", fmt.Errorf("%w: import %s was %s already: it is %s", ErrNotResumable, rec.ID, done, words(rec.Status))
+	case rec.Status != from:
+		return "", fmt.Errorf("%w: import %s is %s: only %s can be %s", ErrNotResumable, rec.ID, words(rec.Status), only, done)
+	case held.Staged == 0 && rec.Counts.Created+rec.Counts.Updated > 0:
+		return "", fmt.Errorf("%w: import %s held its rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): "+
+			"they were deleted; upload the file again", ErrNotResumable, rec.ID)
+	case held.Changed > 0:
+		return "", fmt.Errorf("%w: import %s: %d of the records it would write were changed by a later upload since it was decided; "+
+			"upload the file again to decide it afresh", ErrNotResumable, rec.ID, held.Changed)
+	}
+	if event == schemas.EventContinue {
+		return schemas.StatusCompletedWithErrors, nil
+	}
+	return Status(&rec.Import, rec.Counts, 0), nil
+}
+
+// words writes a status as a partner reads it.
+func words(status string) string { return strings.ReplaceAll(status, "_", " ") }
 
 // HasReport reports whether the mail of an ended import attaches the error
 // report: it has rejected rows. A file rejected whole has none; its mail
@@ -76,14 +143,24 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	if rec.Status == schemas.StatusFailed {
 		return composeFailed(rec, name, report, maxReportRows)
 	}
+	if rec.Status == schemas.StatusPreviewed {
+		return composePreviewed(rec, name, report, maxReportRows)
+	}
 	k := rec.Counts
-	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
+	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, words(rec.Status))
+	switch rec.Resumed {
+	case schemas.EventContinue:
+		b.WriteString("It was continued: the good rows it had held back are loaded now, the rejected ones are not.\n\n")
+	case schemas.EventConfirm:
+		b.WriteString("It was confirmed after its preview: its rows are imported as the preview said, without reading the file again.\n\n")
+	}
 	loaded := k.Created + k.Updated + k.Unchanged
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
 	switch rec.Status {
 	case schemas.StatusRequiresIntervention:
 		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
-		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
+		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n", rec.Key)
+		fmt.Fprintf(&b, "Or have the import continued (sluice continue %s): its good rows are loaded, the rejected ones are left out.\n\n", rec.ID)
 		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
 		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
 	case schemas.StatusCancelled:
@@ -126,6 +203,28 @@ func composeFailed(rec ImportRecord, name string, report []byte, maxReportRows i
 	return m
 }
 
+// composePreviewed writes the mail of a preview (seed 000's step 3, seed
+// 001's review table): what the import would do, and how to have it done.
+func composePreviewed(rec ImportRecord, name string, report []byte, maxReportRows int) Mail {
+	var b strings.Builder
+	k := rec.Counts
+	fmt.Fprintf(&b, "Your %s import of %q was previewed: nothing was loaded.\n\nConfirmed as it is, it would do this:\n\n", rec.Dataset, name)
+	fmt.Fprintf(&b, "Rows:                %d\nWould be created:    %d\nWould be updated:    %d\nWould be unchanged:  %d\nWould be rejected:   %d\n\n",
+		k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+	if rec.Aborts() && k.Rejected > 0 {
+		b.WriteString("It is set to stop on errors: confirmed as it is, it would load nothing and require intervention.\n")
+	}
+	fmt.Fprintf(&b, "To import it as previewed, have it confirmed (sluice confirm %s): the file is not read again.\n", rec.ID)
+	b.WriteString("To change it, fix the file and upload it again. A preview never confirmed is deleted once personal data expires.\n")
+	m := Mail{Subject: fmt.Sprintf("[sluice] %s: preview, %d rows would be loaded, %d rejected", name, k.Created+k.Updated+k.Unchanged, k.Rejected)}
+	if HasReport(rec) {
+		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rows that would be rejected are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
+	}
+	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
+	m.Body = b.String()
+	return m
+}
+
 // attach attaches the error report of file name to m, and says so in b
 // with intro (which names the attachment), and that the report lists only
 // the first maxReportRows of the rejected rows when it does.
@@ -140,11 +239,14 @@ func attach(b *strings.Builder, m *Mail, name string, report []byte, rejected, m
 }
 
 // mailKey is the import's key in the mailed bucket: one summary per import,
-// and one more if it failed (a failed import that is replayed later gets its
-// summary too).
+// one more if it failed (a failed import that is replayed later gets its
+// summary too), and one more once an operator's event resumed it.
 func mailKey(rec ImportRecord) string {
-	if rec.Status == schemas.StatusFailed {
+	switch {
+	case rec.Status == schemas.StatusFailed:
 		return rec.ID + "." + schemas.StatusFailed
+	case rec.Resumed != "":
+		return rec.ID + "." + rec.Resumed
 	}
 	return rec.ID
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,8 +48,8 @@ func TestStatus(t *testing.T) {
 
 func TestStatusRank(t *testing.T) {
 	cases := []struct {
-		status string
-		want   uint64
+		status, resumed string
+		want            uint64
 	}{
 		{status: schemas.StatusReceived, want: 1},
 		{status: schemas.StatusProcessing, want: 2},
@@ -57,11 +58,17 @@ func TestStatusRank(t *testing.T) {
 		{status: schemas.StatusRequiresIntervention, want: 3},
 		{status: schemas.StatusCancelled, want: 3},
 		{status: schemas.StatusRejected, want: 3},
+		{status: schemas.StatusPreviewed, want: 3},
+		// Confirmed: it replaces the preview; continued: it replaces the
+		// requires_intervention it ended in, a confirmed one's too.
+		{status: schemas.StatusRequiresIntervention, resumed: schemas.EventConfirm, want: 4},
+		{status: schemas.StatusCompletedWithErrors, resumed: schemas.EventContinue, want: 5},
 	}
 	for _, tc := range cases {
-		t.Run(tc.status, func(t *testing.T) {
-			if got := statusRank(tc.status); got != tc.want {
-				t.Errorf("statusRank(%q) = %d, want %d", tc.status, got, tc.want)
+		t.Run(tc.status+" "+tc.resumed, func(t *testing.T) {
+			rec := ImportRecord{Status: tc.status, Resumed: tc.resumed}
+			if got := statusRank(rec); got != tc.want {
+				t.Errorf("statusRank(%q, resumed %q) = %d, want %d", tc.status, tc.resumed, got, tc.want)
 			}
 		})
 	}
@@ -112,11 +119,21 @@ func TestCompose(t *testing.T) {
 		cweFix = "Fix them in your file and upload it again: the rows already loaded stay as they are.\n\nImport: imp-1\n"
 		ri     = "Your clients import of \"june.csv\" has finished: requires intervention.\n\n" +
 			"No row was loaded: the import was set to stop on errors, and 2 of its 12 rows were rejected.\n" +
-			"Fix them and upload the corrected file at the same place (acme/clients/june.csv): it is imported afresh.\n\n" +
+			"Fix them and upload the corrected file at the same place (acme/clients/june.csv): it is imported afresh.\n" +
+			"Or have the import continued (sluice continue imp-1): its good rows are loaded, the rejected ones are left out.\n\n" +
 			"Rows:      12\nGood:      10 (not loaded)\nRejected:  2\n\n" +
 			"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n"
 	)
 	withErrors := schemas.Counts{Rows: 12, Created: 4, Updated: 3, Unchanged: 3, Rejected: 2}
+	continued := rec(schemas.StatusCompletedWithErrors, "june.csv", withErrors)
+	continued.OnError, continued.Resumed = schemas.OnErrorAbort, schemas.EventContinue
+	previewed := rec(schemas.StatusPreviewed, "june.csv", withErrors)
+	previewed.Preview = true
+	previewedAborts := previewed
+	previewedAborts.OnError = schemas.OnErrorAbort
+	previewedClean := rec(schemas.StatusPreviewed, "june.csv", schemas.Counts{Rows: 2, Created: 2})
+	confirmed := rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 2, Created: 2})
+	confirmed.Preview, confirmed.Resumed = true, schemas.EventConfirm
 	failed := func(k schemas.Counts) ImportRecord {
 		r := rec(schemas.StatusFailed, "june.csv", k)
 		r.Rows, r.Reason = 12, schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed("load")}
@@ -161,6 +178,41 @@ func TestCompose(t *testing.T) {
 			want: Mail{Subject: "[sluice] june.csv: requires intervention, 2 rows rejected, nothing loaded",
 				Body:           ri + "It lists the first 1 of them.\n\nImport: imp-1\n",
 				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "continued", maxReportRows: 100, rec: continued,
+			want: Mail{Subject: "[sluice] june.csv: 10 rows loaded, 2 rejected",
+				Body: "Your clients import of \"june.csv\" has finished: completed with errors.\n\n" +
+					"It was continued: the good rows it had held back are loaded now, the rejected ones are not.\n\n" +
+					"Rows:      12\nCreated:   4\nUpdated:   3\nUnchanged: 3\nRejected:  2\n\n" +
+					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
+				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "previewed", maxReportRows: 100, rec: previewed,
+			want: Mail{Subject: "[sluice] june.csv: preview, 10 rows would be loaded, 2 rejected",
+				Body: "Your clients import of \"june.csv\" was previewed: nothing was loaded.\n\nConfirmed as it is, it would do this:\n\n" +
+					"Rows:                12\nWould be created:    4\nWould be updated:    3\nWould be unchanged:  3\nWould be rejected:   2\n\n" +
+					"To import it as previewed, have it confirmed (sluice confirm imp-1): the file is not read again.\n" +
+					"To change it, fix the file and upload it again. A preview never confirmed is deleted once personal data expires.\n\n" +
+					"The rows that would be rejected are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n\nImport: imp-1\n",
+				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "previewed, aborts on error", maxReportRows: 100, rec: previewedAborts,
+			want: Mail{Subject: "[sluice] june.csv: preview, 10 rows would be loaded, 2 rejected",
+				Body: "Your clients import of \"june.csv\" was previewed: nothing was loaded.\n\nConfirmed as it is, it would do this:\n\n" +
+					"Rows:                12\nWould be created:    4\nWould be updated:    3\nWould be unchanged:  3\nWould be rejected:   2\n\n" +
+					"It is set to stop on errors: confirmed as it is, it would load nothing and require intervention.\n" +
+					"To import it as previewed, have it confirmed (sluice confirm imp-1): the file is not read again.\n" +
+					"To change it, fix the file and upload it again. A preview never confirmed is deleted once personal data expires.\n\n" +
+					"The rows that would be rejected are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n\nImport: imp-1\n",
+				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "previewed, clean", maxReportRows: 100, rec: previewedClean,
+			want: Mail{Subject: "[sluice] june.csv: preview, 2 rows would be loaded, 0 rejected",
+				Body: "Your clients import of \"june.csv\" was previewed: nothing was loaded.\n\nConfirmed as it is, it would do this:\n\n" +
+					"Rows:                2\nWould be created:    2\nWould be updated:    0\nWould be unchanged:  0\nWould be rejected:   0\n\n" +
+					"To import it as previewed, have it confirmed (sluice confirm imp-1): the file is not read again.\n" +
+					"To change it, fix the file and upload it again. A preview never confirmed is deleted once personal data expires.\n\nImport: imp-1\n"}},
+		{name: "confirmed", maxReportRows: 100, rec: confirmed,
+			want: Mail{Subject: "[sluice] june.csv: 2 rows loaded, 0 rejected",
+				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
+					"It was confirmed after its preview: its rows are imported as the preview said, without reading the file again.\n\n" +
+					"Rows:      2\nCreated:   2\nUpdated:   0\nUnchanged: 0\nRejected:  0\n\nImport: imp-1\n"}},
 		{name: "cancelled", maxReportRows: 100,
 			rec: rec(schemas.StatusCancelled, "june.csv", schemas.Counts{Rows: 12, Created: 4, Rejected: 8}),
 			want: Mail{Subject: "[sluice] june.csv: cancelled, 4 rows loaded, 8 not",
@@ -294,13 +346,18 @@ func TestMailStateJSON(t *testing.T) {
 }
 
 func TestMailKey(t *testing.T) {
-	for _, tc := range []struct{ status, want string }{
-		{schemas.StatusCompleted, "imp-1"},
-		{schemas.StatusRejected, "imp-1"},
-		{schemas.StatusFailed, "imp-1.failed"},
+	for _, tc := range []struct{ status, resumed, want string }{
+		{schemas.StatusCompleted, "", "imp-1"},
+		{schemas.StatusRejected, "", "imp-1"},
+		{schemas.StatusRequiresIntervention, "", "imp-1"},
+		{schemas.StatusFailed, "", "imp-1.failed"},
+		// Continued: a summary of its own.
+		{schemas.StatusCompletedWithErrors, schemas.EventContinue, "imp-1.continue"},
+		{schemas.StatusPreviewed, "", "imp-1"},
+		{schemas.StatusCompleted, schemas.EventConfirm, "imp-1.confirm"},
 	} {
-		if got := mailKey(ImportRecord{Import: schemas.Import{ID: "imp-1"}, Status: tc.status}); got != tc.want {
-			t.Errorf("mailKey(%s) = %q, want %q", tc.status, got, tc.want)
+		if got := mailKey(ImportRecord{Import: schemas.Import{ID: "imp-1"}, Status: tc.status, Resumed: tc.resumed}); got != tc.want {
+			t.Errorf("mailKey(%s, resumed %q) = %q, want %q", tc.status, tc.resumed, got, tc.want)
 		}
 	}
 }
@@ -331,5 +388,78 @@ func TestComposeBoundsPartnerText(t *testing.T) {
 		if !strings.Contains(m.Subject, "Dear customer") {
 			t.Errorf("%s: subject %q does not name the file", status, m.Subject)
 		}
+	}
+}
+
+func TestResume(t *testing.T) {
+	held := schemas.Counts{Rows: 4, Created: 2, Unchanged: 1, Rejected: 1}
+	rec := func(status, onError, resumed string, k schemas.Counts) ImportRecord {
+		return ImportRecord{Import: schemas.Import{ID: "imp-1", Dataset: "clients", OnError: onError},
+			Status: status, Resumed: resumed, Counts: k}
+	}
+	const abort, cont = schemas.OnErrorAbort, schemas.OnErrorContinue
+	staged := Held{Staged: 2}
+	cases := []struct {
+		name  string
+		event string
+		rec   ImportRecord
+		held  Held
+		want  string
+		// refusal is what the refusal says; "" when it is not refused.
+		refusal string
+	}{
+		{name: "continue: its good rows load", event: schemas.EventContinue,
+			rec: rec(schemas.StatusRequiresIntervention, abort, "", held), held: staged, want: schemas.StatusCompletedWithErrors},
+		{name: "continue, every good row unchanged: nothing staged, nothing lost", event: schemas.EventContinue,
+			rec: rec(schemas.StatusRequiresIntervention, abort, "", schemas.Counts{Rows: 2, Unchanged: 1, Rejected: 1}), want: schemas.StatusCompletedWithErrors},
+		{name: "continue a confirmed preview that requires intervention", event: schemas.EventContinue,
+			rec: rec(schemas.StatusRequiresIntervention, abort, schemas.EventConfirm, held), held: staged, want: schemas.StatusCompletedWithErrors},
+		{name: "continued already", event: schemas.EventContinue,
+			rec: rec(schemas.StatusCompletedWithErrors, abort, schemas.EventContinue, held), held: staged,
+			refusal: "import imp-1 was continued already: it is completed with errors"},
+		{name: "continue a completed import", event: schemas.EventContinue, rec: rec(schemas.StatusCompleted, cont, "", schemas.Counts{Rows: 1, Created: 1}),
+			refusal: "import imp-1 is completed: only an import that requires intervention can be continued"},
+		{name: "continue an import still processing", event: schemas.EventContinue, rec: rec(schemas.StatusProcessing, abort, "", schemas.Counts{}),
+			refusal: "import imp-1 is processing: only an import that requires intervention can be continued"},
+		{name: "continue a failed import", event: schemas.EventContinue, rec: rec(schemas.StatusFailed, abort, "", held), held: staged,
+			refusal: "import imp-1 is failed: only an import that requires intervention can be continued"},
+		{name: "continue a preview", event: schemas.EventContinue, rec: rec(schemas.StatusPreviewed, abort, "", held), held: staged,
+			refusal: "import imp-1 is previewed: only an import that requires intervention can be continued"},
+		{name: "continue: its staged records expired", event: schemas.EventContinue, rec: rec(schemas.StatusRequiresIntervention, abort, "", held),
+			refusal: "import imp-1 held its rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): they were deleted; upload the file again"},
+		{name: "continue: records changed since", event: schemas.EventContinue, rec: rec(schemas.StatusRequiresIntervention, abort, "", held),
+			held:    Held{Staged: 2, Changed: 1},
+			refusal: "import imp-1: 1 of the records it would write were changed by a later upload since it was decided; upload the file again to decide it afresh"},
+		{name: "confirm a clean preview", event: schemas.EventConfirm, rec: rec(schemas.StatusPreviewed, cont, "", schemas.Counts{Rows: 2, Created: 2}),
+			held: staged, want: schemas.StatusCompleted},
+		{name: "confirm a preview with rejected rows", event: schemas.EventConfirm, rec: rec(schemas.StatusPreviewed, cont, "", held),
+			held: staged, want: schemas.StatusCompletedWithErrors},
+		{name: "confirm a preview that aborts on error, with rejected rows", event: schemas.EventConfirm,
+			rec: rec(schemas.StatusPreviewed, abort, "", held), held: staged, want: schemas.StatusRequiresIntervention},
+		{name: "confirmed already", event: schemas.EventConfirm, rec: rec(schemas.StatusCompleted, cont, schemas.EventConfirm, held), held: staged,
+			refusal: "import imp-1 was confirmed already: it is completed"},
+		{name: "confirm an import that was no preview", event: schemas.EventConfirm, rec: rec(schemas.StatusCompleted, cont, "", held),
+			refusal: "import imp-1 is completed: only a previewed import can be confirmed"},
+		{name: "confirm: records changed since the preview", event: schemas.EventConfirm, rec: rec(schemas.StatusPreviewed, cont, "", held),
+			held:    Held{Staged: 2, Changed: 2},
+			refusal: "import imp-1: 2 of the records it would write were changed by a later upload since it was decided; upload the file again to decide it afresh"},
+		{name: "confirm: its preview expired", event: schemas.EventConfirm, rec: rec(schemas.StatusPreviewed, cont, "", held),
+			refusal: "import imp-1 held its rows back longer than personal data is kept (SLUICE_PERSONAL_DATA_TTL): they were deleted; upload the file again"},
+		{name: "not an operator's event", event: schemas.EventCompleted, rec: rec(schemas.StatusRequiresIntervention, abort, "", held), held: staged,
+			refusal: `"completed" is not an operator's event`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resume(tc.event, tc.rec, tc.held)
+			if tc.refusal == "" {
+				if err != nil || got != tc.want {
+					t.Errorf("Resume = %q, %v; want %q", got, err, tc.want)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotResumable) || !strings.HasSuffix(err.Error(), tc.refusal) || got != "" {
+				t.Errorf("Resume = %q, %v; want a refusal that says %q", got, err, tc.refusal)
+			}
+		})
 	}
 }

@@ -1,15 +1,32 @@
 // Package notify follows every import to its end. It owns the import's status
 // in ClickHouse (received, processing, completed, completed_with_errors,
-// rejected, requires_intervention, cancelled), deciding when an import is
-// complete, and the one email its uploader gets: the counts, and the
+// rejected, requires_intervention, cancelled, failed, previewed), deciding
+// when an import is complete, and the one email its uploader gets (one more
+// when an operator continues or confirms it): the counts, and the
 // rejected rows as a CSV report they can fix and upload again (or, for a
 // file rejected whole, the reason).
 //
 // An import that aborts on error (schemas.OnErrorAbort) had its records
 // staged by load: when it completes with no rejected row, notify loads them
 // (Store.CommitStaged) before it says completed; with one, it loads none and
-// the import requires intervention: the partner uploads a corrected file. An
-// import whose file was deleted while it ran (bus.Cancellations) is
+// the import requires intervention: the partner uploads a corrected file, or
+// an operator runs `sluice continue`, which publishes EventContinue: notify,
+// which owns loading staged records, loads the good ones then (Resume
+// decides, resume does it), so the command needs no ClickHouse write right.
+// The continued import ends completed_with_errors with the counts load
+// decided, and its uploader gets a second summary, once.
+//
+// A preview (schemas.Import.Preview) is decided and audited by load like any
+// import, its records staged: it ends previewed, whatever its rows, and its
+// mail says what would be created, updated, unchanged and rejected. `sluice
+// confirm` (EventConfirm) loads its staged records as decided, without
+// reading the file again (a new upload of the file is a new import), and it
+// ends as it would have without the preview. A preview is refused
+// confirmation once a later upload changed a record it would write (its
+// counts no longer say what it does: upload the file again), and once its
+// records expired with personal data (warehouse.Expire).
+//
+// An import whose file was deleted while it ran (bus.Cancellations) is
 // cancelled if load rejected any of its rows for it.
 //
 // An import is complete when every chunk ingest announced has been reported
@@ -61,6 +78,9 @@ type ImportRecord struct {
 	Rows       int
 	Counts     schemas.Counts
 	FinishedAt time.Time
+	// Resumed is the operator's event that resumed the ended import
+	// (schemas.EventContinue, EventConfirm), if one did.
+	Resumed string
 }
 
 // Final reports whether the import has ended.
@@ -84,6 +104,11 @@ type Store interface {
 	// them: a delete is DDL on 18.16, which notify's user may not run;
 	// warehouse.Expire deletes them once the import has ended.
 	CommitStaged(ctx context.Context, ds *schemas.Dataset, importID string) error
+	// Staged counts the import's staged records of the dataset's table.
+	Staged(ctx context.Context, ds *schemas.Dataset, importID string) (int, error)
+	// Changed counts the import's staged records of the dataset's table
+	// that a later upload has written since (warehouse.StagedChanged).
+	Changed(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) (int, error)
 	// CancelledRows counts the import's rows load rejected as cancelled.
 	CancelledRows(ctx context.Context, id string) (int, error)
 	// Stalled counts, by tenant and dataset, the imports still received or
@@ -285,8 +310,86 @@ func (s *Stage) handle(msg *message.Message) error {
 		return s.fail(ctx, ev, bus.Delivered(msg))
 	case schemas.EventWaiting:
 		return s.wait(ctx, ev)
+	case schemas.EventContinue, schemas.EventConfirm:
+		return s.resume(ctx, ev.Type, ev.Import.ID)
 	}
 	return nil
+}
+
+// Resumable reads the import id and decides whether the operator's event
+// may resume it (Resume): it returns the import as stored and the status
+// it would end in. Its error wraps ErrNotResumable when the event may not.
+// `sluice continue` and `sluice confirm` call it (as the read-only user)
+// before they publish the event, notify again when the event comes.
+func Resumable(ctx context.Context, store Store, event, id string) (ImportRecord, string, error) {
+	rec, ok, err := store.Import(ctx, id)
+	if err != nil {
+		return rec, "", err
+	}
+	if !ok {
+		return rec, "", fmt.Errorf("%w: there is no import %s", ErrNotResumable, id)
+	}
+	var held Held
+	if rec.Status == schemas.StatusRequiresIntervention || rec.Status == schemas.StatusPreviewed { // what Resume resumes
+		if held, err = heldOf(ctx, store, &rec.Import); err != nil {
+			return rec, "", err
+		}
+	}
+	status, err := Resume(event, rec, held)
+	return rec, status, err
+}
+
+// heldOf reads what is left of the import's staged records: how many of
+// every table it writes, and how many of its own dataset's a later upload
+// changed (those of the tables it also writes, groups, are every import's
+// to write again).
+func heldOf(ctx context.Context, store Store, imp *schemas.Import) (Held, error) {
+	var held Held
+	ds, ok := schemas.Lookup(imp.Dataset)
+	if !ok {
+		return held, fmt.Errorf("%w: import %s is of unknown dataset %q", ErrNotResumable, imp.ID, imp.Dataset)
+	}
+	for _, t := range ds.Writes() {
+		n, err := store.Staged(ctx, t, imp.ID)
+		if err != nil {
+			return held, err
+		}
+		held.Staged += n
+	}
+	var err error
+	held.Changed, err = store.Changed(ctx, ds.Target(), imp)
+	return held, err
+}
+
+// resume carries out an operator's event on an ended import (Resumable): it
+// loads the import's staged records, saves its new status, and finishes it
+// with its own summary (mailKey). Each step may run again: staged records
+// loaded twice have the same version, and an import found resumed already
+// (a redelivered event, a notify restarted midway) is only finished, which
+// mails once. An event refused is dropped with a warning: `sluice continue`
+// refused it before publishing, unless the import changed meanwhile.
+func (s *Stage) resume(ctx context.Context, event, id string) error {
+	rec, status, err := Resumable(ctx, s.store, event, id)
+	if rec.Resumed == event {
+		return s.finish(ctx, rec)
+	}
+	if errors.Is(err, ErrNotResumable) {
+		s.logger.Warn("notify: "+event+" refused", "import", id, "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if status != schemas.StatusRequiresIntervention { // a confirmed preview that aborts on error
+		if err := s.commit(ctx, &rec.Import); err != nil {
+			return err
+		}
+	}
+	rec.Status, rec.Resumed, rec.Reason, rec.FinishedAt = status, event, schemas.Violation{}, time.Now().UTC()
+	if err := s.store.SaveImport(ctx, rec); err != nil {
+		return err
+	}
+	return s.finish(ctx, rec)
 }
 
 // fail ends an import a message of which went to a stage's poison subject:
@@ -415,22 +518,27 @@ func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Cou
 		return "", err
 	}
 	status := Status(imp, counts, cancelled)
-	if !imp.Aborts() {
+	if imp.Preview && status != schemas.StatusCancelled {
+		return schemas.StatusPreviewed, nil // its records wait for EventConfirm
+	}
+	if !imp.Aborts() || status != schemas.StatusCompleted {
 		return status, nil
 	}
+	return status, s.commit(ctx, imp)
+}
+
+// commit loads the staged records of the import into its dataset's tables.
+func (s *Stage) commit(ctx context.Context, imp *schemas.Import) error {
 	ds, ok := schemas.Lookup(imp.Dataset)
 	if !ok {
-		return "", fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
-	}
-	if status != schemas.StatusCompleted {
-		return status, nil
+		return fmt.Errorf("notify: import %s of unknown dataset %q", imp.ID, imp.Dataset)
 	}
 	for _, t := range ds.Writes() {
 		if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return status, nil
+	return nil
 }
 
 // finish announces the end of the import and mails the uploader, once, then
@@ -512,10 +620,14 @@ func (s *Stage) announce(ctx context.Context, rec ImportRecord) error {
 }
 
 // completedToken is the Msg-Id token of the completed event: a failed import
-// that completes after a replay announces its end again.
+// that completes after a replay, and an import an operator resumed,
+// announce their end again.
 func completedToken(rec ImportRecord) string {
-	if rec.Status == schemas.StatusFailed {
+	switch {
+	case rec.Status == schemas.StatusFailed:
 		return schemas.TokenCompleted + "-" + schemas.StatusFailed
+	case rec.Resumed != "":
+		return schemas.TokenCompleted + "-" + rec.Resumed
 	}
 	return schemas.TokenCompleted
 }

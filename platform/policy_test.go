@@ -28,13 +28,13 @@ func TestTenantPolicy(t *testing.T) {
 	}
 	acme, plain := ts["acme"], ts["plain"]
 	for option, want := range map[string]bool{schemas.OptionMode: true, schemas.OptionInvite: true, schemas.OptionAssignGroups: true,
-		schemas.OptionOnError: false, schemas.OptionMirrorUser: false} {
+		schemas.OptionOnError: false, schemas.OptionMirrorUser: false, schemas.OptionPreview: false} {
 		if got := acme.AllowsOption(option); got != want {
 			t.Errorf("acme allows %s: %v, want %v", option, got, want)
 		}
 	}
 	for option, want := range map[string]bool{schemas.OptionMode: true, schemas.OptionOnError: true, schemas.OptionInvite: false,
-		schemas.OptionAssignGroups: false, schemas.OptionMirrorUser: false} {
+		schemas.OptionAssignGroups: false, schemas.OptionMirrorUser: false, schemas.OptionPreview: true} {
 		if got := plain.AllowsOption(option); got != want {
 			t.Errorf("a tenant that lists no options allows %s: %v, want %v", option, got, want)
 		}

@@ -43,6 +43,10 @@ type Tenant struct {
 	// Invite: users the tenant's imports create are emailed an invitation,
 	// unless an upload says otherwise.
 	Invite bool `json:"invite,omitempty"`
+	// Preview: the tenant's imports decide every row and load none until
+	// they are confirmed (schemas.Import.Preview), unless an upload says
+	// otherwise.
+	Preview bool `json:"preview,omitempty"`
 	// AccessKeys are the tenant's MinIO access keys (`sluice tenant add`):
 	// ingest imports an object under the tenant's prefix only when one of
 	// them put it.
@@ -59,9 +63,9 @@ type Tenant struct {
 }
 
 // DefaultUploadOptions are the options an upload may set when its tenant
-// lists none: those that change how a file loads, not who is mailed or
-// what a user may do.
-var DefaultUploadOptions = []string{schemas.OptionMode, schemas.OptionOnError}
+// lists none: those that change how a file loads (a preview loads
+// nothing), not who is mailed or what a user may do.
+var DefaultUploadOptions = []string{schemas.OptionMode, schemas.OptionOnError, schemas.OptionPreview}
 
 // AllowsRecipient reports whether the tenant's mail may go to addr: its
 // contact, or one of its Recipients (an address, or the domain after the

@@ -48,6 +48,10 @@ type Import struct {
 	// (X-Amz-Meta-Mirror-User, a login).
 	AssignGroups []string `json:"assign_groups,omitempty"`
 	MirrorUser   string   `json:"mirror_user,omitempty"`
+	// Preview decides every row and loads none (seed 000's step 3, seed
+	// 001's review table): X-Amz-Meta-Preview, else the tenant's. The
+	// import ends StatusPreviewed; EventConfirm loads it as decided.
+	Preview bool `json:"preview,omitempty"`
 }
 
 // UploadedAt is when the object was uploaded, to the millisecond: the high
@@ -60,6 +64,11 @@ func ValidOnError(o string) bool { return o == OnErrorContinue || o == OnErrorAb
 // Aborts reports whether a rejected row keeps every row of the import from
 // being loaded.
 func (imp *Import) Aborts() bool { return imp.OnError == OnErrorAbort }
+
+// Stages reports whether the import's records wait in the staging tables
+// until notify loads them: those of an import that aborts on error, or of
+// a preview.
+func (imp *Import) Stages() bool { return imp.Aborts() || imp.Preview }
 
 // Schema is the dataset the import's file rows have: its dataset, or the
 // layout of it.
@@ -186,6 +195,14 @@ const (
 	// EventWaiting says a stage waits for a part that is away to handle a
 	// message of the import.
 	EventWaiting = "waiting"
+	// EventContinue asks notify to load the good rows of an import that
+	// requires intervention, leaving the rejected ones out (seed 002's
+	// "Continue"): `sluice continue` publishes it.
+	EventContinue = "continue"
+	// EventConfirm asks notify to load a previewed import as it was
+	// decided, without reading its file again: `sluice confirm` publishes
+	// it.
+	EventConfirm = "confirm"
 )
 
 // Import statuses, as stored in the imports table.
@@ -197,7 +214,8 @@ const (
 	StatusRejected            = "rejected"
 	// StatusRequiresIntervention is an import in abort mode with rejected
 	// rows: none of its rows was loaded; a corrected file uploaded at the
-	// same key is imported afresh (seed 002's "requires intervention").
+	// same key is imported afresh, or EventContinue loads its good rows
+	// (seed 002's "requires intervention", "Continue").
 	StatusRequiresIntervention = "requires_intervention"
 	// StatusCancelled is an import whose file was deleted from the bucket
 	// while it was imported: the rows loaded before stay, the others are
@@ -207,16 +225,28 @@ const (
 	// message of it went to a stage's poison subject (seed 002's "Error").
 	// The rows loaded before stay; a replay of the message completes it.
 	StatusFailed = "failed"
+	// StatusPreviewed is an import that decided every row and loaded none
+	// (Import.Preview): its counts say what would happen; EventConfirm
+	// loads it.
+	StatusPreviewed = "previewed"
 )
 
 // Statuses lists every import status, in the order of the imports table's
 // enum.
 var Statuses = []string{StatusReceived, StatusProcessing, StatusCompleted, StatusCompletedWithErrors, StatusRejected,
-	StatusRequiresIntervention, StatusCancelled, StatusFailed}
+	StatusRequiresIntervention, StatusCancelled, StatusFailed, StatusPreviewed}
 
 // FinalStatus reports whether an import with the status has ended.
 func FinalStatus(s string) bool {
 	return s != StatusReceived && s != StatusProcessing
+}
+
+// HoldsStaged reports whether an ended import with the status may still
+// load its staged records: a failed one when its message is replayed, one
+// that requires intervention when it is continued (EventContinue), a
+// previewed one when it is confirmed (EventConfirm).
+func HoldsStaged(s string) bool {
+	return s == StatusFailed || s == StatusRequiresIntervention || s == StatusPreviewed
 }
 
 // What to do with an import that has rejected rows (seed 002: continue, or
@@ -279,6 +309,8 @@ const (
 	TokenRejected    = EventRejected
 	TokenIngested    = EventIngested
 	TokenCompleted   = EventCompleted
+	TokenContinue    = EventContinue
+	TokenConfirm     = EventConfirm
 	TokenValidateDLQ = "validate-dlq"
 	TokenLoadDLQ     = "load-dlq"
 	// TokenFailed and TokenWaiting are followed by the stage's name.
@@ -307,7 +339,8 @@ const (
 	OptionInvite       = "invite"
 	OptionAssignGroups = "assign-groups"
 	OptionMirrorUser   = "mirror-user"
+	OptionPreview      = "preview"
 )
 
 // Options are the upload options, in the order a summary names them.
-var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser}
+var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser, OptionPreview}

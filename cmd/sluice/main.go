@@ -12,6 +12,8 @@
 //	                           the partners' MinIO keys, each confined to its tenant's prefix
 //	sluice replay [--stage s] [--import id] [--reason text] [--run <seq>,...|all] [--force]
 //	                           lists the DLQ's poison messages and dead letters; --run re-drives poison messages
+//	sluice continue IMPORT_ID  loads the good rows an import that requires intervention held back
+//	sluice confirm IMPORT_ID   imports a previewed import as its preview decided it
 //
 // Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
@@ -32,7 +34,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all]`
+const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | continue IMPORT_ID | confirm IMPORT_ID`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
@@ -42,10 +44,13 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && (os.Args[1] == "tenant" || os.Args[1] == "replay") {
+	if len(os.Args) > 1 && slices.Contains([]string{"tenant", "replay", schemas.EventContinue, schemas.EventConfirm}, os.Args[1]) {
 		run := replay
-		if os.Args[1] == "tenant" {
+		switch os.Args[1] {
+		case "tenant":
 			run = tenant
+		case schemas.EventContinue, schemas.EventConfirm:
+			run = resume(os.Args[1])
 		}
 		if err := withArgs(os.Args[2:], run); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
@@ -88,7 +93,8 @@ func main() {
 	}
 }
 
-// withArgs runs a command that takes arguments (tenant, replay) with args,
+// withArgs runs a command that takes arguments (tenant, replay, continue,
+// confirm) with args,
 // the config from the environment, printing to stdout, until it is done or
 // interrupted; asking for its help is not an error.
 func withArgs(args []string, run func(ctx context.Context, cfg config, args []string, out io.Writer) error) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,8 +156,9 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // creating a consumer, updating, purging or deleting a stream, the KV
 // buckets it does not own (and the other stages' sluice_naks keys), writing
 // a bucket it only reads, acking another stage's consumer, publishing what
-// another stage produces. MinIO may only publish its events; the admin runs
-// sluice replay.
+// another stage produces, or an operator's event. MinIO may only publish its
+// events; the admin runs sluice replay, and publishes the events of sluice
+// continue and sluice confirm.
 func TestNATSLeastPrivilege(t *testing.T) {
 	url := startConfNATS(t)
 	ctx := t.Context()
@@ -205,6 +207,7 @@ func TestNATSLeastPrivilege(t *testing.T) {
 	})
 	t.Run("minio", func(t *testing.T) { minioUnderConf(t, url, ajs) })
 	t.Run("admin", func(t *testing.T) { adminReplays(t, cfg) })
+	t.Run("admin continues", func(t *testing.T) { adminContinues(t, cfg, ajs) })
 	if v := adminViolations.all(); len(v) > 0 {
 		t.Errorf("admin denied: %q", v)
 	}
@@ -429,10 +432,12 @@ func stageDenied(t *testing.T, url string, ajs nats.JetStreamContext, c, other b
 		v.denied(t, "Publish", fmt.Sprintf("$KV.%s.forged", b))
 	}
 
-	// Acking another stage's consumer, publishing what another produces.
+	// Acking another stage's consumer, publishing what another produces,
+	// or an operator's event (only the admin continues or confirms an
+	// import).
 	ack := fmt.Sprintf("$JS.ACK.%s.%s.1.1.1.1700000000000000000.0", other.Stream, other.Name)
 	forged := works[other.Name].produces[0]
-	for _, subject := range []string{ack, forged} {
+	for _, subject := range []string{ack, forged, schemas.ImportSubject(schemas.EventContinue, "imp1"), schemas.ImportSubject(schemas.EventConfirm, "imp1")} {
 		if err := nc.Publish(subject, []byte("+ACK")); err != nil {
 			t.Fatal(err)
 		}
@@ -499,5 +504,26 @@ func adminReplays(t *testing.T, cfg config) {
 	}
 	if !strings.Contains(out.String(), "replayed: 1, failed: 0") {
 		t.Errorf("replay as admin:\n%s\nwant one replayed", out.String())
+	}
+}
+
+// adminContinues: `sluice continue` and `sluice confirm` as admin publish
+// their events into the IMPORTS stream, each on its own inbox, with
+// nothing denied.
+func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
+	imp := schemas.Import{ID: "imp-resumed", Tenant: "acme", Dataset: "clients"}
+	for _, event := range []string{schemas.EventContinue, schemas.EventConfirm} {
+		if err := publishResume(cfg, event, imp); err != nil {
+			t.Fatalf("%s as admin: %v", event, err)
+		}
+		subject := schemas.ImportSubject(event, imp.ID)
+		m, err := ajs.GetLastMsg(schemas.StreamImports, subject)
+		if err != nil {
+			t.Fatalf("%s in %s: %v", subject, schemas.StreamImports, err)
+		}
+		var ev schemas.ImportEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Type != event || ev.Import.ID != imp.ID {
+			t.Errorf("%s event: %s (%v), want type %s of %s", event, m.Data, err, event, imp.ID)
+		}
 	}
 }

@@ -62,6 +62,9 @@ var (
 		{"version", "UInt64"},
 		{"on_error", "String DEFAULT 'continue'"}, {"invite", "UInt8 DEFAULT 0"}, {"import_version", "UInt64 DEFAULT 0"},
 		{"labels", "Array(String) DEFAULT []"},
+		// resumed is the operator's event that resumed an ended import
+		// (schemas.EventContinue, EventConfirm), if one did.
+		{"resumed", "String DEFAULT ''"}, {"preview", "UInt8 DEFAULT 0"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.

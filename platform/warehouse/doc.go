@@ -2,7 +2,9 @@
 // migrations (safe at every start, on 18.16 and current releases), the audit
 // contract that load writes and notify reads (the audit tables, their column
 // lists, the outcome of a row, and how a rejection's violations are stored),
-// and the staging tables of imports that abort on error.
+// the staging tables of imports that abort on error or preview (what they
+// hold, and what of it a later upload changed), and the expiry of personal
+// data, held records included.
 //
 // It owns no dataset: the datasets' fields come from schemas, and what load
 // and notify write and read is theirs. Every table is a

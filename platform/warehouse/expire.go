@@ -20,8 +20,10 @@ const WrittenAt = "written_at"
 // Expire deletes the personal data sluice keeps for partners to fix their
 // files once it is older than ttl: the rows of import_rejections written
 // before now-ttl, and the staged records (StagedTable) of imports that have
-// ended (committed or abandoned; a failed import keeps them for its replay)
-// or that were loaded before now-ttl.
+// ended (committed or abandoned; a failed import keeps them for its replay,
+// one that requires intervention for `sluice continue`) or that were loaded
+// before now-ttl: a held import that nobody continues keeps no personal data
+// past the TTL.
 //
 // A delete is a mutation (ALTER ... DELETE): 18.16 counts it as DDL, so
 // Expire runs as the migration user, never as a stage's. ClickHouse applies
@@ -59,11 +61,12 @@ func deleteWhere(ctx context.Context, conn driver.Conn, db, table, cond string) 
 }
 
 // endedStatuses are the statuses of imports whose staged records are no
-// longer needed: every final status but failed, which a replay completes.
+// longer needed: every final status but those that may still load them
+// (schemas.HoldsStaged).
 func endedStatuses() []string {
 	var out []string
 	for _, s := range schemas.Statuses {
-		if schemas.FinalStatus(s) && s != schemas.StatusFailed {
+		if schemas.FinalStatus(s) && !schemas.HoldsStaged(s) {
 			out = append(out, s)
 		}
 	}

@@ -117,8 +117,10 @@ func TestMigrate(t *testing.T) {
 // TTL on a real ClickHouse (18.16 has no table TTL), runs Expire as the
 // migration user, and checks that exactly the expired ones are gone: old
 // rejections, the staged records of an ended import and old staged
-// records; a new rejection, and the staged records of a running import and
-// of a failed one (a replay completes it), stay.
+// records; a new rejection, and the staged records of a running import, of
+// a failed one (a replay completes it), of one that requires intervention
+// (`sluice continue` loads them) and of a preview (`sluice confirm` loads
+// them), stay, while younger than the TTL.
 func TestExpire(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -136,10 +138,13 @@ func TestExpire(t *testing.T) {
 		SELECT 'old', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['x@'], 1, now() - 2 * 86400
 		UNION ALL SELECT 'new', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['y@'], 1, now() - 3600`)
 	exec(`INSERT INTO sluice.imports (import_id, status, version)
-		SELECT 'ended', 'requires_intervention', 5 UNION ALL SELECT 'running', 'processing', 2 UNION ALL SELECT 'failed', 'failed', 8`)
+		SELECT 'ended', 'completed', 5 UNION ALL SELECT 'running', 'processing', 2 UNION ALL SELECT 'failed', 'failed', 8
+		UNION ALL SELECT 'held', 'requires_intervention', 3 UNION ALL SELECT 'preview', 'previewed', 3`)
 	exec(`INSERT INTO sluice.clients_staged (tenant, email, import_id, version, loaded_at)
 		SELECT 't', 'a@t.example', 'ended', 1, now() UNION ALL SELECT 't', 'b@t.example', 'running', 1, now()
-		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400`)
+		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400
+		UNION ALL SELECT 't', 'e@t.example', 'held', 1, now() UNION ALL SELECT 't', 'f@t.example', 'held', 1, now() - 2 * 86400
+		UNION ALL SELECT 't', 'g@t.example', 'preview', 1, now() UNION ALL SELECT 't', 'h@t.example', 'preview', 1, now() - 2 * 86400`)
 
 	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
 		t.Fatal(err)
@@ -147,7 +152,7 @@ func TestExpire(t *testing.T) {
 	ids := func(q string) []string { return strs(t, ch.Conn, q) }
 	checks := []struct{ query, want string }{
 		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
-		{"SELECT import_id FROM sluice.clients_staged ORDER BY import_id", "failed running"},
+		{"SELECT email FROM sluice.clients_staged ORDER BY email", "b@t.example c@t.example e@t.example g@t.example"},
 	}
 	// A mutation applies in the background.
 	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
@@ -162,6 +167,40 @@ func TestExpire(t *testing.T) {
 		if got := strings.Join(ids(c.query), " "); got != c.want {
 			t.Errorf("%s = %q, want %q (%v)", c.query, got, c.want, err)
 		}
+	}
+}
+
+// TestStaged counts a held import's staged records on a real ClickHouse,
+// and those a later upload wrote since: a record of the tenant with a
+// higher version, not an older one, another tenant's, nor the import's own
+// once loaded.
+func TestStaged(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO sluice.clients_staged (tenant, email, import_id, version) SELECT 't', 'a@t.example', 'held', 10
+			UNION ALL SELECT 't', 'b@t.example', 'held', 10 UNION ALL SELECT 't', 'c@t.example', 'held', 10
+			UNION ALL SELECT 't', 'd@t.example', 'other', 12`,
+		`INSERT INTO sluice.clients (tenant, email, import_id, version) SELECT 't', 'a@t.example', 'before', 5
+			UNION ALL SELECT 't', 'b@t.example', 'later', 20 UNION ALL SELECT 'u', 'c@t.example', 'elsewhere', 20
+			UNION ALL SELECT 't', 'c@t.example', 'held', 10 UNION ALL SELECT 't', 'd@t.example', 'later', 20`,
+	} {
+		if err := ch.Conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	imp := &schemas.Import{ID: "held", Tenant: "t", Version: 10}
+	staged, err := warehouse.StagedRecords(ctx, ch.Notify, "sluice", schemas.Clients, imp.ID)
+	if err != nil || staged != 3 {
+		t.Errorf("StagedRecords = %d, %v; want 3", staged, err)
+	}
+	changed, err := warehouse.StagedChanged(ctx, ch.Notify, "sluice", schemas.Clients, imp)
+	if err != nil || changed != 1 {
+		t.Errorf("StagedChanged = %d, %v; want 1 (b)", changed, err)
 	}
 }
 
