@@ -195,10 +195,10 @@ var corpus = []corpusFile{
 		status:   schemas.StatusCompletedWithErrors, format: "xlsx",
 		counts: schemas.Counts{Rows: 7, Updated: 2, Unchanged: 1, Rejected: 4},
 		rejected: map[int][]string{
-			4: {"phone:duplicate"},                                              // anna.k's number
-			5: {"password:required", "firstName:required", "lastName:required"}, // k.park is new
-			7: {"login:nothing_to_update"},                                      // ivan.petrov, nothing else
-			9: {"team:no_group"},                                                // Atlantis
+			4: {"phone:duplicate"},                         // anna.k's number
+			5: {"firstName:required", "lastName:required"}, // k.park is new
+			7: {"login:nothing_to_update"},                 // ivan.petrov, nothing else
+			9: {"team:no_group"},                           // Atlantis
 		},
 		loaded: []spot{
 			{"users", "login", "anna.k", []string{"first_name", "last_name", "status", "phone"}, "Anna | Kowalska-Nowak | blocked | +14155552671"},

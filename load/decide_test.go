@@ -151,6 +151,32 @@ func TestDecideNewRecords(t *testing.T) {
 	}
 }
 
+// TestDecideUserWithoutPassword: a new user with no password is created
+// pending (seed 001), whatever status the file gives; an existing one keeps
+// its stored password and status.
+func TestDecideUserWithoutPassword(t *testing.T) {
+	u := schemas.Users
+	status, password := u.Index("status"), u.Index("password")
+	user := func(login string) load.Record {
+		cells := make([]string, len(u.Fields))
+		cells[u.Index("login")], cells[u.Index("email")] = login, login
+		cells[u.Index("firstName")], cells[u.Index("lastName")] = "Ann", "Avery"
+		cells[u.Index("manager")], cells[u.Index("mustChangePassword")], cells[status] = "0", "0", "active"
+		return load.Record{Row: schemas.Row{N: 2, Cells: cells, Empty: 1 << password}}
+	}
+	stored := user("old@initech.example").Row.Cells
+	stored[password], stored[status] = "$argon2id$stored", "active"
+	records := []load.Record{user("new@initech.example"), user("old@initech.example")}
+	load.Decide(u, &schemas.Import{Mode: schemas.ModeCreate}, records[:1], nil, nil)
+	load.Decide(u, &schemas.Import{Mode: schemas.ModeUpdate}, records[1:], nil, map[string]load.Stored{"old@initech.example": {Hash: 1, Cells: stored}})
+	if r := records[0]; r.Outcome != warehouse.Created || r.Row.Cells[status] != schemas.UserPending || r.Row.Cells[password] != "" {
+		t.Errorf("new user without a password: %s %+v, status %q; want created pending", r.Outcome, r.Violations, r.Row.Cells[status])
+	}
+	if r := records[1]; r.Row.Cells[status] != "active" || r.Row.Cells[password] != "$argon2id$stored" {
+		t.Errorf("existing user without a password in the file: status %q, password %q; want the stored ones", r.Row.Cells[status], r.Row.Cells[password])
+	}
+}
+
 // TestDecideEachRecord checks that each record of a batch is decided on its
 // own key and row number.
 func TestDecideEachRecord(t *testing.T) {

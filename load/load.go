@@ -184,8 +184,9 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 }
 
 // newRecord readies a record to be created: it rejects it (and says so) if
-// the file left a required field empty, and gives it the default of every
-// field a new record cannot be given.
+// the file left a required field empty, gives it the default of every
+// field a new record cannot be given, and lets its dataset finish it
+// (OnCreate: a user with no password is pending).
 func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 	ctx := imp.Context()
 	ctx.Key = r.Row.Cells[ds.KeyIndex()]
@@ -197,6 +198,9 @@ func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 		if f.IgnoredOnCreate {
 			r.Row.Cells[i] = f.Canonical("", ctx)
 		}
+	}
+	if ds.OnCreate != nil {
+		ds.OnCreate(ds, r.Row.Cells)
 	}
 }
 
