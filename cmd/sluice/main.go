@@ -12,6 +12,8 @@
 //	                           the partners' MinIO keys, each confined to its tenant's prefix
 //	sluice replay [--stage s] [--import id] [--reason text] [--run <seq>,...|all] [--force]
 //	                           lists the DLQ's poison messages and dead letters; --run re-drives poison messages
+//	sluice invite accept [--password p] TOKEN
+//	                           sets the password of a user invited without one (from stdin), who becomes active
 //
 // Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
@@ -32,7 +34,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all]`
+const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | invite accept TOKEN`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
@@ -42,10 +44,15 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && (os.Args[1] == "tenant" || os.Args[1] == "replay") {
+	if len(os.Args) > 1 && (os.Args[1] == "tenant" || os.Args[1] == "replay" || os.Args[1] == "invite") {
 		run := replay
-		if os.Args[1] == "tenant" {
+		switch os.Args[1] {
+		case "tenant":
 			run = tenant
+		case "invite":
+			run = func(ctx context.Context, cfg config, args []string, out io.Writer) error {
+				return invite(ctx, cfg, args, os.Stdin, out)
+			}
 		}
 		if err := withArgs(os.Args[2:], run); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
@@ -88,7 +95,7 @@ func main() {
 	}
 }
 
-// withArgs runs a command that takes arguments (tenant, replay) with args,
+// withArgs runs a command that takes arguments (tenant, replay, invite) with args,
 // the config from the environment, printing to stdout, until it is done or
 // interrupted; asking for its help is not an error.
 func withArgs(args []string, run func(ctx context.Context, cfg config, args []string, out io.Writer) error) error {
