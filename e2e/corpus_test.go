@@ -309,6 +309,26 @@ var corpus = []corpusFile{
 			{"clients", "email", "zoe.odegaard@webform.example", []string{"first_name", "last_name", "type"}, "Zoë | Ødegaard | Partner"},
 		},
 	},
+	{
+		// Seed 001's template: first name, last name and email only. The
+		// login is the email, lower-cased; with no password, a new user is
+		// pending (invited to set one: invite_test.go).
+		path:   "users/seed-001-template-utf8-comma-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 7, Created: 3, Rejected: 4},
+		rejected: map[int][]string{
+			5: {"login:format"},                       // ada+math@...: a login has no +
+			6: {"lastName:required"},                  // a new user with no last name (load, update mode)
+			7: {"login:duplicate", "email:duplicate"}, // GRACE.HOPPER@... is row 2's
+			8: {"login:too_long"},                     // an email of 60 characters: a login has 50 at most
+		},
+		loaded: []spot{
+			{"users", "login", "grace.hopper@corpus.example", []string{"email", "first_name", "last_name", "status", "password_hash"},
+				"grace.hopper@corpus.example | Grace | Hopper | pending | "},
+			{"users", "login", "alan.turing@corpus.example", []string{"email", "status"}, "alan.turing@corpus.example | pending"},
+			{"users", "login", "zoe.odegaard@corpus.example", []string{"first_name", "last_name"}, "Zoë | Ødegaard"},
+		},
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real
