@@ -21,6 +21,15 @@
 // contact, naming the address claimed; it is sent once per import (see
 // DecideMail).
 //
+// It also owns the invitations of the users an import creates (invite.go):
+// every user when the upload asks for them, and a user created without a
+// password whatever it asks, at an address the tenant allows. Such a user
+// is pending; their invitation is a one-time link (Invitations, kept in
+// bus.InvitesBucket) by which they set a password and become active
+// (`sluice invite accept`, or the web console's /invite/<token> page), or
+// by whose lapse they become expired (seed 001's statuses): a new version
+// of their record, which notify writes.
+//
 // The decisions are a pure core (core.go): plain functions with no I/O,
 // tested without a broker, a store or a mail server. Status decides an
 // import's status once all its chunks are reported; Compose and Invitation

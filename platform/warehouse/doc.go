@@ -2,7 +2,8 @@
 // migrations (safe at every start, on 18.16 and current releases), the audit
 // contract that load writes and notify reads (the audit tables, their column
 // lists, the outcome of a row, and how a rejection's violations are stored),
-// and the staging tables of imports that abort on error.
+// the staging tables of imports that abort on error, and writing a new
+// version of a record outside any import (Revise: an invitation's user).
 //
 // It owns no dataset: the datasets' fields come from schemas, and what load
 // and notify write and read is theirs. Every table is a
