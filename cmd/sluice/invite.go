@@ -46,9 +46,12 @@ func parseInviteArgs(args []string, out io.Writer) (inviteArgs, error) {
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprintln(out, inviteUsage) }
 	fs.StringVar(&a.password, "password", "", "the new password (default: the first line of standard input)")
-	if len(args) == 0 || args[0] != "accept" {
+	switch {
+	case len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		fs.Usage()
 		return a, flag.ErrHelp
+	case args[0] != "accept":
+		return a, fmt.Errorf("invite: unknown command %q\n%s", args[0], inviteUsage)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return a, err
