@@ -33,9 +33,9 @@ type Field struct {
 	Column string
 	Kind   Kind
 	// Required fields must be present as a column (or, with From, their
-	// source's), and filled in every row
-	// that creates a record. In create mode every row does, and validate
-	// checks them; in update mode only load knows which rows do.
+	// source's), and filled in every row that creates a record. In create
+	// mode every row does, and validate checks them; in update mode only
+	// load knows which rows do.
 	Required bool
 	// MaxLen is the most characters (not bytes) a value may have; 0:
 	// MaxCell.

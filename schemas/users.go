@@ -31,9 +31,9 @@ const (
 
 // Users is the users dataset (seeds 001 and 002): login identifies the user
 // (the email when the file gives none); a new user needs an email and both
-// names; email and phone may
-// belong to one user of the tenant only; the password is hashed (argon2id)
-// before it is stored, and never travels or rests in plain text.
+// names; email and phone may belong to one user of the tenant only; the
+// password is hashed (argon2id) before it is stored, and never travels or
+// rests in plain text.
 //
 // The seeds differ on what a new user must have: seed 001's template
 // requires names and email, seed 002 marks the manager flag and the groups.
@@ -41,13 +41,13 @@ const (
 // file of seed 001's template (names and email) creates users whose login is
 // their email, pending until they set a password by the invitation notify
 // mails them (pendingWithoutPassword); the manager flag defaults to 0, and
-// a group, when given, must
-// exist. A user's group cells are its groups by type; the groups dataset's
-// memberships (group_members) are who is in a group, and a users import's
-// permission options add memberships (load/permissions.go).
+// a group, when given, must exist. A user's group cells are its groups by
+// type; the groups dataset's memberships (group_members) are who is in a
+// group, and a users import's permission options add memberships
+// (load/permissions.go).
 var Users = &Dataset{
 	Name:    "users",
-	Version: 1,
+	Version: 2, // 2: the login defaults to the email, the password is optional
 	Table:   "users",
 	Key:     "login",
 	// A users import's permission options give its users memberships.
