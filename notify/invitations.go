@@ -162,7 +162,7 @@ func (iv *Invitations) Accept(ctx context.Context, token, password string, hash 
 	case inv.State == inviteExpired:
 		return inv, ErrInviteLapsed
 	case !iv.now().Before(inv.Expires):
-		if err := iv.lapse(ctx, key, e.Revision(), inv); err != nil {
+		if _, err := iv.lapse(ctx, key, e.Revision(), inv); err != nil {
 			return inv, err
 		}
 		return inv, ErrInviteLapsed
@@ -196,12 +196,13 @@ func (iv *Invitations) Accept(ctx context.Context, token, password string, hash 
 }
 
 // ExpireLapsed makes the users of every pending invitation that has lapsed
-// expired, and the invitations too. notify runs it every minute; it is safe
-// to run it from several instances at once.
-func (iv *Invitations) ExpireLapsed(ctx context.Context) error {
+// expired, and the invitations too, and returns how many users it expired.
+// notify runs it every minute; it is safe to run it from several instances
+// at once.
+func (iv *Invitations) ExpireLapsed(ctx context.Context) (int, error) {
 	w, err := iv.kv.WatchAll(nats.IgnoreDeletes(), nats.Context(ctx))
 	if err != nil {
-		return fmt.Errorf("notify: invitations: %w", err)
+		return 0, fmt.Errorf("notify: invitations: %w", err)
 	}
 	type lapsed struct {
 		key string
@@ -219,26 +220,33 @@ func (iv *Invitations) ExpireLapsed(ctx context.Context) error {
 		}
 	}
 	if err := w.Stop(); err != nil {
-		return fmt.Errorf("notify: invitations: %w", err)
+		return 0, fmt.Errorf("notify: invitations: %w", err)
 	}
+	expired := 0
 	for _, l := range found {
-		if err := iv.lapse(ctx, l.key, l.rev, l.inv); err != nil {
-			return err
+		done, err := iv.lapse(ctx, l.key, l.rev, l.inv)
+		if err != nil {
+			return expired, err
+		}
+		if done {
+			expired++
 		}
 	}
-	return nil
+	return expired, nil
 }
 
 // lapse makes a lapsed invitation's user expired, if still pending, then
 // the invitation: in that order, so that a failure leaves it to the next
-// round. Another worker doing the same meanwhile changes nothing.
-func (iv *Invitations) lapse(ctx context.Context, key string, rev uint64, inv Invite) error {
-	if _, err := iv.users.SetStatus(ctx, inv.Tenant, inv.Login, schemas.UserPending, schemas.UserExpired, ""); err != nil {
-		return err
+// round. Another worker doing the same meanwhile changes nothing. It
+// reports whether it expired the user.
+func (iv *Invitations) lapse(ctx context.Context, key string, rev uint64, inv Invite) (bool, error) {
+	done, err := iv.users.SetStatus(ctx, inv.Tenant, inv.Login, schemas.UserPending, schemas.UserExpired, "")
+	if err != nil {
+		return false, err
 	}
-	_, err := iv.put(key, inv, inviteExpired, rev)
+	_, err = iv.put(key, inv, inviteExpired, rev)
 	if err != nil && !errors.Is(err, nats.ErrKeyExists) && !errors.Is(err, nats.ErrKeyRevisionMismatch) {
-		return fmt.Errorf("notify: invitation: %w", err)
+		return done, fmt.Errorf("notify: invitation: %w", err)
 	}
-	return nil
+	return done, nil
 }

@@ -174,8 +174,8 @@ func TestInvitations(t *testing.T) {
 	if _, err := iv.Accept(ctx, dan, "Welcome2024x", hash); !errors.Is(err, notify.ErrInviteNotPending) {
 		t.Errorf("dan's token, dan blocked: %v, want %v", err, notify.ErrInviteNotPending)
 	}
-	if err := later.ExpireLapsed(ctx); err != nil {
-		t.Fatal(err)
+	if n, err := later.ExpireLapsed(ctx); err != nil || n != 1 {
+		t.Fatalf("the sweep expired %d users (%v), want 1: bob", n, err)
 	}
 	if status, _, hashed := userState(t, ch, "bob"); status != schemas.UserExpired || !hashed {
 		t.Errorf("bob after the sweep: %s (row_hash of its cells %v), want expired", status, hashed)
@@ -193,8 +193,8 @@ func TestInvitations(t *testing.T) {
 	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM sluice.users WHERE tenant = 'acme' AND login = 'bob'").Scan(&versions); err != nil {
 		t.Fatal(err)
 	}
-	if err := later.ExpireLapsed(ctx); err != nil {
-		t.Fatal(err)
+	if n, err := later.ExpireLapsed(ctx); err != nil || n != 0 {
+		t.Fatalf("the sweep again expired %d users (%v), want none", n, err)
 	}
 	var again uint64
 	if err := ch.Conn.QueryRow(ctx, "SELECT count() FROM sluice.users WHERE tenant = 'acme' AND login = 'bob'").Scan(&again); err != nil {

@@ -260,8 +260,12 @@ func (s *Stage) watchInvitations(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := s.invites.ExpireLapsed(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.invites.ExpireLapsed(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("notify: expire lapsed invitations", "err", err)
+		}
+		if n > 0 {
+			s.logger.Info("notify: invitations lapsed: users expired", "users", n)
 		}
 		select {
 		case <-ctx.Done():

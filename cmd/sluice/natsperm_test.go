@@ -332,7 +332,7 @@ func stageUsesBus(js nats.JetStreamContext, pub message.Publisher, stage string,
 			return err
 		}
 		// Its entries are no invitations: none lapsed, no user to change.
-		if err := notify.NewInvitations(kv, nil, nil, 0, nil).ExpireLapsed(context.Background()); err != nil {
+		if _, err := notify.NewInvitations(kv, nil, nil, 0, nil).ExpireLapsed(context.Background()); err != nil {
 			return fmt.Errorf("%s: list: %w", bus.InvitesBucket, err)
 		}
 	}
