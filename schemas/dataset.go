@@ -449,6 +449,9 @@ func (f *Field) Rule() string {
 	var b strings.Builder
 	if f.Required {
 		b.WriteString("required")
+		if f.From != "" {
+			b.WriteString(" (the " + f.From + " when empty or left out)")
+		}
 	} else {
 		b.WriteString("optional")
 	}

@@ -55,7 +55,7 @@ var Users = &Dataset{
 	OnCreate: pendingWithoutPassword,
 	Fields: append([]Field{
 		{Name: "login", Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower, From: "email",
-			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case); the email when empty or left out", Example: "j.doe"},
+			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},
 		{Name: "password", Column: "password_hash", Secret: true, Parse: checkPassword,
 			Help: "the tenant's password policy; by default 8-100 characters, at least one digit and one Latin letter, no spaces; stored only as an argon2id hash; when empty, a new user is invited to set one", Example: "Welcome2024"},
 		{Name: "email", Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Unique: true,

@@ -90,6 +90,14 @@ func TestFillFrom(t *testing.T) {
 	}
 }
 
+// TestLoginRule: the template says that the login may be left out.
+func TestLoginRule(t *testing.T) {
+	f := schemas.Users.Fields[schemas.Users.Index("login")]
+	if got := f.Rule(); !strings.HasPrefix(got, "required (the email when empty or left out), at most 50 characters; ") {
+		t.Errorf("login's rule: %q", got)
+	}
+}
+
 // TestNewUserStatus: a new user with no password is pending (seed 001), one
 // with a password stays as the defaults make it.
 func TestNewUserStatus(t *testing.T) {
