@@ -33,18 +33,21 @@ func TestComposeFileLoads(t *testing.T) {
 
 	// The secret key: empty without SLUICE_SECRET_KEY (no published
 	// fallback; the stages refuse to start without one), and given, the
-	// same for the three stages that seal and open passwords, and no other.
+	// same for the three stages that seal and open passwords, and for
+	// `sluice invite`, which hashes a password as transform does; no other.
 	key := platform.NewSecretKey()
 	keyed, err := loadCompose(t, []string{"SLUICE_SECRET_KEY=" + key})
 	if err != nil {
 		t.Fatalf("load docker-compose.yml with SLUICE_SECRET_KEY: %v", err)
 	}
-	sealers := []string{"ingest", "validate", "transform"}
+	sealers := []string{"ingest", "validate", "transform", "invite"}
 	for _, p := range []struct {
 		project *types.Project
 		want    string
 	}{{project, ""}, {keyed, key}} {
-		for name, svc := range p.project.Services {
+		all := maps.Clone(p.project.Services) // the admin profile's too: invite, tenant
+		maps.Copy(all, p.project.DisabledServices)
+		for name, svc := range all {
 			v, ok := svc.Environment["SLUICE_SECRET_KEY"]
 			switch {
 			case slices.Contains(sealers, name) && (!ok || v == nil || *v != p.want):
@@ -151,6 +154,7 @@ var chClients = []chClient{
 	{"expire", "MIGRATE", "sluice_migrate", "ch-migrate", "clickhouse-migrate"},
 	{"load", "LOAD", "sluice_load", "ch-load", "clickhouse-load"},
 	{"notify", "NOTIFY", "sluice_notify", "ch-notify", "clickhouse-notify"},
+	{"invite", "NOTIFY", "sluice_notify", "ch-notify", "clickhouse-notify"},
 }
 
 // chUsersConfig is the compose overlay on deploy/clickhouse/users.d.
@@ -287,9 +291,9 @@ func testComposeClickHouseUsers(t *testing.T) {
 	subnets := []*net.IPNet{defaultNet}
 	checked := map[string]bool{}
 	for _, c := range chClients {
-		svc, err := project.GetService(c.service)
-		if err != nil {
-			t.Fatalf("service %s: %v", c.service, err)
+		svc, ok := all[c.service] // invite runs under the admin profile
+		if !ok {
+			t.Fatalf("service %s: not defined", c.service)
 		}
 		if u := svc.Environment["SLUICE_"+c.role+"_CLICKHOUSE_USER"]; u == nil || *u != c.user {
 			t.Errorf("%s SLUICE_%s_CLICKHOUSE_USER: got %s, want %s", c.service, c.role, deref(u), c.user)
@@ -436,9 +440,12 @@ func testComposeClickHouseUsers(t *testing.T) {
 					if c.role != r {
 						continue
 					}
-					svc, err := p.project.GetService(c.service)
-					if err != nil {
-						t.Fatal(err)
+					svc, ok := p.project.Services[c.service]
+					if !ok {
+						svc, ok = p.project.DisabledServices[c.service] // invite: the admin profile
+					}
+					if !ok {
+						t.Fatalf("service %s: not defined", c.service)
 					}
 					if v := svc.Environment["SLUICE_"+r+"_CLICKHOUSE_PASSWORD"]; v == nil || *v != want {
 						t.Errorf("%s SLUICE_%s_CLICKHOUSE_PASSWORD: got %s, want %q", c.service, r, deref(v), want)

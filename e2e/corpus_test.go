@@ -195,10 +195,10 @@ var corpus = []corpusFile{
 		status:   schemas.StatusCompletedWithErrors, format: "xlsx",
 		counts: schemas.Counts{Rows: 7, Updated: 2, Unchanged: 1, Rejected: 4},
 		rejected: map[int][]string{
-			4: {"phone:duplicate"},                                              // anna.k's number
-			5: {"password:required", "firstName:required", "lastName:required"}, // k.park is new
-			7: {"login:nothing_to_update"},                                      // ivan.petrov, nothing else
-			9: {"team:no_group"},                                                // Atlantis
+			4: {"phone:duplicate"},                         // anna.k's number
+			5: {"firstName:required", "lastName:required"}, // k.park is new
+			7: {"login:nothing_to_update"},                 // ivan.petrov, nothing else
+			9: {"team:no_group"},                           // Atlantis
 		},
 		loaded: []spot{
 			{"users", "login", "anna.k", []string{"first_name", "last_name", "status", "phone"}, "Anna | Kowalska-Nowak | blocked | +14155552671"},
@@ -360,8 +360,8 @@ var corpus = []corpusFile{
 		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: "\t", encoding: "utf-16le",
 		counts: schemas.Counts{Rows: 4, Updated: 2, Rejected: 2},
 		rejected: map[int][]string{
-			4: {"password:required", "email:required", "firstName:required", "lastName:required"}, // z.new is new
-			5: {"login:nothing_to_update"},                                                        // b.oconnor, nothing else
+			4: {"email:required", "firstName:required", "lastName:required"}, // z.new is new
+			5: {"login:nothing_to_update"},                                   // b.oconnor, nothing else
 		},
 		loaded: []spot{
 			{"users", "login", "m.curie", []string{"email", "phone", "first_name", "last_name", "manager", "must_change_password", "status", "group_region", "group_team"},
@@ -416,6 +416,26 @@ var corpus = []corpusFile{
 		loaded: []spot{
 			{"clients", "email", "emma.smith@contoso.example", []string{"first_name"}, "Emma"}, // would be Emily
 			{"clients", "email", "nora.preview@review.example", []string{"first_name"}, ""},    // would be created
+		},
+	},
+	{
+		// Seed 001's template: first name, last name and email only. The
+		// login is the email, lower-cased; with no password, a new user is
+		// pending (invited to set one: invite_test.go).
+		path:   "users/seed-001-template-utf8-comma-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 7, Created: 3, Rejected: 4},
+		rejected: map[int][]string{
+			5: {"login:format"},                       // ada+math@...: a login has no +
+			6: {"lastName:required"},                  // a new user with no last name (load, update mode)
+			7: {"login:duplicate", "email:duplicate"}, // GRACE.HOPPER@... is row 2's
+			8: {"login:too_long"},                     // an email of 60 characters: a login has 50 at most
+		},
+		loaded: []spot{
+			{"users", "login", "grace.hopper@corpus.example", []string{"email", "first_name", "last_name", "status", "password_hash"},
+				"grace.hopper@corpus.example | Grace | Hopper | pending | "},
+			{"users", "login", "alan.turing@corpus.example", []string{"email", "status"}, "alan.turing@corpus.example | pending"},
+			{"users", "login", "zoe.odegaard@corpus.example", []string{"first_name", "last_name"}, "Zoë | Ødegaard"},
 		},
 	},
 }

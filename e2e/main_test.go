@@ -56,7 +56,14 @@ var stack struct {
 	keys     map[string]string // the tenants' access keys
 	// tenantEnv is what `sluice tenant` runs with (tenant_test.go).
 	tenantEnv []string
+	// cmdEnv is what a command on the running stack (`sluice invite`) runs
+	// with: `sluice up`'s environment and its NATS.
+	cmdEnv []string
 }
+
+// inviteTTL is how long an invitation link lasts here: long enough to
+// accept one, short enough to see one lapse (invite_test.go).
+const inviteTTL = 30 * time.Second
 
 // tenants are the e2e tenants: tiny has a row limit of 3 and a size limit of
 // 200 bytes. Each may be mailed at its own domain (withPolicy).
@@ -173,6 +180,7 @@ func run(m *testing.M) (int, error) {
 		// seconds at most here).
 		"SLUICE_SYNC_INTERVAL=2s",
 		fmt.Sprintf("SLUICE_SYNC_GRACE=%s", syncGrace),
+		fmt.Sprintf("SLUICE_INVITE_TTL=%s", inviteTTL),
 	)
 	if err := up.Start(); err != nil {
 		return 0, err
@@ -195,6 +203,7 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("sluice up not healthy: %w", err)
 	}
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	stack.cmdEnv = append(up.Env, "SLUICE_NATS_URL="+natsURL)
 	minio, err := parts.NewMinIO(filepath.Join(dir, "minio"), natsURL, s3cfg)
 	if err != nil {
 		return 0, err

@@ -2,8 +2,10 @@
 // ledger (each object version is imported once), reading objects as streams,
 // detecting their format, checking their header and row limit, finding rows
 // whose key repeats an earlier row of the same file, and cutting the rows into
-// chunks on sluice.rows.raw.<tenant>.<dataset>; and the bucket sync, which
-// imports what no bucket event brought (sync.go).
+// chunks on sluice.rows.raw.<tenant>.<dataset>, with every cell a field
+// takes from another filled in (schemas.Field.From: a users file's login is
+// the email when it gives none), so that every stage sees the same key; and
+// the bucket sync, which imports what no bucket event brought (sync.go).
 //
 // It reads each upload's options from its metadata, over the tenant's
 // defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
@@ -373,6 +375,7 @@ func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, 
 	format, err = s.scan(gctx, ref, ds, imp.Mode, maxRows, func(row schemas.Row) error {
 		rows++
 		if row.Problem == nil {
+			layout.FillFrom(row.Cells) // the login a users file leaves out is the email
 			row.Duplicates = dups.find(row)
 		}
 		s.seal(layout, row.Cells) // whatever the row's problem: its cells travel

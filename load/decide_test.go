@@ -2,7 +2,6 @@ package load_test
 
 import (
 	"cmp"
-	"hash/fnv"
 	"reflect"
 	"testing"
 
@@ -90,7 +89,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stored map[string]load.Stored
 			if tc.stored != nil {
-				stored = map[string]load.Stored{"john@example.com": {Hash: load.RowHash(tc.stored), Cells: tc.stored}}
+				stored = map[string]load.Stored{"john@example.com": {Hash: schemas.RowHash(tc.stored), Cells: tc.stored}}
 			}
 			cells := append([]string(nil), tc.cells...)
 			records := []load.Record{{Row: schemas.Row{N: 2, Cells: cells, Empty: tc.defaulted}, Chunk: 1}}
@@ -103,7 +102,7 @@ func TestDecide(t *testing.T) {
 			if !reflect.DeepEqual(r.Row.Cells, tc.wantCells) {
 				t.Errorf("cells =\n %q\nwant\n %q", r.Row.Cells, tc.wantCells)
 			}
-			if want := load.RowHash(tc.wantCells); r.Outcome != warehouse.Rejected && r.Hash != want {
+			if want := schemas.RowHash(tc.wantCells); r.Outcome != warehouse.Rejected && r.Hash != want {
 				t.Errorf("Hash = %x, want RowHash of the decided cells %x", r.Hash, want)
 			}
 		})
@@ -152,6 +151,32 @@ func TestDecideNewRecords(t *testing.T) {
 	}
 }
 
+// TestDecideUserWithoutPassword: a new user with no password is created
+// pending (seed 001), whatever status the file gives; an existing one keeps
+// its stored password and status.
+func TestDecideUserWithoutPassword(t *testing.T) {
+	u := schemas.Users
+	status, password := u.Index("status"), u.Index("password")
+	user := func(login string) load.Record {
+		cells := make([]string, len(u.Fields))
+		cells[u.Index("login")], cells[u.Index("email")] = login, login
+		cells[u.Index("firstName")], cells[u.Index("lastName")] = "Ann", "Avery"
+		cells[u.Index("manager")], cells[u.Index("mustChangePassword")], cells[status] = "0", "0", "active"
+		return load.Record{Row: schemas.Row{N: 2, Cells: cells, Empty: 1 << password}}
+	}
+	stored := user("old@initech.example").Row.Cells
+	stored[password], stored[status] = "$argon2id$stored", "active"
+	records := []load.Record{user("new@initech.example"), user("old@initech.example")}
+	load.Decide(u, &schemas.Import{Mode: schemas.ModeCreate}, records[:1], nil, nil)
+	load.Decide(u, &schemas.Import{Mode: schemas.ModeUpdate}, records[1:], nil, map[string]load.Stored{"old@initech.example": {Hash: 1, Cells: stored}})
+	if r := records[0]; r.Outcome != warehouse.Created || r.Row.Cells[status] != schemas.UserPending || r.Row.Cells[password] != "" {
+		t.Errorf("new user without a password: %s %+v, status %q; want created pending", r.Outcome, r.Violations, r.Row.Cells[status])
+	}
+	if r := records[1]; r.Row.Cells[status] != "active" || r.Row.Cells[password] != "$argon2id$stored" {
+		t.Errorf("existing user without a password in the file: status %q, password %q; want the stored ones", r.Row.Cells[status], r.Row.Cells[password])
+	}
+}
+
 // TestDecideEachRecord checks that each record of a batch is decided on its
 // own key and row number.
 func TestDecideEachRecord(t *testing.T) {
@@ -160,9 +185,9 @@ func TestDecideEachRecord(t *testing.T) {
 	}
 	records := []load.Record{row(2, "new@example.com"), row(3, "same@example.com"), row(4, "changed@example.com"), row(5, "retried@example.com")}
 	stored := map[string]load.Stored{
-		"same@example.com":    {Hash: load.RowHash(clientCells(t, map[string]string{"email": "same@example.com"}))},
-		"changed@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "changed@example.com", "lastName": "Roe"}))},
-		"retried@example.com": {Hash: load.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
+		"same@example.com":    {Hash: schemas.RowHash(clientCells(t, map[string]string{"email": "same@example.com"}))},
+		"changed@example.com": {Hash: schemas.RowHash(clientCells(t, map[string]string{"email": "changed@example.com", "lastName": "Roe"}))},
+		"retried@example.com": {Hash: schemas.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
 	}
 	audited := map[int]load.Audit{5: {Outcome: warehouse.Updated}}
 	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, audited, stored)
@@ -170,48 +195,6 @@ func TestDecideEachRecord(t *testing.T) {
 	for i, r := range records {
 		if r.Outcome != want[i] {
 			t.Errorf("row %d (%s): Outcome = %q, want %q", r.Row.N, r.Row.Cells[schemas.Clients.KeyIndex()], r.Outcome, want[i])
-		}
-	}
-}
-
-func TestRowHash(t *testing.T) {
-	base := []string{"john@example.com", "John", "Doe", "1"}
-	cases := []struct {
-		name  string
-		a, b  []string
-		equal bool
-	}{
-		{name: "same cells", a: base, b: []string{"john@example.com", "John", "Doe", "1"}, equal: true},
-		{name: "first cell differs", a: base, b: []string{"jane@example.com", "John", "Doe", "1"}},
-		{name: "middle cell differs", a: base, b: []string{"john@example.com", "Jon", "Doe", "1"}},
-		{name: "last cell differs", a: base, b: []string{"john@example.com", "John", "Doe", "0"}},
-		{name: "case differs", a: base, b: []string{"john@example.com", "john", "Doe", "1"}},
-		{name: "cells swapped", a: base, b: []string{"john@example.com", "Doe", "John", "1"}},
-		{name: "extra empty cell", a: base, b: []string{"john@example.com", "John", "Doe", "1", ""}},
-		{name: "text shifted between cells", a: []string{"ab", "c"}, b: []string{"a", "bc"}},
-		{name: "empty cell moved", a: []string{"", "a"}, b: []string{"a", ""}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ha, hb := load.RowHash(tc.a), load.RowHash(tc.b)
-			if (ha == hb) != tc.equal {
-				t.Errorf("RowHash(%q) = %x, RowHash(%q) = %x; want equal = %v", tc.a, ha, tc.b, hb, tc.equal)
-			}
-		})
-	}
-}
-
-// TestRowHashIsFNV1a: stored hashes must never change, so RowHash must stay
-// FNV-1a over the cells, each followed by a zero byte.
-func TestRowHashIsFNV1a(t *testing.T) {
-	for _, cells := range [][]string{{}, {""}, {"a"}, {"John", "Doe", "john.doe@acme.example"}, {"é", "日本"}} {
-		h := fnv.New64a()
-		for _, c := range cells {
-			h.Write([]byte(c))
-			h.Write([]byte{0})
-		}
-		if got, want := load.RowHash(cells), h.Sum64(); got != want {
-			t.Errorf("RowHash(%q) = %x, want FNV-1a %x", cells, got, want)
 		}
 	}
 }

@@ -130,23 +130,6 @@ type Warehouse interface {
 	Write(ctx context.Context, w *Write) error
 }
 
-// RowHash identifies a record's content, to tell updated from unchanged: FNV-1a
-// over the cells, each followed by a zero byte. It is stored with the record,
-// so it must never change; it is written out here because hash/fnv would
-// copy every cell to a []byte first (load's hottest allocation).
-func RowHash(cells []string) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for _, c := range cells {
-		for i := 0; i < len(c); i++ {
-			h ^= uint64(c[i])
-			h *= prime
-		}
-		h *= prime // the zero byte: h ^= 0, then multiply
-	}
-	return h
-}
-
 // Decide sets the outcome of each record. A key with no stored record is
 // created, if the row fills every required field (in update mode validate
 // could not tell), with the default of every field a new record cannot be
@@ -189,7 +172,7 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 				}
 			}
 		}
-		r.Hash = RowHash(r.Row.Cells)
+		r.Hash = schemas.RowHash(r.Row.Cells)
 		switch {
 		case wasAudited:
 		case !exists:
@@ -203,8 +186,9 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 }
 
 // newRecord readies a record to be created: it rejects it (and says so) if
-// the file left a required field empty, and gives it the default of every
-// field a new record cannot be given.
+// the file left a required field empty, gives it the default of every
+// field a new record cannot be given, and lets its dataset finish it
+// (OnCreate: a user with no password is pending).
 func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 	ctx := imp.Context()
 	ctx.Key = r.Row.Cells[ds.KeyIndex()]
@@ -216,6 +200,9 @@ func newRecord(ds *schemas.Dataset, imp *schemas.Import, r *Record) {
 		if f.IgnoredOnCreate {
 			r.Row.Cells[i] = f.Canonical("", ctx)
 		}
+	}
+	if ds.OnCreate != nil {
+		ds.OnCreate(ds, r.Row.Cells)
 	}
 }
 
@@ -552,7 +539,7 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 		}
 		seen[g] = true
 		cells := []string{g}
-		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: RowHash(cells), Outcome: warehouse.Created})
+		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: schemas.RowHash(cells), Outcome: warehouse.Created})
 	}
 	return out
 }

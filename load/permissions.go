@@ -100,7 +100,7 @@ func (p *permissions) memberships(records []Record) []Record {
 		}
 		for _, g := range p.groups {
 			cells := schemas.Membership(g, r.Row.Cells[email]) // the email is canonical: lower case
-			out = append(out, Record{Row: schemas.Row{N: r.Row.N, Cells: cells}, Chunk: r.Chunk, Hash: RowHash(cells), Outcome: warehouse.Created})
+			out = append(out, Record{Row: schemas.Row{N: r.Row.N, Cells: cells}, Chunk: r.Chunk, Hash: schemas.RowHash(cells), Outcome: warehouse.Created})
 		}
 	}
 	return out

@@ -31,7 +31,7 @@ func TestWriteLandsEveryRowOnce(t *testing.T) {
 			continue
 		}
 		cells := []string{"", "Ann", "", fmt.Sprintf("ann%d@acme.example", n), "", "", "1", "Personal", "2024-01-01 00:00:00"}
-		w.Records = append(w.Records, load.Record{Row: schemas.Row{N: n, Cells: cells}, Chunk: chunk, Hash: load.RowHash(cells), Outcome: warehouse.Created})
+		w.Records = append(w.Records, load.Record{Row: schemas.Row{N: n, Cells: cells}, Chunk: chunk, Hash: schemas.RowHash(cells), Outcome: warehouse.Created})
 		w.Rows = append(w.Rows, load.RowOutcome{N: n, Chunk: chunk, Outcome: warehouse.Created})
 	}
 	for chunk := 1; chunk <= (loaded+rejected)/1000; chunk++ {

@@ -55,7 +55,7 @@ func (c *ClickHouse) Changed(ctx context.Context, ds *schemas.Dataset, imp *sche
 // Created implements Store: the users whose latest record the import wrote,
 // and that had none before it.
 func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error) {
-	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT login, email, first_name FROM %[1]s.%[2]s FINAL
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT login, email, first_name, status FROM %[1]s.%[2]s FINAL
 		WHERE tenant = ? AND import_id = ? AND login NOT IN (SELECT login FROM %[1]s.%[2]s WHERE tenant = ? AND version < ?)
 		ORDER BY login`, c.Database, ds.Table), imp.Tenant, imp.ID, imp.Tenant, imp.Version)
 	if err != nil {
@@ -65,12 +65,32 @@ func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *sche
 	var out []Invitee
 	for rows.Next() {
 		var u Invitee
-		if err := rows.Scan(&u.Login, &u.Email, &u.FirstName); err != nil {
+		if err := rows.Scan(&u.Login, &u.Email, &u.FirstName, &u.Status); err != nil {
 			return nil, platform.Errorf(platform.PartClickHouse, "notify: created %s: %w", imp.ID, err)
 		}
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// SetStatus implements Users: a new version of the user's record
+// (warehouse.Revise).
+func (c *ClickHouse) SetStatus(ctx context.Context, tenant, login, from, to, passwordHash string) (bool, error) {
+	status, password := schemas.Users.Index("status"), schemas.Users.Index("password")
+	done, err := warehouse.Revise(ctx, c.Conn, c.Database, schemas.Users, tenant, login, func(cells []string) bool {
+		if cells[status] != from {
+			return false
+		}
+		cells[status] = to
+		if passwordHash != "" {
+			cells[password] = passwordHash
+		}
+		return true
+	})
+	if err != nil {
+		return false, platform.Errorf(platform.PartClickHouse, "notify: user %s: %w", to, err)
+	}
+	return done, nil
 }
 
 // CancelledRows implements Store.

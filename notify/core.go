@@ -251,15 +251,57 @@ func mailKey(rec ImportRecord) string {
 	return rec.ID
 }
 
-// Invitation writes the invitation of a user an import created.
-func Invitation(rec ImportRecord, u Invitee) Mail {
+// InviteLink is how a user created without a password sets one: the
+// web console's page for the token (Console + "/invite/" + Token), or the
+// command, until Expires.
+type InviteLink struct {
+	Console, Token string
+	Expires        time.Time
+}
+
+// URL is the link's address.
+func (l InviteLink) URL() string { return strings.TrimRight(l.Console, "/") + "/invite/" + l.Token }
+
+// Invitation writes the invitation of a user an import created: with link,
+// to set a password (the user has none yet); without, to sign in with the
+// password their administrator gave them.
+func Invitation(rec ImportRecord, u Invitee, link *InviteLink) Mail {
 	name := schemas.Plain(cmp.Or(u.FirstName, u.Login), maxNameInMail)
-	return Mail{
-		To:      u.Email,
-		Subject: fmt.Sprintf("[sluice] You are invited to %s", rec.Tenant),
-		Body: fmt.Sprintf("Hello %s,\n\nAn account was created for you at %s. Your login is %s.\n"+
-			"Sign in with the password your administrator gave you; you may be asked to change it.\n", name, rec.Tenant, schemas.Plain(u.Login, maxNameInMail)),
+	body := fmt.Sprintf("Hello %s,\n\nAn account was created for you at %s. Your login is %s.\n", name, rec.Tenant, schemas.Plain(u.Login, maxNameInMail))
+	if link == nil {
+		body += "Sign in with the password your administrator gave you; you may be asked to change it.\n"
+	} else {
+		body += fmt.Sprintf("Set your password to sign in. Either open this link:\n\n  %s\n\n"+
+			"or run this command, which asks for the password:\n\n  sluice invite accept %s\n\n"+
+			"Either works once, until %s.\n", link.URL(), link.Token, link.Expires.UTC().Format("2006-01-02 15:04 UTC"))
 	}
+	return Mail{To: u.Email, Subject: fmt.Sprintf("[sluice] You are invited to %s", rec.Tenant), Body: body}
+}
+
+// maxNotInvitedListed bounds the logins NotInvited names.
+const maxNotInvitedListed = 20
+
+// NotInvited says, for the summary of an import, which new users who needed
+// an invitation did not get one: the tenant does not let sluice mail their
+// address. "" when there are none.
+func NotInvited(users []Invitee) string {
+	if len(users) == 0 {
+		return ""
+	}
+	var logins []string
+	for _, u := range users[:min(len(users), maxNotInvitedListed)] {
+		logins = append(logins, schemas.Plain(u.Login, maxNameInMail))
+	}
+	more := ""
+	if n := len(users) - len(logins); n > 0 {
+		more = fmt.Sprintf(" and %d more", n)
+	}
+	what := fmt.Sprintf("%d new users were not invited: your company does not let sluice mail their addresses", len(users))
+	if len(users) == 1 {
+		what = "1 new user was not invited: your company does not let sluice mail the address"
+	}
+	return fmt.Sprintf("\n%s (%s%s).\nA user without a password stays pending until they have one: "+
+		"upload them again with a password and status active.\n", what, strings.Join(logins, ", "), more)
 }
 
 // Recipient is who is told of an import (To), and the uploader it was meant

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -277,20 +278,50 @@ func TestInvitation(t *testing.T) {
 	cases := []struct {
 		name string
 		user Invitee
+		link *InviteLink
 		want Mail
 	}{
 		{name: "first name", user: Invitee{Login: "jdoe", Email: "john@acme.example", FirstName: "John"},
 			want: Mail{To: "john@acme.example", Subject: "[sluice] You are invited to acme", Body: body("John", "jdoe")}},
 		{name: "no first name: the login", user: Invitee{Login: "jdoe", Email: "john@acme.example"},
 			want: Mail{To: "john@acme.example", Subject: "[sluice] You are invited to acme", Body: body("jdoe", "jdoe")}},
+		{name: "no password: a link and the command", user: Invitee{Login: "ann@acme.example", Email: "ann@acme.example", FirstName: "Ann", Status: "pending"},
+			link: &InviteLink{Console: "https://console.acme.example/", Token: "tok_EN-1", Expires: time.Date(2026, 12, 6, 17, 30, 59, 0, time.UTC)},
+			want: Mail{To: "ann@acme.example", Subject: "[sluice] You are invited to acme",
+				Body: "Hello Ann,\n\nAn account was created for you at acme. Your login is ann@acme.example.\n" +
+					"Set your password to sign in. Either open this link:\n\n  https://console.acme.example/invite/tok_EN-1\n\n" +
+					"or run this command, which asks for the password:\n\n  sluice invite accept tok_EN-1\n\n" +
+					"Either works once, until 2026-12-06 17:30 UTC.\n"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Invitation(rec, tc.user)
+			got := Invitation(rec, tc.user, tc.link)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Invitation(%+v) =\n %+v\nwant\n %+v", tc.user, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestNotInvited(t *testing.T) {
+	if got := NotInvited(nil); got != "" {
+		t.Errorf("NotInvited(nil) = %q, want none", got)
+	}
+	got := NotInvited([]Invitee{{Login: "olga@elsewhere.example"}, {Login: "pat@elsewhere.example"}})
+	want := "\n2 new users were not invited: your company does not let sluice mail their addresses (olga@elsewhere.example, pat@elsewhere.example).\n" +
+		"A user without a password stays pending until they have one: upload them again with a password and status active.\n"
+	if got != want {
+		t.Errorf("NotInvited =\n%q\nwant\n%q", got, want)
+	}
+	if got := NotInvited([]Invitee{{Login: "olga"}}); !strings.HasPrefix(got, "\n1 new user was not invited: your company does not let sluice mail the address (olga).\n") {
+		t.Errorf("NotInvited of one = %q", got)
+	}
+	many := make([]Invitee, maxNotInvitedListed+3)
+	for i := range many {
+		many[i].Login = fmt.Sprintf("u%d", i)
+	}
+	if got := NotInvited(many); !strings.Contains(got, ", u19 and 3 more).") || strings.Contains(got, "u20") {
+		t.Errorf("NotInvited of %d users = %q, want %d named and 3 more", len(many), got, maxNotInvitedListed)
 	}
 }
 

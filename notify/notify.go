@@ -38,6 +38,15 @@
 // contact, naming the address claimed; it is sent once per import (see
 // DecideMail).
 //
+// It also owns the invitations of the users an import creates (invite.go):
+// every user when the upload asks for them, and a user created without a
+// password whatever it asks, at an address the tenant allows. Such a user
+// is pending; their invitation is a one-time link (Invitations, kept in
+// bus.InvitesBucket) by which they set a password and become active
+// (`sluice invite accept`, or the web console's /invite/<token> page), or
+// by whose lapse they become expired (seed 001's statuses): a new version
+// of their record, which notify writes.
+//
 // The decisions are a pure core (core.go): plain functions with no I/O,
 // tested without a broker, a store or a mail server. Status decides an
 // import's status once all its chunks are reported; Compose and Invitation
@@ -116,6 +125,8 @@ type Store interface {
 	Stalled(ctx context.Context, after time.Duration) ([]Stalled, error)
 	// Created lists the users the import created.
 	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
+	// Users: invitations change their users' status.
+	Users
 }
 
 // Mailer sends an email.
@@ -134,12 +145,20 @@ type Config struct {
 	// StallAfter is how long an import may go without progress before it
 	// counts as stalled (sluice_notify_stalled_imports).
 	StallAfter time.Duration
+	// InviteTTL is how long an invitation to set a password may be used
+	// (DefaultInviteTTL when 0); ConsoleURL is where its link leads: the
+	// web console's /invite/<token> page (DefaultConsoleURL when "").
+	InviteTTL  time.Duration
+	ConsoleURL string
 }
+
+// DefaultConsoleURL is the web console's address when none is set.
+const DefaultConsoleURL = "http://127.0.0.1:8080"
 
 // Validate reports a configuration the stage cannot run with.
 func (c Config) Validate() error {
-	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 || c.StallAfter < 0 {
-		return errors.New("notify: MaxReportRows, Concurrency, MaxDeliver, Horizon and StallAfter must not be negative")
+	if c.MaxReportRows < 0 || c.Concurrency < 0 || c.MaxDeliver < 0 || c.Horizon < 0 || c.StallAfter < 0 || c.InviteTTL < 0 {
+		return errors.New("notify: MaxReportRows, Concurrency, MaxDeliver, Horizon, StallAfter and InviteTTL must not be negative")
 	}
 	return nil
 }
@@ -152,6 +171,7 @@ type Stage struct {
 	mailer  Mailer
 	tenants platform.TenantSource
 	mailed  nats.KeyValue
+	invites *Invitations
 	metrics *platform.Metrics
 	logger  *slog.Logger
 	running runningImports
@@ -203,6 +223,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if cfg.StallAfter == 0 {
 		cfg.StallAfter = 15 * time.Minute
 	}
+	cfg.ConsoleURL = cmp.Or(cfg.ConsoleURL, DefaultConsoleURL)
 	js, err := nc.JetStream()
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
@@ -211,7 +232,12 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger}
+	invites, err := js.KeyValue(bus.InvitesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger,
+		invites: NewInvitations(invites, store, tenants, cfg.InviteTTL, nil)}
 	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
@@ -241,14 +267,37 @@ type Stalled struct {
 	Imports         int
 }
 
-// Run follows imports until ctx ends, and counts the stalled ones every
-// minute.
+// Run follows imports until ctx ends, counts the stalled ones every
+// minute, and makes the users whose invitation lapsed expired.
 func (s *Stage) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { defer close(done); s.watchStalled(ctx, time.Minute) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.watchStalled(ctx, time.Minute) })
+	wg.Go(func() { s.watchInvitations(ctx, time.Minute) })
 	err := s.Runner.Run(ctx)
-	<-done
+	wg.Wait()
 	return err
+}
+
+// watchInvitations expires the lapsed invitations (ExpireLapsed) every
+// interval until ctx ends. A failed round is logged and tried again at the
+// next.
+func (s *Stage) watchInvitations(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.invites.ExpireLapsed(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("notify: expire lapsed invitations", "err", err)
+		}
+		if n > 0 {
+			s.logger.Info("notify: invitations lapsed: users expired", "users", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // watchStalled sets sluice_notify_stalled_imports every interval until ctx
@@ -640,7 +689,8 @@ func reasonOf(rec ImportRecord) *schemas.Violation {
 }
 
 // mail sends the Compose mail of an ended import to its Recipient, with the
-// error report read from the store when HasReport.
+// error report read from the store when HasReport, and the new users who
+// needed an invitation but are not invited (NotInvited).
 func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 	to := RecipientOf(rec.Import, s.tenants.Current()[rec.Tenant])
 	if to.To == "" {
@@ -654,7 +704,13 @@ func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 			return err
 		}
 	}
-	return s.mailer.Send(ctx, to.Address(Compose(rec, report, s.cfg.MaxReportRows)))
+	m := to.Address(Compose(rec, report, s.cfg.MaxReportRows))
+	_, refused, err := s.invitees(ctx, rec)
+	if err != nil {
+		return err
+	}
+	m.Body += NotInvited(refused)
+	return s.mailer.Send(ctx, m)
 }
 
 // report writes the error report of an import: its first MaxReportRows

@@ -38,10 +38,10 @@ type Field struct {
 	// Column is the ClickHouse column the field is loaded into.
 	Column string
 	Kind   Kind
-	// Required fields must be present as a column (in update mode, only the
-	// key: see Match), and filled in every row that creates a record. In
-	// create mode every row does, and validate checks them; in update mode
-	// only load knows which rows do.
+	// Required fields must be present as a column (or, with From, their
+	// source's; in update mode, only the key: see Match), and filled in
+	// every row that creates a record. In create mode every row does, and
+	// validate checks them; in update mode only load knows which rows do.
 	Required bool
 	// MaxLen is the most characters (not bytes) a value may have; 0:
 	// MaxCell.
@@ -80,6 +80,12 @@ type Field struct {
 	// IgnoredOnCreate: a new record takes the field's default whatever the file
 	// says (seed 002: a status given when a user is created is ignored).
 	IgnoredOnCreate bool
+	// From names the field whose cell an empty cell of this one takes
+	// (seed 001: the login is the email); the file may then leave the
+	// column out. Ingest fills the cells as it reads each row (FillFrom),
+	// so finding repeated keys, the rules, canonical forms and load all
+	// see the same value, and a redelivered chunk carries it.
+	From string
 	// Help says what the field holds and which values it takes, for the
 	// template partners download; Example is a value that passes.
 	Help    string
@@ -139,6 +145,10 @@ type Dataset struct {
 	// Also are datasets whose records an import of this one may write
 	// besides its own (a users import's memberships, a membership's group).
 	Also []*Dataset
+	// OnCreate, if set, finishes the canonical cells of a record load is
+	// about to create, after the defaults (a user with no password is
+	// pending).
+	OnCreate func(d *Dataset, cells []string)
 }
 
 // Writes lists the datasets an import of d may write records of: its
@@ -208,6 +218,16 @@ func (d *Dataset) Index(name string) int {
 
 // KeyIndex is the position of the key field.
 func (d *Dataset) KeyIndex() int { return d.Index(d.Key) }
+
+// FillFrom gives every empty cell of a field with From its source's cell,
+// trimmed.
+func (d *Dataset) FillFrom(cells []string) {
+	for i := range d.Fields {
+		if from := d.Fields[i].From; from != "" && strings.TrimSpace(cells[i]) == "" {
+			cells[i] = strings.TrimSpace(cells[d.Index(from)])
+		}
+	}
+}
 
 // CanonicalKey returns the key of a row of raw cells as it will be stored, so
 // that "A@x.com" and " a@x.com" are the same record.
@@ -459,7 +479,9 @@ func (d *Dataset) mapHeader(header []string, mode, expected string) (Header, *Vi
 	partial := mode == ModeUpdate && d.Pivot == nil
 	var missing []string
 	for i, f := range d.Fields {
-		if _, seen := first[i]; f.Required && !seen && (!partial || i == d.KeyIndex()) {
+		_, seen := first[i]
+		_, fromSeen := first[d.Index(f.From)]
+		if f.Required && !seen && !(f.From != "" && fromSeen) && (!partial || i == d.KeyIndex()) {
 			missing = append(missing, f.Name)
 		}
 	}
@@ -476,6 +498,9 @@ func (f *Field) Rule() string {
 	var b strings.Builder
 	if f.Required {
 		b.WriteString("required")
+		if f.From != "" {
+			b.WriteString(" (the " + f.From + " when empty or left out)")
+		}
 	} else {
 		b.WriteString("optional")
 	}

@@ -150,7 +150,7 @@ func TestPartialHeaders(t *testing.T) {
 	}{
 		{name: "users update", ds: schemas.Users, header: []string{"login", "phone"}, mode: schemas.ModeUpdate},
 		{name: "users create", ds: schemas.Users, header: []string{"login", "phone"}, mode: schemas.ModeCreate, missing: "email"},
-		{name: "users update without the key", ds: schemas.Users, header: []string{"email", "phone"}, mode: schemas.ModeUpdate, missing: "login"},
+		{name: "users update without the key", ds: schemas.Users, header: []string{"firstName", "phone"}, mode: schemas.ModeUpdate, missing: "login"},
 		{name: "clients update", ds: schemas.Clients, header: []string{"email", "type"}, mode: schemas.ModeUpdate},
 		{name: "accounts update", ds: schemas.Accounts, header: []string{"Почта", "Фамилия"}, mode: schemas.ModeUpdate},
 		{name: "accounts create", ds: schemas.Accounts, header: []string{"email", "lastName"}, mode: schemas.ModeCreate, missing: "firstName"},

@@ -20,30 +20,44 @@ var UserStatuses = []string{"active", "pending", "expired", "blocked", "disabled
 
 var userStatusFormat, userStatusNormalize = OneOf(UserStatuses...)
 
-// Users is the users dataset (seeds 001 and 002): login identifies the user;
-// a new user needs a password, an email and both names; email and phone may
-// belong to one user of the tenant only; the password is hashed (argon2id)
-// before it is stored, and never travels or rests in plain text.
+// The statuses of seed 001 that sluice gives: a user created with a
+// password is active; one created without is pending until they set one by
+// their invitation (notify), and expired when it lapses first.
+const (
+	UserActive  = "active"
+	UserPending = "pending"
+	UserExpired = "expired"
+)
+
+// Users is the users dataset (seeds 001 and 002): login identifies the user
+// (the email when the file gives none); a new user needs an email and both
+// names; email and phone may belong to one user of the tenant only; the
+// password is hashed (argon2id) before it is stored, and never travels or
+// rests in plain text.
 //
 // The seeds differ on what a new user must have: seed 001's template
 // requires names and email, seed 002 marks the manager flag and the groups.
-// sluice requires what both need to reach a user (login, password, email,
-// names); the manager flag defaults to 0, and a group, when given, must
-// exist. A user's group cells are its groups by type; the groups dataset's
-// memberships (group_members) are who is in a group, and a users import's
-// permission options add memberships (load/permissions.go).
+// sluice requires what both need to reach a user (login, email, names): a
+// file of seed 001's template (names and email) creates users whose login is
+// their email, pending until they set a password by the invitation notify
+// mails them (pendingWithoutPassword); the manager flag defaults to 0, and
+// a group, when given, must exist. A user's group cells are its groups by
+// type; the groups dataset's memberships (group_members) are who is in a
+// group, and a users import's permission options add memberships
+// (load/permissions.go).
 var Users = &Dataset{
 	Name:    "users",
-	Version: 1,
+	Version: 2, // 2: the login defaults to the email, the password is optional
 	Table:   "users",
 	Key:     "login",
 	// A users import's permission options give its users memberships.
-	Also: []*Dataset{Memberships},
+	Also:     []*Dataset{Memberships},
+	OnCreate: pendingWithoutPassword,
 	Fields: append([]Field{
-		{Name: "login", Labels: []string{"Username", "User name", "Логин", "Имя пользователя"}, Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower,
+		{Name: "login", Labels: []string{"Username", "User name", "Логин", "Имя пользователя"}, Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower, From: "email",
 			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},
-		{Name: "password", Labels: []string{"Пароль"}, Column: "password_hash", Required: true, Secret: true, Parse: checkPassword,
-			Help: "the tenant's password policy; by default 8-100 characters, at least one digit and one Latin letter, no spaces; stored only as an argon2id hash", Example: "Welcome2024"},
+		{Name: "password", Labels: []string{"Пароль"}, Column: "password_hash", Secret: true, Parse: checkPassword,
+			Help: "the tenant's password policy; by default 8-100 characters, at least one digit and one Latin letter, no spaces; stored only as an argon2id hash; when empty, a new user is invited to set one", Example: "Welcome2024"},
 		{Name: "email", Labels: emailLabels, Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Unique: true,
 			Help: "of the form A@B.C, where invitations are sent; no other user may have it", Example: "john.doe@example.com"},
 		{Name: "phone", Labels: []string{"Phone number", "Telephone", "Mobile", "Mobile phone", "Телефон", "Номер телефона", "Мобильный телефон"}, Column: "phone", MaxLen: 30, Parse: parsePhone, Unique: true,
@@ -60,7 +74,7 @@ var Users = &Dataset{
 			Help:    "1 to make the user change the password at the next login, 0 (the default) not to", Example: "1"},
 		{Name: "status", Labels: []string{"User status", "Статус"}, Column: "status", Format: userStatusFormat, Normalize: userStatusNormalize, IgnoredOnCreate: true,
 			Default: func(Context) string { return "active" },
-			Help:    "active, pending, expired, blocked or disabled; changes an existing user only: a new user is active", Example: "active"},
+			Help:    "active, pending, expired, blocked or disabled; changes an existing user only: a new user is active, or pending without a password", Example: "active"},
 	}, userGroupFields()...),
 }
 
@@ -76,6 +90,13 @@ var (
 	firstNameLabels = []string{"Given name", "Имя"}
 	lastNameLabels  = []string{"Surname", "Family name", "Фамилия"}
 )
+// pendingWithoutPassword makes a new user with no password pending (seed
+// 001): they set one by their invitation.
+func pendingWithoutPassword(d *Dataset, cells []string) {
+	if cells[d.Index("password")] == "" {
+		cells[d.Index("status")] = UserPending
+	}
+}
 
 // groupExamples are the template's example groups, by type.
 var groupExamples = map[string]string{"region": "North-West", "city": "Saint Petersburg", "role": "Employee",

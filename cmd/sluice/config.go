@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/load"
@@ -37,6 +39,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	stages, stagesErr := loadStageConfigs(getenv, base.S3.Bucket)
 	if err := errors.Join(baseErr, stagesErr); err != nil {
 		return config{}, err
+	}
+	// The invitations bucket keeps its entries the personal data TTL: a
+	// link must lapse, and its user be expired, before its entry goes.
+	if invite := cmp.Or(stages.notify.InviteTTL, notify.DefaultInviteTTL); invite >= base.PersonalDataTTL {
+		return config{}, fmt.Errorf("SLUICE_INVITE_TTL (%v) must be shorter than SLUICE_PERSONAL_DATA_TTL (%v)", invite, base.PersonalDataTTL)
 	}
 	return config{Config: base, stages: stages}, nil
 }
@@ -86,6 +93,8 @@ func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, 
 			MaxDeliver:    env.Int("SLUICE_NOTIFY_MAX_DELIVER"),
 			Horizon:       env.Duration("SLUICE_NOTIFY_HORIZON"),
 			StallAfter:    env.Duration("SLUICE_NOTIFY_STALL_AFTER"),
+			InviteTTL:     env.Duration("SLUICE_INVITE_TTL"),
+			ConsoleURL:    env.String("SLUICE_CONSOLE_URL"),
 		},
 	}
 	if err := env.Err(); err != nil {

@@ -42,6 +42,7 @@ var stageVariables = []struct {
 	{"SLUICE_NOTIFY_MAX_DELIVER", "15", func(s *stageConfigs) { s.notify.MaxDeliver = 15 }},
 	{"SLUICE_NOTIFY_HORIZON", "6h", func(s *stageConfigs) { s.notify.Horizon = 6 * time.Hour }},
 	{"SLUICE_NOTIFY_STALL_AFTER", "20m", func(s *stageConfigs) { s.notify.StallAfter = 20 * time.Minute }},
+	{"SLUICE_INVITE_TTL", "48h", func(s *stageConfigs) { s.notify.InviteTTL = 48 * time.Hour }},
 }
 
 func TestLoadStageConfigs(t *testing.T) {
@@ -100,6 +101,16 @@ func TestLoadConfig(t *testing.T) {
 			}},
 		{name: "a bad platform and a bad stage variable", env: map[string]string{"SLUICE_NATS_PORT": "x", "SLUICE_LOAD_MAX_WAIT": "-1s"},
 			errNames: []string{"SLUICE_NATS_PORT", "SLUICE_LOAD_MAX_WAIT"}},
+		{name: "the console's address for invitation links", env: map[string]string{"SLUICE_CONSOLE_URL": "https://console.acme.example"},
+			check: func(t *testing.T, cfg config) {
+				if cfg.stages.notify.ConsoleURL != "https://console.acme.example" {
+					t.Errorf("console URL %q, want https://console.acme.example", cfg.stages.notify.ConsoleURL)
+				}
+			}},
+		{name: "invitations outlive the personal data TTL", env: map[string]string{"SLUICE_INVITE_TTL": "240h", "SLUICE_PERSONAL_DATA_TTL": "72h"},
+			errNames: []string{"SLUICE_INVITE_TTL", "SLUICE_PERSONAL_DATA_TTL"}},
+		{name: "the default invitation TTL outlives the personal data TTL", env: map[string]string{"SLUICE_PERSONAL_DATA_TTL": "72h"},
+			errNames: []string{"SLUICE_INVITE_TTL", "SLUICE_PERSONAL_DATA_TTL"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,8 @@
 //	                           lists the DLQ's poison messages and dead letters; --run re-drives poison messages
 //	sluice continue IMPORT_ID  loads the good rows an import that requires intervention held back
 //	sluice confirm IMPORT_ID   imports a previewed import as its preview decided it
+//	sluice invite accept [--password p] TOKEN
+//	                           sets the password of a user invited without one (from stdin), who becomes active
 //
 // Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
@@ -34,7 +36,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | continue IMPORT_ID | confirm IMPORT_ID`
+const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | continue IMPORT_ID | confirm IMPORT_ID | invite accept TOKEN`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
@@ -44,13 +46,17 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && slices.Contains([]string{"tenant", "replay", schemas.EventContinue, schemas.EventConfirm}, os.Args[1]) {
+	if len(os.Args) > 1 && slices.Contains([]string{"tenant", "replay", schemas.EventContinue, schemas.EventConfirm, "invite"}, os.Args[1]) {
 		run := replay
 		switch os.Args[1] {
 		case "tenant":
 			run = tenant
 		case schemas.EventContinue, schemas.EventConfirm:
 			run = resume(os.Args[1])
+		case "invite":
+			run = func(ctx context.Context, cfg config, args []string, out io.Writer) error {
+				return invite(ctx, cfg, args, os.Stdin, out)
+			}
 		}
 		if err := withArgs(os.Args[2:], run); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
@@ -94,7 +100,7 @@ func main() {
 }
 
 // withArgs runs a command that takes arguments (tenant, replay, continue,
-// confirm) with args,
+// confirm, invite) with args,
 // the config from the environment, printing to stdout, until it is done or
 // interrupted; asking for its help is not an error.
 func withArgs(args []string, run func(ctx context.Context, cfg config, args []string, out io.Writer) error) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicehq/sluice/notify"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/parts"
@@ -113,6 +114,10 @@ type stageWork struct {
 	produces []string // what it publishes
 	kv       []string // the KV buckets it writes and reads
 	kvRead   []string // the KV buckets it only reads
+	// invitations: it lists the invitations for those that lapsed
+	// (notify.Invitations.ExpireLapsed), through a consumer of its own on
+	// their bucket's stream.
+	invitations bool
 }
 
 var works = map[string]stageWork{
@@ -139,13 +144,14 @@ var works = map[string]stageWork{
 		kvRead: []string{bus.CancelledBucket},
 	},
 	schemas.StageNotify: {
-		input:    schemas.ImportSubject(schemas.EventIngested, "imp-notify"),
-		produces: []string{schemas.ImportSubject(schemas.EventCompleted, "imp1"), schemas.PoisonSubject(schemas.StageNotify)},
-		kv:       []string{bus.MailedBucket},
+		input:       schemas.ImportSubject(schemas.EventIngested, "imp-notify"),
+		produces:    []string{schemas.ImportSubject(schemas.EventCompleted, "imp1"), schemas.PoisonSubject(schemas.StageNotify)},
+		kv:          []string{bus.MailedBucket, bus.InvitesBucket},
+		invitations: true,
 	},
 }
 
-var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, bus.NaksBucket}
+var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, bus.NaksBucket, bus.InvitesBucket}
 
 // TestNATSLeastPrivilege runs nats-server from deploy/nats.conf and the real
 // migrate as admin; then, for every stage, its real runner binds its
@@ -321,6 +327,16 @@ func stageUsesBus(js nats.JetStreamContext, pub message.Publisher, stage string,
 		}
 		if e, err := kv.Get("secret"); err != nil || string(e.Value()) != "not yours" {
 			return fmt.Errorf("%s: read: %v", b, err)
+		}
+	}
+	if w.invitations {
+		kv, err := js.KeyValue(bus.InvitesBucket)
+		if err != nil {
+			return err
+		}
+		// Its entries are no invitations: none lapsed, no user to change.
+		if _, err := notify.NewInvitations(kv, nil, nil, 0, nil).ExpireLapsed(context.Background()); err != nil {
+			return fmt.Errorf("%s: list: %w", bus.InvitesBucket, err)
 		}
 	}
 	return nil

@@ -40,6 +40,8 @@ GRANT CREATE TEMPORARY TABLE ON *.* TO sluice_load;
 -- notify: the imports' status; it reads the chunks' reports and the
 -- rejections for the email, and copies the staged records of an import
 -- that aborts on error into the datasets' tables once every row is good.
+-- An invitation accepted or lapsed is a new version of its user's record
+-- (`sluice invite accept` runs as notify): SELECT and INSERT on users.
 CREATE USER IF NOT EXISTS sluice_notify HOST IP '127.0.0.1', IP '::1', IP '172.30.57.0/24';
 GRANT SELECT, INSERT ON sluice.imports TO sluice_notify;
 GRANT SELECT ON sluice.import_chunks TO sluice_notify;

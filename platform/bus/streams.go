@@ -36,6 +36,13 @@ const NaksBucket = "sluice_naks"
 // key deleted from the bucket, holding when (see Cancellations).
 const CancelledBucket = "sluice_cancelled"
 
+// InvitesBucket is the KV bucket of the invitations by which users created
+// without a password set one (notify): one key per invitation, the SHA-256
+// of its token (the token itself is only in the mail), holding whose it is,
+// when it lapses and whether it was used. It holds personal data (a login),
+// so its entries live the personal data TTL.
+const InvitesBucket = "sluice_invites"
+
 // StartNATS starts an embedded NATS server with JetStream. port -1 picks a
 // free port (tests); storeDir keeps the streams across restarts.
 func StartNATS(port int, storeDir string) (*server.Server, error) {
@@ -113,6 +120,7 @@ func EnsureStreams(js nats.JetStreamContext, replicas int, personalDataTTL time.
 	}
 	for _, kv := range []nats.KeyValueConfig{
 		{Bucket: ClaimsBucket}, {Bucket: MailedBucket}, {Bucket: CancelledBucket}, {Bucket: NaksBucket, TTL: 24 * time.Hour},
+		{Bucket: InvitesBucket, TTL: personalDataTTL},
 	} {
 		bucket := kv.Bucket
 		kv.Storage, kv.History, kv.Replicas = nats.FileStorage, 1, replicas

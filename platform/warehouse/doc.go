@@ -3,8 +3,9 @@
 // contract that load writes and notify reads (the audit tables, their column
 // lists, the outcome of a row, and how a rejection's violations are stored),
 // the staging tables of imports that abort on error or preview (what they
-// hold, and what of it a later upload changed), and the expiry of personal
-// data, held records included.
+// hold, and what of it a later upload changed), the expiry of personal
+// data, held records included, and writing a new version of a record
+// outside any import (Revise: an invitation's user).
 //
 // It owns no dataset: the datasets' fields come from schemas, and what load
 // and notify write and read is theirs. Every table is a
