@@ -169,9 +169,9 @@ func run(m *testing.M) (int, error) {
 		"SLUICE_METRICS_ADDR="+stack.metrics,
 		"SLUICE_S3_ENDPOINT="+s3cfg.Endpoint,
 		fmt.Sprintf("SLUICE_CHUNK_ROWS=%d", chunkRows),
-		// The bucket sync often, leaving alone what events bring (a few
-		// seconds at most here).
-		"SLUICE_SYNC_INTERVAL=2s",
+		// The bucket sync often (its message schedule fires every 2 s),
+		// leaving alone what events bring (a few seconds at most here).
+		"SLUICE_SYNC_AT=@every 2s",
 		fmt.Sprintf("SLUICE_SYNC_GRACE=%s", syncGrace),
 	)
 	if err := up.Start(); err != nil {

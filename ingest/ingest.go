@@ -3,7 +3,13 @@
 // detecting their format, checking their header and row limit, finding rows
 // whose key repeats an earlier row of the same file, and cutting the rows into
 // chunks on sluice.rows.raw.<tenant>.<dataset>; and the bucket sync, which
-// imports what no bucket event brought (sync.go).
+// imports what no bucket event brought (sync.go). The sync runs on a second
+// durable consumer (SyncConsumer), one request at a time per instance: a
+// JetStream message schedule on the SYNC stream fires a request at the
+// operator's time (SyncSchedule; `sluice migrate` puts it), once for all
+// instances, and each instance asks for one as it starts. An object the
+// sync cannot read or import is logged and left to the next sync; the sync
+// goes on with the others.
 //
 // It reads each upload's options from its metadata, over the tenant's
 // defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
@@ -69,10 +75,12 @@ type Config struct {
 	MaxDeliver  int
 	// Horizon is how long a bucket event may wait out an outage.
 	Horizon time.Duration
-	// Bucket is what the bucket sync lists every SyncInterval (none: no
-	// sync); it leaves objects younger than SyncGrace to their events.
+	// Bucket is what the bucket sync lists (none: no sync), at SyncAt in
+	// SyncTimeZone and once at start-up (see SyncSchedule); it leaves
+	// objects younger than SyncGrace to their events.
 	Bucket       string
-	SyncInterval time.Duration
+	SyncAt       string
+	SyncTimeZone string
 	SyncGrace    time.Duration
 }
 
@@ -95,8 +103,11 @@ func (c *Config) setDefaults() {
 	if c.MaxFileTime == 0 {
 		c.MaxFileTime = time.Hour
 	}
-	if c.SyncInterval == 0 {
-		c.SyncInterval = 24 * time.Hour
+	if c.SyncAt == "" {
+		c.SyncAt = "02:00"
+	}
+	if c.SyncTimeZone == "" {
+		c.SyncTimeZone = "UTC"
 	}
 	if c.SyncGrace == 0 {
 		c.SyncGrace = time.Hour
@@ -113,7 +124,8 @@ func (c Config) Validate() error {
 	case c.Lease >= c.AckWait:
 		return errors.New("ingest: Lease must be shorter than AckWait")
 	}
-	return nil
+	_, err := SyncSchedule(c)
+	return err
 }
 
 // publishers is how many chunks of one file are being published at once.
@@ -140,6 +152,9 @@ type Stage struct {
 	tenants platform.TenantSource
 	secrets *platform.Secrets
 	ledger  *Ledger
+	// syncer runs the bucket sync when it is asked for (sync.go); nil
+	// with no Bucket.
+	syncer  *bus.Runner
 	cancels bus.Cancellations
 	metrics *platform.Metrics
 	logger  *slog.Logger
@@ -172,6 +187,11 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.TenantSo
 	}
 	if s.Runner, err = bus.NewRunner(schemas.StageIngest, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
+	}
+	if cfg.Bucket != "" {
+		if s.syncer, err = bus.NewRunner(schemas.StageIngest, nc, SyncConsumer(cfg), m, logger, s.handleSync); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -224,17 +244,17 @@ func (s *Stage) handle(msg *message.Message) error {
 	return nil
 }
 
-// Run handles bucket events, and syncs the bucket every SyncInterval, until
-// ctx ends.
+// Run handles bucket events, and the requests for a bucket sync (asking for
+// one as it starts), until ctx ends.
 func (s *Stage) Run(ctx context.Context) error {
-	if s.cfg.Bucket == "" {
+	if s.syncer == nil {
 		return s.Runner.Run(ctx)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); s.syncEvery(ctx) }()
-	err := s.Runner.Run(ctx)
-	<-done
-	return err
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.syncer.Run(ctx) })
+	g.Go(func() error { return s.Runner.Run(ctx) })
+	s.askStartUpSync()
+	return g.Wait()
 }
 
 // Ingest imports one object version, once: it claims it for holder, reads
