@@ -132,6 +132,15 @@ type Dataset struct {
 	// Also are datasets whose records an import of this one may write
 	// besides its own (a users import's memberships, a membership's group).
 	Also []*Dataset
+	// Deactivate is how a sync (ModeSync) deactivates a record the file
+	// leaves out; nil: the dataset cannot be synced.
+	Deactivate *Deactivation
+}
+
+// Deactivation is how a record is deactivated: its field Field (a column)
+// is set to Value. A record whose Field has another value is active.
+type Deactivation struct {
+	Field, Value string
 }
 
 // Writes lists the datasets an import of d may write records of: its

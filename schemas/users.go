@@ -39,6 +39,8 @@ var Users = &Dataset{
 	Key:     "login",
 	// A users import's permission options give its users memberships.
 	Also: []*Dataset{Memberships},
+	// A sync blocks the users it leaves out.
+	Deactivate: &Deactivation{Field: "status", Value: "blocked"},
 	Fields: append([]Field{
 		{Name: "login", Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower,
 			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},

@@ -59,6 +59,7 @@ var (
 		{"received_at", "DateTime('UTC')"}, {"finished_at", "DateTime('UTC')"},
 		{"version", "UInt64"},
 		{"on_error", "String DEFAULT 'continue'"}, {"invite", "UInt8 DEFAULT 0"}, {"import_version", "UInt64 DEFAULT 0"},
+		{"mode", "String DEFAULT ''"}, {"force", "UInt8 DEFAULT 0"}, {"deactivated", "UInt32 DEFAULT 0"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.
@@ -84,7 +85,7 @@ var (
 )
 
 // AuditTables are the tables sluice owns besides the datasets' own.
-var AuditTables = []Table{Imports, ImportRows, ImportRejections, ImportChunks}
+var AuditTables = []Table{Imports, ImportRows, ImportRejections, ImportChunks, ImportKeys, ImportDeactivations}
 
 // Names returns the table's column names, in order.
 func (t Table) Names() []string {

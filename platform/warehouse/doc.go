@@ -2,7 +2,10 @@
 // migrations (safe at every start, on 18.16 and current releases), the audit
 // contract that load writes and notify reads (the audit tables, their column
 // lists, the outcome of a row, and how a rejection's violations are stored),
-// and the staging tables of imports that abort on error.
+// the staging tables of imports that abort on error, and what a sync
+// deactivates (Deactivate: the keys of its rows, the audit of its
+// deactivations and the new versions of the records, by INSERT ... SELECT
+// only, as notify's user may run it).
 //
 // It owns no dataset: the datasets' fields come from schemas, and what load
 // and notify write and read is theirs. Every table is a

@@ -118,7 +118,8 @@ func TestMigrate(t *testing.T) {
 // migration user, and checks that exactly the expired ones are gone: old
 // rejections, the staged records of an ended import and old staged
 // records; a new rejection, and the staged records of a running import and
-// of a failed one (a replay completes it), stay.
+// of a failed one (a replay completes it), stay. The same for the keys of
+// syncs (gone once ended or old) and their deactivations (gone once old).
 func TestExpire(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -140,6 +141,11 @@ func TestExpire(t *testing.T) {
 	exec(`INSERT INTO sluice.clients_staged (tenant, email, import_id, version, loaded_at)
 		SELECT 't', 'a@t.example', 'ended', 1, now() UNION ALL SELECT 't', 'b@t.example', 'running', 1, now()
 		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400`)
+	exec(`INSERT INTO sluice.import_keys (import_id, record_key, version, written_at)
+		SELECT 'ended', 'a@t.example', 5, now() UNION ALL SELECT 'running', 'b@t.example', 2, now()
+		UNION ALL SELECT 'stale', 'd@t.example', 1, now() - 2 * 86400`)
+	exec(`INSERT INTO sluice.import_deactivations (import_id, tenant, dataset, record_key, version, written_at)
+		SELECT 'old', 't', 'users', 'a', 1, now() - 2 * 86400 UNION ALL SELECT 'new', 't', 'users', 'b', 1, now() - 3600`)
 
 	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
 		t.Fatal(err)
@@ -148,6 +154,8 @@ func TestExpire(t *testing.T) {
 	checks := []struct{ query, want string }{
 		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
 		{"SELECT import_id FROM sluice.clients_staged ORDER BY import_id", "failed running"},
+		{"SELECT import_id FROM sluice.import_keys ORDER BY import_id", "running"},
+		{"SELECT import_id FROM sluice.import_deactivations ORDER BY import_id", "new"},
 	}
 	// A mutation applies in the background.
 	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
