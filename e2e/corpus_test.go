@@ -309,6 +309,13 @@ var corpus = []corpusFile{
 			{"clients", "email", "zoe.odegaard@webform.example", []string{"first_name", "last_name", "type"}, "Zoë | Ødegaard | Partner"},
 		},
 	},
+	{
+		// A nightly full export of group members uploaded as a sync: groups
+		// and memberships cannot be synced (yet), so nothing of it loads.
+		path:     "groups/nightly-full-sync.csv",
+		metadata: map[string]string{"mode": "sync"},
+		status:   schemas.StatusRejected, reason: schemas.CodeSyncUnsupported,
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real

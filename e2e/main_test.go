@@ -74,6 +74,9 @@ var tenants = withPolicy(platform.Tenants{
 	// replay's clients table goes away while its file is loaded
 	// (replay_test.go).
 	"replay": {Contact: "ops@replay.example", MaxRows: 5000},
+	// syncer syncs its whole datasets (sync_test.go): a sync may deactivate
+	// up to 30% of its records, more when the upload forces it.
+	"syncer": {Contact: "ops@syncer.example", MaxRows: 5000, SyncLimitPercent: 30, UploadOptions: schemas.Options},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
 })

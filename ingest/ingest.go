@@ -13,7 +13,7 @@
 //
 // It reads each upload's options from its metadata, over the tenant's
 // defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
-// -Mirror-User: see setOptions), and seals
+// -Mirror-User, -Force: see setOptions), and seals
 // the cells of secret fields (passwords) before any leaves. A bucket event
 // saying a file was deleted cancels the import of it that may be running
 // (bus.Cancellations).
@@ -479,19 +479,25 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
+	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeSync && ds.Deactivate == nil {
+		// Groups and memberships cannot be deactivated yet: an upload
+		// that asks is refused; a tenant that syncs by default updates
+		// them.
+		if set[schemas.OptionMode] != "" {
+			return fileError(schemas.CodeSyncUnsupported, schemas.MsgSyncUnsupported(imp.Dataset))
+		}
+		imp.Mode = schemas.ModeUpdate
+	}
 	imp.OnError = cmp.Or(strings.ToLower(set[schemas.OptionOnError]), tenant.OnError)
 	if !schemas.ValidOnError(imp.OnError) {
 		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionOnError, imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
 	}
-	switch v := strings.ToLower(set[schemas.OptionInvite]); v {
-	case "":
-		imp.Invite = tenant.Invite
-	case "true", "yes", "1":
-		imp.Invite = true
-	case "false", "no", "0":
-		imp.Invite = false
-	default:
-		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionInvite, v, "true", "false"))
+	var err error
+	if imp.Invite, err = boolOption(set, schemas.OptionInvite, tenant.Invite); err != nil {
+		return err
+	}
+	if imp.Force, err = boolOption(set, schemas.OptionForce, false); err != nil {
+		return err
 	}
 	if groups := set[schemas.OptionAssignGroups]; groups != "" {
 		for g := range strings.FieldsFuncSeq(groups, func(r rune) bool { return r == ';' || r == ',' }) {
@@ -506,6 +512,21 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	}
 	imp.Region, imp.Password = tenant.Region, *tenant.Password
 	return nil
+}
+
+// boolOption reads a yes-or-no option of set: def when the upload leaves
+// it out.
+func boolOption(set map[string]string, option string, def bool) (bool, error) {
+	switch v := strings.ToLower(set[option]); v {
+	case "":
+		return def, nil
+	case "true", "yes", "1":
+		return true, nil
+	case "false", "no", "0":
+		return false, nil
+	default:
+		return false, fileError(schemas.CodeBadOption, schemas.MsgBadOption(option, v, "true", "false"))
+	}
 }
 
 // duplicates finds the rows whose key, or a Unique field, has the value of

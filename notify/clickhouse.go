@@ -34,6 +34,24 @@ func (c *ClickHouse) CommitStaged(ctx context.Context, ds *schemas.Dataset, impo
 	return nil
 }
 
+// Deactivate implements Store.
+func (c *ClickHouse) Deactivate(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, allow func(would, active int) bool) (warehouse.Deactivation, error) {
+	d, err := warehouse.Deactivate(ctx, c.Conn, c.Database, ds, imp, allow)
+	if err != nil {
+		return d, platform.Errorf(platform.PartClickHouse, "notify: %w", err)
+	}
+	return d, nil
+}
+
+// Deactivated implements Store.
+func (c *ClickHouse) Deactivated(ctx context.Context, id string, limit int) ([]string, error) {
+	keys, err := warehouse.Deactivated(ctx, c.Conn, c.Database, id, limit)
+	if err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: %w", err)
+	}
+	return keys, nil
+}
+
 // Created implements Store: the users whose latest record the import wrote,
 // and that had none before it.
 func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error) {
@@ -80,7 +98,8 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 	if err := batch.Append(r.ID, r.Tenant, r.Dataset, r.Bucket, r.Key, r.FileName, r.ObjectVersion, r.Uploader,
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
-		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version); err != nil {
+		r.ReceivedAt, finished, statusRank(r.Status), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version,
+		r.Mode, boolUInt8(r.Force), uint32(r.Deactivated)); err != nil {
 		_ = batch.Abort()
 		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
@@ -101,15 +120,16 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 		return ImportRecord{}, false, rows.Err()
 	}
 	var r ImportRecord
-	var chunks, total, created, updated, unchanged, rejected uint32
-	var invite uint8
+	var chunks, total, created, updated, unchanged, rejected, deactivated uint32
+	var invite, force uint8
 	var rank uint64
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
-		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version); err != nil {
+		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
+		&r.Mode, &force, &deactivated); err != nil {
 		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
-	r.Chunks, r.Rows, r.Invite = int(chunks), int(total), invite == 1
+	r.Chunks, r.Rows, r.Invite, r.Force, r.Deactivated = int(chunks), int(total), invite == 1, force == 1, int(deactivated)
 	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
 	return r, true, nil
 }
