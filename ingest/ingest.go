@@ -13,7 +13,9 @@
 //
 // It reads each upload's options from its metadata, over the tenant's
 // defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
-// -Mirror-User, -Force: see setOptions), and seals
+// -Mirror-User, -Force: see setOptions; a sync, X-Amz-Meta-Mode: sync, of
+// a dataset that cannot deactivate records, groups and memberships, is
+// refused, and a tenant that syncs by default updates them), and seals
 // the cells of secret fields (passwords) before any leaves. A bucket event
 // saying a file was deleted cancels the import of it that may be running
 // (bus.Cancellations).
