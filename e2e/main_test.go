@@ -81,6 +81,9 @@ var tenants = withPolicy(platform.Tenants{
 	// replay's clients table goes away while its file is loaded
 	// (replay_test.go).
 	"replay": {Contact: "ops@replay.example", MaxRows: 5000},
+	// syncer syncs its whole datasets (sync_test.go): a sync may deactivate
+	// up to 30% of its records, more when the upload forces it.
+	"syncer": {Contact: "ops@syncer.example", MaxRows: 5000, SyncLimitPercent: 30, UploadOptions: schemas.Options},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
 })
@@ -176,9 +179,9 @@ func run(m *testing.M) (int, error) {
 		"SLUICE_METRICS_ADDR="+stack.metrics,
 		"SLUICE_S3_ENDPOINT="+s3cfg.Endpoint,
 		fmt.Sprintf("SLUICE_CHUNK_ROWS=%d", chunkRows),
-		// The bucket sync often, leaving alone what events bring (a few
-		// seconds at most here).
-		"SLUICE_SYNC_INTERVAL=2s",
+		// The bucket sync often (its message schedule fires every 2 s),
+		// leaving alone what events bring (a few seconds at most here).
+		"SLUICE_SYNC_AT=@every 2s",
 		fmt.Sprintf("SLUICE_SYNC_GRACE=%s", syncGrace),
 		fmt.Sprintf("SLUICE_INVITE_TTL=%s", inviteTTL),
 	)

@@ -5,11 +5,19 @@
 // chunks on sluice.rows.raw.<tenant>.<dataset>, with every cell a field
 // takes from another filled in (schemas.Field.From: a users file's login is
 // the email when it gives none), so that every stage sees the same key; and
-// the bucket sync, which imports what no bucket event brought (sync.go).
+// the bucket sync, which imports what no bucket event brought (sync.go). The
+// sync runs on a second durable consumer (SyncConsumer), one request at a
+// time per instance: a JetStream message schedule on the SYNC stream fires a
+// request at the operator's time (SyncSchedule; `sluice migrate` puts it),
+// once for all instances, and each instance asks for one as it starts. An
+// object the sync cannot read or import is logged and left to the next sync;
+// the sync goes on with the others.
 //
 // It reads each upload's options from its metadata, over the tenant's
 // defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
-// -Mirror-User, -Preview: see setOptions), and seals
+// -Mirror-User, -Preview, -Force: see setOptions; a sync, X-Amz-Meta-Mode:
+// sync, of a dataset that cannot deactivate records, groups and memberships,
+// is refused, and a tenant that syncs by default updates them), and seals
 // the cells of secret fields (passwords) before any leaves. A bucket event
 // saying a file was deleted cancels the import of it that may be running
 // (bus.Cancellations).
@@ -75,10 +83,12 @@ type Config struct {
 	MaxDeliver  int
 	// Horizon is how long a bucket event may wait out an outage.
 	Horizon time.Duration
-	// Bucket is what the bucket sync lists every SyncInterval (none: no
-	// sync); it leaves objects younger than SyncGrace to their events.
+	// Bucket is what the bucket sync lists (none: no sync), at SyncAt in
+	// SyncTimeZone and once at start-up (see SyncSchedule); it leaves
+	// objects younger than SyncGrace to their events.
 	Bucket       string
-	SyncInterval time.Duration
+	SyncAt       string
+	SyncTimeZone string
 	SyncGrace    time.Duration
 }
 
@@ -101,8 +111,11 @@ func (c *Config) setDefaults() {
 	if c.MaxFileTime == 0 {
 		c.MaxFileTime = time.Hour
 	}
-	if c.SyncInterval == 0 {
-		c.SyncInterval = 24 * time.Hour
+	if c.SyncAt == "" {
+		c.SyncAt = "02:00"
+	}
+	if c.SyncTimeZone == "" {
+		c.SyncTimeZone = "UTC"
 	}
 	if c.SyncGrace == 0 {
 		c.SyncGrace = time.Hour
@@ -119,7 +132,8 @@ func (c Config) Validate() error {
 	case c.Lease >= c.AckWait:
 		return errors.New("ingest: Lease must be shorter than AckWait")
 	}
-	return nil
+	_, err := SyncSchedule(c)
+	return err
 }
 
 // publishers is how many chunks of one file are being published at once.
@@ -146,6 +160,9 @@ type Stage struct {
 	tenants platform.TenantSource
 	secrets *platform.Secrets
 	ledger  *Ledger
+	// syncer runs the bucket sync when it is asked for (sync.go); nil
+	// with no Bucket.
+	syncer  *bus.Runner
 	cancels bus.Cancellations
 	metrics *platform.Metrics
 	logger  *slog.Logger
@@ -178,6 +195,11 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.TenantSo
 	}
 	if s.Runner, err = bus.NewRunner(schemas.StageIngest, nc, c, m, logger, s.handle); err != nil {
 		return nil, err
+	}
+	if cfg.Bucket != "" {
+		if s.syncer, err = bus.NewRunner(schemas.StageIngest, nc, SyncConsumer(cfg), m, logger, s.handleSync); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -230,17 +252,17 @@ func (s *Stage) handle(msg *message.Message) error {
 	return nil
 }
 
-// Run handles bucket events, and syncs the bucket every SyncInterval, until
-// ctx ends.
+// Run handles bucket events, and the requests for a bucket sync (asking for
+// one as it starts), until ctx ends.
 func (s *Stage) Run(ctx context.Context) error {
-	if s.cfg.Bucket == "" {
+	if s.syncer == nil {
 		return s.Runner.Run(ctx)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); s.syncEvery(ctx) }()
-	err := s.Runner.Run(ctx)
-	<-done
-	return err
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.syncer.Run(ctx) })
+	g.Go(func() error { return s.Runner.Run(ctx) })
+	s.askStartUpSync()
+	return g.Wait()
 }
 
 // Ingest imports one object version, once: it claims it for holder, reads
@@ -467,15 +489,27 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
 	}
+	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeSync && ds.Deactivate == nil {
+		// Groups and memberships cannot be deactivated yet: an upload
+		// that asks is refused; a tenant that syncs by default updates
+		// them.
+		if set[schemas.OptionMode] != "" {
+			return fileError(schemas.CodeSyncUnsupported, schemas.MsgSyncUnsupported(imp.Dataset))
+		}
+		imp.Mode = schemas.ModeUpdate
+	}
 	imp.OnError = cmp.Or(strings.ToLower(set[schemas.OptionOnError]), tenant.OnError)
 	if !schemas.ValidOnError(imp.OnError) {
 		return fileError(schemas.CodeBadOption, schemas.MsgBadOption(schemas.OptionOnError, imp.OnError, schemas.OnErrorContinue, schemas.OnErrorAbort))
 	}
 	var err error
-	if imp.Invite, err = flag(set, schemas.OptionInvite, tenant.Invite); err != nil {
+	if imp.Invite, err = boolOption(set, schemas.OptionInvite, tenant.Invite); err != nil {
 		return err
 	}
-	if imp.Preview, err = flag(set, schemas.OptionPreview, tenant.Preview); err != nil {
+	if imp.Preview, err = boolOption(set, schemas.OptionPreview, tenant.Preview); err != nil {
+		return err
+	}
+	if imp.Force, err = boolOption(set, schemas.OptionForce, false); err != nil {
 		return err
 	}
 	if groups := set[schemas.OptionAssignGroups]; groups != "" {
@@ -493,11 +527,12 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	return nil
 }
 
-// flag reads a yes-or-no option the upload set, else the tenant's value.
-func flag(set map[string]string, option string, tenant bool) (bool, error) {
+// boolOption reads a yes-or-no option of set: def when the upload leaves
+// it out.
+func boolOption(set map[string]string, option string, def bool) (bool, error) {
 	switch v := strings.ToLower(set[option]); v {
 	case "":
-		return tenant, nil
+		return def, nil
 	case "true", "yes", "1":
 		return true, nil
 	case "false", "no", "0":

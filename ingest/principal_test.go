@@ -100,12 +100,8 @@ func TestIngestChecksThePrincipal(t *testing.T) {
 	}
 	root := platform.NewS3Client(cfg)
 	var logs bytes.Buffer
-	icfg := ingest.Config{Bucket: cfg.Bucket, SyncInterval: time.Hour, SyncGrace: time.Millisecond}
-	cons, err := ingest.Consumer(icfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Consumer(t, nc, cons) // as sluice migrate does
+	icfg := ingest.Config{Bucket: cfg.Bucket, SyncGrace: time.Millisecond}
+	migrateSync(t, nc, icfg)
 	st, err := ingest.New(icfg,
 		nc, ingest.S3Store{Client: root}, tenants, secrets, m, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -207,9 +203,9 @@ func TestIngestChecksThePrincipal(t *testing.T) {
 		t.Errorf("received %s, want initech's upload", msg.Data)
 	}
 
-	n, err := st.Sync(ctx)
-	if err != nil {
-		t.Fatal(err)
+	n, failed, err := st.Sync(ctx)
+	if err != nil || failed != 0 {
+		t.Fatalf("Sync: %d failed, %v", failed, err)
 	}
 	if n != 0 {
 		t.Errorf("the bucket sync imported %d objects, want 0: a refused upload is not imported later", n)

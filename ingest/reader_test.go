@@ -442,6 +442,15 @@ func TestSetOptions(t *testing.T) {
 		{name: "the upload's no preview over the tenant's", tenant: func() platform.Tenant { t := strict; t.Preview = true; return t }(),
 			meta: map[string]string{"X-Amz-Meta-Preview": "false"}, want: schemas.Import{Mode: "update", OnError: "continue"}},
 		{name: "bad preview", tenant: strict, meta: map[string]string{"X-Amz-Meta-Preview": "later"}, code: schemas.CodeBadOption},
+		{name: "sync, forced", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Mode": "Sync", "X-Amz-Meta-Force": "true"},
+			want: schemas.Import{Mode: "sync", OnError: "continue", Force: true}},
+		{name: "sync of groups", tenant: tenant, dataset: "groups", meta: map[string]string{"X-Amz-Meta-Mode": "sync"}, code: schemas.CodeSyncUnsupported},
+		{name: "a tenant that syncs updates its groups", tenant: func() platform.Tenant { t := strict; t.Mode = schemas.ModeSync; return t }(), dataset: "groups",
+			want: schemas.Import{Mode: "update", OnError: "continue"}},
+		{name: "a tenant that syncs", tenant: func() platform.Tenant { t := strict; t.Mode = schemas.ModeSync; return t }(), dataset: "users",
+			want: schemas.Import{Mode: "sync", OnError: "continue"}},
+		{name: "by default, no force", tenant: strict, meta: map[string]string{"X-Amz-Meta-Mode": "sync", "X-Amz-Meta-Force": "true"}, code: schemas.CodeOptionNotAllowed},
+		{name: "bad force", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Force": "please"}, code: schemas.CodeBadOption},
 		{name: "the tenant's invitations need no upload option", tenant: func() platform.Tenant { t := strict; t.Invite = true; return t }(),
 			want: schemas.Import{Mode: "update", OnError: "continue", Invite: true}},
 	}
@@ -460,7 +469,7 @@ func TestSetOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := schemas.Import{Mode: imp.Mode, OnError: imp.OnError, Invite: imp.Invite, AssignGroups: imp.AssignGroups, MirrorUser: imp.MirrorUser,
-				Preview: imp.Preview}
+				Preview: imp.Preview, Force: imp.Force}
 			if !reflect.DeepEqual(got, tc.want) || imp.Region != "RU" || imp.Password != schemas.DefaultPasswordPolicy {
 				t.Errorf("options = %+v (region %q), want %+v", got, imp.Region, tc.want)
 			}

@@ -216,6 +216,9 @@ func (c *ClickHouse) Write(ctx context.Context, w *Write) error {
 	}
 	g.Go(func() error { return c.writeOutcomes(gctx, w) })
 	g.Go(func() error { return c.writeRejections(gctx, w) })
+	if w.Import.Mode == schemas.ModeSync {
+		g.Go(func() error { return c.writeKeys(gctx, w) })
+	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -382,6 +385,33 @@ func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 	return c.insert(ctx, warehouse.ImportRejections.Name, warehouse.ImportRejections.Names(), n, func(lo, hi int) ([]any, error) {
 		k := hi - lo
 		return []any{ids[:k], rows[lo:hi], tenants[:k], datasets[:k], cols[lo:hi], codes[lo:hi], msgs[lo:hi], vals[lo:hi], versions[:k]}, nil
+	})
+}
+
+// writeKeys writes the key of every row of a sync to import_keys: the
+// records', whatever their outcome, and the rejected rows' (those whose
+// key could be read).
+func (c *ClickHouse) writeKeys(ctx context.Context, w *Write) error {
+	key := w.Dataset.KeyIndex()
+	keys := make([]string, 0, len(w.Records))
+	for _, r := range w.Records {
+		keys = append(keys, r.Row.Cells[key])
+	}
+	for _, rejected := range w.Rejected {
+		for _, r := range rejected {
+			if r.Key != "" {
+				keys = append(keys, r.Key)
+			}
+		}
+	}
+	n := len(keys)
+	if n == 0 {
+		return nil
+	}
+	m := min(blockRows, n)
+	ids, versions := repeat(w.Import.ID, m), repeat(w.Import.Version, m)
+	return c.insert(ctx, warehouse.ImportKeys.Name, warehouse.ImportKeys.Names(), n, func(lo, hi int) ([]any, error) {
+		return []any{ids[:hi-lo], keys[lo:hi], versions[:hi-lo]}, nil
 	})
 }
 

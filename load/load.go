@@ -4,6 +4,12 @@
 // audit (import_rows, and import_rejections for why), the per-chunk report
 // (import_chunks) and the progress event notify counts chunks by.
 //
+// In a sync (schemas.ModeSync) it also writes the key of every row, loaded
+// or rejected, to import_keys, before the chunk's report: what notify
+// deactivates once the import is complete is the tenant's records whose
+// keys are not there (warehouse.Deactivate). Load itself deactivates
+// nothing: it cannot know the file's last row has come.
+//
 // What only the stored records tell, load judges: a record that exists in
 // create mode; a new record that leaves a required cell empty (in update
 // mode); a value that names a group or an account the tenant does not have
@@ -610,6 +616,9 @@ func moveRejected(w *Write) map[int][]schemas.Rejected {
 			continue // settle gave the row's first record every reason
 		}
 		rej := schemas.Rejected{N: r.Row.N, Violations: r.Violations}
+		if w.Import.Mode == schemas.ModeSync {
+			rej.Key = r.Row.Cells[w.Dataset.KeyIndex()] // its record is in the file
+		}
 		if late == nil {
 			late = map[int][]schemas.Rejected{}
 		}

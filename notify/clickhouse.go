@@ -52,6 +52,24 @@ func (c *ClickHouse) Changed(ctx context.Context, ds *schemas.Dataset, imp *sche
 	return n, nil
 }
 
+// Deactivate implements Store.
+func (c *ClickHouse) Deactivate(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, allow func(would, active int) bool) (warehouse.Deactivation, error) {
+	d, err := warehouse.Deactivate(ctx, c.Conn, c.Database, ds, imp, allow)
+	if err != nil {
+		return d, platform.Errorf(platform.PartClickHouse, "notify: %w", err)
+	}
+	return d, nil
+}
+
+// Deactivated implements Store.
+func (c *ClickHouse) Deactivated(ctx context.Context, id string, limit int) ([]string, error) {
+	keys, err := warehouse.Deactivated(ctx, c.Conn, c.Database, id, limit)
+	if err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: %w", err)
+	}
+	return keys, nil
+}
+
 // Created implements Store: the users whose latest record the import wrote,
 // and that had none before it.
 func (c *ClickHouse) Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error) {
@@ -119,7 +137,7 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
 		r.ReceivedAt, finished, statusRank(r), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version,
-		r.Labels, r.Resumed, boolUInt8(r.Preview)); err != nil {
+		r.Labels, r.Resumed, boolUInt8(r.Preview), r.Mode, boolUInt8(r.Force), uint32(r.Deactivated)); err != nil {
 		_ = batch.Abort()
 		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
@@ -140,16 +158,16 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 		return ImportRecord{}, false, rows.Err()
 	}
 	var r ImportRecord
-	var chunks, total, created, updated, unchanged, rejected uint32
-	var invite, preview uint8
+	var chunks, total, created, updated, unchanged, rejected, deactivated uint32
+	var invite, preview, force uint8
 	var rank uint64
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
 		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
-		&r.Labels, &r.Resumed, &preview); err != nil {
+		&r.Labels, &r.Resumed, &preview, &r.Mode, &force, &deactivated); err != nil {
 		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
-	r.Chunks, r.Rows, r.Invite, r.Preview = int(chunks), int(total), invite == 1, preview == 1
+	r.Chunks, r.Rows, r.Invite, r.Preview, r.Force, r.Deactivated = int(chunks), int(total), invite == 1, preview == 1, force == 1, int(deactivated)
 	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
 	return r, true, nil
 }

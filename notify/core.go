@@ -120,6 +120,10 @@ const (
 	maxNameInMail   = 100
 	maxKeyInMail    = 300
 	maxReasonInMail = 600
+	// A sync's mail names the first maxDeactivatedInMail records it
+	// deactivated, each key cut at maxRecordKeyInMail.
+	maxDeactivatedInMail = 50
+	maxRecordKeyInMail   = 100
 )
 
 // Compose writes the mail of an ended import, all but its recipient. The
@@ -169,6 +173,9 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	}
 	if rec.Status != schemas.StatusRequiresIntervention {
 		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+		if rec.Mode == schemas.ModeSync {
+			writeSync(&b, &m, rec)
+		}
 	}
 	if HasReport(rec) {
 		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
@@ -179,6 +186,28 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	fmt.Fprintf(&b, "\nImport: %s\n", rec.ID)
 	m.Body = b.String()
 	return m
+}
+
+// writeSync says what a sync deactivated: how many records, the first of
+// them, or that it deactivated none, and why.
+func writeSync(b *strings.Builder, m *Mail, rec ImportRecord) {
+	fmt.Fprintf(b, "Deactivated: %d (records of yours that the file leaves out)\n", rec.Deactivated)
+	if rec.Reason.Code == schemas.CodeSyncLimit {
+		fmt.Fprintf(b, "\nNote: %s.\nWhat to do: %s.\n", schemas.Plain(rec.Reason.Message, maxReasonInMail), schemas.Hint(rec.Reason.Code))
+		m.Subject += ", nothing deactivated (over the limit)"
+		return
+	}
+	if rec.Deactivated == 0 {
+		return
+	}
+	m.Subject += fmt.Sprintf(", %d deactivated", rec.Deactivated)
+	b.WriteString("\nThe records deactivated:\n")
+	for _, k := range rec.DeactivatedKeys {
+		fmt.Fprintf(b, "  %s\n", schemas.Plain(k, maxRecordKeyInMail))
+	}
+	if rec.Deactivated > len(rec.DeactivatedKeys) {
+		fmt.Fprintf(b, "  and %d more\n", rec.Deactivated-len(rec.DeactivatedKeys))
+	}
 }
 
 // composeFailed writes the mail of an import whose processing did not

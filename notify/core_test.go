@@ -140,12 +140,29 @@ func TestCompose(t *testing.T) {
 		r.Rows, r.Reason = 12, schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed("load")}
 		return r
 	}
+	synced := rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 2, Unchanged: 2})
+	synced.Mode, synced.Deactivated, synced.DeactivatedKeys = schemas.ModeSync, 3, []string{"ann@acme.example", "bob@acme.example"}
+	refused := rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 2, Unchanged: 2})
+	refused.Mode, refused.Reason = schemas.ModeSync, schemas.Violation{Code: schemas.CodeSyncLimit, Message: schemas.MsgSyncLimit(8, 10, 10)}
 	cases := []struct {
 		name          string
 		rec           ImportRecord
 		maxReportRows int
 		want          Mail
 	}{
+		{name: "sync", maxReportRows: 100, rec: synced,
+			want: Mail{Subject: "[sluice] june.csv: 2 rows loaded, 0 rejected, 3 deactivated",
+				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
+					"Rows:      2\nCreated:   0\nUpdated:   0\nUnchanged: 2\nRejected:  0\n" +
+					"Deactivated: 3 (records of yours that the file leaves out)\n\n" +
+					"The records deactivated:\n  ann@acme.example\n  bob@acme.example\n  and 1 more\n\nImport: imp-1\n"}},
+		{name: "sync over the limit", maxReportRows: 100, rec: refused,
+			want: Mail{Subject: "[sluice] june.csv: 2 rows loaded, 0 rejected, nothing deactivated (over the limit)",
+				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
+					"Rows:      2\nCreated:   0\nUpdated:   0\nUnchanged: 2\nRejected:  0\n" +
+					"Deactivated: 0 (records of yours that the file leaves out)\n\n" +
+					"Note: nothing was deactivated: the file leaves out 8 of your 10 active records, more than the limit of 10%.\n" +
+					"What to do: check that the file holds every record; if it does, upload it again with X-Amz-Meta-Force: true.\n\nImport: imp-1\n"}},
 		{name: "completed", maxReportRows: 100,
 			rec: rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 10, Created: 4, Updated: 3, Unchanged: 3}),
 			want: Mail{Subject: "[sluice] june.csv: 10 rows loaded, 0 rejected",

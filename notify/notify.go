@@ -29,6 +29,14 @@
 // An import whose file was deleted while it ran (bus.Cancellations) is
 // cancelled if load rejected any of its rows for it.
 //
+// A sync (schemas.ModeSync) that completes, with errors or not, deactivates
+// the tenant's records its file left out (warehouse.Deactivate, from the
+// keys load recorded), within the tenant's limit unless the upload forces
+// it; over the limit it deactivates none and its reason says so. Notify
+// does it because only notify knows every row is in; it is the stage that
+// already writes records once an import is complete (staged records), by
+// INSERT only. The email gives the count and the first keys.
+//
 // An import is complete when every chunk ingest announced has been reported
 // by load: completion counts the distinct chunk numbers in import_chunks (a
 // set), never events, so redelivered events change nothing. Each event is
@@ -74,6 +82,7 @@ import (
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
+	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -90,6 +99,11 @@ type ImportRecord struct {
 	// Resumed is the operator's event that resumed the ended import
 	// (schemas.EventContinue, EventConfirm), if one did.
 	Resumed string
+	// Deactivated is how many records a sync deactivated.
+	Deactivated int
+	// DeactivatedKeys are the first of them, read for its mail (not
+	// stored here: warehouse.ImportDeactivations holds them).
+	DeactivatedKeys []string
 }
 
 // Final reports whether the import has ended.
@@ -127,6 +141,12 @@ type Store interface {
 	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
 	// Users: invitations change their users' status.
 	Users
+	// Deactivate deactivates the records of ds a sync left out, once,
+	// if allow lets it (warehouse.Deactivate).
+	Deactivate(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, allow func(would, active int) bool) (warehouse.Deactivation, error)
+	// Deactivated returns the keys of the records the import
+	// deactivated, at most limit of them.
+	Deactivated(ctx context.Context, id string, limit int) ([]string, error)
 }
 
 // Mailer sends an email.
@@ -546,7 +566,7 @@ func (s *Stage) check(ctx context.Context, id string) error {
 		s.logger.Error("notify: reported rows differ from ingested rows", "import", id, "ingested", rec.Rows, "reported", counts.Rows)
 	}
 	rec.Counts = counts
-	if rec.Status, err = s.end(ctx, &rec.Import, counts); err != nil {
+	if err := s.end(ctx, &rec); err != nil {
 		return err
 	}
 	rec.FinishedAt = time.Now().UTC()
@@ -558,22 +578,36 @@ func (s *Stage) check(ctx context.Context, id string) error {
 }
 
 // end ends an import all of whose chunks are reported: it reads the rows
-// load rejected as cancelled and returns the Status they and the counts give.
+// load rejected as cancelled and sets the Status they and the counts give.
 // The staged records of an import that aborts on error are loaded when it is
-// completed (warehouse.Expire clears its staging once it has ended).
-func (s *Stage) end(ctx context.Context, imp *schemas.Import, counts schemas.Counts) (string, error) {
-	cancelled, err := s.store.CancelledRows(ctx, imp.ID)
+// completed (warehouse.Expire clears its staging once it has ended); a sync
+// that completed, with errors or not, deactivates what it left out (sync).
+func (s *Stage) end(ctx context.Context, rec *ImportRecord) error {
+	cancelled, err := s.store.CancelledRows(ctx, rec.ID)
 	if err != nil {
-		return "", err
+		return err
 	}
-	status := Status(imp, counts, cancelled)
-	if imp.Preview && status != schemas.StatusCancelled {
-		return schemas.StatusPreviewed, nil // its records wait for EventConfirm
+	rec.Status = Status(&rec.Import, rec.Counts, cancelled)
+	if rec.Preview && rec.Status != schemas.StatusCancelled {
+		rec.Status = schemas.StatusPreviewed
+		return nil // its records wait for EventConfirm
 	}
-	if !imp.Aborts() || status != schemas.StatusCompleted {
-		return status, nil
+	if rec.Status != schemas.StatusCompleted && rec.Status != schemas.StatusCompletedWithErrors {
+		return nil
 	}
-	return status, s.commit(ctx, imp)
+	if rec.Aborts() {
+		if err := s.commit(ctx, &rec.Import); err != nil {
+			return err
+		}
+	}
+	if rec.Mode != schemas.ModeSync {
+		return nil
+	}
+	ds, ok := schemas.Lookup(rec.Dataset)
+	if !ok {
+		return fmt.Errorf("notify: import %s of unknown dataset %q", rec.ID, rec.Dataset)
+	}
+	return s.sync(ctx, ds, rec)
 }
 
 // commit loads the staged records of the import into its dataset's tables.
@@ -586,6 +620,31 @@ func (s *Stage) commit(ctx context.Context, imp *schemas.Import) error {
 		if err := s.store.CommitStaged(ctx, t, imp.ID); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sync deactivates the tenant's records of ds that the sync rec left out,
+// unless they are more than the tenant's limit (a percentage of its active
+// records) and the upload did not force it: then it deactivates none, and
+// the import's reason says so. The rows of the file are loaded either way,
+// as in update mode: refusing the deactivation alone keeps what the file
+// says and loses nothing a partner cannot redo with a forced upload, while
+// a file cut short or put in the wrong folder cannot block most of a
+// tenant's users.
+func (s *Stage) sync(ctx context.Context, ds *schemas.Dataset, rec *ImportRecord) error {
+	limit := s.tenants.Current()[rec.Tenant].SyncLimit()
+	d, err := s.store.Deactivate(ctx, ds, &rec.Import, func(would, active int) bool {
+		return rec.Force || would*100 <= limit*active
+	})
+	if err != nil {
+		return err
+	}
+	rec.Deactivated = d.Deactivated
+	if d.Refused {
+		rec.Reason = schemas.Violation{Code: schemas.CodeSyncLimit, Message: schemas.MsgSyncLimit(d.Would, d.Active, limit)}
+		s.logger.Warn("notify: a sync would deactivate more than its tenant's limit: it deactivated none",
+			"import", rec.ID, "would", d.Would, "active", d.Active, "limit_percent", limit)
 	}
 	return nil
 }
@@ -696,6 +755,12 @@ func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 	if to.To == "" {
 		s.logger.Warn("notify: nobody to tell", "import", rec.ID, "tenant", rec.Tenant)
 		return nil
+	}
+	if rec.Deactivated > 0 {
+		var err error
+		if rec.DeactivatedKeys, err = s.store.Deactivated(ctx, rec.ID, maxDeactivatedInMail); err != nil {
+			return err
+		}
 	}
 	var report []byte
 	if HasReport(rec) {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -29,8 +30,15 @@ type Tenant struct {
 	// MaxBytes is the largest file the tenant may upload.
 	MaxBytes int64 `json:"max_bytes"`
 	// Mode is the tenant's import mode when an upload names none:
-	// "update" (the default) or "create" (schemas.ModeCreate).
+	// "update" (the default), "create" (schemas.ModeCreate) or "sync"
+	// (schemas.ModeSync: every file is the tenant's whole dataset).
 	Mode string `json:"mode"`
+	// SyncLimitPercent is the most of the tenant's active records of a
+	// dataset one sync may deactivate, in percent (DefaultSyncLimitPercent
+	// when 0); a sync that would deactivate more deactivates none, unless
+	// its upload forces it (X-Amz-Meta-Force, an option the tenant must
+	// allow).
+	SyncLimitPercent int `json:"sync_limit_percent,omitempty"`
 	// Region is the country (ISO 3166 alpha-2) whose phone numbers a file
 	// may write without a country code (DefaultRegion).
 	Region string `json:"region"`
@@ -96,6 +104,13 @@ func (t Tenant) AllowsOption(option string) bool {
 	return slices.Contains(allowed, option)
 }
 
+// DefaultSyncLimitPercent is a tenant's SyncLimitPercent when it sets
+// none.
+const DefaultSyncLimitPercent = 10
+
+// SyncLimit is the tenant's SyncLimitPercent, or the default.
+func (t Tenant) SyncLimit() int { return cmp.Or(t.SyncLimitPercent, DefaultSyncLimitPercent) }
+
 // DefaultRegion is the phone region of a tenant that sets none: seed 002's
 // forms (+7..., 7..., 8...) are Russian numbers.
 const DefaultRegion = "RU"
@@ -138,7 +153,10 @@ func parseTenants(path string, data []byte) (Tenants, error) {
 			t.Mode = schemas.ModeUpdate
 		}
 		if !schemas.ValidMode(t.Mode) {
-			return nil, fmt.Errorf("tenants: %s: mode %q is not create or update", name, t.Mode)
+			return nil, fmt.Errorf("tenants: %s: mode %q is not create, update or sync", name, t.Mode)
+		}
+		if t.SyncLimitPercent < 0 || t.SyncLimitPercent > 100 {
+			return nil, fmt.Errorf("tenants: %s: sync_limit_percent %d is not between 1 and 100", name, t.SyncLimitPercent)
 		}
 		if t.OnError == "" {
 			t.OnError = schemas.OnErrorContinue

@@ -15,6 +15,8 @@ var Clients = &Dataset{
 	Version: 1,
 	Table:   "clients",
 	Key:     "email",
+	// A sync sets the clients it leaves out inactive.
+	Deactivate: &Deactivation{Field: "active", Value: "0"},
 	// Seed 004: "Security restrictions: No scripts, macros, or executable
 	// content", in any cell.
 	Fields: noCode([]Field{

@@ -149,6 +149,15 @@ type Dataset struct {
 	// about to create, after the defaults (a user with no password is
 	// pending).
 	OnCreate func(d *Dataset, cells []string)
+	// Deactivate is how a sync (ModeSync) deactivates a record the file
+	// leaves out; nil: the dataset cannot be synced.
+	Deactivate *Deactivation
+}
+
+// Deactivation is how a record is deactivated: its field Field (a column)
+// is set to Value. A record whose Field has another value is active.
+type Deactivation struct {
+	Field, Value string
 }
 
 // Writes lists the datasets an import of d may write records of: its

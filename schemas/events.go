@@ -25,9 +25,12 @@ type Import struct {
 	ObjectVersion string `json:"object_version"`
 	// Uploader is the address from the object's X-Amz-Meta-Uploader, if any.
 	Uploader string `json:"uploader,omitempty"`
-	// Mode is ModeCreate or ModeUpdate: the object's X-Amz-Meta-Mode, else
-	// the tenant's.
+	// Mode is ModeCreate, ModeUpdate or ModeSync: the object's
+	// X-Amz-Meta-Mode, else the tenant's.
 	Mode string `json:"mode"`
+	// Force lets a sync deactivate more than its tenant's limit
+	// (X-Amz-Meta-Force).
+	Force bool `json:"force,omitempty"`
 	// Version orders imports of a tenant: a later upload has a higher version.
 	// It is the ReplacingMergeTree version of every record the import writes.
 	Version    uint64    `json:"version"`
@@ -135,6 +138,9 @@ type Duplicate struct {
 type Rejected struct {
 	N          int         `json:"n"`
 	Violations []Violation `json:"v"`
+	// Key is the row's key (Dataset.CanonicalKey), in a sync only: its
+	// record is in the file, and is not deactivated.
+	Key string `json:"k,omitempty"`
 }
 
 // Chunk is one message of rows. It keeps its identity (import, number, first
@@ -326,10 +332,19 @@ const (
 	// ModeUpdate creates new records and updates existing ones with the
 	// cells the row fills; an empty cell keeps the stored value.
 	ModeUpdate = "update"
+	// ModeSync is update mode for a file that holds the tenant's whole
+	// dataset: the tenant's records it leaves out are deactivated
+	// (Dataset.Deactivate) once every row is loaded, within the tenant's
+	// limit unless the upload forces it.
+	ModeSync = "sync"
 )
 
 // ValidMode reports whether m is an import mode.
-func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate }
+func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate || m == ModeSync }
+
+// Updates reports whether the import updates existing records (update and
+// sync modes).
+func (imp *Import) Updates() bool { return imp.Mode != ModeCreate }
 
 // The options an upload sets in its metadata (X-Amz-Meta-<option>), each
 // only when its tenant allows it (platform.Tenant.AllowsOption).
@@ -340,7 +355,8 @@ const (
 	OptionAssignGroups = "assign-groups"
 	OptionMirrorUser   = "mirror-user"
 	OptionPreview      = "preview"
+	OptionForce        = "force"
 )
 
 // Options are the upload options, in the order a summary names them.
-var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser, OptionPreview}
+var Options = []string{OptionMode, OptionOnError, OptionInvite, OptionAssignGroups, OptionMirrorUser, OptionPreview, OptionForce}

@@ -71,6 +71,12 @@ const (
 	// CodeSuperseded is an upload overwritten or deleted before it was read:
 	// the newer upload is an import of its own.
 	CodeSuperseded = "superseded"
+	// CodeSyncUnsupported is a sync (ModeSync) of a dataset whose records
+	// cannot be deactivated (Dataset.Deactivate).
+	CodeSyncUnsupported = "sync_unsupported"
+	// CodeSyncLimit is a sync that would deactivate more of the tenant's
+	// records than its limit allows: it deactivated none.
+	CodeSyncLimit = "sync_limit"
 )
 
 // The messages partners read, in the words of the product documents (seeds).
@@ -260,9 +266,22 @@ const MsgSuperseded = "the file was replaced by a newer upload before it could b
 // MsgDeleted rejects an upload deleted before it was read.
 const MsgDeleted = "the file was deleted before it could be read"
 
-// MsgBadMode rejects an upload whose mode is neither create nor update.
+// MsgBadMode rejects an upload whose mode is not an import mode.
 func MsgBadMode(mode string) string {
-	return fmt.Sprintf("the mode %q is not one of create, update", Echo(mode))
+	return fmt.Sprintf("the mode %q is not one of create, update, sync", Echo(mode))
+}
+
+// MsgSyncUnsupported rejects a sync of a dataset whose records cannot be
+// deactivated (CodeSyncUnsupported).
+func MsgSyncUnsupported(dataset string) string {
+	return fmt.Sprintf("the mode sync is not available for %s: a %s file cannot deactivate what it leaves out", dataset, dataset)
+}
+
+// MsgSyncLimit says a sync deactivated nothing: it would have deactivated
+// would of the tenant's active records, over limit percent of them
+// (CodeSyncLimit).
+func MsgSyncLimit(would, active, limit int) string {
+	return fmt.Sprintf("nothing was deactivated: the file leaves out %d of your %d active records, more than the limit of %d%%", would, active, limit)
 }
 
 // MsgNoGroup is the seeds' message for a group the tenant does not have.
@@ -355,7 +374,9 @@ var hints = map[string]string{
 	CodeTooManyRows:      "split the file into files within the row limit",
 	CodeLineTooLong:      "shorten the row, or check for a quote that is never closed",
 	CodeMacros:           "save the workbook as .xlsx without macros, or as CSV",
-	CodeBadMode:          "set the mode to create or update, or leave it out",
+	CodeBadMode:          "set the mode to create, update or sync, or leave it out",
+	CodeSyncUnsupported:  "upload the file in update mode",
+	CodeSyncLimit:        "check that the file holds every record; if it does, upload it again with X-Amz-Meta-Force: true",
 	CodeBadOption:        "give the option one of the values it takes, or leave it out",
 	CodeOptionNotAllowed: "upload the file without the option, or ask the operator to allow it",
 	CodeTooLarge:         "split the file into smaller files",

@@ -9,11 +9,15 @@ const (
 	StreamRows     = "ROWS"
 	StreamImports  = "IMPORTS"
 	StreamDLQ      = "DLQ"
+	// StreamSync holds the bucket sync's message schedule
+	// (SubjectSyncSchedule) and the requests it fires (SubjectSyncRun).
+	StreamSync = "SYNC"
 
 	SubjectS3Events   = "sluice.s3.events"
 	SubjectRowsAll    = "sluice.rows.>"
 	SubjectImportsAll = "sluice.import.>"
 	SubjectDLQAll     = "sluice.dlq.>"
+	SubjectSyncAll    = "sluice.sync.>"
 
 	SubjectRawRows   = "sluice.rows.raw.>"
 	SubjectValidRows = "sluice.rows.valid.>"
@@ -21,6 +25,12 @@ const (
 	SubjectDLQRows   = "sluice.dlq.rows.>"
 	SubjectPoison    = "sluice.dlq.poison.>"
 	SubjectReplayed  = "sluice.dlq.replayed.>"
+
+	// SubjectSyncSchedule holds the one message schedule that asks for a
+	// bucket sync (`sluice migrate` puts it); SubjectSyncRun is where
+	// JetStream fires it, and where an ingest starting up asks for one.
+	SubjectSyncSchedule = "sluice.sync.schedule"
+	SubjectSyncRun      = "sluice.sync.run"
 )
 
 // Stage names: the <stage> of poison subjects, Msg-Ids, metrics and the NATS
@@ -42,6 +52,9 @@ const (
 	DurableTransform = "transform"
 	DurableLoad      = "load"
 	DurableNotify    = "notify"
+	// DurableIngestSync is ingest's second consumer: the requests for a
+	// bucket sync, one instance each.
+	DurableIngestSync = "ingest_sync"
 )
 
 // DeliverSubject is where the durable consumer durable pushes its

@@ -53,6 +53,8 @@ var Users = &Dataset{
 	// A users import's permission options give its users memberships.
 	Also:     []*Dataset{Memberships},
 	OnCreate: pendingWithoutPassword,
+	// A sync blocks the users it leaves out.
+	Deactivate: &Deactivation{Field: "status", Value: "blocked"},
 	Fields: append([]Field{
 		{Name: "login", Labels: []string{"Username", "User name", "Логин", "Имя пользователя"}, Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower, From: "email",
 			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},
@@ -90,6 +92,7 @@ var (
 	firstNameLabels = []string{"Given name", "Имя"}
 	lastNameLabels  = []string{"Surname", "Family name", "Фамилия"}
 )
+
 // pendingWithoutPassword makes a new user with no password pending (seed
 // 001): they set one by their invitation.
 func pendingWithoutPassword(d *Dataset, cells []string) {

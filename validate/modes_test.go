@@ -36,6 +36,12 @@ func TestJudgeUpdateMode(t *testing.T) {
 		t.Errorf("nothing to update: %q", v.Message)
 	}
 
+	// A sync judges as update mode does, and keeps the rejected rows' keys.
+	_, rejected = judge(t, schemas.ModeSync, onlyKey, partial)
+	if len(rejected) != 1 || rejected[0].N != 2 || rejected[0].Key != onlyKey.Cells[schemas.Clients.KeyIndex()] || rejected[0].Key == "" {
+		t.Errorf("sync: %+v, want row 2 rejected with its key", rejected)
+	}
+
 	// In create mode the same partial row is missing its first name.
 	_, rejected = judge(t, schemas.ModeCreate, partial)
 	if len(rejected) != 1 || rejected[0].Violations[0].Message != "the value of the field firstName cannot be empty" {

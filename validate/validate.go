@@ -17,6 +17,9 @@
 // record that exists in create mode, a value another record has, a group,
 // account or user to mirror that must exist, a required cell of a new record
 // in update mode (load). It changes no cell: canonical forms are transform's.
+// In a sync it gives each rejected row its key, so that load records it as
+// in the file and its record is not deactivated (a sync is update mode
+// otherwise).
 package validate
 
 import (
@@ -50,7 +53,11 @@ func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open fu
 			return nil, nil, err
 		}
 		if len(vs) > 0 {
-			rejected = append(rejected, schemas.Rejected{N: row.N, Violations: vs})
+			r := schemas.Rejected{N: row.N, Violations: vs}
+			if imp.Mode == schemas.ModeSync {
+				r.Key = ds.CanonicalKey(row.Cells) // its record is in the file
+			}
+			rejected = append(rejected, r)
 			continue
 		}
 		valid = append(valid, *row)
@@ -79,7 +86,7 @@ func (j *judge) row(row *schemas.Row) ([]schemas.Violation, error) {
 		return nil, err
 	}
 	vs = append(vs, j.duplicates(row, broken)...)
-	if !filled && j.imp.Mode == schemas.ModeUpdate && len(vs) == 0 {
+	if !filled && j.imp.Updates() && len(vs) == 0 {
 		vs = append(vs, schemas.Violation{Column: j.ds.Key, Code: schemas.CodeNothingToUpdate, Message: schemas.MsgNothingToUpdate(j.ds.Key),
 			Value: j.ds.Fields[j.key].Show(row.Cells[j.key])})
 	}

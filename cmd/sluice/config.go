@@ -50,7 +50,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // loadStageConfigs reads every stage's settings; bucket is the one ingest's
 // sync lists. A negative or unparsable value is an error naming its
-// variable.
+// variable, as is a sync schedule ingest cannot read.
 func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, error) {
 	env := platform.NewEnv(getenv)
 	s := stageConfigs{
@@ -64,7 +64,8 @@ func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, 
 			Lease:        env.Duration("SLUICE_INGEST_LEASE"),
 			MaxFileTime:  env.Duration("SLUICE_INGEST_MAX_FILE_TIME"),
 			Bucket:       bucket,
-			SyncInterval: env.Duration("SLUICE_SYNC_INTERVAL"),
+			SyncAt:       env.String("SLUICE_SYNC_AT"),
+			SyncTimeZone: env.String("SLUICE_SYNC_TIME_ZONE"),
 			SyncGrace:    env.Duration("SLUICE_SYNC_GRACE"),
 		},
 		validate: validate.Config{
@@ -97,7 +98,11 @@ func loadStageConfigs(getenv func(string) string, bucket string) (stageConfigs, 
 			ConsoleURL:    env.String("SLUICE_CONSOLE_URL"),
 		},
 	}
-	if err := env.Err(); err != nil {
+	_, syncErr := ingest.SyncSchedule(s.ingest)
+	if syncErr != nil {
+		syncErr = fmt.Errorf("config: SLUICE_SYNC_AT or SLUICE_SYNC_TIME_ZONE: %w", syncErr)
+	}
+	if err := errors.Join(env.Err(), syncErr); err != nil {
 		return stageConfigs{}, err
 	}
 	return s, nil

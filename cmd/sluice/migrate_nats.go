@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/load"
 	"github.com/sluicehq/sluice/notify"
@@ -18,7 +20,7 @@ import (
 // stage's durable consumer, as cfg configures the stage: the stages' users
 // may only look their consumer up and bind to it (deploy/nats.conf). The
 // DLQ's MaxAge is SLUICE_PERSONAL_DATA_TTL.
-func migrateNATS(_ context.Context, cfg config, natsURL string, logger *slog.Logger) error {
+func migrateNATS(ctx context.Context, cfg config, natsURL string, logger *slog.Logger) error {
 	consumers, err := stageConsumers(cfg.stages)
 	if err != nil {
 		return err
@@ -40,8 +42,29 @@ func migrateNATS(_ context.Context, cfg config, natsURL string, logger *slog.Log
 			return err
 		}
 	}
+	if err := migrateSyncSchedule(ctx, nc, cfg); err != nil {
+		return err
+	}
 	logger.Info("sluice: nats migrated", "url", natsURL)
 	return nil
+}
+
+// migrateSyncSchedule puts the bucket sync's schedule (SLUICE_SYNC_AT, in
+// SLUICE_SYNC_TIME_ZONE) on the SYNC stream, and creates ingest's consumer
+// of what it fires.
+func migrateSyncSchedule(ctx context.Context, nc *nats.Conn, cfg config) error {
+	schedule, err := ingest.SyncSchedule(cfg.stages.ingest)
+	if err != nil {
+		return err
+	}
+	if err := bus.EnsureSchedule(ctx, nc, cfg.NATSReplicas, schedule); err != nil {
+		return err
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	return bus.EnsureConsumer(js, ingest.SyncConsumer(cfg.stages.ingest))
 }
 
 // stageConsumers is every stage's durable consumer, from its configuration.

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/notify"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
@@ -211,6 +212,7 @@ func TestNATSLeastPrivilege(t *testing.T) {
 			})
 		}
 	})
+	t.Run("ingest sync", func(t *testing.T) { ingestSyncs(t, url, ajs, cfg) })
 	t.Run("minio", func(t *testing.T) { minioUnderConf(t, url, ajs) })
 	t.Run("admin", func(t *testing.T) { adminReplays(t, cfg) })
 	t.Run("admin continues", func(t *testing.T) { adminContinues(t, cfg, ajs) })
@@ -542,4 +544,77 @@ func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 			t.Errorf("%s event: %s (%v), want type %s of %s", event, m.Data, err, event, imp.ID)
 		}
 	}
+}
+
+// ingestSyncs: migrate put the bucket sync's schedule on the SYNC stream;
+// ingest's user binds its sync consumer, asks for a sync as it does when
+// it starts, is delivered the request, naks it once and acks it, with
+// nothing denied; it may not put a schedule, nor may another stage ask for
+// a sync.
+func ingestSyncs(t *testing.T, url string, ajs nats.JetStreamContext, cfg config) {
+	schedule, err := ajs.GetLastMsg(schemas.StreamSync, schemas.SubjectSyncSchedule)
+	if err != nil || schedule.Header.Get("Nats-Schedule") != "0 0 2 * * *" || schedule.Header.Get("Nats-Schedule-Target") != schemas.SubjectSyncRun {
+		t.Fatalf("the sync schedule after migrate: %v %v", err, schedule)
+	}
+	nc, v := connectAs(t, url, schemas.StageIngest, schemas.StageIngest)
+	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliveries := make(chan int, 4)
+	var seen [3]sync.Once // not again on the retries of a delivery
+	c := ingest.SyncConsumer(cfg.stages.ingest)
+	r, err := bus.NewRunner(schemas.StageIngest, nc, c, m, slog.New(slog.DiscardHandler), func(msg *message.Message) error {
+		n := min(bus.Delivered(msg), 2)
+		seen[n].Do(func() { deliveries <- n })
+		if n == 1 {
+			return platform.From(platform.PartS3, fmt.Errorf("dial: %w", syscall.ECONNREFUSED))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("sync runner under ingest's user: %v", err)
+	}
+	runCtx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("runner: %v", err)
+		}
+	}()
+	<-r.Running()
+	if err := bus.Publish(r.Pub, schemas.SubjectSyncRun, "perm.start-up", bus.SyncAtStartUp); err != nil {
+		t.Fatalf("ingest asks for a sync: %v", err)
+	}
+	for want := 1; want <= 2; want++ {
+		select {
+		case n := <-deliveries:
+			if n != want {
+				t.Fatalf("delivery %d, want %d", n, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("delivery %d of the sync request never came", want)
+		}
+	}
+	err = parts.WaitFor(t.Context(), 10*time.Second, func() (bool, error) {
+		info, err := ajs.ConsumerInfo(c.Stream, c.Name)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0, err
+	})
+	if err != nil {
+		t.Errorf("the sync request was not acked: %v", err)
+	}
+	if got := v.all(); len(got) > 0 {
+		t.Errorf("ingest's sync was denied: %q", got)
+	}
+	if err := nc.Publish(schemas.SubjectSyncSchedule, []byte(`"schedule"`)); err != nil {
+		t.Fatal(err)
+	}
+	v.denied(t, "Publish", schemas.SubjectSyncSchedule)
+	other, ov := connectAs(t, url, schemas.StageValidate, schemas.StageValidate)
+	if err := other.Publish(schemas.SubjectSyncRun, []byte(`"start-up"`)); err != nil {
+		t.Fatal(err)
+	}
+	ov.denied(t, "Publish", schemas.SubjectSyncRun)
 }

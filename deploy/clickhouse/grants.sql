@@ -34,14 +34,17 @@ GRANT INSERT ON sluice.group_members_staged TO sluice_load;
 GRANT SELECT, INSERT ON sluice.import_rows TO sluice_load;
 GRANT SELECT, INSERT ON sluice.import_rejections TO sluice_load;
 GRANT INSERT ON sluice.import_chunks TO sluice_load;
+-- A sync's keys, which notify reads to deactivate what the file leaves out.
+GRANT INSERT ON sluice.import_keys TO sluice_load;
 -- Its queries send a batch's keys along as an external table (batch_keys).
 GRANT CREATE TEMPORARY TABLE ON *.* TO sluice_load;
 
 -- notify: the imports' status; it reads the chunks' reports and the
--- rejections for the email, and copies the staged records of an import
--- that aborts on error into the datasets' tables once every row is good.
--- An invitation accepted or lapsed is a new version of its user's record
--- (`sluice invite accept` runs as notify): SELECT and INSERT on users.
+-- rejections for the email, copies the staged records of an import
+-- that aborts on error into the datasets' tables once every row is good,
+-- and deactivates what a completed sync left out. An invitation accepted
+-- or lapsed is a new version of its user's record (`sluice invite accept`
+-- runs as notify): SELECT and INSERT on users.
 CREATE USER IF NOT EXISTS sluice_notify HOST IP '127.0.0.1', IP '::1', IP '172.30.57.0/24';
 GRANT SELECT, INSERT ON sluice.imports TO sluice_notify;
 GRANT SELECT ON sluice.import_chunks TO sluice_notify;
@@ -56,6 +59,11 @@ GRANT SELECT ON sluice.users_staged TO sluice_notify;
 GRANT SELECT ON sluice.accounts_staged TO sluice_notify;
 GRANT SELECT ON sluice.groups_staged TO sluice_notify;
 GRANT SELECT ON sluice.group_members_staged TO sluice_notify;
+-- A sync that completes: the keys of its rows (written by load), and the
+-- audit of what it deactivates; the deactivated records are new versions
+-- (INSERT on the datasets' tables, above), never a delete.
+GRANT SELECT ON sluice.import_keys TO sluice_notify;
+GRANT SELECT, INSERT ON sluice.import_deactivations TO sluice_notify;
 
 -- The reader: dashboards and the demo's queries.
 CREATE USER IF NOT EXISTS sluice_reader HOST IP '127.0.0.1', IP '::1', IP '172.30.57.0/24';

@@ -11,7 +11,10 @@
 // (Publish, Decode), chunks of rows in their packed wire form (PublishChunk,
 // DecodeChunk), in-progress acks and delivery counts; and the record of
 // files deleted while they were imported (Cancellations); and what `sluice
-// replay` reads and writes in the DLQ stream (DLQ, replay.go).
+// replay` reads and writes in the DLQ stream (DLQ, replay.go); and the SYNC
+// stream with the bucket sync's JetStream message schedule
+// (EnsureSchedule), which the server fires once however many instances
+// consume it.
 //
 // It knows no stage: subjects and durable names come from schemas.
 package bus

@@ -65,6 +65,7 @@ var (
 		// resumed is the operator's event that resumed an ended import
 		// (schemas.EventContinue, EventConfirm), if one did.
 		{"resumed", "String DEFAULT ''"}, {"preview", "UInt8 DEFAULT 0"},
+		{"mode", "String DEFAULT ''"}, {"force", "UInt8 DEFAULT 0"}, {"deactivated", "UInt32 DEFAULT 0"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.
@@ -90,7 +91,7 @@ var (
 )
 
 // AuditTables are the tables sluice owns besides the datasets' own.
-var AuditTables = []Table{Imports, ImportRows, ImportRejections, ImportChunks}
+var AuditTables = []Table{Imports, ImportRows, ImportRejections, ImportChunks, ImportKeys, ImportDeactivations}
 
 // Names returns the table's column names, in order.
 func (t Table) Names() []string {

@@ -4,8 +4,11 @@
 // lists, the outcome of a row, and how a rejection's violations are stored),
 // the staging tables of imports that abort on error or preview (what they
 // hold, and what of it a later upload changed), the expiry of personal
-// data, held records included, and writing a new version of a record
-// outside any import (Revise: an invitation's user).
+// data, held records included, writing a new version of a record outside
+// any import (Revise: an invitation's user), and what a sync deactivates
+// (Deactivate: the keys of its rows, the audit of its deactivations and the
+// new versions of the records, by INSERT ... SELECT only, as notify's user
+// may run it).
 //
 // It owns no dataset: the datasets' fields come from schemas, and what load
 // and notify write and read is theirs. Every table is a

@@ -18,12 +18,13 @@ import (
 const WrittenAt = "written_at"
 
 // Expire deletes the personal data sluice keeps for partners to fix their
-// files once it is older than ttl: the rows of import_rejections written
-// before now-ttl, and the staged records (StagedTable) of imports that have
-// ended (committed or abandoned; a failed import keeps them for its replay,
-// one that requires intervention for `sluice continue`) or that were loaded
-// before now-ttl: a held import that nobody continues keeps no personal data
-// past the TTL.
+// files once it is older than ttl: the rows of import_rejections and
+// import_deactivations written before now-ttl, the keys of syncs
+// (import_keys) once they have ended, and the staged records (StagedTable)
+// of imports that have ended (committed or abandoned; a failed import keeps
+// them for its replay, one that requires intervention for `sluice
+// continue`) or that were loaded before now-ttl: a held import that nobody
+// continues keeps no personal data past the TTL.
 //
 // A delete is a mutation (ALTER ... DELETE): 18.16 counts it as DDL, so
 // Expire runs as the migration user, never as a stage's. ClickHouse applies
@@ -32,11 +33,16 @@ const WrittenAt = "written_at"
 // import_rejections, so that the rows expire even where Expire never runs.
 func Expire(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
 	secs := int64(ttl.Seconds())
-	if err := deleteWhere(ctx, conn, db, ImportRejections.Name, fmt.Sprintf("%s < now() - %d", WrittenAt, secs)); err != nil {
+	for _, t := range []string{ImportRejections.Name, ImportDeactivations.Name} {
+		if err := deleteWhere(ctx, conn, db, t, fmt.Sprintf("%s < now() - %d", WrittenAt, secs)); err != nil {
+			return err
+		}
+	}
+	endedImports := fmt.Sprintf("import_id IN (SELECT import_id FROM %s.%s FINAL WHERE status IN (%s))", db, Imports.Name, quoted(endedStatuses()))
+	if err := deleteWhere(ctx, conn, db, ImportKeys.Name, fmt.Sprintf("%s OR %s < now() - %d", endedImports, WrittenAt, secs)); err != nil {
 		return err
 	}
-	ended := fmt.Sprintf("import_id IN (SELECT import_id FROM %s.%s FINAL WHERE status IN (%s)) OR loaded_at < now() - %d",
-		db, Imports.Name, quoted(endedStatuses()), secs)
+	ended := fmt.Sprintf("%s OR loaded_at < now() - %d", endedImports, secs)
 	for _, ds := range writtenTables(datasets) {
 		if err := deleteWhere(ctx, conn, db, StagedTable(ds.Table), ended); err != nil {
 			return err

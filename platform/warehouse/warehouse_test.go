@@ -120,7 +120,8 @@ func TestMigrate(t *testing.T) {
 // records; a new rejection, and the staged records of a running import, of
 // a failed one (a replay completes it), of one that requires intervention
 // (`sluice continue` loads them) and of a preview (`sluice confirm` loads
-// them), stay, while younger than the TTL.
+// them), stay, while younger than the TTL. The same for the keys of syncs
+// (gone once ended or old) and their deactivations (gone once old).
 func TestExpire(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -145,6 +146,11 @@ func TestExpire(t *testing.T) {
 		UNION ALL SELECT 't', 'c@t.example', 'failed', 1, now() UNION ALL SELECT 't', 'd@t.example', 'stale', 1, now() - 2 * 86400
 		UNION ALL SELECT 't', 'e@t.example', 'held', 1, now() UNION ALL SELECT 't', 'f@t.example', 'held', 1, now() - 2 * 86400
 		UNION ALL SELECT 't', 'g@t.example', 'preview', 1, now() UNION ALL SELECT 't', 'h@t.example', 'preview', 1, now() - 2 * 86400`)
+	exec(`INSERT INTO sluice.import_keys (import_id, record_key, version, written_at)
+		SELECT 'ended', 'a@t.example', 5, now() UNION ALL SELECT 'running', 'b@t.example', 2, now()
+		UNION ALL SELECT 'stale', 'd@t.example', 1, now() - 2 * 86400`)
+	exec(`INSERT INTO sluice.import_deactivations (import_id, tenant, dataset, record_key, version, written_at)
+		SELECT 'old', 't', 'users', 'a', 1, now() - 2 * 86400 UNION ALL SELECT 'new', 't', 'users', 'b', 1, now() - 3600`)
 
 	if err := warehouse.Expire(ctx, ch.Conn, "sluice", schemas.Datasets, 24*time.Hour); err != nil {
 		t.Fatal(err)
@@ -153,6 +159,8 @@ func TestExpire(t *testing.T) {
 	checks := []struct{ query, want string }{
 		{"SELECT import_id FROM sluice.import_rejections ORDER BY import_id", "new"},
 		{"SELECT email FROM sluice.clients_staged ORDER BY email", "b@t.example c@t.example e@t.example g@t.example"},
+		{"SELECT import_id FROM sluice.import_keys ORDER BY import_id", "running"},
+		{"SELECT import_id FROM sluice.import_deactivations ORDER BY import_id", "new"},
 	}
 	// A mutation applies in the background.
 	err = parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
