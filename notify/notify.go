@@ -455,6 +455,9 @@ func (s *Stage) resume(ctx context.Context, event, id string) error {
 		}
 	}
 	rec.Status, rec.Resumed, rec.Reason, rec.FinishedAt = status, event, schemas.Violation{}, time.Now().UTC()
+	if err := s.deactivate(ctx, &rec); err != nil { // a confirmed or continued sync
+		return err
+	}
 	if err := s.store.SaveImport(ctx, rec); err != nil {
 		return err
 	}
@@ -600,7 +603,13 @@ func (s *Stage) end(ctx context.Context, rec *ImportRecord) error {
 			return err
 		}
 	}
-	if rec.Mode != schemas.ModeSync {
+	return s.deactivate(ctx, rec)
+}
+
+// deactivate deactivates what a sync that completed, with errors or not,
+// left out (sync); other imports have nothing to deactivate.
+func (s *Stage) deactivate(ctx context.Context, rec *ImportRecord) error {
+	if rec.Mode != schemas.ModeSync || rec.Status != schemas.StatusCompleted && rec.Status != schemas.StatusCompletedWithErrors {
 		return nil
 	}
 	ds, ok := schemas.Lookup(rec.Dataset)
