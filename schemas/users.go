@@ -22,7 +22,8 @@ var userStatusFormat, userStatusNormalize = OneOf(UserStatuses...)
 
 // Users is the users dataset (seeds 001 and 002): login identifies the user;
 // a new user needs a password, an email and both names; email and phone may
-// belong to one user of the tenant only; the password is hashed (argon2id)
+// belong to one user of the tenant only; the manager's email names a user
+// of the tenant or another row of the file; the password is hashed (argon2id)
 // before it is stored, and never travels or rests in plain text.
 //
 // The seeds differ on what a new user must have: seed 001's template
@@ -34,7 +35,7 @@ var userStatusFormat, userStatusNormalize = OneOf(UserStatuses...)
 // permission options add memberships (load/permissions.go).
 var Users = &Dataset{
 	Name:    "users",
-	Version: 1,
+	Version: 2,
 	Table:   "users",
 	Key:     "login",
 	// A users import's permission options give its users memberships.
@@ -54,6 +55,8 @@ var Users = &Dataset{
 			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Doe"},
 		{Name: "manager", Column: "manager", Kind: Bool, Format: Is01, Normalize: NormalizeBool, Default: func(Context) string { return "0" },
 			Help: "1 if the user is a manager, 0 (the default) if not", Example: "0"},
+		{Name: "managerEmail", Column: "manager_email", MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Ref: managerRef,
+			Help: "the email of the user's manager (seed 002's \"Email of the manager\"), of the form A@B.C: a user of the company, or another row of the file, in any row", Example: "anna.smith@example.com"},
 		{Name: "mustChangePassword", Column: "must_change_password", Kind: Bool, Format: Is01, Normalize: NormalizeBool,
 			Default: func(Context) string { return "0" },
 			Help:    "1 to make the user change the password at the next login, 0 (the default) not to", Example: "1"},
@@ -61,7 +64,12 @@ var Users = &Dataset{
 			Default: func(Context) string { return "active" },
 			Help:    "active, pending, expired, blocked or disabled; changes an existing user only: a new user is active", Example: "active"},
 	}, userGroupFields()...),
+	MoreExamples: []map[string]string{{"login": "a.smith", "password": "Manager2024", "email": "anna.smith@example.com",
+		"firstName": "Anna", "lastName": "Smith", "manager": "1"}},
 }
+
+// managerRef: a manager is a user of the tenant, or a row of the same file.
+var managerRef = &Ref{Table: "users", Column: "email", Code: CodeNoManager, Message: MsgNoManager("managerEmail"), InFile: "email"}
 
 // groupExamples are the template's example groups, by type.
 var groupExamples = map[string]string{"region": "North-West", "city": "Saint Petersburg", "role": "Employee",
