@@ -1,7 +1,8 @@
 // Package ingest turns bucket events into chunks of rows. It owns the claim
 // ledger (each object version is imported once), reading objects as streams,
 // detecting their format, checking their header and row limit, finding rows
-// whose key repeats an earlier row of the same file, and cutting the rows into
+// whose key (or identity, or a Unique value) repeats an earlier row of the
+// same file, and cutting the rows into
 // chunks on sluice.rows.raw.<tenant>.<dataset>; and the bucket sync, which
 // imports what no bucket event brought (sync.go).
 //
@@ -27,7 +28,11 @@
 // that a file over its row limit is rejected before any chunk leaves, and
 // once to publish. Neither read holds more than one chunk in memory; the one thing
 // that grows with the file is the set of 8-byte key hashes used to find
-// duplicate keys, bounded by the tenant's row limit.
+// duplicate keys, bounded by the tenant's row limit. A dataset with a field
+// that may name another row of the file (Ref.InFile: a user's manager)
+// has its first read parse every row and keep an 8-byte hash of each value
+// such a field may name, so that the second marks the cells that name a
+// row of the file wherever that row is (Row.InFile), whatever the chunks.
 package ingest
 
 import (
@@ -298,14 +303,14 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if err != nil {
 		return err
 	}
-	layout, err := s.checkSize(ctx, ref, ds, tenant.MaxRows)
+	layout, in, err := s.checkSize(ctx, ref, ds, tenant.MaxRows, imp.Context())
 	if err != nil {
 		return err
 	}
 	if layout != ds {
 		imp.Layout = layout.Name
 	}
-	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, layout, tenant.MaxRows)
+	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, layout, tenant.MaxRows, in)
 	if err != nil {
 		return err
 	}
@@ -344,11 +349,12 @@ func (s *Stage) accept(imp *schemas.Import, ref ObjectRef) (platform.Tenant, *sc
 }
 
 // publish reads the file's rows (in its layout of ds) and publishes them in
-// chunks, with their duplicates found and their secrets sealed. It returns
+// chunks, with their duplicates found, the cells that name another row of
+// the file marked (in) and their secrets sealed. It returns
 // how many chunks and rows it published, and the file's format. Chunks are
 // published by a few goroutines while the file is read, so that reading
 // does not wait for each publish's ack.
-func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, ds, layout *schemas.Dataset, maxRows int) (chunks, rows int, format schemas.FileFormat, err error) {
+func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, ds, layout *schemas.Dataset, maxRows int, in *inFile) (chunks, rows int, format schemas.FileFormat, err error) {
 	out := make(chan *schemas.Chunk, publishers)
 	g, gctx := errgroup.WithContext(ctx)
 	for range publishers {
@@ -369,6 +375,7 @@ func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, 
 		rows++
 		if row.Problem == nil {
 			row.Duplicates = dups.find(row)
+			in.mark(&row)
 		}
 		s.seal(layout, row.Cells) // whatever the row's problem: its cells travel
 		return cut.add(gctx, row)
@@ -488,8 +495,8 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	return nil
 }
 
-// duplicates finds the rows whose key, or a Unique field, has the value of
-// an earlier row's. It keeps an 8-byte hash per value, not the value.
+// duplicates finds the rows whose key, identity or a Unique field has the
+// value of an earlier row's. It keeps an 8-byte hash per value, not the value.
 type duplicates struct {
 	ds     *schemas.Dataset
 	ctx    schemas.Context
@@ -501,7 +508,7 @@ type duplicates struct {
 func (s *Stage) newDuplicates(ds *schemas.Dataset, ctx schemas.Context) *duplicates {
 	d := &duplicates{ds: ds, ctx: ctx, seed: s.seed}
 	for i, f := range ds.Fields {
-		if i == ds.KeyIndex() || f.Unique {
+		if i == ds.KeyIndex() || i == ds.IdentityIndex() || f.Unique {
 			d.fields = append(d.fields, i)
 			d.seen = append(d.seen, map[uint64]int{})
 		}
@@ -527,6 +534,70 @@ func (d *duplicates) find(row schemas.Row) []schemas.Duplicate {
 		}
 	}
 	return out
+}
+
+// inFile holds the values that the rows of a file have in the fields a
+// Ref.InFile names (a user's email, which another row may name as its
+// manager's), each with the first row that has it: an 8-byte hash per
+// value, as duplicates keeps. The first read fills it (add), the second
+// marks the cells that name another row (mark).
+type inFile struct {
+	ds   *schemas.Dataset
+	ctx  schemas.Context
+	seed maphash.Seed
+	// refs are the fields with a Ref.InFile, named names the field each
+	// names, and rows the values found there, by hash, with their row.
+	refs, named []int
+	rows        []map[uint64]int
+}
+
+// newInFile returns the inFile of a dataset, or nil if none of its fields
+// may name a row of the file.
+func (s *Stage) newInFile(ds *schemas.Dataset, ctx schemas.Context) *inFile {
+	var in *inFile
+	for i, f := range ds.Fields {
+		if f.Ref == nil || f.Ref.InFile == "" {
+			continue
+		}
+		if in == nil {
+			in = &inFile{ds: ds, ctx: ctx, seed: s.seed}
+		}
+		in.refs, in.named, in.rows = append(in.refs, i), append(in.named, ds.Index(f.Ref.InFile)), append(in.rows, map[uint64]int{})
+	}
+	return in
+}
+
+// add records the values of a row that the refs may name.
+func (in *inFile) add(row schemas.Row) error {
+	if row.Problem != nil {
+		return nil
+	}
+	for j, i := range in.named {
+		if v := in.ds.Fields[i].CanonicalValue(row.Cells[i], in.ctx); v != "" {
+			h := maphash.String(in.seed, v)
+			if _, seen := in.rows[j][h]; !seen {
+				in.rows[j][h] = row.N
+			}
+		}
+	}
+	return nil
+}
+
+// mark sets the row's InFile bit of each ref that names another row of the
+// file. A nil inFile marks nothing.
+func (in *inFile) mark(row *schemas.Row) {
+	if in == nil {
+		return
+	}
+	for j, i := range in.refs {
+		v := in.ds.Fields[i].CanonicalValue(row.Cells[i], in.ctx)
+		if v == "" {
+			continue
+		}
+		if n, ok := in.rows[j][maphash.String(in.seed, v)]; ok && n != row.N {
+			row.InFile |= 1 << i
+		}
+	}
 }
 
 // SecretChunkRows bounds the chunks of a dataset with a secret field: a
@@ -556,29 +627,36 @@ func (s *Stage) seal(ds *schemas.Dataset, cells []string) {
 
 // checkSize checks the file's header and returns its shape (ds, or the
 // layout of ds the header matches), and rejects a file with more than maxRows
-// rows, or a row over the line limit, before any of its rows leaves. A fast
+// rows, or a row over the line limit, before any of its rows leaves. A shape
+// with a field that may name another row of the file is read by the parser
+// now, every row, for the values such a field may name (the inFile it
+// returns; else nil). A fast
 // count of its physical lines, quotes ignored, settles most files: it is an
 // upper bound of the records, which a stray quote cannot fool. A file with
 // more lines than maxRows, or whose quoted fields may span lines past the
 // line limit, is read by the parser that reads its rows, and its records
 // counted one by one, before anything is published.
-func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int) (*schemas.Dataset, error) {
+func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, maxRows int, c schemas.Context) (*schemas.Dataset, *inFile, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer body.Close()
 	rr, err := NewRowReader(body, ref.Key, ds, s.cfg.MaxLineBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rr.Close()
+	if in := s.newInFile(rr.Dataset(), c); in != nil {
+		_, err = s.scan(ctx, ref, ds, maxRows, in.add)
+		return rr.Dataset(), in, err
+	}
 	lines, sure, err := rr.LinesLeft(ctx)
 	if err != nil || sure && lines <= maxRows {
-		return rr.Dataset(), err
+		return rr.Dataset(), nil, err
 	}
 	_, err = s.scan(ctx, ref, ds, maxRows, nil)
-	return rr.Dataset(), err
+	return rr.Dataset(), nil, err
 }
 
 // scan reads the object's rows, calling each for every row (nil: only
