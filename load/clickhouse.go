@@ -43,7 +43,7 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	if len(keys) == 0 {
 		return stored, nil
 	}
-	key := ds.Fields[ds.KeyIndex()].Column
+	key := ds.Fields[ds.IdentityIndex()].Column
 	// toString gives each column back in its canonical form (DateTime('UTC')
 	// as 2006-01-02 15:04:05, UInt8 as 1/0).
 	cols := []string{"argMax(row_hash, version)"}
@@ -130,7 +130,7 @@ func (c *ClickHouse) GroupsOf(ctx context.Context, tenant, email string) ([]stri
 // Owners implements Warehouse: of the records that ever had one of the
 // values, those whose latest version (up to upTo) still has it.
 func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error) {
-	key, col := ds.Fields[ds.KeyIndex()].Column, ds.Fields[field].Column
+	key, col := ds.Fields[ds.IdentityIndex()].Column, ds.Fields[field].Column
 	kctx, err := withKeys(ctx, values)
 	if err != nil {
 		return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
