@@ -445,6 +445,42 @@ var corpus = []corpusFile{
 		metadata: map[string]string{"mode": "sync"},
 		status:   schemas.StatusRejected, reason: schemas.CodeSyncUnsupported,
 	},
+	{
+		// Update by ID (seed 004: "If a record with the same unique ID
+		// exists, it will be updated (e.g., email change)"): John keeps his
+		// ID and changes his email; Emma's ID with Michael's email; John's
+		// ID again; Ava with no ID, found by her email.
+		path:   "clients/id-changes-utf8-comma-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 4, Updated: 2, Rejected: 2},
+		rejected: map[int][]string{
+			3: {"email:" + schemas.CodeEmailTaken}, // michael.brown's (seed 004: "must be unique")
+			4: {"ID:duplicate"},                    // John's ID again (row 2)
+		},
+		loaded: []spot{
+			{"clients", "id", "666c2c2f32735479fd3e9a5c", []string{"first_name", "email"}, "John | john.doe@newmail.example"},
+			{"clients", "email", "john.doe@contoso.example", []string{"id"}, ""}, // the old email is free
+			{"clients", "id", "66829b2e43c91e3ce480b6c4", []string{"email"}, "emma.smith@contoso.example"},
+			{"clients", "email", "ava.taylor@contoso.example", []string{"last_name", "type"}, "Taylor-Brooke, PhD | Corporate"},
+		},
+	},
+	{
+		// Managers by email (seed 002: "Email of the manager"): a stored
+		// user; a user of a later row, in a later chunk; an address nobody
+		// has; a new user whose manager's address has capitals.
+		path:   "users/managers-utf8-comma-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 4, Created: 1, Updated: 2, Rejected: 1},
+		rejected: map[int][]string{
+			4: {"managerEmail:" + schemas.CodeNoManager}, // nobody@northwind.example
+		},
+		loaded: []spot{
+			{"users", "login", "wei.chen", []string{"manager_email"}, "anna.kowalski@northwind.example"},
+			{"users", "login", "ivan.petrov", []string{"manager_email"}, "olga.s@northwind.example"},
+			{"users", "login", "olga.s", []string{"first_name", "manager_email"}, "Olga | anna.kowalski@northwind.example"},
+			{"users", "login", "x.ghost", []string{"email"}, ""},
+		},
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real
@@ -466,7 +502,7 @@ func TestCorpus(t *testing.T) {
 // alike (but row 6's "password", a word every table and stream has).
 var corpusPasswords = []string{"Northwind2024", "Shamrock77", "Dragon8Boat", "Moskva2024", "Dm1try", "Nat4lia2024", "Yulia2024",
 	"Amazon1941", "Ivy2024!", "Norton2024", "Cobol1906", "Tokyo2020", "Another9x", "Volkov 2024", "Radium1898",
-	"Saigon2024", "Karachi2024", "Kazan2024", "Spb2024x", "Omsk2024"}
+	"Saigon2024", "Karachi2024", "Kazan2024", "Spb2024x", "Omsk2024", "Ghost2024x", "Olga2024x"}
 
 func checkCorpusFile(t *testing.T, f corpusFile) {
 	i := uploadWith(t, "corpus/"+f.path, readFile(t, filepath.Join("testdata", "corpus", f.path)), f.metadata)

@@ -123,7 +123,7 @@ func (v *warehouseView) readAudit(ctx context.Context) (audit, error) {
 		db, warehouse.ImportRows.Name, imports), v.tenant).Scan(&conflicting); err != nil {
 		return a, fmt.Errorf("import_rows outcomes: %w", err)
 	}
-	key := v.ds.Fields[v.ds.KeyIndex()].Column
+	key := v.ds.Fields[v.ds.IdentityIndex()].Column
 	if err := v.ch.Conn.QueryRow(ctx, fmt.Sprintf("SELECT count(), uniqExact(%s) FROM %s.%s FINAL WHERE tenant = ?", key, db, v.ds.Table),
 		v.tenant).Scan(&loaded, &keys); err != nil {
 		return a, fmt.Errorf("%s: %w", v.ds.Table, err)

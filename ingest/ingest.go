@@ -1,7 +1,7 @@
 // Package ingest turns bucket events into chunks of rows. It owns the claim
 // ledger (each object version is imported once), reading objects as streams,
 // detecting their format, checking their header and row limit, finding rows
-// whose key repeats an earlier row of the same file, and cutting the rows into
+// whose key (or identity, or a Unique value) repeats an earlier row of the same file, and cutting the rows into
 // chunks on sluice.rows.raw.<tenant>.<dataset>, with every cell a field
 // takes from another filled in (schemas.Field.From: a users file's login is
 // the email when it gives none), so that every stage sees the same key; and
@@ -41,7 +41,11 @@
 // that a file over its row limit is rejected before any chunk leaves, and
 // once to publish. Neither read holds more than one chunk in memory; the one thing
 // that grows with the file is the set of 8-byte key hashes used to find
-// duplicate keys, bounded by the tenant's row limit.
+// duplicate keys, bounded by the tenant's row limit. A dataset with a field
+// that may name another row of the file (Ref.InFile: a user's manager)
+// has its first read parse every row and keep an 8-byte hash of each value
+// such a field may name, so that the second marks the cells that name a
+// row of the file wherever that row is (Row.InFile), whatever the chunks.
 package ingest
 
 import (
@@ -326,7 +330,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if err != nil {
 		return err
 	}
-	header, err := s.checkSize(ctx, ref, ds, imp.Mode, tenant.MaxRows)
+	header, in, err := s.checkSize(ctx, ref, ds, imp.Mode, tenant.MaxRows, imp.Context())
 	if err != nil {
 		return err
 	}
@@ -334,7 +338,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 		imp.Layout = header.Shape.Name
 	}
 	imp.Labels = header.Labels
-	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, header.Shape, tenant.MaxRows)
+	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, header.Shape, tenant.MaxRows, in)
 	if err != nil {
 		return err
 	}
@@ -373,11 +377,12 @@ func (s *Stage) accept(imp *schemas.Import, ref ObjectRef) (platform.Tenant, *sc
 }
 
 // publish reads the file's rows (in its layout of ds) and publishes them in
-// chunks, with their duplicates found and their secrets sealed. It returns
+// chunks, with their duplicates found, the cells that name another row of
+// the file marked (in) and their secrets sealed. It returns
 // how many chunks and rows it published, and the file's format. Chunks are
 // published by a few goroutines while the file is read, so that reading
 // does not wait for each publish's ack.
-func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, ds, layout *schemas.Dataset, maxRows int) (chunks, rows int, format schemas.FileFormat, err error) {
+func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, ds, layout *schemas.Dataset, maxRows int, in *inFile) (chunks, rows int, format schemas.FileFormat, err error) {
 	out := make(chan *schemas.Chunk, publishers)
 	g, gctx := errgroup.WithContext(ctx)
 	for range publishers {
@@ -399,6 +404,7 @@ func (s *Stage) publish(ctx context.Context, imp schemas.Import, ref ObjectRef, 
 		if row.Problem == nil {
 			layout.FillFrom(row.Cells) // the login a users file leaves out is the email
 			row.Duplicates = dups.find(row)
+			in.mark(&row)
 		}
 		s.seal(layout, row.Cells) // whatever the row's problem: its cells travel
 		return cut.add(gctx, row)
@@ -542,8 +548,8 @@ func boolOption(set map[string]string, option string, def bool) (bool, error) {
 	}
 }
 
-// duplicates finds the rows whose key, or a Unique field, has the value of
-// an earlier row's. It keeps an 8-byte hash per value, not the value.
+// duplicates finds the rows whose key, identity or a Unique field has the
+// value of an earlier row's. It keeps an 8-byte hash per value, not the value.
 type duplicates struct {
 	ds     *schemas.Dataset
 	ctx    schemas.Context
@@ -555,7 +561,7 @@ type duplicates struct {
 func (s *Stage) newDuplicates(ds *schemas.Dataset, ctx schemas.Context) *duplicates {
 	d := &duplicates{ds: ds, ctx: ctx, seed: s.seed}
 	for i, f := range ds.Fields {
-		if i == ds.KeyIndex() || f.Unique {
+		if i == ds.KeyIndex() || i == ds.IdentityIndex() || f.Unique {
 			d.fields = append(d.fields, i)
 			d.seen = append(d.seen, map[uint64]int{})
 		}
@@ -581,6 +587,70 @@ func (d *duplicates) find(row schemas.Row) []schemas.Duplicate {
 		}
 	}
 	return out
+}
+
+// inFile holds the values that the rows of a file have in the fields a
+// Ref.InFile names (a user's email, which another row may name as its
+// manager's), each with the first row that has it: an 8-byte hash per
+// value, as duplicates keeps. The first read fills it (add), the second
+// marks the cells that name another row (mark).
+type inFile struct {
+	ds   *schemas.Dataset
+	ctx  schemas.Context
+	seed maphash.Seed
+	// refs are the fields with a Ref.InFile, named names the field each
+	// names, and rows the values found there, by hash, with their row.
+	refs, named []int
+	rows        []map[uint64]int
+}
+
+// newInFile returns the inFile of a dataset, or nil if none of its fields
+// may name a row of the file.
+func (s *Stage) newInFile(ds *schemas.Dataset, ctx schemas.Context) *inFile {
+	var in *inFile
+	for i, f := range ds.Fields {
+		if f.Ref == nil || f.Ref.InFile == "" {
+			continue
+		}
+		if in == nil {
+			in = &inFile{ds: ds, ctx: ctx, seed: s.seed}
+		}
+		in.refs, in.named, in.rows = append(in.refs, i), append(in.named, ds.Index(f.Ref.InFile)), append(in.rows, map[uint64]int{})
+	}
+	return in
+}
+
+// add records the values of a row that the refs may name.
+func (in *inFile) add(row schemas.Row) error {
+	if row.Problem != nil {
+		return nil
+	}
+	for j, i := range in.named {
+		if v := in.ds.Fields[i].CanonicalValue(row.Cells[i], in.ctx); v != "" {
+			h := maphash.String(in.seed, v)
+			if _, seen := in.rows[j][h]; !seen {
+				in.rows[j][h] = row.N
+			}
+		}
+	}
+	return nil
+}
+
+// mark sets the row's InFile bit of each ref that names another row of the
+// file. A nil inFile marks nothing.
+func (in *inFile) mark(row *schemas.Row) {
+	if in == nil {
+		return
+	}
+	for j, i := range in.refs {
+		v := in.ds.Fields[i].CanonicalValue(row.Cells[i], in.ctx)
+		if v == "" {
+			continue
+		}
+		if n, ok := in.rows[j][maphash.String(in.seed, v)]; ok && n != row.N {
+			row.InFile |= 1 << i
+		}
+	}
 }
 
 // SecretChunkRows bounds the chunks of a dataset with a secret field: a
@@ -609,30 +679,37 @@ func (s *Stage) seal(ds *schemas.Dataset, cells []string) {
 }
 
 // checkSize checks the file's header in the import's mode and returns it as
-// it matched ds (its shape: ds, or the layout of ds it matches), and rejects a file with more than maxRows
-// rows, or a row over the line limit, before any of its rows leaves. A fast
+// it matched ds (its shape: ds, or the layout of ds it matches), and rejects
+// a file with more than maxRows rows, or a row over the line limit, before
+// any of its rows leaves. A shape with a field that may name another row of
+// the file is read by the parser now, every row, for the values such a
+// field may name (the inFile it returns; else nil). A fast
 // count of its physical lines, quotes ignored, settles most files: it is an
 // upper bound of the records, which a stray quote cannot fool. A file with
 // more lines than maxRows, or whose quoted fields may span lines past the
 // line limit, is read by the parser that reads its rows, and its records
 // counted one by one, before anything is published.
-func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, mode string, maxRows int) (schemas.Header, error) {
+func (s *Stage) checkSize(ctx context.Context, ref ObjectRef, ds *schemas.Dataset, mode string, maxRows int, c schemas.Context) (schemas.Header, *inFile, error) {
 	body, err := s.store.Open(ctx, ref)
 	if err != nil {
-		return schemas.Header{}, err
+		return schemas.Header{}, nil, err
 	}
 	defer body.Close()
 	rr, err := NewRowReader(body, ref.Key, ds, mode, s.cfg.MaxLineBytes)
 	if err != nil {
-		return schemas.Header{}, err
+		return schemas.Header{}, nil, err
 	}
 	defer rr.Close()
+	if in := s.newInFile(rr.Header().Shape, c); in != nil {
+		_, err = s.scan(ctx, ref, ds, mode, maxRows, in.add)
+		return rr.Header(), in, err
+	}
 	lines, sure, err := rr.LinesLeft(ctx)
 	if err != nil || sure && lines <= maxRows {
-		return rr.Header(), err
+		return rr.Header(), nil, err
 	}
 	_, err = s.scan(ctx, ref, ds, mode, maxRows, nil)
-	return rr.Header(), err
+	return rr.Header(), nil, err
 }
 
 // scan reads the object's rows, calling each for every row (nil: only

@@ -43,7 +43,7 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	if len(keys) == 0 {
 		return stored, nil
 	}
-	key := ds.Fields[ds.KeyIndex()].Column
+	key := ds.Fields[ds.IdentityIndex()].Column
 	// toString gives each column back in its canonical form (DateTime('UTC')
 	// as 2006-01-02 15:04:05, UInt8 as 1/0).
 	cols := []string{"argMax(row_hash, version)"}
@@ -127,34 +127,76 @@ func (c *ClickHouse) GroupsOf(ctx context.Context, tenant, email string) ([]stri
 	return out, rows.Err()
 }
 
-// Owners implements Warehouse: of the records that ever had one of the
-// values, those whose latest version (up to upTo) still has it.
+// Owners implements Warehouse, in two steps: the records that ever had one
+// of the values (a scan of the column, the tenant's rows only), then, by
+// their identity (the table's sorting key, so only their rows are read),
+// those whose latest version up to upTo still has it. Most writes find no
+// record in the first step and need no second. One query that nests the
+// first in the second reads every row of the tenant on 18.16, several times
+// slower on a large table (clients, load's hot path).
 func (c *ClickHouse) Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error) {
-	key, col := ds.Fields[ds.KeyIndex()].Column, ds.Fields[field].Column
+	key, col := ds.Fields[ds.IdentityIndex()].Column, ds.Fields[field].Column
+	fail := func(err error) error {
+		return platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
+	}
+	owners := map[string]string{}
+	if len(values) == 0 {
+		return owners, nil
+	}
 	kctx, err := withKeys(ctx, values)
 	if err != nil {
-		return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
+		return nil, fail(err)
 	}
-	q := fmt.Sprintf(`SELECT v, k FROM (
-			SELECT %[1]s AS k, argMax(%[2]s, version) AS v FROM %[3]s.%[4]s
-			WHERE tenant = ? AND version <= ?
-				AND %[1]s IN (SELECT %[1]s FROM %[3]s.%[4]s WHERE tenant = ? AND %[2]s IN (SELECT key FROM batch_keys))
-			GROUP BY %[1]s
-		) WHERE v IN (SELECT key FROM batch_keys)`, key, col, c.Database, ds.Table)
-	rows, err := c.Conn.Query(kctx, q, tenant, upTo, tenant)
+	var ids []string
+	err = c.scan(kctx, func(r driver.Rows) error {
+		var id string
+		err := r.Scan(&id)
+		ids = append(ids, id)
+		return err
+	}, fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[3]s.%[4]s WHERE tenant = ? AND %[2]s IN (SELECT key FROM batch_keys) AND version <= ?",
+		key, col, c.Database, ds.Table), tenant, upTo)
 	if err != nil {
-		return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
+		return nil, fail(err)
+	}
+	if len(ids) == 0 {
+		return owners, nil
+	}
+	wanted := make(map[string]bool, len(values))
+	for _, v := range values {
+		wanted[v] = true
+	}
+	ictx, err := withKeys(ctx, ids)
+	if err != nil {
+		return nil, fail(err)
+	}
+	err = c.scan(ictx, func(r driver.Rows) error {
+		var id, v string
+		err := r.Scan(&id, &v)
+		if wanted[v] {
+			owners[v] = id
+		}
+		return err
+	}, fmt.Sprintf("SELECT %[1]s, argMax(%[2]s, version) FROM %[3]s.%[4]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys) AND version <= ? GROUP BY %[1]s",
+		key, col, c.Database, ds.Table), tenant, upTo)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return owners, nil
+}
+
+// scan runs a query and hands each row to each.
+func (c *ClickHouse) scan(ctx context.Context, each func(driver.Rows) error, q string, args ...any) error {
+	rows, err := c.Conn.Query(ctx, q, args...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
-	owners := map[string]string{}
 	for rows.Next() {
-		var v, k string
-		if err := rows.Scan(&v, &k); err != nil {
-			return nil, platform.Errorf(platform.PartClickHouse, "load: owners %s: %w", col, err)
+		if err := each(rows); err != nil {
+			return err
 		}
-		owners[v] = k
 	}
-	return owners, rows.Err()
+	return rows.Err()
 }
 
 // Audited implements Warehouse.

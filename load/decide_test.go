@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"cmp"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -89,7 +90,8 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stored map[string]load.Stored
 			if tc.stored != nil {
-				stored = map[string]load.Stored{"john@example.com": {Hash: schemas.RowHash(tc.stored), Cells: tc.stored}}
+				// Keyed by the record's identity, as Identify resolved it.
+				stored = map[string]load.Stored{tc.cells[schemas.Clients.IdentityIndex()]: {Hash: schemas.RowHash(tc.stored), Cells: tc.stored}}
 			}
 			cells := append([]string(nil), tc.cells...)
 			records := []load.Record{{Row: schemas.Row{N: 2, Cells: cells, Empty: tc.defaulted}, Chunk: 1}}
@@ -117,9 +119,9 @@ func TestDecideNewRecords(t *testing.T) {
 	noName := clientCells(t, map[string]string{"firstName": ""})
 	records := []load.Record{
 		{Row: schemas.Row{N: 2, Cells: noName, Empty: mask(t, "firstName")}},
-		{Row: schemas.Row{N: 3, Cells: clientCells(t, map[string]string{"email": "known@example.com", "firstName": ""}), Empty: mask(t, "firstName")}},
+		{Row: schemas.Row{N: 3, Cells: clientCells(t, map[string]string{"ID": "bbbbbbbbbbbbbbbbbbbbbbbb", "email": "known@example.com", "firstName": ""}), Empty: mask(t, "firstName")}},
 	}
-	stored := map[string]load.Stored{"known@example.com": {Hash: 1, Cells: clientCells(t, map[string]string{"email": "known@example.com"})}}
+	stored := map[string]load.Stored{"bbbbbbbbbbbbbbbbbbbbbbbb": {Hash: 1, Cells: clientCells(t, map[string]string{"ID": "bbbbbbbbbbbbbbbbbbbbbbbb", "email": "known@example.com"})}}
 	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, nil, stored)
 	if r := records[0]; r.Outcome != warehouse.Rejected || len(r.Violations) != 1 ||
 		r.Violations[0] != (schemas.Violation{Column: "firstName", Code: schemas.CodeRequired, Message: "the value of the field firstName cannot be empty"}) {
@@ -178,16 +180,21 @@ func TestDecideUserWithoutPassword(t *testing.T) {
 }
 
 // TestDecideEachRecord checks that each record of a batch is decided on its
-// own key and row number.
+// own identity and row number.
 func TestDecideEachRecord(t *testing.T) {
-	row := func(n int, email string) load.Record {
-		return load.Record{Row: schemas.Row{N: n, Cells: clientCells(t, map[string]string{"email": email})}, Chunk: 1}
+	cells := func(n int, more ...string) []string {
+		replace := map[string]string{"ID": fmt.Sprintf("%024x", n), "email": fmt.Sprintf("c%d@example.com", n)}
+		for i := 0; i < len(more); i += 2 {
+			replace[more[i]] = more[i+1]
+		}
+		return clientCells(t, replace)
 	}
-	records := []load.Record{row(2, "new@example.com"), row(3, "same@example.com"), row(4, "changed@example.com"), row(5, "retried@example.com")}
+	row := func(n int) load.Record { return load.Record{Row: schemas.Row{N: n, Cells: cells(n)}, Chunk: 1} }
+	records := []load.Record{row(2), row(3), row(4), row(5)}
 	stored := map[string]load.Stored{
-		"same@example.com":    {Hash: schemas.RowHash(clientCells(t, map[string]string{"email": "same@example.com"}))},
-		"changed@example.com": {Hash: schemas.RowHash(clientCells(t, map[string]string{"email": "changed@example.com", "lastName": "Roe"}))},
-		"retried@example.com": {Hash: schemas.RowHash(clientCells(t, map[string]string{"email": "retried@example.com"}))},
+		fmt.Sprintf("%024x", 3): {Hash: schemas.RowHash(cells(3))},
+		fmt.Sprintf("%024x", 4): {Hash: schemas.RowHash(cells(4, "lastName", "Roe"))},
+		fmt.Sprintf("%024x", 5): {Hash: schemas.RowHash(cells(5))},
 	}
 	audited := map[int]load.Audit{5: {Outcome: warehouse.Updated}}
 	load.Decide(schemas.Clients, &schemas.Import{Mode: schemas.ModeUpdate}, records, audited, stored)

@@ -10,11 +10,13 @@
 // keys are not there (warehouse.Deactivate). Load itself deactivates
 // nothing: it cannot know the file's last row has come.
 //
-// What only the stored records tell, load judges: a record that exists in
-// create mode; a new record that leaves a required cell empty (in update
-// mode); a value that names a group or an account the tenant does not have
-// (Field.Ref); a unique value another record has (Field.Unique); and the
-// permissions a users import gives (permissions.go). Rows it rejects go to the
+// What only the stored records tell, load judges: which stored record a row
+// names, where a dataset's Identity is not its key (identity.go: a client by
+// its ID, or by its email, whose change by ID is an update); a record that
+// exists in create mode; a new record that leaves a required cell empty (in
+// update mode); a value that names a group, an account or a user the tenant
+// does not have (Field.Ref); a unique value another record has
+// (Field.Unique); and the permissions a users import gives (permissions.go). Rows it rejects go to the
 // dead-letter stream like validate's. A row that holds several records (a
 // groups layout) is loaded whole or rejected whole. The rows of a cancelled
 // import (bus.Cancellations) are rejected as such; the records of an
@@ -116,9 +118,10 @@ type Stored struct {
 
 // Warehouse is what load needs of ClickHouse.
 type Warehouse interface {
-	// Stored returns, for each key that has a record of the tenant with a
-	// version lower than before, the latest such record: its hash, and its
-	// cells when withCells (most imports need no more than the hash).
+	// Stored returns, for each key (the records' identity:
+	// Dataset.IdentityIndex) that has a record of the tenant with a version
+	// lower than before, the latest such record: its hash, and its cells
+	// when withCells (most imports need no more than the hash).
 	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64, withCells bool) (map[string]Stored, error)
 	// Existing returns which of values table's column has, in the tenant's
 	// records.
@@ -126,8 +129,8 @@ type Warehouse interface {
 	// GroupsOf returns the groups the tenant's user with the email is a
 	// member of.
 	GroupsOf(ctx context.Context, tenant, email string) ([]string, error)
-	// Owners returns, for each of values, the key of the tenant's record
-	// whose latest version up to upTo has it in field.
+	// Owners returns, for each of values, the identity of the tenant's
+	// record whose latest version up to upTo has it in field.
 	Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error)
 	// Audited returns the outcomes already audited for rows of the given
 	// chunks of the import, with the reasons of those rejected.
@@ -136,7 +139,8 @@ type Warehouse interface {
 	Write(ctx context.Context, w *Write) error
 }
 
-// Decide sets the outcome of each record. A key with no stored record is
+// Decide sets the outcome of each record, by its identity (the key, or the
+// Identity that Identify resolved). A key with no stored record is
 // created, if the row fills every required field (in update mode validate
 // could not tell), with the default of every field a new record cannot be
 // given. In create mode, a key with a stored record is rejected. Otherwise
@@ -149,7 +153,7 @@ type Warehouse interface {
 // with its reasons, whatever this attempt finds: the audit and the records
 // an earlier attempt may have written must not disagree.
 func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited map[int]Audit, stored map[string]Stored) {
-	key := ds.KeyIndex()
+	key := ds.IdentityIndex()
 	for i := range records {
 		r := &records[i]
 		a, wasAudited := audited[r.Row.N]
@@ -160,8 +164,8 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		s, exists := stored[r.Row.Cells[key]]
 		switch {
 		case exists && imp.Mode == schemas.ModeCreate:
-			f := &ds.Fields[key]
-			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[key])})
+			f := &ds.Fields[ds.KeyIndex()] // the column partners know a record by
+			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[ds.KeyIndex()])})
 		case !exists:
 			newRecord(ds, imp, r)
 		}
@@ -345,12 +349,12 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
 	ds := shape.Target()
-	w, keys, numbers := gather(ds, imp, chunks)
+	w, numbers := gather(ds, imp, chunks)
 	cancelled, err := s.cancels.Cancelled(&imp)
 	if err != nil {
 		return nil, err
 	}
-	perms, err := s.decide(ctx, ds, &imp, w, keys, numbers, retried, cancelled)
+	perms, err := s.decide(ctx, ds, &imp, w, numbers, retried, cancelled)
 	if err != nil {
 		return nil, err
 	}
@@ -370,25 +374,22 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 }
 
 // gather makes the write of an import's chunks: a record per row, in chunk
-// order, with each row's key and each chunk's number.
-func gather(ds *schemas.Dataset, imp schemas.Import, chunks []*schemas.Chunk) (w *Write, keys []string, numbers []int) {
+// order, with each chunk's number.
+func gather(ds *schemas.Dataset, imp schemas.Import, chunks []*schemas.Chunk) (w *Write, numbers []int) {
 	n := 0
 	for _, c := range chunks {
 		n += len(c.Rows)
 	}
 	w = &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
 	numbers = make([]int, len(chunks))
-	keys = make([]string, 0, n)
-	key := ds.KeyIndex()
 	for i, c := range chunks {
 		numbers[i] = c.Number
 		for _, row := range c.Rows {
 			w.Records = append(w.Records, Record{Row: row, Chunk: c.Number})
-			keys = append(keys, row.Cells[key])
 		}
 		w.Rejected[c.Number] = c.Rejected
 	}
-	return w, keys, numbers
+	return w, numbers
 }
 
 // report counts each chunk's outcomes, in the order of chunks, and adds the
@@ -440,11 +441,12 @@ func (s *Stage) count(counts []schemas.Counts) {
 }
 
 // decide decides the outcome of every record of the write: against the
-// stored records, and the tenant's other records (checkRelations). retried
+// stored records, once each record's identity is known (identify), and the
+// tenant's other records (checkRelations). retried
 // says some chunk may have been written before (a retry or a redelivery):
 // only then are earlier outcomes looked up. In a cancelled import, a row
 // no earlier attempt decided is rejected as cancelled.
-func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, w *Write, keys []string, chunks []int, retried, cancelled bool) (*permissions, error) {
+func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, w *Write, chunks []int, retried, cancelled bool) (*permissions, error) {
 	var audited map[int]Audit
 	if retried {
 		var err error
@@ -454,9 +456,9 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 	}
 	records := w.Records
 	if cancelled {
-		records, keys = cancel(ds, w, audited)
+		records = cancel(w, audited)
 	}
-	stored, err := s.stored(ctx, ds, imp, records, keys)
+	stored, err := s.identify(ctx, ds, imp, records)
 	if err != nil {
 		return nil, err
 	}
@@ -472,16 +474,20 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 	return perms, nil
 }
 
-// stored returns the latest stored version of the records with the given
-// keys: their hashes, and the cells of those that exist and left cells
-// empty, which keep the stored values there (most records need no more
-// than the hash).
-func (s *Stage) stored(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, records []Record, keys []string) (map[string]Stored, error) {
+// stored returns the latest stored version of the records, by identity:
+// their hashes, and the cells of those that exist and left cells empty,
+// which keep the stored values there (most records need no more than the
+// hash).
+func (s *Stage) stored(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, records []Record) (map[string]Stored, error) {
+	key := ds.IdentityIndex()
+	keys := make([]string, len(records))
+	for i, r := range records {
+		keys[i] = r.Row.Cells[key]
+	}
 	stored, err := s.wh.Stored(ctx, ds, imp.Tenant, keys, imp.Version, false)
 	if err != nil {
 		return nil, err
 	}
-	key := ds.KeyIndex()
 	var keep []string
 	for _, r := range records {
 		k := r.Row.Cells[key]
@@ -502,8 +508,8 @@ func (s *Stage) stored(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 
 // cancel rejects as cancelled every record of a cancelled import's write that
 // no earlier attempt decided, and returns the others, which keep their
-// audited outcomes, with their keys.
-func cancel(ds *schemas.Dataset, w *Write, audited map[int]Audit) (live []Record, keys []string) {
+// audited outcomes.
+func cancel(w *Write, audited map[int]Audit) (live []Record) {
 	var gone []Record
 	for _, r := range w.Records {
 		if _, ok := audited[r.Row.N]; ok {
@@ -514,11 +520,7 @@ func cancel(ds *schemas.Dataset, w *Write, audited map[int]Audit) (live []Record
 		gone = append(gone, r)
 	}
 	w.Records = append(gone, live...)
-	live = w.Records[len(gone):]
-	for _, r := range live {
-		keys = append(keys, r.Row.Cells[ds.KeyIndex()])
-	}
-	return live, keys
+	return w.Records[len(gone):]
 }
 
 // also returns the records a write makes besides its dataset's: the

@@ -7,7 +7,9 @@ import (
 )
 
 // checkRelations rejects, with every reason, the records that name what the
-// tenant does not have (a Ref field: a group, an account), or that give a
+// tenant does not have (a Ref field: a group, an account, a manager; a cell
+// that names another row of the file, as ingest marked it, needs nothing
+// stored: Ref.InFile), or that give a
 // Unique field a value another of the tenant's records has ("the phone
 // number or email address has already been confirmed with another existing
 // or imported user"). Records of the same import written by earlier writes
@@ -15,10 +17,10 @@ import (
 // value (ingest also finds that within the file). Cells the file left empty
 // are not checked: they keep what is stored.
 func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, records []Record) error {
-	key := ds.KeyIndex()
+	key := ds.IdentityIndex()
 	for i := range ds.Fields {
 		f := &ds.Fields[i]
-		unique := f.Unique && i != key
+		unique := f.Unique && i != key && i != ds.KeyIndex() // a key identify resolved
 		if f.Ref == nil && !unique {
 			continue
 		}
@@ -33,7 +35,7 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 			}
 			for j := range records {
 				r := &records[j]
-				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] {
+				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] && !r.Row.NamesInFile(i) {
 					r.reject(schemas.Violation{Column: f.Name, Code: f.Ref.Code, Message: f.Ref.Message, Value: f.Show(v)})
 				}
 			}

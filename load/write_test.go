@@ -30,7 +30,7 @@ func TestWriteLandsEveryRowOnce(t *testing.T) {
 				{Column: "email", Code: schemas.CodeFormat, Message: schemas.MsgFormat, Value: fmt.Sprintf("bad%d", n)}}})
 			continue
 		}
-		cells := []string{"", "Ann", "", fmt.Sprintf("ann%d@acme.example", n), "", "", "1", "Personal", "2024-01-01 00:00:00"}
+		cells := []string{fmt.Sprintf("%024x", n), "Ann", "", fmt.Sprintf("ann%d@acme.example", n), "", "", "1", "Personal", "2024-01-01 00:00:00"}
 		w.Records = append(w.Records, load.Record{Row: schemas.Row{N: n, Cells: cells}, Chunk: chunk, Hash: schemas.RowHash(cells), Outcome: warehouse.Created})
 		w.Rows = append(w.Rows, load.RowOutcome{N: n, Chunk: chunk, Outcome: warehouse.Created})
 	}

@@ -98,6 +98,12 @@ type Ref struct {
 	Table, Column string
 	// Code and Message are what a row whose value names nothing gets.
 	Code, Message string
+	// InFile, if set, names a field of the same dataset: a value that
+	// another row of the file has in that field needs nothing stored (a
+	// manager in the same file as the users it manages, in any row).
+	// Ingest, which reads the whole file before it publishes a row, marks
+	// such cells (Row.InFile); load looks up the others.
+	InFile string
 }
 
 // Context is what a rule, a normaliser or a default may depend on besides
@@ -127,6 +133,14 @@ type Dataset struct {
 	// It must be unique within a file, unless MayRepeatKey.
 	Key          string
 	MayRepeatKey bool
+	// Identity, if set, is the name of the field that identifies a stored
+	// record within a tenant (its table is ordered by it), when that is not
+	// Key: a partner may change a record's Key value by naming the record's
+	// Identity (seed 004: a client's email, by its ID). A row that leaves
+	// Identity empty names the record whose Key value it has, or a new one
+	// (the field's default); a Key value belongs to one record only. Load
+	// resolves both. Identity must be unique within a file too.
+	Identity string
 	// RepeatedKey, if set, is the message for a row whose key an earlier
 	// row (first) has; nil: MsgDuplicate.
 	RepeatedKey func(first int) string
@@ -149,6 +163,11 @@ type Dataset struct {
 	// about to create, after the defaults (a user with no password is
 	// pending).
 	OnCreate func(d *Dataset, cells []string)
+	// MoreExamples are the template's example rows after the one the
+	// fields' Examples make, each by field name (a field left out is
+	// empty): the users template's first user names the second as its
+	// manager.
+	MoreExamples []map[string]string
 	// Deactivate is how a sync (ModeSync) deactivates a record the file
 	// leaves out; nil: the dataset cannot be synced.
 	Deactivate *Deactivation
@@ -236,6 +255,15 @@ func (d *Dataset) FillFrom(cells []string) {
 			cells[i] = strings.TrimSpace(cells[d.Index(from)])
 		}
 	}
+}
+
+// IdentityIndex is the position of the field that identifies a stored
+// record: Identity, or Key.
+func (d *Dataset) IdentityIndex() int {
+	if d.Identity == "" {
+		return d.KeyIndex()
+	}
+	return d.Index(d.Identity)
 }
 
 // CanonicalKey returns the key of a row of raw cells as it will be stored, so

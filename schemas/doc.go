@@ -2,12 +2,16 @@
 //
 //   - the datasets partners import (Dataset, Datasets): their fields, the
 //     rules a cell must pass (Field.Check), its canonical form and default
-//     (Field.Canonical), keys, layouts, and the words of the template partners
-//     download (Field.Help, Field.Example, Field.Rule);
+//     (Field.Canonical), keys and identities (a client is identified by its
+//     ID, and named by its email when a row has no ID: Dataset.Identity),
+//     layouts, and the words of the template partners download
+//     (Field.Help, Field.Example, Field.Rule, Dataset.MoreExamples);
 //   - the error codes and every message a partner reads, word for word from
 //     the product documents where they give one (messages.go: Code*, Msg*);
 //   - the events that travel between stages (Import, Chunk, Row, Rejected,
-//     DLQRows, ImportEvent), including Row's empty-cell marks (Row.IsEmpty);
+//     DLQRows, ImportEvent), including Row's empty-cell marks (Row.IsEmpty)
+//     and its marks of cells that name another row of the file
+//     (Row.NamesInFile: a user's manager);
 //   - the names the running system knows and that must never change
 //     silently: streams and subjects, stage names, durable consumer names
 //     (Durable*) and their deliver subjects (DeliverSubject), and the

@@ -114,6 +114,9 @@ type Row struct {
 	// gets the field's default there, an existing one keeps its stored
 	// value (transform marks it).
 	Empty uint64 `json:"empty,omitempty"`
+	// InFile has bit i set when field i (a Ref with InFile) names another
+	// row of the same file (ingest marks it): load does not look it up.
+	InFile uint64 `json:"in_file,omitempty"`
 }
 
 // IsEmpty reports whether the file left field i of the row empty.
@@ -124,6 +127,10 @@ func (r *Row) SetEmpty(i int) { r.Empty |= 1 << i }
 
 // ClearEmpty marks field i of the row as filled (a value was given to it).
 func (r *Row) ClearEmpty(i int) { r.Empty &^= 1 << i }
+
+// NamesInFile reports whether field i of the row names another row of the
+// same file (Ref.InFile).
+func (r *Row) NamesInFile(i int) bool { return r.InFile&(1<<i) != 0 }
 
 // AnyEmpty reports whether the file left any field of the row empty.
 func (r *Row) AnyEmpty() bool { return r.Empty != 0 }

@@ -41,6 +41,12 @@ const (
 	// CodeExecutable is a cell with a formula or markup, where seed 004
 	// allows "no scripts, macros, or executable content".
 	CodeExecutable = "executable_content"
+	// CodeEmailTaken is a client's email that another client of the tenant
+	// has (seed 004: "must be unique").
+	CodeEmailTaken = "email_taken"
+	// CodeNoManager is a manager's email that names no user of the tenant
+	// and no row of the file.
+	CodeNoManager = "no_manager"
 )
 
 // File-level codes: the whole file is rejected and no row is loaded.
@@ -138,6 +144,25 @@ const MsgDuplicate = "the phone number or email address has already been confirm
 // already: the seeds' MsgDuplicate, then which row and field.
 func MsgDuplicateOf(field string, row int) string {
 	return fmt.Sprintf("%s (row %d has the same %s)", MsgDuplicate, row, field)
+}
+
+// MsgEmailTaken is a client's email that the client with ID owner has
+// (CodeEmailTaken), in seed 004's words ("Client's email address (must be
+// unique)").
+func MsgEmailTaken(owner string) string {
+	return fmt.Sprintf("Client's email address (must be unique): the client with ID %s has it", Echo(owner))
+}
+
+// MsgSameRecord is a row that names the record row first names already,
+// by its identity field (a client's ID, given or found by the email).
+func MsgSameRecord(first int, field, value string) string {
+	return fmt.Sprintf("row %d names the same record (%s %s); a file may name a record once", first, field, Echo(value))
+}
+
+// MsgNoManager is a manager's email (seed 002's "Email of the manager")
+// that names no user of the company and no row of the file (CodeNoManager).
+func MsgNoManager(column string) string {
+	return fmt.Sprintf("the column %s names no user of the company and no row of the file: the manager must be a user", column)
 }
 
 // MsgRepeatedUser is a user-based groups row whose user an earlier row
@@ -363,6 +388,8 @@ var hints = map[string]string{
 	CodeWaiting:          "nothing to do: the import resumes by itself",
 	CodeNoMirrorUser:     "correct the login of the user to mirror, or leave the option out",
 	CodeExecutable:       "remove the formula or the markup: write the value as plain text",
+	CodeEmailTaken:       "give the row the ID of the client that has the address, or use another address",
+	CodeNoManager:        "correct the manager's address, or add the manager to the file or import the manager first",
 	CodeUnknownTenant:    "upload under your company's folder, with your company's key",
 	CodeUnknownDataset:   "put the file in the folder of its dataset: <company>/<dataset>/<file name>",
 	CodeBadKey:           "put the file at <company>/<dataset>/<file name>",

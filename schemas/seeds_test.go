@@ -27,6 +27,8 @@ func TestSeedMessages(t *testing.T) {
 		// macros, or executable content"
 		{"no more than 5000 records per file", schemas.MsgTooManyRows(5000), false},
 		{"no scripts, macros, or executable content", schemas.MsgMacros, false},
+		// seed 004: "email (Required): Client's email address (must be unique)"
+		{"Client's email address (must be unique)", schemas.MsgEmailTaken("666c2c2f32735479fd3e9a5c"), false},
 		// seed 003: "linked to an existing subscription"
 		{"linked to an existing subscription", schemas.MsgNoAccount, false},
 		// seed 002: "At least one field, in addition to the login"

@@ -30,6 +30,31 @@ func TestTemplateFields(t *testing.T) {
 	}
 }
 
+// TestMoreExamples: the template's further example rows name fields the
+// dataset has, pass every rule, and fill every required field.
+func TestMoreExamples(t *testing.T) {
+	ctx := schemas.Context{Region: "RU", Password: schemas.DefaultPasswordPolicy}
+	for name, ds := range schemas.Datasets {
+		for n, row := range ds.MoreExamples {
+			for field, v := range row {
+				i := ds.Index(field)
+				if i < 0 {
+					t.Errorf("%s example row %d: no field %q", name, n+2, field)
+					continue
+				}
+				if bad, ok := ds.Fields[i].Check(v, ctx, true); !ok {
+					t.Errorf("%s example row %d: %s %q breaks a rule: %s", name, n+2, field, v, bad.Message)
+				}
+			}
+			for _, f := range ds.Fields {
+				if f.Required && row[f.Name] == "" {
+					t.Errorf("%s example row %d: no %s, which is required", name, n+2, f.Name)
+				}
+			}
+		}
+	}
+}
+
 // TestMaxCell: a field with no length of its own still bounds its cells.
 func TestMaxCell(t *testing.T) {
 	f := schemas.Clients.Fields[schemas.Clients.Index("project")]

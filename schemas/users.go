@@ -32,6 +32,7 @@ const (
 // Users is the users dataset (seeds 001 and 002): login identifies the user
 // (the email when the file gives none); a new user needs an email and both
 // names; email and phone may belong to one user of the tenant only; the
+// manager's email names a user of the tenant or another row of the file; the
 // password is hashed (argon2id) before it is stored, and never travels or
 // rests in plain text.
 //
@@ -47,7 +48,7 @@ const (
 // (load/permissions.go).
 var Users = &Dataset{
 	Name:    "users",
-	Version: 2, // 2: the login defaults to the email, the password is optional
+	Version: 3, // 2: the login defaults to the email, the password is optional; 3: the manager's email
 	Table:   "users",
 	Key:     "login",
 	// A users import's permission options give its users memberships.
@@ -70,6 +71,8 @@ var Users = &Dataset{
 			Help: "Latin (accented too) and Cyrillic letters, digits, spaces, / \\ ' and -", Example: "Doe"},
 		{Name: "manager", Labels: []string{"The user is a manager", "Руководитель", "Пользователь является руководителем"}, Column: "manager", Kind: Bool, Format: Is01, Normalize: NormalizeBool, Default: func(Context) string { return "0" },
 			Help: "1 if the user is a manager, 0 (the default) if not", Example: "0"},
+		{Name: "managerEmail", Labels: []string{"Email of the manager", "Manager email", "Manager's email", "Email руководителя", "Почта руководителя", "Электронная почта руководителя"}, Column: "manager_email", MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Ref: managerRef,
+			Help: "the email of the user's manager (seed 002's \"Email of the manager\"), of the form A@B.C: a user of the company, or another row of the file, in any row", Example: "anna.smith@example.com"},
 		{Name: "mustChangePassword", Labels: []string{"The user needs to change the password", "Change password", "Force password change",
 			"Сменить пароль", "Смена пароля", "Пользователь должен сменить пароль"}, Column: "must_change_password", Kind: Bool, Format: Is01, Normalize: NormalizeBool,
 			Default: func(Context) string { return "0" },
@@ -78,6 +81,8 @@ var Users = &Dataset{
 			Default: func(Context) string { return "active" },
 			Help:    "active, pending, expired, blocked or disabled; changes an existing user only: a new user is active, or pending without a password", Example: "active"},
 	}, userGroupFields()...),
+	MoreExamples: []map[string]string{{"login": "a.smith", "password": "Manager2024", "email": "anna.smith@example.com",
+		"firstName": "Anna", "lastName": "Smith", "manager": "1"}},
 }
 
 // groupTypeLabels are the other headers of each group type's column: the
@@ -100,6 +105,9 @@ func pendingWithoutPassword(d *Dataset, cells []string) {
 		cells[d.Index("status")] = UserPending
 	}
 }
+
+// managerRef: a manager is a user of the tenant, or a row of the same file.
+var managerRef = &Ref{Table: "users", Column: "email", Code: CodeNoManager, Message: MsgNoManager("managerEmail"), InFile: "email"}
 
 // groupExamples are the template's example groups, by type.
 var groupExamples = map[string]string{"region": "North-West", "city": "Saint Petersburg", "role": "Employee",

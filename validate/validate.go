@@ -6,8 +6,9 @@
 //
 // It owns applying the rules (Judge, a plain function tested without a
 // broker): each cell by its field's rules, a secret opened only to be
-// checked, the rows ingest found repeating an earlier row's key or Unique
-// value, and, in update mode, a row that fills nothing but its key. A row
+// checked, the rows ingest found repeating an earlier row's key, identity
+// (a client's ID) or Unique value, and, in update mode, a row that fills
+// nothing but its key. A row
 // that breaks several rules is rejected once, with every reason; a row the
 // reader found malformed (a stray quote, too many cells), with that reason
 // alone.
@@ -119,7 +120,7 @@ func (j *judge) cells(row *schemas.Row) (vs []schemas.Violation, broken uint64, 
 	return vs, broken, filled, nil
 }
 
-// duplicates returns a violation for each key or Unique value of the row
+// duplicates returns a violation for each key, identity or Unique value of the row
 // that an earlier row of the file has. A field that broke a rule (broken)
 // is not reported as a duplicate too: its rule says what to fix.
 func (j *judge) duplicates(row *schemas.Row, broken uint64) []schemas.Violation {
@@ -130,8 +131,11 @@ func (j *judge) duplicates(row *schemas.Row, broken uint64) []schemas.Violation 
 		}
 		f := &j.ds.Fields[d.Field]
 		msg := schemas.MsgDuplicateOf(f.Name, d.Of)
-		if d.Field == j.key && j.ds.RepeatedKey != nil {
+		switch {
+		case d.Field == j.key && j.ds.RepeatedKey != nil:
 			msg = j.ds.RepeatedKey(d.Of)
+		case d.Field != j.key && d.Field == j.ds.IdentityIndex():
+			msg = schemas.MsgSameRecord(d.Of, f.Name, row.Cells[d.Field])
 		}
 		vs = append(vs, schemas.Violation{Column: f.Name, Code: schemas.CodeDuplicate, Value: f.Show(row.Cells[d.Field]), Message: msg})
 	}

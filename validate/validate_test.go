@@ -223,3 +223,18 @@ func TestJudgeKeepsEveryRow(t *testing.T) {
 	check("valid", vn, false)
 	check("rejected", rn, true)
 }
+
+// TestJudgeRepeatedID: a clients row whose ID an earlier row of the file has
+// names the same client twice (the ID identifies a client, seed 004); the
+// message says which row, not the seeds' sentence about emails.
+func TestJudgeRepeatedID(t *testing.T) {
+	id := schemas.Clients.IdentityIndex()
+	cells := clientCells(t, map[string]string{"ID": "666C2C2F32735479FD3E9A5C"})
+	row := schemas.Row{N: 7, Cells: cells, Duplicates: []schemas.Duplicate{{Field: id, Of: 3}}}
+	_, rejected := judge(t, schemas.ModeUpdate, row)
+	want := schemas.Violation{Column: "ID", Code: schemas.CodeDuplicate, Value: "666C2C2F32735479FD3E9A5C",
+		Message: "row 3 names the same record (ID 666C2C2F32735479FD3E9A5C); a file may name a record once"}
+	if len(rejected) != 1 || len(rejected[0].Violations) != 1 || rejected[0].Violations[0] != want {
+		t.Errorf("Judge rejected %+v, want row 7 with %+v", rejected, want)
+	}
+}

@@ -15,7 +15,8 @@ import (
 )
 
 // template writes the template partners download for a dataset: its headers
-// and an example row, with its rules beside it (a second sheet of the
+// and example rows (schemas.Dataset.MoreExamples after the fields'
+// Examples), with its rules beside it (a second sheet of the
 // workbook, or a README next to the CSV).
 func template(args []string) error {
 	fs := flag.NewFlagSet("template", flag.ContinueOnError)
@@ -63,22 +64,30 @@ func template(args []string) error {
 // folder: a repeated field's column twice, to show that it repeats.
 func writeTemplate(dir, folder, name string, ds *schemas.Dataset, asXLSX bool) ([]string, error) {
 	var header, example []string
+	more := make([][]string, len(ds.MoreExamples))
 	rules := [][]string{{"column", "rule"}}
 	for _, f := range ds.Fields {
 		header, example = append(header, f.Name), append(example, f.Example)
+		for i, m := range ds.MoreExamples {
+			more[i] = append(more[i], m[f.Name])
+		}
 		rule := f.Rule()
 		if f.Repeated {
 			header, example = append(header, f.Name), append(example, "")
+			for i := range more {
+				more[i] = append(more[i], "")
+			}
 			rule += "; add more " + f.Name + " columns for more values, leave the ones you do not use empty"
 		}
 		rules = append(rules, []string{f.Name, rule})
 	}
+	rows := append([][]string{header, example}, more...)
 	if asXLSX {
 		path := fmt.Sprintf("%s/%s.xlsx", dir, name)
-		return []string{path}, writeWorkbook(path, name, [][]string{header, example}, rules)
+		return []string{path}, writeWorkbook(path, name, rows, rules)
 	}
 	path := fmt.Sprintf("%s/%s.csv", dir, name)
-	if err := writeCSV(path, [][]string{header, example}); err != nil {
+	if err := writeCSV(path, rows); err != nil {
 		return nil, err
 	}
 	readme := fmt.Sprintf("%s/%s-README.txt", dir, name)

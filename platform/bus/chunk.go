@@ -39,6 +39,7 @@ type wireChunk struct {
 	// The rare per-row attributes, by row index.
 	Dup      map[int][]schemas.Duplicate `json:"dup,omitempty"`
 	Empty    map[int]uint64              `json:"empty,omitempty"`
+	InFile   map[int]uint64              `json:"in_file,omitempty"`
 	Problems map[int]schemas.Violation   `json:"problems,omitempty"`
 }
 
@@ -63,6 +64,9 @@ func toWire(c *schemas.Chunk) (*wireChunk, error) {
 		}
 		if r.Empty != 0 {
 			w.Empty = setIn(w.Empty, i, r.Empty)
+		}
+		if r.InFile != 0 {
+			w.InFile = setIn(w.InFile, i, r.InFile)
 		}
 		if r.Problem != nil {
 			w.Problems = setIn(w.Problems, i, *r.Problem)
@@ -120,6 +124,7 @@ func fromWire(w *wireChunk) (*schemas.Chunk, error) {
 		r.Cells = cells[i*w.Fields : (i+1)*w.Fields : (i+1)*w.Fields]
 		r.Duplicates = w.Dup[i]
 		r.Empty = w.Empty[i]
+		r.InFile = w.InFile[i]
 		if p, ok := w.Problems[i]; ok {
 			r.Problem = new(schemas.Violation) // not &p, which would escape for every row
 			*r.Problem = p

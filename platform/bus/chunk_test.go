@@ -30,7 +30,7 @@ func TestChunkRoundTrip(t *testing.T) {
 			Rejected: []schemas.Rejected{{N: 10, Violations: []schemas.Violation{{Column: "email", Code: "format", Message: "m", Value: "x"}}}}}},
 		{"rows of every kind", schemas.Chunk{Import: imp, Number: 1, FirstRow: 2, Rows: []schemas.Row{
 			{N: 2, Cells: []string{"a", "", "Müller, \"Hans\"\nline two"}},
-			{N: 4, Cells: []string{"", "日本", ""}, Duplicates: []schemas.Duplicate{{Field: 1, Of: 2}}, Empty: 5},
+			{N: 4, Cells: []string{"", "日本", ""}, Duplicates: []schemas.Duplicate{{Field: 1, Of: 2}}, Empty: 5, InFile: 2},
 			{N: 5, Cells: []string{"", "", ""}, Problem: &schemas.Violation{Code: schemas.CodeMalformed, Message: "bad quote"}},
 			{N: 6, Cells: []string{"not UTF-8: \xff\xfe", "", "x"}}, // validate's to reject
 		}, Rejected: []schemas.Rejected{{N: 3, Violations: []schemas.Violation{{Column: "ID", Code: "format"}}}}}},

@@ -83,24 +83,26 @@ func Deactivate(ctx context.Context, conn driver.Conn, db string, ds *schemas.Da
 	return d, err
 }
 
-// currentState selects each record of a tenant (?) as of a version (?):
-// its key (record_key) and whether it is active.
+// currentState selects each record of a tenant (?) as of a version (?), by
+// its identity (a client's ID: its email may have changed): its key as of
+// then (record_key) and whether it is active.
 func currentState(db string, ds *schemas.Dataset) string {
-	return fmt.Sprintf(`SELECT %s AS record_key, argMax(toString(%s), version) != '%s' AS active
+	return fmt.Sprintf(`SELECT argMax(%s, version) AS record_key, argMax(toString(%s), version) != '%s' AS active
 		FROM %s.%s WHERE tenant = ? AND version <= ? GROUP BY %s`,
-		ds.Fields[ds.KeyIndex()].Column, ds.Deactivate.Field, ds.Deactivate.Value, db, ds.Table, ds.Fields[ds.KeyIndex()].Column)
+		ds.Fields[ds.KeyIndex()].Column, ds.Deactivate.Field, ds.Deactivate.Value, db, ds.Table, ds.Fields[ds.IdentityIndex()].Column)
 }
 
 // deactivateRecords inserts, for an import (?, ? its version) the new
-// version of each record of the tenant (?, as of ?) it audited as
-// deactivated (?): the latest one, with ds.Deactivate's value.
+// version of each record of the tenant (?, as of ?) whose key as of then it
+// audited as deactivated (?): the latest one, by identity, with
+// ds.Deactivate's value.
 func deactivateRecords(db string, ds *schemas.Dataset) string {
-	key := ds.Fields[ds.KeyIndex()].Column
+	key, identity := ds.Fields[ds.KeyIndex()].Column, ds.Fields[ds.IdentityIndex()].Column
 	cols := []string{"tenant"}
 	for _, f := range ds.Fields {
 		switch {
-		case f.Column == key:
-			cols = append(cols, key)
+		case f.Column == identity:
+			cols = append(cols, identity)
 		case f.Column == ds.Deactivate.Field && f.Kind == schemas.Bool:
 			cols = append(cols, "toUInt8("+ds.Deactivate.Value+")")
 		case f.Column == ds.Deactivate.Field:
@@ -112,9 +114,9 @@ func deactivateRecords(db string, ds *schemas.Dataset) string {
 	// datasetColumns: row_hash, import_id, row, version, loaded_at.
 	cols = append(cols, "toUInt64(0)", "?", "toUInt32(0)", "toUInt64(?)", "now()")
 	return fmt.Sprintf(`INSERT INTO %[1]s.%[2]s (%[3]s) SELECT %[4]s FROM %[1]s.%[2]s
-		WHERE tenant = ? AND version <= ? AND %[5]s IN (SELECT record_key FROM %[1]s.%[6]s FINAL WHERE import_id = ?)
-		GROUP BY tenant, %[5]s`,
-		db, ds.Table, join(DatasetColumns(ds)), strings.Join(cols, ", "), key, ImportDeactivations.Name)
+		WHERE tenant = ? AND version <= ? GROUP BY tenant, %[5]s
+		HAVING argMax(%[6]s, version) IN (SELECT record_key FROM %[1]s.%[7]s FINAL WHERE import_id = ?)`,
+		db, ds.Table, join(DatasetColumns(ds)), strings.Join(cols, ", "), identity, key, ImportDeactivations.Name)
 }
 
 // Deactivated returns the keys of the records the import deactivated, in

@@ -80,16 +80,19 @@ func TestDeactivate(t *testing.T) {
 		t.Errorf("after a refused sync: users\n%s\nwant\n%s", got, want)
 	}
 
-	exec(`INSERT INTO sluice.clients (tenant, email, first_name, active, row_hash, import_id, version)
-		SELECT 'acme', 'x@acme.example', 'X', 1, 1, 'imp-0', 1 UNION ALL SELECT 'acme', 'y@acme.example', 'Y', 1, 2, 'imp-0', 1`)
+	// Clients are identified by ID: x changed its email by ID (x-old is
+	// only its past), and the sync names its new one.
+	exec(`INSERT INTO sluice.clients (tenant, id, email, first_name, active, row_hash, import_id, version)
+		SELECT 'acme', 'id-x', 'x-old@acme.example', 'X', 1, 1, 'imp-0', 1 UNION ALL SELECT 'acme', 'id-x', 'x@acme.example', 'X', 1, 1, 'imp-0', 2
+		UNION ALL SELECT 'acme', 'id-y', 'y@acme.example', 'Y', 1, 2, 'imp-0', 1`)
 	exec(`INSERT INTO sluice.import_keys (import_id, record_key, version) SELECT 'imp-3', 'x@acme.example', 30`)
 	clients := &schemas.Import{ID: "imp-3", Tenant: "acme", Dataset: "clients", Mode: schemas.ModeSync, Version: 30}
 	if d, err := warehouse.Deactivate(ctx, ch.Conn, "sluice", schemas.Clients, clients, allow); err != nil || d.Deactivated != 1 {
 		t.Fatalf("clients: %+v, %v; want 1 deactivated", d, err)
 	}
-	got := strings.Join(strs(t, ch.Conn, "SELECT concat(email, ':', toString(active), ':', first_name) FROM sluice.clients FINAL ORDER BY email"), " ")
-	if got != "x@acme.example:1:X y@acme.example:0:Y" {
-		t.Errorf("clients = %s, want y inactive, its name kept", got)
+	got := strings.Join(strs(t, ch.Conn, "SELECT concat(id, ':', email, ':', toString(active), ':', first_name) FROM sluice.clients FINAL ORDER BY id"), " ")
+	if got != "id-x:x@acme.example:1:X id-y:y@acme.example:0:Y" {
+		t.Errorf("clients = %s, want y inactive, its name kept, and x's old email not deactivated", got)
 	}
 
 	// A run that stopped after the audit, before the records: the next run
@@ -100,8 +103,8 @@ func TestDeactivate(t *testing.T) {
 	if err != nil || d.Deactivated != 1 {
 		t.Fatalf("resumed: %+v, %v; want 1 deactivated", d, err)
 	}
-	got = strings.Join(strs(t, ch.Conn, "SELECT concat(email, ':', toString(active), ':', import_id) FROM sluice.clients FINAL ORDER BY email"), " ")
-	if got != "x@acme.example:0:imp-4 y@acme.example:0:imp-3" {
+	got = strings.Join(strs(t, ch.Conn, "SELECT concat(id, ':', email, ':', toString(active), ':', import_id) FROM sluice.clients FINAL ORDER BY id"), " ")
+	if got != "id-x:x@acme.example:0:imp-4 id-y:y@acme.example:0:imp-3" {
 		t.Errorf("clients after the resumed run = %s, want both inactive", got)
 	}
 }

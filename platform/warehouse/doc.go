@@ -1,5 +1,7 @@
 // Package warehouse owns sluice's side of ClickHouse: the connection, the
-// migrations (safe at every start, on 18.16 and current releases), the audit
+// migrations (safe at every start, on 18.16 and current releases: additive
+// columns, and a copy into a new table when a dataset's identity, its
+// table's sorting key, changes), the audit
 // contract that load writes and notify reads (the audit tables, their column
 // lists, the outcome of a row, and how a rejection's violations are stored),
 // the staging tables of imports that abort on error or preview (what they

@@ -44,7 +44,9 @@ func columnType(k schemas.Kind) string {
 
 // Migrate creates the database and every table, and adds the columns a newer
 // release declares (18.16 has no ADD COLUMN IF NOT EXISTS, so
-// system.columns is read first); when import_rejections gains WrittenAt, its
+// system.columns is read first); a dataset table whose identity changed
+// (clients: ordered by ID, no longer by email) is copied into one ordered by
+// the new identity (rekey); when import_rejections gains WrittenAt, its
 // existing rows get the time of the upgrade (materialiseWrittenAt). On a
 // server with table TTLs, the personal
 // data of import_rejections expires after ttl (18.16 has none: Expire
@@ -80,11 +82,14 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 			cols = append(cols, Column{f.Column, columnType(f.Kind)})
 		}
 		cols = append(cols, datasetColumns...)
-		key := ds.Fields[ds.KeyIndex()].Column
+		key := ds.Fields[ds.IdentityIndex()].Column
 		for _, t := range []Table{
 			{Name: ds.Table, Columns: cols, OrderBy: "(tenant, " + key + ")"},
 			{Name: StagedTable(ds.Table), Columns: cols, OrderBy: "(import_id, " + key + ")"},
 		} {
+			if err := rekey(ctx, conn, db, t); err != nil {
+				return err
+			}
 			if err := conn.Exec(ctx, t.create(db)); err != nil {
 				return fmt.Errorf("migrate %s: %w", t.Name, err)
 			}
@@ -94,6 +99,94 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 		}
 	}
 	return nil
+}
+
+// rekey gives an existing table the sorting key t declares, when a release
+// changes a dataset's identity (clients: the ID, no longer the email). A
+// MergeTree's sorting key cannot change in place, and 18.16 has no EXCHANGE
+// TABLES, so the rows are copied into <table>_rekey, made with the new key,
+// which then takes the table's name: RENAME <table> TO <table>_old,
+// <table>_rekey TO <table>; then <table>_old is dropped. Run again after a
+// crash, it finishes what was left: a copy half made is dropped and made
+// again (the table still has its old key), a rename half done is completed
+// (the copy was whole before it began), an old table left is dropped.
+// ReplacingMergeTree collapses the copied rows by the new key, keeping each
+// record's latest version. The stages must not write meanwhile: migrate
+// runs before them (sluice migrate, sluice up).
+func rekey(ctx context.Context, conn driver.Conn, db string, t Table) error {
+	copied, old := t.Name+"_rekey", t.Name+"_old"
+	fail := func(err error) error { return fmt.Errorf("migrate %s: new sorting key %s: %w", t.Name, t.OrderBy, err) }
+	have, exists, err := sortingKey(ctx, conn, db, t.Name)
+	if err != nil {
+		return fail(err)
+	}
+	switch _, half, err := sortingKey(ctx, conn, db, copied); {
+	case err != nil:
+		return fail(err)
+	case !exists && !half:
+		return nil // a new database: Migrate creates the table
+	case !exists:
+		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %[1]s.%[2]s TO %[1]s.%[3]s", db, copied, t.Name)); err != nil {
+			return fail(err)
+		}
+	case !sameKey(have, t.OrderBy):
+		if err := dropTable(ctx, conn, db, copied); err != nil {
+			return fail(err)
+		}
+		if err := conn.Exec(ctx, Table{Name: copied, Columns: t.Columns, OrderBy: t.OrderBy}.create(db)); err != nil {
+			return fail(err)
+		}
+		cols, err := columnNames(ctx, conn, db, t.Name)
+		if err != nil {
+			return fail(err)
+		}
+		var both []string
+		for _, c := range t.Columns {
+			if slices.Contains(cols, c.Name) {
+				both = append(both, c.Name)
+			}
+		}
+		q := fmt.Sprintf("INSERT INTO %[1]s.%[2]s (%[4]s) SELECT %[4]s FROM %[1]s.%[3]s", db, copied, t.Name, join(both))
+		if err := conn.Exec(ctx, q); err != nil {
+			return fail(err)
+		}
+		q = fmt.Sprintf("RENAME TABLE %[1]s.%[2]s TO %[1]s.%[3]s, %[1]s.%[4]s TO %[1]s.%[2]s", db, t.Name, old, copied)
+		if err := conn.Exec(ctx, q); err != nil {
+			return fail(err)
+		}
+	}
+	if err := dropTable(ctx, conn, db, old); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// sortingKey returns a table's sorting key ("tenant, email"), if the table
+// exists.
+func sortingKey(ctx context.Context, conn driver.Conn, db, table string) (key string, exists bool, err error) {
+	rows, err := conn.Query(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?", db, table)
+	if err != nil {
+		return "", false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		exists = true
+		if err := rows.Scan(&key); err != nil {
+			return "", false, err
+		}
+	}
+	return key, exists, rows.Err()
+}
+
+// sameKey reports whether a sorting key as system.tables says it
+// ("tenant, id") is an ORDER BY expression ("(tenant, id)").
+func sameKey(have, orderBy string) bool {
+	strip := strings.NewReplacer("(", "", ")", "", " ", "")
+	return strip.Replace(have) == strip.Replace(orderBy)
+}
+
+func dropTable(ctx context.Context, conn driver.Conn, db, table string) error {
+	return conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, table))
 }
 
 // ensureType changes a column's type to want if it has another (an enum
@@ -115,26 +208,13 @@ func ensureType(ctx context.Context, conn driver.Conn, db, table, column, want s
 // addMissingColumns adds the columns of cols that table lacks, and returns
 // their names.
 func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, cols []Column) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
+	have, err := columnNames(ctx, conn, db, table)
 	if err != nil {
-		return nil, fmt.Errorf("migrate %s: %w", table, err)
-	}
-	have := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("migrate %s: %w", table, err)
-		}
-		have[name] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", table, err)
 	}
 	var added []string
 	for _, col := range cols {
-		if have[col.Name] {
+		if slices.Contains(have, col.Name) {
 			continue
 		}
 		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", db, table, col.Name, col.Type)); err != nil {
@@ -143,6 +223,24 @@ func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, 
 		added = append(added, col.Name)
 	}
 	return added, nil
+}
+
+// columnNames returns the names of a table's columns.
+func columnNames(ctx context.Context, conn driver.Conn, db, table string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
 }
 
 // materialiseWrittenAt stores a time in WrittenAt for the rows that

@@ -28,11 +28,12 @@ func CommitStaged(ctx context.Context, conn driver.Conn, db string, ds *schemas.
 }
 
 // StagedChanged counts an import's staged records of the dataset's table
-// whose key a later upload has written since (a record of the tenant's with
-// a higher version): the import's decisions about them are out of date.
+// whose identity (key, or a client's ID) a later upload has written since (a
+// record of the tenant's with a higher version): the import's decisions
+// about them are out of date.
 func StagedChanged(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, imp *schemas.Import) (int, error) {
 	var n uint64
-	key := ds.Fields[ds.KeyIndex()].Column
+	key := ds.Fields[ds.IdentityIndex()].Column
 	q := fmt.Sprintf("SELECT count() FROM %[1]s.%[2]s FINAL WHERE import_id = ? AND %[3]s IN (SELECT %[3]s FROM %[1]s.%[4]s WHERE tenant = ? AND version > ?)",
 		db, StagedTable(ds.Table), key, ds.Table)
 	if err := conn.QueryRow(ctx, q, imp.ID, imp.Tenant, imp.Version).Scan(&n); err != nil {

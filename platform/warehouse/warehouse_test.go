@@ -190,12 +190,13 @@ func TestStaged(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	for _, q := range []string{
-		`INSERT INTO sluice.clients_staged (tenant, email, import_id, version) SELECT 't', 'a@t.example', 'held', 10
-			UNION ALL SELECT 't', 'b@t.example', 'held', 10 UNION ALL SELECT 't', 'c@t.example', 'held', 10
-			UNION ALL SELECT 't', 'd@t.example', 'other', 12`,
-		`INSERT INTO sluice.clients (tenant, email, import_id, version) SELECT 't', 'a@t.example', 'before', 5
-			UNION ALL SELECT 't', 'b@t.example', 'later', 20 UNION ALL SELECT 'u', 'c@t.example', 'elsewhere', 20
-			UNION ALL SELECT 't', 'c@t.example', 'held', 10 UNION ALL SELECT 't', 'd@t.example', 'later', 20`,
+		`INSERT INTO sluice.clients_staged (tenant, id, email, import_id, version) SELECT 't', 'a', 'a@t.example', 'held', 10
+			UNION ALL SELECT 't', 'b', 'b@t.example', 'held', 10 UNION ALL SELECT 't', 'c', 'c@t.example', 'held', 10
+			UNION ALL SELECT 't', 'd', 'd@t.example', 'other', 12`,
+		// b's email changed by ID later: its record was written since.
+		`INSERT INTO sluice.clients (tenant, id, email, import_id, version) SELECT 't', 'a', 'a@t.example', 'before', 5
+			UNION ALL SELECT 't', 'b', 'b.new@t.example', 'later', 20 UNION ALL SELECT 'u', 'c', 'c@t.example', 'elsewhere', 20
+			UNION ALL SELECT 't', 'c', 'c@t.example', 'held', 10 UNION ALL SELECT 't', 'd', 'd@t.example', 'later', 20`,
 	} {
 		if err := ch.Conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
