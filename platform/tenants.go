@@ -133,7 +133,7 @@ func parseTenants(path string, data []byte) (Tenants, error) {
 		if t.Mode == "" {
 			t.Mode = schemas.ModeUpdate
 		}
-		if !schemas.ValidMode(t.Mode) {
+		if !schemas.ValidMode(t.Mode) || t.Mode == schemas.ModeRemove {
 			return nil, fmt.Errorf("tenants: %s: mode %q is not create or update", name, t.Mode)
 		}
 		if t.OnError == "" {

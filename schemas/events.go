@@ -21,8 +21,8 @@ type Import struct {
 	ObjectVersion string `json:"object_version"`
 	// Uploader is the address from the object's X-Amz-Meta-Uploader, if any.
 	Uploader string `json:"uploader,omitempty"`
-	// Mode is ModeCreate or ModeUpdate: the object's X-Amz-Meta-Mode, else
-	// the tenant's.
+	// Mode is ModeCreate, ModeUpdate or ModeRemove: the object's
+	// X-Amz-Meta-Mode, else the tenant's (create or update).
 	Mode string `json:"mode"`
 	// Version orders imports of a tenant: a later upload has a higher version.
 	// It is the ReplacingMergeTree version of every record the import writes.
@@ -224,14 +224,28 @@ const (
 	OnErrorAbort = "abort"
 )
 
-// Counts are an import's or a chunk's row outcomes.
+// Counts are an import's or a chunk's row outcomes: Rows is Created +
+// Updated + Unchanged + Removed + Renamed + Rejected. A removal row that
+// removed nothing is Unchanged.
 type Counts struct {
 	Rows      int `json:"rows"`
 	Created   int `json:"created"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Rejected  int `json:"rejected"`
+	// Removed rows removed memberships or groups (ModeRemove); Renamed
+	// rows renamed a group (RenameGroups).
+	Removed int `json:"removed,omitempty"`
+	Renamed int `json:"renamed,omitempty"`
+	// RemovedMemberships and RemovedGroups count the records the removed
+	// rows removed (a group's removal removes its memberships too).
+	RemovedMemberships int `json:"removed_memberships,omitempty"`
+	RemovedGroups      int `json:"removed_groups,omitempty"`
 }
+
+// Loaded is the number of rows whose records were written or found as they
+// are: every row but the rejected.
+func (k Counts) Loaded() int { return k.Created + k.Updated + k.Unchanged + k.Removed + k.Renamed }
 
 // FileFormat is what ingest found out about a file.
 type FileFormat struct {
@@ -290,10 +304,17 @@ const (
 	// ModeUpdate creates new records and updates existing ones with the
 	// cells the row fills; an empty cell keeps the stored value.
 	ModeUpdate = "update"
+	// ModeRemove removes the records a file names (seed 003: remove users
+	// from a group, remove groups): groups files only (RemovesRecords).
+	// Removing a record that does not exist leaves it so (unchanged).
+	ModeRemove = "remove"
 )
 
 // ValidMode reports whether m is an import mode.
-func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate }
+func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate || m == ModeRemove }
+
+// RemovesRecords reports whether an import of ds may be in ModeRemove.
+func RemovesRecords(ds *Dataset) bool { return ds.Target().Removable() }
 
 // The options an upload sets in its metadata (X-Amz-Meta-<option>), each
 // only when its tenant allows it (platform.Tenant.AllowsOption).

@@ -41,6 +41,8 @@ const (
 	// CodeExecutable is a cell with a formula or markup, where seed 004
 	// allows "no scripts, macros, or executable content".
 	CodeExecutable = "executable_content"
+	// CodeGroupExists is a rename to the name of a group the tenant has.
+	CodeGroupExists = "group_exists"
 )
 
 // File-level codes: the whole file is rejected and no row is loaded.
@@ -260,9 +262,19 @@ const MsgSuperseded = "the file was replaced by a newer upload before it could b
 // MsgDeleted rejects an upload deleted before it was read.
 const MsgDeleted = "the file was deleted before it could be read"
 
-// MsgBadMode rejects an upload whose mode is neither create nor update.
+// MsgRemoveGroupsOnly rejects an upload in remove mode of a dataset whose
+// records cannot be removed (CodeBadMode).
+func MsgRemoveGroupsOnly(dataset string) string {
+	return fmt.Sprintf("the mode remove applies to groups files only (group members and groups); a %s file cannot be uploaded in it", Echo(dataset))
+}
+
+// MsgGroupExists is a rename to the name of a group the tenant has.
+const MsgGroupExists = "the company already has a group with the new name; choose another name, or remove that group first"
+
+// MsgBadMode rejects an upload whose mode is none of create, update and
+// remove.
 func MsgBadMode(mode string) string {
-	return fmt.Sprintf("the mode %q is not one of create, update", Echo(mode))
+	return fmt.Sprintf("the mode %q is not one of create, update, remove", Echo(mode))
 }
 
 // MsgNoGroup is the seeds' message for a group the tenant does not have.
@@ -344,6 +356,7 @@ var hints = map[string]string{
 	CodeWaiting:          "nothing to do: the import resumes by itself",
 	CodeNoMirrorUser:     "correct the login of the user to mirror, or leave the option out",
 	CodeExecutable:       "remove the formula or the markup: write the value as plain text",
+	CodeGroupExists:      "choose a new name no group has, or remove that group first",
 	CodeUnknownTenant:    "upload under your company's folder, with your company's key",
 	CodeUnknownDataset:   "put the file in the folder of its dataset: <company>/<dataset>/<file name>",
 	CodeBadKey:           "put the file at <company>/<dataset>/<file name>",
@@ -355,7 +368,7 @@ var hints = map[string]string{
 	CodeTooManyRows:      "split the file into files within the row limit",
 	CodeLineTooLong:      "shorten the row, or check for a quote that is never closed",
 	CodeMacros:           "save the workbook as .xlsx without macros, or as CSV",
-	CodeBadMode:          "set the mode to create or update, or leave it out",
+	CodeBadMode:          "set the mode to create or update (remove for groups files), or leave it out",
 	CodeBadOption:        "give the option one of the values it takes, or leave it out",
 	CodeOptionNotAllowed: "upload the file without the option, or ask the operator to allow it",
 	CodeTooLarge:         "split the file into smaller files",

@@ -17,11 +17,18 @@ const (
 	Updated   = "updated"
 	Unchanged = "unchanged"
 	Rejected  = "rejected"
+	// Removed: the row removed records (schemas.ModeRemove); Renamed: it
+	// renamed a group (schemas.RenameGroups).
+	Removed = "removed"
+	Renamed = "renamed"
 )
 
 // Outcomes are the outcomes in the order of import_rows.outcome's enum (a new
 // one is added at the end).
-var Outcomes = []string{Created, Updated, Unchanged, Rejected}
+var Outcomes = []string{Created, Updated, Unchanged, Rejected, Removed, Renamed}
+
+// OutcomeType is the type of import_rows.outcome: an enum of Outcomes.
+func OutcomeType() string { return enumType(Outcomes) }
 
 // Column is a column of an audit table.
 type Column struct {
@@ -59,11 +66,13 @@ var (
 		{"received_at", "DateTime('UTC')"}, {"finished_at", "DateTime('UTC')"},
 		{"version", "UInt64"},
 		{"on_error", "String DEFAULT 'continue'"}, {"invite", "UInt8 DEFAULT 0"}, {"import_version", "UInt64 DEFAULT 0"},
+		{"removed", "UInt32 DEFAULT 0"}, {"renamed", "UInt32 DEFAULT 0"},
+		{"removed_memberships", "UInt32 DEFAULT 0"}, {"removed_groups", "UInt32 DEFAULT 0"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.
 	ImportRows = Table{Name: "import_rows", OrderBy: "(import_id, row)", Columns: []Column{
-		{"import_id", "String"}, {"row", "UInt32"}, {"chunk", "UInt32"}, {"outcome", enumType(Outcomes)}, {"version", "UInt64"},
+		{"import_id", "String"}, {"row", "UInt32"}, {"chunk", "UInt32"}, {"outcome", OutcomeType()}, {"version", "UInt64"},
 	}}
 	// ImportRejections says why each rejected row was rejected: its
 	// violations as parallel arrays (18.16 turns Array(Tuple(...)) into
@@ -80,6 +89,8 @@ var (
 		{"import_id", "String"}, {"chunk", "UInt32"}, {"first_row", "UInt32"}, {"rows", "UInt32"},
 		{"created", "UInt32"}, {"updated", "UInt32"}, {"unchanged", "UInt32"}, {"rejected", "UInt32"},
 		{"loaded_at", "DateTime('UTC')"}, {"version", "UInt64"},
+		{"removed", "UInt32 DEFAULT 0"}, {"renamed", "UInt32 DEFAULT 0"},
+		{"removed_memberships", "UInt32 DEFAULT 0"}, {"removed_groups", "UInt32 DEFAULT 0"},
 	}}
 )
 
