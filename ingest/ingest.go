@@ -6,7 +6,8 @@
 // imports what no bucket event brought (sync.go).
 //
 // It reads each upload's options from its metadata, over the tenant's
-// defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
+// defaults (X-Amz-Meta-Mode: create, update, or remove for groups files;
+// -On-Error, -Invite, -Assign-Groups,
 // -Mirror-User: see setOptions), and seals
 // the cells of secret fields (passwords) before any leaves. A bucket event
 // saying a file was deleted cancels the import of it that may be running
@@ -458,6 +459,9 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	imp.Mode = cmp.Or(strings.ToLower(set[schemas.OptionMode]), tenant.Mode)
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
+	}
+	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeRemove && !schemas.RemovesRecords(ds) {
+		return fileError(schemas.CodeBadMode, schemas.MsgRemoveGroupsOnly(imp.Dataset))
 	}
 	imp.OnError = cmp.Or(strings.ToLower(set[schemas.OptionOnError]), tenant.OnError)
 	if !schemas.ValidOnError(imp.OnError) {

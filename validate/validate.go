@@ -79,7 +79,9 @@ func (j *judge) row(row *schemas.Row) ([]schemas.Violation, error) {
 		return nil, err
 	}
 	vs = append(vs, j.duplicates(row, broken)...)
-	if !filled && j.imp.Mode == schemas.ModeUpdate && len(vs) == 0 {
+	// A row that pivots (a layout) is judged by its required cells: a file
+	// of group names alone fills nothing else.
+	if !filled && j.imp.Mode == schemas.ModeUpdate && j.ds.Pivot == nil && len(vs) == 0 {
 		vs = append(vs, schemas.Violation{Column: j.ds.Key, Code: schemas.CodeNothingToUpdate, Message: schemas.MsgNothingToUpdate(j.ds.Key),
 			Value: j.ds.Fields[j.key].Show(row.Cells[j.key])})
 	}
