@@ -10,10 +10,12 @@
 // (Field.Ref); a unique value another record has (Field.Unique); and the
 // permissions a users import gives (permissions.go). Rows it rejects go to the
 // dead-letter stream like validate's. A row that holds several records (a
-// groups layout) is loaded whole or rejected whole. The rows of a cancelled
-// import (bus.Cancellations) are rejected as such; the records of an
-// import that aborts on error are written to the staging tables, for notify
-// to load once every row is known good.
+// groups layout) is loaded whole or rejected whole. A groups file in remove
+// mode removes what it names, and a rename file renames groups, their
+// memberships included (remove.go: the one way records are removed). The
+// rows of a cancelled import (bus.Cancellations) are rejected as such; the
+// records of an import that aborts on error are written to the staging
+// tables, for notify to load once every row is known good.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large
 // write (Config.BatchRows) and their messages acked only after it: records and
@@ -104,6 +106,9 @@ type ChunkReport struct {
 type Stored struct {
 	Hash  uint64
 	Cells []string // canonical, in field order
+	// Removed: the latest version says the record is removed (see
+	// schemas.Removed): it does not exist.
+	Removed bool
 }
 
 // Warehouse is what load needs of ClickHouse.
@@ -118,6 +123,9 @@ type Warehouse interface {
 	// GroupsOf returns the groups the tenant's user with the email is a
 	// member of.
 	GroupsOf(ctx context.Context, tenant, email string) ([]string, error)
+	// Members returns, for each of groups, the emails of its members in the
+	// latest versions older than before.
+	Members(ctx context.Context, tenant string, groups []string, before uint64) (map[string][]string, error)
 	// Owners returns, for each of values, the key of the tenant's record
 	// whose latest version up to upTo has it in field.
 	Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error)
@@ -154,6 +162,10 @@ func RowHash(cells []string) uint64 {
 // stored one, updated if not. A record rejected before (checkRelations) gets
 // these reasons too.
 //
+// A removal (schemas.Removal) removes a record that exists, and leaves one
+// that does not as it is (unchanged); a record whose latest version is a
+// removal does not exist.
+//
 // An outcome already audited (a retried chunk) stands, rejected included
 // with its reasons, whatever this attempt finds: the audit and the records
 // an earlier attempt may have written must not disagree.
@@ -167,7 +179,10 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 			continue
 		}
 		s, exists := stored[r.Row.Cells[key]]
+		exists = exists && !s.Removed
+		removal := ds.IsRemoval(r.Row.Cells)
 		switch {
+		case removal:
 		case exists && imp.Mode == schemas.ModeCreate:
 			f := &ds.Fields[key]
 			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[key])})
@@ -190,6 +205,10 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		r.Hash = RowHash(r.Row.Cells)
 		switch {
 		case wasAudited:
+		case removal && exists:
+			r.Outcome = warehouse.Removed
+		case removal:
+			r.Outcome = warehouse.Unchanged
 		case !exists:
 			r.Outcome = warehouse.Created
 		case s.Hash == r.Hash:
@@ -350,7 +369,13 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
 	ds := shape.Target()
+	if shape == schemas.RenameGroups {
+		imp.Mode = schemas.ModeUpdate // a rename's mode does not apply
+	}
 	w, keys, numbers := gather(ds, imp, chunks)
+	if imp.Mode == schemas.ModeRemove {
+		markRemovals(ds, w.Records)
+	}
 	cancelled, err := s.cancels.Cancelled(&imp)
 	if err != nil {
 		return nil, err
@@ -360,7 +385,11 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, err
 	}
 	settle(w.Records)
-	w.Also = also(ds, perms.memberships(w.Records), w.Records)
+	moved, err := s.membersOf(ctx, ds, &imp, w.Records)
+	if err != nil {
+		return nil, err
+	}
+	w.Also = also(ds, append(perms.memberships(w.Records), moved...), w.Records)
 	late := moveRejected(w)
 	w.Rows = rowOutcomes(w.Records)
 	counts := report(w, chunks)
@@ -415,7 +444,26 @@ func report(w *Write, chunks []*schemas.Chunk) []schemas.Counts {
 			cnt.Updated++
 		case warehouse.Unchanged:
 			cnt.Unchanged++
+		case warehouse.Removed:
+			cnt.Removed++
+		case warehouse.Renamed:
+			cnt.Renamed++
 		}
+	}
+	countRemoved := func(ds *schemas.Dataset, records []Record) {
+		for _, r := range records {
+			switch {
+			case r.Outcome != warehouse.Removed:
+			case ds == schemas.Memberships:
+				counts[index[r.Chunk]].RemovedMemberships++
+			case ds == schemas.GroupRecords:
+				counts[index[r.Chunk]].RemovedGroups++
+			}
+		}
+	}
+	countRemoved(w.Dataset, w.Records)
+	for ds, records := range w.Also {
+		countRemoved(ds, records)
 	}
 	for i, c := range chunks {
 		w.Chunks = append(w.Chunks, ChunkReport{Number: c.Number, FirstRow: c.FirstRow, Counts: counts[i]})
@@ -440,6 +488,8 @@ func (s *Stage) count(counts []schemas.Counts) {
 		s.metrics.Rows.WithLabelValues(warehouse.Created).Add(float64(c.Created))
 		s.metrics.Rows.WithLabelValues(warehouse.Updated).Add(float64(c.Updated))
 		s.metrics.Rows.WithLabelValues(warehouse.Unchanged).Add(float64(c.Unchanged))
+		s.metrics.Rows.WithLabelValues(warehouse.Removed).Add(float64(c.Removed))
+		s.metrics.Rows.WithLabelValues(warehouse.Renamed).Add(float64(c.Renamed))
 		s.metrics.Rows.WithLabelValues(warehouse.Rejected).Add(float64(c.Rejected))
 	}
 }
@@ -473,6 +523,9 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 		return nil, err
 	}
 	perms.mirror(records)
+	if shape, _ := imp.Schema(); shape == schemas.RenameGroups {
+		checkRenames(records, stored)
+	}
 	Decide(ds, imp, records, audited, stored)
 	return perms, nil
 }
@@ -527,8 +580,9 @@ func cancel(ds *schemas.Dataset, w *Write, audited map[int]Audit) (live []Record
 }
 
 // also returns the records a write makes besides its dataset's: the
-// memberships given (a users import's), and the group of every membership
-// loaded.
+// memberships given (a users import's, or those a group's removal or rename
+// removes or moves), and the group of every membership added (a write of
+// groups has its own).
 func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]Record {
 	memberships := given
 	if ds == schemas.Memberships {
@@ -541,11 +595,14 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 	if len(given) > 0 {
 		out[schemas.Memberships] = given
 	}
+	if ds == schemas.GroupRecords {
+		return out
+	}
 	group := schemas.Memberships.Index("Groupname")
 	seen := map[string]bool{}
 	for _, m := range memberships {
 		g := m.Row.Cells[group]
-		if m.Outcome == warehouse.Rejected || seen[g] {
+		if m.Outcome == warehouse.Rejected || schemas.Memberships.IsRemoval(m.Row.Cells) || seen[g] {
 			continue
 		}
 		seen[g] = true
@@ -581,11 +638,16 @@ func settle(records []Record) {
 	}
 }
 
-// rowOutcomes returns each row's outcome: created if it created a record,
-// else updated if it updated one, else unchanged.
+// rowOutcomes returns each row's outcome: renamed if it renamed a group,
+// else removed if it removed a record, else created if it created one, else
+// updated if it updated one, else unchanged.
 func rowOutcomes(records []Record) []RowOutcome {
 	rank := func(o string) int {
 		switch o {
+		case warehouse.Renamed:
+			return 4
+		case warehouse.Removed:
+			return 3
 		case warehouse.Created:
 			return 2
 		case warehouse.Updated:

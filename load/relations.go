@@ -13,7 +13,8 @@ import (
 // or imported user"). Records of the same import written by earlier writes
 // count as the tenant's: a file's later row cannot take an earlier row's
 // value (ingest also finds that within the file). Cells the file left empty
-// are not checked: they keep what is stored.
+// are not checked: they keep what is stored; nor are removals, which name
+// what is removed.
 func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, records []Record) error {
 	key := ds.KeyIndex()
 	for i := range ds.Fields {
@@ -33,7 +34,7 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 			}
 			for j := range records {
 				r := &records[j]
-				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] {
+				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] && !ds.IsRemoval(r.Row.Cells) {
 					r.reject(schemas.Violation{Column: f.Name, Code: f.Ref.Code, Message: f.Ref.Message, Value: f.Show(v)})
 				}
 			}
