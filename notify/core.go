@@ -78,7 +78,7 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	}
 	k := rec.Counts
 	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
-	loaded := k.Created + k.Updated + k.Unchanged
+	loaded := k.Loaded()
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
 	switch rec.Status {
 	case schemas.StatusRequiresIntervention:
@@ -92,6 +92,7 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	}
 	if rec.Status != schemas.StatusRequiresIntervention {
 		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+		writeRemovals(&b, k)
 	}
 	if HasReport(rec) {
 		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
@@ -104,6 +105,15 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	return m
 }
 
+// writeRemovals says, when the import removed or renamed anything, how many
+// rows did and what they removed: the memberships and the groups.
+func writeRemovals(b *strings.Builder, k schemas.Counts) {
+	if k.Removed > 0 || k.Renamed > 0 {
+		fmt.Fprintf(b, "Removed:   %d (%d memberships, %d groups removed)\nRenamed:   %d (groups renamed, with their members)\n",
+			k.Removed, k.RemovedMemberships, k.RemovedGroups, k.Renamed)
+	}
+}
+
 // composeFailed writes the mail of an import whose processing did not
 // complete (seed 002's "Error"): what was done, what was not, and what
 // happens next. rec.Counts are those of the chunks load reported; rec.Rows
@@ -111,7 +121,7 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 func composeFailed(rec ImportRecord, name string, report []byte, maxReportRows int) Mail {
 	var b strings.Builder
 	k := rec.Counts
-	loaded := k.Created + k.Updated + k.Unchanged
+	loaded := k.Loaded()
 	unfinished := max(rec.Rows-loaded-k.Rejected, 0)
 	fmt.Fprintf(&b, "Your %s import of %q did not complete: %s.\n\n", rec.Dataset, name, rec.Reason.Message)
 	fmt.Fprintf(&b, "Rows:          %d\nLoaded:        %d\nRejected:      %d\nNot processed: %d\n\n", rec.Rows, loaded, k.Rejected, unfinished)

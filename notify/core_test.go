@@ -133,6 +133,12 @@ func TestCompose(t *testing.T) {
 			want: Mail{Subject: "[sluice] june.csv: 10 rows loaded, 0 rejected",
 				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
 					"Rows:      10\nCreated:   4\nUpdated:   3\nUnchanged: 3\nRejected:  0\n\nImport: imp-1\n"}},
+		{name: "completed, removals and a rename", maxReportRows: 100,
+			rec: rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 4, Unchanged: 1, Removed: 2, Renamed: 1, RemovedMemberships: 5, RemovedGroups: 1}),
+			want: Mail{Subject: "[sluice] june.csv: 4 rows loaded, 0 rejected",
+				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
+					"Rows:      4\nCreated:   0\nUpdated:   0\nUnchanged: 1\nRejected:  0\n" +
+					"Removed:   2 (5 memberships, 1 groups removed)\nRenamed:   1 (groups renamed, with their members)\n\nImport: imp-1\n"}},
 		{name: "completed, no file name: the key", maxReportRows: 100,
 			rec: rec(schemas.StatusCompleted, "", schemas.Counts{Rows: 1, Unchanged: 1}),
 			want: Mail{Subject: "[sluice] acme/clients/june.csv: 1 rows loaded, 0 rejected",
