@@ -309,6 +309,66 @@ var corpus = []corpusFile{
 			{"clients", "email", "zoe.odegaard@webform.example", []string{"first_name", "last_name", "type"}, "Zoë | Ødegaard | Partner"},
 		},
 	},
+	{
+		// Leavers (seed 003: remove users from a group), uploaded in remove
+		// mode: a membership that does not exist is left so, unchanged.
+		path:     "group_members/leavers-remove-utf8-comma-crlf.csv",
+		metadata: map[string]string{"mode": schemas.ModeRemove},
+		status:   schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 4, Removed: 2, Unchanged: 1, Rejected: 1, RemovedMemberships: 2},
+		rejected: map[int][]string{
+			5: {"Email:format"}, // olga.smirnova at northwind.example
+		},
+		loaded: []spot{
+			// A removal is a new version of the membership that says so.
+			{"group_members", "member", "ivy.lee@northwind.example Sales", []string{"removed"}, "1"},
+			{"group_members", "member", "yulia.fedorova@northwind.example Project Apollo", []string{"removed"}, "1"},
+			{"group_members", "member", "anna.kowalski@northwind.example Sales", []string{"removed"}, "0"},
+			{"group_members", "member", "nobody.here@northwind.example Sales", []string{"removed"}, ""},
+		},
+	},
+	{
+		// Renames (seed 003: edit the group's name): the members move with
+		// their group; a group that does not exist, a name a group has and
+		// a new name given twice are refused.
+		path:   "groups/renames-utf8-comma-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 4, Renamed: 1, Rejected: 3},
+		rejected: map[int][]string{
+			3: {"Groupname:" + schemas.CodeNoGroup},         // Nowhere
+			4: {"New Groupname:" + schemas.CodeGroupExists}, // Support to Sales
+			5: {"New Groupname:" + schemas.CodeDuplicate},   // Project Hera again (row 2)
+		},
+		loaded: []spot{
+			{"groups", "name", "Project Zeus", []string{"removed"}, "1"},
+			{"groups", "name", "Project Hera", []string{"removed"}, "0"},
+			{"group_members", "group_name", "Project Zeus", []string{"email", "removed"},
+				"ivan.petrov@northwind.example | 1, natalia.orlova@northwind.example | 1"},
+			{"group_members", "group_name", "Project Hera", []string{"email", "removed"},
+				"ivan.petrov@northwind.example | 0, natalia.orlova@northwind.example | 0"},
+			{"groups", "name", "Support", []string{"removed"}, "0"},
+		},
+	},
+	{
+		// Closed groups (seed 003: remove groups): group names alone, in
+		// remove mode, remove each group with its memberships; a group that
+		// does not exist is left so.
+		path:     "groups/closed-groups-utf8-lf.csv",
+		metadata: map[string]string{"mode": schemas.ModeRemove},
+		status:   schemas.StatusCompleted, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 2, Removed: 1, Unchanged: 1, RemovedGroups: 1, RemovedMemberships: 1},
+		loaded: []spot{
+			{"groups", "name", "Ops Team", []string{"removed"}, "1"},
+			{"group_members", "group_name", "Ops Team", []string{"email", "removed"}, "ivy.lee@northwind.example | 1"},
+			{"groups", "name", "Ghost Group", []string{"removed"}, ""},
+		},
+	},
+	{
+		// Only groups and their members can be removed.
+		path:     "accounts/leavers-remove.csv",
+		metadata: map[string]string{"mode": schemas.ModeRemove},
+		status:   schemas.StatusRejected, reason: schemas.CodeBadMode,
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real
@@ -347,7 +407,7 @@ func checkCorpusFile(t *testing.T, f corpusFile) {
 		if i.Format != f.format || i.Delimiter != f.delimiter || enc != f.encoding {
 			t.Errorf("file: got format %q delimiter %q encoding %q, want %q %q %q", i.Format, i.Delimiter, enc, f.format, f.delimiter, f.encoding)
 		}
-		if c := i.Counts; c.Created+c.Updated+c.Unchanged+c.Rejected != c.Rows {
+		if c := i.Counts; c.Loaded()+c.Rejected != c.Rows {
 			t.Errorf("counts %+v do not add up to the rows", c)
 		}
 	}

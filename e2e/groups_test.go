@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// liveMembers lists the regroup tenant's memberships that are not removed,
+// as group/email, the way a reader sees them: each record's latest version.
+func liveMembers(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	query(t, `SELECT group_name, email FROM sluice.group_members FINAL WHERE tenant = 'regroup' AND removed = 0 ORDER BY group_name, email`,
+		func(r driver.Rows) error {
+			var g, e string
+			err := r.Scan(&g, &e)
+			out = append(out, g+"/"+e)
+			return err
+		})
+	return out
+}
+
+// TestRemoveAndRenameGroups (seed 003: remove users from a group, rename
+// groups, remove groups) runs one tenant's groups through removals and a
+// rename on the real stack. Every row ends removed, renamed, unchanged or
+// rejected, audited once; what is removed stays removed for every reader
+// (a users row naming a removed group is refused); a removed group can be
+// added again; and the summary email says what was removed and renamed.
+func TestRemoveAndRenameGroups(t *testing.T) {
+	const who = "admin@regroup.example"
+	remove := map[string]string{"uploader": who, "mode": schemas.ModeRemove}
+	step := func(name, key, body string, md map[string]string, want schemas.Counts, rejected map[int][]string) imp {
+		t.Helper()
+		if md == nil {
+			md = map[string]string{"uploader": who}
+		}
+		got := uploadWith(t, "regroup/"+key, []byte(body), md)
+		if got.Counts != want {
+			t.Errorf("%s: got %s %+v, want %+v", name, got.Status, got.Counts, want)
+		}
+		if c := got.Counts; c.Loaded()+c.Rejected != c.Rows {
+			t.Errorf("%s: counts %+v do not add up to the rows", name, c)
+		}
+		var audited int
+		query(t, "SELECT count(), uniqExact(row) FROM sluice.import_rows FINAL WHERE import_id = ?", func(r driver.Rows) error {
+			var n, distinct uint64
+			err := r.Scan(&n, &distinct)
+			if n != distinct {
+				t.Errorf("%s: %d audit rows for %d rows", name, n, distinct)
+			}
+			audited = int(n)
+			return err
+		}, got.ID)
+		if audited != got.Rows {
+			t.Errorf("%s: %d rows audited, want %d", name, audited, got.Rows)
+		}
+		dataset, _, _ := strings.Cut(key, "/")
+		assertRejected(t, "regroup", dataset, got.ID, rejected)
+		return got
+	}
+
+	step("accounts", "accounts/accounts.csv", "email,firstName\nann@regroup.example,Ann\nbob@regroup.example,Bob\ncid@regroup.example,Cid\n",
+		nil, schemas.Counts{Rows: 3, Created: 3}, nil)
+	step("groups", "groups/teams.csv", "Groupname,Email,Email\nSales,ann@regroup.example,bob@regroup.example\nSupport,cid@regroup.example,\nOps,ann@regroup.example,cid@regroup.example\n",
+		nil, schemas.Counts{Rows: 3, Created: 3}, nil)
+
+	// Remove Bob from Sales; Ann was never in Support: unchanged.
+	step("remove members", "groups/leavers.csv", "Groupname,Email\nSales,bob@regroup.example\nSupport,ann@regroup.example\n",
+		remove, schemas.Counts{Rows: 2, Removed: 1, Unchanged: 1, RemovedMemberships: 1}, nil)
+	if got, want := liveMembers(t), []string{"Ops/ann@regroup.example", "Ops/cid@regroup.example", "Sales/ann@regroup.example", "Support/cid@regroup.example"}; !slices.Equal(got, want) {
+		t.Errorf("after removing members: %v, want %v", got, want)
+	}
+
+	// Rename Support; renaming a group that does not exist, or to a name a
+	// group has, is refused.
+	step("rename", "groups/rename.csv", "Groupname,New Groupname\nSupport,Help Desk\nNowhere,Anywhere\nSales,Ops\n",
+		nil, schemas.Counts{Rows: 3, Renamed: 1, Rejected: 2},
+		map[int][]string{3: {"Groupname:" + schemas.CodeNoGroup}, 4: {"New Groupname:" + schemas.CodeGroupExists}})
+	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Ops/ann@regroup.example", "Ops/cid@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
+		t.Errorf("after the rename: %v, want %v", got, want)
+	}
+
+	// Remove the whole Ops group, with its two memberships.
+	step("remove groups", "groups/closed.csv", "Groupname\nOps\n",
+		remove, schemas.Counts{Rows: 1, Removed: 1, RemovedGroups: 1, RemovedMemberships: 2}, nil)
+	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
+		t.Errorf("after removing Ops: %v, want %v", got, want)
+	}
+	var groups []string
+	query(t, "SELECT name FROM sluice.groups FINAL WHERE tenant = 'regroup' AND removed = 0 ORDER BY name", func(r driver.Rows) error {
+		var g string
+		err := r.Scan(&g)
+		groups = append(groups, g)
+		return err
+	})
+	if want := []string{"Help Desk", "Sales"}; !slices.Equal(groups, want) {
+		t.Errorf("groups: %v, want %v", groups, want)
+	}
+	mails := mailsAbout(t, who, "closed.csv")
+	if len(mails) != 1 || !strings.Contains(mails[0].Text, "Removed:   1 (2 memberships, 1 groups removed)") {
+		t.Errorf("the summary of the removal does not say what it removed: %+v", mails)
+	}
+	if mails := mailsAbout(t, who, "rename.csv"); len(mails) != 1 || !strings.Contains(mails[0].Text, "Renamed:   1") {
+		t.Errorf("the summary of the rename does not say what it renamed: %+v", mails)
+	}
+
+	// A users row naming a removed group, or the old name of a renamed one,
+	// is refused; the new name is a group.
+	step("users", "users/users.csv", "login,password,email,firstName,lastName,team\n"+
+		"ann,Quokka7Zebra,ann@regroup.example,Ann,Avery,Ops\n"+
+		"bob,Wombat5Lynx,bob@regroup.example,Bob,Berg,Support\n"+
+		"cid,Okapi3Heron,cid@regroup.example,Cid,Cole,Help Desk\n",
+		nil, schemas.Counts{Rows: 3, Created: 1, Rejected: 2},
+		map[int][]string{2: {"team:" + schemas.CodeNoGroup}, 3: {"team:" + schemas.CodeNoGroup}})
+
+	// A removed group is added again by a new membership.
+	step("add again", "groups/ops-again.csv", "Groupname,Email\nOps,bob@regroup.example\n",
+		nil, schemas.Counts{Rows: 1, Created: 1}, nil)
+	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Ops/bob@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
+		t.Errorf("after adding Ops again: %v, want %v", got, want)
+	}
+}
