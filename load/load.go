@@ -606,7 +606,7 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 			continue
 		}
 		seen[g] = true
-		cells := []string{g}
+		cells := schemas.Group(g)
 		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: RowHash(cells), Outcome: warehouse.Created})
 	}
 	return out

@@ -73,7 +73,7 @@ func TestReadersSkipRemoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	group := func(name string) []string { return []string{name, "0"} }
+	group := schemas.Group
 	write(1, schemas.GroupRecords, group("Sales"), group("Support"), group("Ops"))
 	write(1, schemas.Memberships, schemas.Membership("Sales", "ann@acme.example"), schemas.Membership("Sales", "bob@acme.example"),
 		schemas.Membership("Support", "ann@acme.example"), schemas.Membership("Ops", "ann@acme.example"))

@@ -37,6 +37,9 @@ var Memberships = &Dataset{
 	Also: []*Dataset{GroupRecords},
 }
 
+// Group returns the cells of the group record of name.
+func Group(name string) []string { return []string{name, "0"} }
+
 // Membership returns the cells of the membership record of email in group.
 func Membership(group, email string) []string {
 	return []string{email + " " + group, group, email, "0"}
@@ -109,7 +112,7 @@ var GroupList = &Dataset{
 	Key:     "Groupname",
 	Fields:  []Field{groupField(false)},
 	Records: GroupRecords,
-	Pivot:   func(cells []string) [][]string { return [][]string{{cells[0], "0"}} },
+	Pivot:   func(cells []string) [][]string { return [][]string{Group(cells[0])} },
 }
 
 // RenameGroups is a groups file of Groupname and New Groupname (seed 003:
@@ -129,7 +132,7 @@ var RenameGroups = &Dataset{
 	},
 	Records: GroupRecords,
 	Pivot: func(cells []string) [][]string {
-		return [][]string{Removal(GroupRecords, []string{cells[0], "0"}), {cells[1], "0"}}
+		return [][]string{Removal(GroupRecords, Group(cells[0])), Group(cells[1])}
 	},
 }
 
