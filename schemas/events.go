@@ -98,6 +98,14 @@ type Row struct {
 	// gets the field's default there, an existing one keeps its stored
 	// value (transform marks it).
 	Empty uint64 `json:"empty,omitempty"`
+	// Dropped are the values of the row's Repeated field rejected each on
+	// its own (Dataset.EachItem), with why and their column: validate
+	// empties them in the cell, so that the others load. After transform,
+	// the row's first record carries them.
+	Dropped []Violation `json:"dropped,omitempty"`
+	// Item is, for a record pivoted from value i of a Repeated field, i
+	// from 1 (Dataset.ItemColumn names its column); 0 for any other.
+	Item int `json:"item,omitempty"`
 }
 
 // IsEmpty reports whether the file left field i of the row empty.
@@ -225,8 +233,8 @@ const (
 )
 
 // Counts are an import's or a chunk's row outcomes: Rows is Created +
-// Updated + Unchanged + Removed + Renamed + Rejected. A removal row that
-// removed nothing is Unchanged.
+// Updated + Unchanged + Removed + Renamed + Partial + Rejected. A removal
+// row that removed nothing is Unchanged.
 type Counts struct {
 	Rows      int `json:"rows"`
 	Created   int `json:"created"`
@@ -241,11 +249,20 @@ type Counts struct {
 	// rows removed (a group's removal removes its memberships too).
 	RemovedMemberships int `json:"removed_memberships,omitempty"`
 	RemovedGroups      int `json:"removed_groups,omitempty"`
+	// Partial rows loaded some of their values and rejected the others,
+	// each with why (Dataset.EachItem: a group's members).
+	Partial int `json:"partial,omitempty"`
 }
 
 // Loaded is the number of rows whose records were written or found as they
 // are: every row but the rejected.
-func (k Counts) Loaded() int { return k.Created + k.Updated + k.Unchanged + k.Removed + k.Renamed }
+func (k Counts) Loaded() int {
+	return k.Created + k.Updated + k.Unchanged + k.Removed + k.Renamed + k.Partial
+}
+
+// Bad is the number of rows with a rejected value: the rejected and the
+// partial ones.
+func (k Counts) Bad() int { return k.Rejected + k.Partial }
 
 // FileFormat is what ingest found out about a file.
 type FileFormat struct {

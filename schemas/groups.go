@@ -58,7 +58,8 @@ func memberField(name string, repeated bool) Field {
 // GroupBased is the group-based layout of a groups file (seed 003): a group
 // per row, its members in one or more Email columns. A group may take more
 // than one row. A file of Groupname and Email alone is a list of pairs, which
-// reads the same either way.
+// reads the same either way. Each member is judged on its own (EachItem):
+// the good ones are added, the bad ones rejected with their Email column.
 var GroupBased = &Dataset{
 	Name:         "group-based",
 	Version:      1,
@@ -66,12 +67,15 @@ var GroupBased = &Dataset{
 	MayRepeatKey: true,
 	Fields:       []Field{groupField(false), memberField("Email", true)},
 	Records:      Memberships,
+	EachItem:     true,
 	Pivot: func(cells []string) [][]string {
 		var out [][]string
 		for email := range strings.SplitSeq(cells[1], ListSep) {
+			var m []string
 			if email != "" {
-				out = append(out, Membership(cells[0], email))
+				m = Membership(cells[0], email)
 			}
+			out = append(out, m)
 		}
 		return out
 	},
@@ -96,9 +100,11 @@ var UserBased = &Dataset{
 	Pivot: func(cells []string) [][]string {
 		var out [][]string
 		for group := range strings.SplitSeq(cells[3], ListSep) {
+			var m []string
 			if group != "" {
-				out = append(out, Membership(group, cells[0]))
+				m = Membership(group, cells[0])
 			}
+			out = append(out, m)
 		}
 		return out
 	},
