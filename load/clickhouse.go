@@ -413,15 +413,17 @@ func (c *ClickHouse) writeOutcomes(ctx context.Context, w *Write) error {
 	})
 }
 
-// writeRejections writes why each rejected row was rejected to
-// import_rejections.
+// writeRejections writes why each rejected row was rejected, and each
+// partial row's rejected values, to import_rejections.
 func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 	var rows []uint32
 	var cols, codes, msgs, vals [][]string
-	for _, rejected := range w.Rejected {
-		for _, r := range rejected {
-			rc, rk, rm, rv := warehouse.RejectionArrays(r.Violations)
-			rows, cols, codes, msgs, vals = append(rows, uint32(r.N)), append(cols, rc), append(codes, rk), append(msgs, rm), append(vals, rv)
+	for _, byChunk := range []map[int][]schemas.Rejected{w.Rejected, w.Partial} {
+		for _, rejected := range byChunk {
+			for _, r := range rejected {
+				rc, rk, rm, rv := warehouse.RejectionArrays(r.Violations)
+				rows, cols, codes, msgs, vals = append(rows, uint32(r.N)), append(cols, rc), append(codes, rk), append(msgs, rm), append(vals, rv)
+			}
 		}
 	}
 	if len(rows) == 0 {
@@ -486,16 +488,17 @@ func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
 	n := len(w.Chunks)
 	nums, firsts := make([]uint32, n), make([]uint32, n)
 	rows, created, updated, unchanged, rejected := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
-	removed, renamed, removedMembers, removedGroups := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
+	removed, renamed, removedMembers, removedGroups, partial := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
 	for i, r := range w.Chunks {
 		k := r.Counts
 		nums[i], firsts[i] = uint32(r.Number), uint32(r.FirstRow)
 		rows[i], created[i], updated[i], unchanged[i], rejected[i] = uint32(k.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected)
 		removed[i], renamed[i], removedMembers[i], removedGroups[i] = uint32(k.Removed), uint32(k.Renamed), uint32(k.RemovedMemberships), uint32(k.RemovedGroups)
+		partial[i] = uint32(k.Partial)
 	}
 	ids, times, versions := repeat(w.Import.ID, n), repeat(time.Now().UTC().Truncate(time.Second), n), repeat(w.Import.Version, n)
 	return c.insert(ctx, warehouse.ImportChunks.Name, warehouse.ImportChunks.Names(), n, func(lo, hi int) ([]any, error) {
 		return []any{ids[lo:hi], nums[lo:hi], firsts[lo:hi], rows[lo:hi], created[lo:hi], updated[lo:hi], unchanged[lo:hi], rejected[lo:hi], times[lo:hi], versions[lo:hi],
-			removed[lo:hi], renamed[lo:hi], removedMembers[lo:hi], removedGroups[lo:hi]}, nil
+			removed[lo:hi], renamed[lo:hi], removedMembers[lo:hi], removedGroups[lo:hi], partial[lo:hi]}, nil
 	})
 }

@@ -10,10 +10,14 @@
 // (Field.Ref); a unique value another record has (Field.Unique); and the
 // permissions a users import gives (permissions.go). Rows it rejects go to the
 // dead-letter stream like validate's. A row that holds several records (a
-// groups layout) is loaded whole or rejected whole. A groups file in remove
-// mode removes what it names, and a rename file renames groups, their
-// memberships included (remove.go: the one way records are removed). The
-// rows of a cancelled import (bus.Cancellations) are rejected as such; the
+// groups layout) is loaded whole or rejected whole, but in a layout whose
+// values are judged each on its own (schemas.Dataset.EachItem: a
+// group-based row's members): there the good records load, and the row is
+// partial (Write.Partial), its rejected values with their reasons in the
+// audit and the dead-letter stream, or rejected when none is good. A groups
+// file in remove mode removes what it names, and a rename file renames
+// groups, their memberships included (remove.go: the one way records are
+// removed). The rows of a cancelled import (bus.Cancellations) are rejected as such; the
 // records of an import that aborts on error are written to the staging
 // tables, for notify to load once every row is known good.
 //
@@ -78,6 +82,9 @@ type Write struct {
 	Also map[*schemas.Dataset][]Record
 	// Rejected rows, by chunk number.
 	Rejected map[int][]schemas.Rejected
+	// Partial rows (some of their values loaded), by chunk number, with
+	// why each of the others was rejected.
+	Partial map[int][]schemas.Rejected
 	// Chunks are the chunks' reports.
 	Chunks []ChunkReport
 }
@@ -189,7 +196,9 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		case !exists:
 			newRecord(ds, imp, r)
 		}
-		if wasAudited {
+		// A partial row's rejected records stay rejected: its loaded ones
+		// take the audited outcome.
+		if wasAudited && (a.Outcome != warehouse.Partial || r.Outcome != warehouse.Rejected) {
 			r.Outcome, r.Violations = a.Outcome, nil
 		}
 		if r.Outcome == warehouse.Rejected {
@@ -384,14 +393,14 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	if err != nil {
 		return nil, err
 	}
-	settle(w.Records)
+	settle(shape, w.Records)
 	moved, err := s.membersOf(ctx, ds, &imp, w.Records)
 	if err != nil {
 		return nil, err
 	}
 	w.Also = also(ds, append(perms.memberships(w.Records), moved...), w.Records)
 	late := moveRejected(w)
-	w.Rows = rowOutcomes(w.Records)
+	w.Rows = rowOutcomes(w.Records, w.Partial)
 	counts := report(w, chunks)
 	if err := s.wh.Write(ctx, w); err != nil {
 		return nil, err
@@ -410,7 +419,7 @@ func gather(ds *schemas.Dataset, imp schemas.Import, chunks []*schemas.Chunk) (w
 	for _, c := range chunks {
 		n += len(c.Rows)
 	}
-	w = &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
+	w = &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Partial: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
 	numbers = make([]int, len(chunks))
 	keys = make([]string, 0, n)
 	key := ds.KeyIndex()
@@ -448,6 +457,8 @@ func report(w *Write, chunks []*schemas.Chunk) []schemas.Counts {
 			cnt.Removed++
 		case warehouse.Renamed:
 			cnt.Renamed++
+		case warehouse.Partial:
+			cnt.Partial++
 		}
 	}
 	countRemoved := func(ds *schemas.Dataset, records []Record) {
@@ -490,6 +501,7 @@ func (s *Stage) count(counts []schemas.Counts) {
 		s.metrics.Rows.WithLabelValues(warehouse.Unchanged).Add(float64(c.Unchanged))
 		s.metrics.Rows.WithLabelValues(warehouse.Removed).Add(float64(c.Removed))
 		s.metrics.Rows.WithLabelValues(warehouse.Renamed).Add(float64(c.Renamed))
+		s.metrics.Rows.WithLabelValues(warehouse.Partial).Add(float64(c.Partial))
 		s.metrics.Rows.WithLabelValues(warehouse.Rejected).Add(float64(c.Rejected))
 	}
 }
@@ -614,12 +626,16 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 
 // settle gives a row's records one fate: if one is rejected, every one is,
 // with every reason (a row is loaded whole or not at all). A row's records
-// are next to each other.
-func settle(records []Record) {
+// are next to each other. In a layout whose values are judged each on its
+// own (shape.EachItem: a group's members), a row is rejected whole only
+// when every record of it is; a rejected record's reasons name its value's
+// column, as the partner finds it in the file (shape.ItemColumn).
+func settle(shape *schemas.Dataset, records []Record) {
 	for start := 0; start < len(records); {
-		end := start + 1
-		for end < len(records) && records[end].Row.N == records[start].Row.N {
-			end++
+		end := rowEnd(records, start)
+		if shape.EachItem && !eachRejected(shape, records[start:end]) {
+			start = end
+			continue
 		}
 		var why []schemas.Violation
 		for _, r := range records[start:end] {
@@ -638,10 +654,45 @@ func settle(records []Record) {
 	}
 }
 
-// rowOutcomes returns each row's outcome: renamed if it renamed a group,
-// else removed if it removed a record, else created if it created one, else
-// updated if it updated one, else unchanged.
-func rowOutcomes(records []Record) []RowOutcome {
+// rowEnd is the end of the records of the row whose first record is at
+// start.
+func rowEnd(records []Record, start int) int {
+	end := start + 1
+	for end < len(records) && records[end].Row.N == records[start].Row.N {
+		end++
+	}
+	return end
+}
+
+// eachRejected names the column of each rejected record's value in its
+// reasons (those that name a field of the record: an audited reason names
+// its column already), and reports whether every record of the row is
+// rejected.
+func eachRejected(shape *schemas.Dataset, row []Record) bool {
+	all := true
+	for i := range row {
+		r := &row[i]
+		if r.Outcome != warehouse.Rejected {
+			all = false
+			continue
+		}
+		why := make([]schemas.Violation, len(r.Violations))
+		for k, v := range r.Violations {
+			if shape.Target().Index(v.Column) >= 0 {
+				v.Column = shape.ItemColumn(r.Row.Item)
+			}
+			why[k] = v
+		}
+		r.Violations = why
+	}
+	return all
+}
+
+// rowOutcomes returns each row's outcome: partial if it is one of partial's
+// rows, else renamed if it renamed a group, else removed if it removed a
+// record, else created if it created one, else updated if it updated one,
+// else unchanged.
+func rowOutcomes(records []Record, partial map[int][]schemas.Rejected) []RowOutcome {
 	rank := func(o string) int {
 		switch o {
 		case warehouse.Renamed:
@@ -665,29 +716,67 @@ func rowOutcomes(records []Record) []RowOutcome {
 		}
 		rows = append(rows, RowOutcome{N: r.Row.N, Chunk: r.Chunk, Outcome: r.Outcome})
 	}
+	isPartial := map[int]bool{}
+	for _, rejected := range partial {
+		for _, p := range rejected {
+			isPartial[p.N] = true
+		}
+	}
+	for i := range rows {
+		if isPartial[rows[i].N] {
+			rows[i].Outcome = warehouse.Partial
+		}
+	}
 	return rows
 }
 
 // moveRejected moves the records load rejected (see Decide and
-// checkRelations) to the write's rejected rows, one per row, and returns
-// them by chunk for the dead-letter stream.
+// checkRelations) out of the write, and lists why by row: a row all of
+// whose records are rejected is a rejected row; a row with some, or with
+// values validate dropped (Row.Dropped, on its first record), is partial
+// (Write.Partial), its other records loaded. It returns both by chunk for
+// the dead-letter stream.
 func moveRejected(w *Write) map[int][]schemas.Rejected {
 	var late map[int][]schemas.Rejected
-	kept := w.Records[:0]
-	for i, r := range w.Records {
-		if r.Outcome != warehouse.Rejected {
-			kept = append(kept, r)
-			continue
-		}
-		if i > 0 && w.Records[i-1].Row.N == r.Row.N {
-			continue // settle gave the row's first record every reason
-		}
-		rej := schemas.Rejected{N: r.Row.N, Violations: r.Violations}
+	add := func(to map[int][]schemas.Rejected, r *Record, why []schemas.Violation) {
+		rej := schemas.Rejected{N: r.Row.N, Violations: why}
 		if late == nil {
 			late = map[int][]schemas.Rejected{}
 		}
 		late[r.Chunk] = append(late[r.Chunk], rej)
-		w.Rejected[r.Chunk] = append(w.Rejected[r.Chunk], rej)
+		to[r.Chunk] = append(to[r.Chunk], rej)
+	}
+	kept := w.Records[:0]
+	for start := 0; start < len(w.Records); {
+		end := rowEnd(w.Records, start)
+		first := w.Records[start]
+		why := slices.Clone(first.Row.Dropped)
+		rejected := 0
+		for _, r := range w.Records[start:end] {
+			if r.Outcome != warehouse.Rejected {
+				continue
+			}
+			rejected++
+			for _, v := range r.Violations {
+				if !slices.Contains(why, v) {
+					why = append(why, v) // settle gave a row rejected whole every reason on each record
+				}
+			}
+		}
+		switch {
+		case rejected == end-start:
+			add(w.Rejected, &first, why)
+		case why != nil:
+			add(w.Partial, &first, why)
+		}
+		// kept never runs ahead of the records read: it may reuse their
+		// array.
+		for _, r := range w.Records[start:end] {
+			if r.Outcome != warehouse.Rejected {
+				kept = append(kept, r)
+			}
+		}
+		start = end
 	}
 	w.Records = kept
 	return late

@@ -12,16 +12,17 @@ import (
 
 // Status decides the status of an import all of whose chunks load reported.
 // An import load rejected rows of as cancelled (its file was deleted while it
-// ran) is cancelled. Otherwise an import with rejected rows requires
-// intervention when it aborts on error, and is completed with errors when it
-// continues; one with none is completed.
+// ran) is cancelled. Otherwise an import with rejected rows, or partial
+// ones (a rejected value), requires intervention when it aborts on error
+// (nothing is loaded), and is completed with errors when it continues; one
+// with none is completed.
 func Status(imp *schemas.Import, counts schemas.Counts, cancelledRows int) string {
 	switch {
 	case cancelledRows > 0:
 		return schemas.StatusCancelled
-	case imp.Aborts() && counts.Rejected > 0:
+	case imp.Aborts() && counts.Bad() > 0:
 		return schemas.StatusRequiresIntervention
-	case counts.Rejected > 0:
+	case counts.Bad() > 0:
 		return schemas.StatusCompletedWithErrors
 	}
 	return schemas.StatusCompleted
@@ -40,10 +41,10 @@ func statusRank(status string) uint64 {
 }
 
 // HasReport reports whether the mail of an ended import attaches the error
-// report: it has rejected rows. A file rejected whole has none; its mail
-// gives the reason instead.
+// report: it has rejected rows, or partial ones. A file rejected whole has
+// none; its mail gives the reason instead.
 func HasReport(rec ImportRecord) bool {
-	return rec.Status != schemas.StatusRejected && rec.Counts.Rejected > 0
+	return rec.Status != schemas.StatusRejected && rec.Counts.Bad() > 0
 }
 
 // What of a partner's text a mail repeats, in bytes (see schemas.Plain):
@@ -80,12 +81,15 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	fmt.Fprintf(&b, "Your %s import of %q has finished: %s.\n\n", rec.Dataset, name, strings.ReplaceAll(rec.Status, "_", " "))
 	loaded := k.Loaded()
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
+	if k.Partial > 0 {
+		m.Subject = fmt.Sprintf("[sluice] %s: %d rows loaded (%d partly), %d rejected", name, loaded, k.Partial, k.Rejected)
+	}
 	switch rec.Status {
 	case schemas.StatusRequiresIntervention:
-		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
+		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Bad(), k.Rows)
 		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n\n", rec.Key)
-		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
-		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
+		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Bad())
+		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded-k.Partial, k.Bad())
 	case schemas.StatusCancelled:
 		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
 		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
@@ -93,9 +97,12 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	if rec.Status != schemas.StatusRequiresIntervention {
 		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
 		writeRemovals(&b, k)
+		if k.Partial > 0 {
+			fmt.Fprintf(&b, "Partly:    %d (rows loaded but for the values the report lists: a group's members that could not be added)\n", k.Partial)
+		}
 	}
 	if HasReport(rec) {
-		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
+		attach(&b, &m, name, report, k.Bad(), maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
 		if rec.Status != schemas.StatusRequiresIntervention {
 			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
 		}

@@ -21,11 +21,15 @@ const (
 	// renamed a group (schemas.RenameGroups).
 	Removed = "removed"
 	Renamed = "renamed"
+	// Partial: some values of the row loaded, the others were rejected
+	// each on its own (schemas.Dataset.EachItem); import_rejections says
+	// why.
+	Partial = "partial"
 )
 
 // Outcomes are the outcomes in the order of import_rows.outcome's enum (a new
 // one is added at the end).
-var Outcomes = []string{Created, Updated, Unchanged, Rejected, Removed, Renamed}
+var Outcomes = []string{Created, Updated, Unchanged, Rejected, Removed, Renamed, Partial}
 
 // OutcomeType is the type of import_rows.outcome: an enum of Outcomes.
 func OutcomeType() string { return enumType(Outcomes) }
@@ -68,13 +72,15 @@ var (
 		{"on_error", "String DEFAULT 'continue'"}, {"invite", "UInt8 DEFAULT 0"}, {"import_version", "UInt64 DEFAULT 0"},
 		{"removed", "UInt32 DEFAULT 0"}, {"renamed", "UInt32 DEFAULT 0"},
 		{"removed_memberships", "UInt32 DEFAULT 0"}, {"removed_groups", "UInt32 DEFAULT 0"},
+		{"partial", "UInt32 DEFAULT 0"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.
 	ImportRows = Table{Name: "import_rows", OrderBy: "(import_id, row)", Columns: []Column{
 		{"import_id", "String"}, {"row", "UInt32"}, {"chunk", "UInt32"}, {"outcome", OutcomeType()}, {"version", "UInt64"},
 	}}
-	// ImportRejections says why each rejected row was rejected: its
+	// ImportRejections says why each rejected row was rejected (and each
+	// partial row's rejected values): its
 	// violations as parallel arrays (18.16 turns Array(Tuple(...)) into
 	// separate arrays anyway). Its values are personal data: a row expires
 	// a TTL after it was written (WrittenAt; see Expire).
@@ -91,6 +97,7 @@ var (
 		{"loaded_at", "DateTime('UTC')"}, {"version", "UInt64"},
 		{"removed", "UInt32 DEFAULT 0"}, {"renamed", "UInt32 DEFAULT 0"},
 		{"removed_memberships", "UInt32 DEFAULT 0"}, {"removed_groups", "UInt32 DEFAULT 0"},
+		{"partial", "UInt32 DEFAULT 0"},
 	}}
 )
 
