@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -123,5 +124,95 @@ func TestRemoveAndRenameGroups(t *testing.T) {
 		nil, schemas.Counts{Rows: 1, Created: 1}, nil)
 	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Ops/bob@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
 		t.Errorf("after adding Ops again: %v, want %v", got, want)
+	}
+}
+
+// TestEachMemberOnItsOwn (seed 003: "add additional email columns to add
+// more users"): in a group-based row each member is judged on its own. The
+// good ones are added, each bad one is rejected with its Email column and
+// value, and a row with no good member is rejected. Every member of every
+// row ends added or rejected with a reason, exactly once, and the error
+// report lists every bad member. With on_error abort nothing is added.
+func TestEachMemberOnItsOwn(t *testing.T) {
+	const who = "admin@squads.example"
+	accounts := upload(t, "squads/accounts/accounts.csv", []byte("email,firstName\nann@squads.example,Ann\nbob@squads.example,Bob\n"), who)
+	if want := (schemas.Counts{Rows: 2, Created: 2}); accounts.Counts != want {
+		t.Fatalf("accounts: got %s %+v, want %+v", accounts.Status, accounts.Counts, want)
+	}
+	file := "Groupname,Email,Email,Email\n" +
+		"Red,ann@squads.example,,ghost@squads.example\n" + // ghost has no account
+		"Blue,bad@,bob@squads.example,ann@squads.example\n" + // bad@ is no address
+		"Green,bad@,ghost@squads.example\n" // no good member
+	members := map[int][]string{
+		2: {"ann@squads.example", "ghost@squads.example"},
+		3: {"bad@", "ann@squads.example", "bob@squads.example"},
+		4: {"bad@", "ghost@squads.example"},
+	}
+	rejected := map[int][]string{
+		2: {"Email (3):" + schemas.CodeNoAccount},
+		3: {"Email:" + schemas.CodeFormat},
+		4: {"Email:" + schemas.CodeFormat, "Email (2):" + schemas.CodeNoAccount},
+	}
+
+	// Abort: the partial rows keep every row from loading.
+	aborted := uploadWith(t, "squads/groups/aborted.csv", []byte(file), map[string]string{"uploader": who, "on-error": schemas.OnErrorAbort})
+	if want := (schemas.Counts{Rows: 3, Partial: 2, Rejected: 1}); aborted.Status != schemas.StatusRequiresIntervention || aborted.Counts != want {
+		t.Errorf("abort: got %s %+v, want %s %+v", aborted.Status, aborted.Counts, schemas.StatusRequiresIntervention, want)
+	}
+	assertRejected(t, "squads", "groups", aborted.ID, rejected)
+	var n uint64
+	query(t, "SELECT count() FROM sluice.group_members FINAL WHERE tenant = 'squads'", func(r driver.Rows) error { return r.Scan(&n) })
+	if n != 0 {
+		t.Errorf("abort: %d memberships added, want none", n)
+	}
+
+	imported := upload(t, "squads/groups/squads.csv", []byte(file), who)
+	if want := (schemas.Counts{Rows: 3, Partial: 2, Rejected: 1}); imported.Status != schemas.StatusCompletedWithErrors || imported.Counts != want {
+		t.Errorf("continue: got %s %+v, want %s %+v", imported.Status, imported.Counts, schemas.StatusCompletedWithErrors, want)
+	}
+	assertRejected(t, "squads", "groups", imported.ID, rejected)
+	outcomes := map[int]string{}
+	query(t, "SELECT row, toString(outcome) FROM sluice.import_rows FINAL WHERE import_id = ?", func(r driver.Rows) error {
+		var n uint32
+		var o string
+		err := r.Scan(&n, &o)
+		outcomes[int(n)] = o
+		return err
+	}, imported.ID)
+	if want := map[int]string{2: "partial", 3: "partial", 4: "rejected"}; !reflect.DeepEqual(outcomes, want) {
+		t.Errorf("row outcomes: %v, want %v", outcomes, want)
+	}
+
+	// Every member of every row: added, or rejected with its reason, once.
+	ended := map[int][]string{}
+	query(t, "SELECT row, email FROM sluice.group_members FINAL WHERE tenant = 'squads' AND import_id = ?", func(r driver.Rows) error {
+		var n uint32
+		var e string
+		err := r.Scan(&n, &e)
+		ended[int(n)] = append(ended[int(n)], e)
+		return err
+	}, imported.ID)
+	query(t, "SELECT row, values FROM sluice.import_rejections FINAL WHERE import_id = ?", func(r driver.Rows) error {
+		var n uint32
+		var vals []string
+		err := r.Scan(&n, &vals)
+		ended[int(n)] = append(ended[int(n)], vals...)
+		return err
+	}, imported.ID)
+	for n, want := range members {
+		got, want := slices.Sorted(slices.Values(ended[n])), slices.Sorted(slices.Values(want))
+		if !slices.Equal(got, want) {
+			t.Errorf("row %d: members added or rejected %v, want each of %v once", n, got, want)
+		}
+	}
+	mails := mailsAbout(t, who, "squads.csv")
+	if len(mails) != 1 {
+		t.Fatalf("%d emails about squads.csv, want 1", len(mails))
+	}
+	report := string(mails[0].Attachments["errors-squads.csv"])
+	for _, want := range []string{"Email (3)", "Email (2)", "ghost@squads.example", "bad@", schemas.MsgNoAccount} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the error report does not say %q:\n%s", want, report)
+		}
 	}
 }
