@@ -257,7 +257,7 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 	if imp.ReceivedAt.IsZero() {
 		imp.ReceivedAt = time.Now().UTC().Truncate(time.Second)
 	}
-	imp.Tenant, imp.Dataset, imp.FileName, _ = splitKey(ref.Key)
+	imp.Tenant, imp.Dataset, imp.GroupType, imp.FileName, _ = splitKey(ref.Key)
 
 	stop := s.keepAlive(claim, alive)
 	err = s.read(ctx, imp, ref)

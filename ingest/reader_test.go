@@ -468,10 +468,16 @@ func TestSetOptions(t *testing.T) {
 
 func TestSplitKey(t *testing.T) {
 	cases := []struct {
-		key                   string
-		tenant, dataset, file string
-		ok                    bool
+		key                        string
+		tenant, dataset, typ, file string
+		ok                         bool
 	}{
+		{key: "acme/groups/region/regions.csv", tenant: "acme", dataset: "groups", typ: "region", file: "regions.csv", ok: true},
+		{key: "acme/group_members/team/squads.csv", tenant: "acme", dataset: "group_members", typ: "team", file: "squads.csv", ok: true},
+		{key: "acme/groups/planet/mars.csv"},
+		{key: "acme/groups/team/a/b.csv"},
+		{key: "acme/groups/team/"},
+		{key: "acme/users/team/u.csv"},
 		{key: "acme/clients/my file.csv", tenant: "acme", dataset: "clients", file: "my file.csv", ok: true},
 		{key: "acme/clients/.csv", tenant: "acme", dataset: "clients", file: ".csv", ok: true},
 		{key: "acme/clients/2024/june.csv"},
@@ -484,10 +490,10 @@ func TestSplitKey(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
-			tenant, dataset, file, ok := splitKey(tc.key)
-			if ok != tc.ok || tenant != tc.tenant || dataset != tc.dataset || file != tc.file {
-				t.Errorf("splitKey(%q) = %q, %q, %q, %v; want %q, %q, %q, %v",
-					tc.key, tenant, dataset, file, ok, tc.tenant, tc.dataset, tc.file, tc.ok)
+			tenant, dataset, typ, file, ok := splitKey(tc.key)
+			if ok != tc.ok || tenant != tc.tenant || dataset != tc.dataset || typ != tc.typ || file != tc.file {
+				t.Errorf("splitKey(%q) = %q, %q, %q, %q, %v; want %q, %q, %q, %q, %v",
+					tc.key, tenant, dataset, typ, file, ok, tc.tenant, tc.dataset, tc.typ, tc.file, tc.ok)
 			}
 		})
 	}

@@ -45,7 +45,7 @@ func TestEachMemberSettles(t *testing.T) {
 	}
 	records := []Record{
 		member(2, 1, "ann@x.io"), member(2, 3, "ghost@x.io", noAccount("ghost@x.io")), // partial
-		member(3, 2, "bob@x.io"), // partial: validate dropped bad@
+		member(3, 2, "bob@x.io"),                                                                             // partial: validate dropped bad@
 		member(4, 1, "ghost@x.io", noAccount("ghost@x.io")), member(4, 2, "eve@x.io", noAccount("eve@x.io")), // rejected
 		member(5, 1, "ann@x.io"), // created
 	}

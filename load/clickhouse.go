@@ -94,15 +94,20 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 }
 
 // Existing implements Warehouse.
-func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error) {
+func (c *ClickHouse) Existing(ctx context.Context, ref *schemas.Ref, tenant string, values []string) (map[string]bool, error) {
+	table := ref.Table
 	kctx, err := withKeys(ctx, values)
 	if err != nil {
 		return nil, platform.Errorf(platform.PartClickHouse, "load: existing %s: %w", table, err)
 	}
-	q := fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[2]s.%[3]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys)", column, c.Database, table)
+	q := fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[2]s.%[3]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys)", ref.Column, c.Database, table)
 	args := []any{tenant}
 	if ds, ok := schemas.Removing(table); ok {
-		q, args = live(c.Database, ds, column, "%[2]s IN (SELECT key FROM batch_keys)")+" AND v IN (SELECT key FROM batch_keys)", []any{tenant, tenant}
+		q, args = live(c.Database, ds, ref.Column, "%[2]s IN (SELECT key FROM batch_keys)"), []any{tenant, tenant}
+		if ref.Type != "" {
+			q, args = q+" AND (t = '' OR t = ?)", append(args, ref.Type)
+		}
+		q += " AND v IN (SELECT key FROM batch_keys)"
 	}
 	rows, err := c.Conn.Query(kctx, q, args...)
 	if err != nil {
@@ -122,13 +127,18 @@ func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string,
 
 // live is the query of the distinct values v of column in the latest
 // versions of the tenant's records of a removable dataset, removed records
-// left out. which is the condition that picks the records (%[1]s stands for
-// the key column, %[2]s for column); the query takes the tenant twice, then
-// which's arguments.
+// left out; t is their type where the dataset has one (schemas.GroupType),
+// for the caller to add a condition on. which is the condition that picks
+// the records (%[1]s stands for the key column, %[2]s for column); the
+// query takes the tenant twice, then which's arguments.
 func live(db string, ds *schemas.Dataset, column, which string) string {
 	key := ds.Fields[ds.KeyIndex()].Column
+	typ := "''"
+	if ds.Index(schemas.GroupType) >= 0 {
+		typ = "argMax(" + schemas.GroupType + ", version)"
+	}
 	return fmt.Sprintf(`SELECT DISTINCT v FROM (
-			SELECT argMax(%[2]s, version) AS v, argMax(%[5]s, version) AS gone FROM %[3]s.%[4]s
+			SELECT argMax(%[2]s, version) AS v, argMax(%[5]s, version) AS gone, `+typ+` AS t FROM %[3]s.%[4]s
 			WHERE tenant = ? AND %[1]s IN (SELECT %[1]s FROM %[3]s.%[4]s WHERE tenant = ? AND `+which+`)
 			GROUP BY %[1]s
 		) WHERE gone = 0`, key, column, db, ds.Table, schemas.Removed)

@@ -17,9 +17,11 @@
 // audit and the dead-letter stream, or rejected when none is good. A groups
 // file in remove mode removes what it names, and a rename file renames
 // groups, their memberships included (remove.go: the one way records are
-// removed). The rows of a cancelled import (bus.Cancellations) are rejected as such; the
-// records of an import that aborts on error are written to the staging
-// tables, for notify to load once every row is known good.
+// removed); a group's type is the file's, else its folder's, else the one
+// it has (types.go). The rows of a cancelled import (bus.Cancellations)
+// are rejected as such; the records of an import that aborts on error are
+// written to the staging tables, for notify to load once every row is known
+// good.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large
 // write (Config.BatchRows) and their messages acked only after it: records and
@@ -124,9 +126,9 @@ type Warehouse interface {
 	// version lower than before, the latest such record: its hash, and its
 	// cells when withCells (most imports need no more than the hash).
 	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64, withCells bool) (map[string]Stored, error)
-	// Existing returns which of values table's column has, in the tenant's
-	// records.
-	Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error)
+	// Existing returns which of values the tenant's records have in ref's
+	// table and column (of ref's type, or untyped, when it names one).
+	Existing(ctx context.Context, ref *schemas.Ref, tenant string, values []string) (map[string]bool, error)
 	// GroupsOf returns the groups the tenant's user with the email is a
 	// member of.
 	GroupsOf(ctx context.Context, tenant, email string) ([]string, error)
@@ -385,6 +387,9 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	if imp.Mode == schemas.ModeRemove {
 		markRemovals(ds, w.Records)
 	}
+	if ds == schemas.GroupRecords {
+		typeGroups(&imp, w.Records)
+	}
 	cancelled, err := s.cancels.Cancelled(&imp)
 	if err != nil {
 		return nil, err
@@ -399,6 +404,9 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, err
 	}
 	w.Also = also(ds, append(perms.memberships(w.Records), moved...), w.Records)
+	if err := s.typeAlso(ctx, &imp, w.Also[schemas.GroupRecords]); err != nil {
+		return nil, err
+	}
 	late := moveRejected(w)
 	w.Rows = rowOutcomes(w.Records, w.Partial)
 	counts := report(w, chunks)
@@ -618,7 +626,7 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 			continue
 		}
 		seen[g] = true
-		cells := schemas.Group(g)
+		cells := schemas.Group(g, "") // typed by typeAlso
 		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: RowHash(cells), Outcome: warehouse.Created})
 	}
 	return out

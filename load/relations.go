@@ -28,7 +28,7 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 			continue
 		}
 		if f.Ref != nil {
-			found, err := s.wh.Existing(ctx, f.Ref.Table, f.Ref.Column, imp.Tenant, values)
+			found, err := s.wh.Existing(ctx, f.Ref, imp.Tenant, values)
 			if err != nil {
 				return err
 			}

@@ -65,9 +65,16 @@ func (s *Stage) membersOf(ctx context.Context, ds *schemas.Dataset, imp *schemas
 		}
 	}
 	if renames {
+		t := ds.Index(schemas.GroupType)
 		for i := range records {
-			if records[i].Outcome != warehouse.Rejected {
-				records[i].Outcome = warehouse.Renamed
+			r := &records[i]
+			if r.Outcome == warehouse.Rejected {
+				continue
+			}
+			r.Outcome = warehouse.Renamed
+			if next := i + 1; ds.IsRemoval(r.Row.Cells) && next < len(records) && records[next].Row.Cells[t] == "" {
+				records[next].Row.Cells[t] = r.Row.Cells[t] // a renamed group keeps its type
+				records[next].Hash = RowHash(records[next].Row.Cells)
 			}
 		}
 	}

@@ -73,7 +73,7 @@ func TestReadersSkipRemoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	group := schemas.Group
+	group := func(name string) []string { return schemas.Group(name, "") }
 	write(1, schemas.GroupRecords, group("Sales"), group("Support"), group("Ops"))
 	write(1, schemas.Memberships, schemas.Membership("Sales", "ann@acme.example"), schemas.Membership("Sales", "bob@acme.example"),
 		schemas.Membership("Support", "ann@acme.example"), schemas.Membership("Ops", "ann@acme.example"))
@@ -95,7 +95,7 @@ func TestReadersSkipRemoved(t *testing.T) {
 			t.Errorf("Stored[%s] = %+v (found %v), want Removed %v", name, s, ok, want)
 		}
 	}
-	found, err := wh.Existing(ctx, schemas.GroupRecords.Table, "name", "acme", []string{"Sales", "Support", "Ops", "Nope"})
+	found, err := wh.Existing(ctx, &schemas.Ref{Table: schemas.GroupRecords.Table, Column: "name"}, "acme", []string{"Sales", "Support", "Ops", "Nope"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,5 +123,45 @@ func TestReadersSkipRemoved(t *testing.T) {
 	}
 	if want := map[string][]string{"Sales": {"ann@acme.example", "bob@acme.example"}, "Support": {"ann@acme.example"}}; !reflect.DeepEqual(members, want) {
 		t.Errorf("Members before version 2 = %v, want %v", members, want)
+	}
+}
+
+// TestExistingTypedGroups: on a real ClickHouse, a users column of a type
+// finds the groups of that type and the untyped ones, by their latest
+// version; a look-up of no type finds every group.
+func TestExistingTypedGroups(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	wh := &load.ClickHouse{Conn: ch.Load, Database: "sluice"}
+	ctx := context.Background()
+	write := func(version uint64, cells ...[]string) {
+		t.Helper()
+		w := &load.Write{Dataset: schemas.GroupRecords, Import: schemas.Import{ID: "imp", Tenant: "acme", Version: version}}
+		for i, c := range cells {
+			w.Records = append(w.Records, load.Record{Row: schemas.Row{N: i + 2, Cells: c}, Chunk: 1, Hash: load.RowHash(c), Outcome: warehouse.Created})
+		}
+		if err := wh.Write(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(1, schemas.Group("Sales", ""), schemas.Group("North", "region"), schemas.Group("Misc", ""))
+	write(2, schemas.Group("Sales", "team")) // typed later
+	all := []string{"Sales", "North", "Misc"}
+	for typ, want := range map[string]map[string]bool{
+		"team":   {"Sales": true, "Misc": true},
+		"region": {"North": true, "Misc": true},
+		"city":   {"Misc": true},
+		"":       {"Sales": true, "North": true, "Misc": true},
+	} {
+		found, err := wh.Existing(ctx, &schemas.Ref{Table: schemas.GroupRecords.Table, Column: "name", Type: typ}, "acme", all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(found, want) {
+			t.Errorf("Existing of type %q = %v, want %v", typ, found, want)
+		}
 	}
 }

@@ -85,6 +85,10 @@ type Field struct {
 // exist: Table's Column has it. Load checks it.
 type Ref struct {
 	Table, Column string
+	// Type, if set, is the type (GroupType) the record must have, unless
+	// it has none: a users group column names a group of its type, or an
+	// untyped one.
+	Type string
 	// Code and Message are what a row whose value names nothing gets.
 	Code, Message string
 }

@@ -44,6 +44,9 @@ type Import struct {
 	// (X-Amz-Meta-Mirror-User, a login).
 	AssignGroups []string `json:"assign_groups,omitempty"`
 	MirrorUser   string   `json:"mirror_user,omitempty"`
+	// GroupType is the type a groups file's folder gives its groups
+	// (<tenant>/groups/<type>/<file>), if any: a row's type column wins.
+	GroupType string `json:"group_type,omitempty"`
 }
 
 // UploadedAt is when the object was uploaded, to the millisecond: the high

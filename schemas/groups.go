@@ -9,12 +9,36 @@ import (
 // membership, so a group exists once it has had a member, or once a file of
 // group names (GroupList) names it. A group is removed (Removed) by a
 // groups file in remove mode, or renamed by a file of RenameGroups.
+//
+// A group has a type (seed 002: "the values of one of the existing groups
+// of each type"): one of UserGroupTypes, given by a groups file's type
+// column or its folder (<tenant>/groups/<type>/<file>, Import.GroupType).
+// A users column names a group of its own type, or an untyped group: a
+// group no file gave a type is untyped, and any users column may name it,
+// as before groups had types. A file that gives no type leaves a group's
+// type as it is.
 var GroupRecords = &Dataset{
 	Name:    "group",
 	Version: 1,
 	Table:   "groups",
 	Key:     "name",
-	Fields:  []Field{{Name: "name", Column: "name"}, removedField},
+	Fields:  []Field{{Name: "name", Column: "name"}, removedField, {Name: GroupType, Column: GroupType}},
+}
+
+// GroupType is the name and the column of a group's type.
+const GroupType = "type"
+
+var groupTypeFormat, groupTypeNormalize = OneOf(UserGroupTypes...)
+
+// ValidGroupType reports whether t is a group type, written as
+// UserGroupTypes writes it (lower case).
+func ValidGroupType(t string) bool { return slices.Contains(UserGroupTypes, t) }
+
+func typeField() Field {
+	return Field{Name: GroupType, Column: GroupType, MaxLen: 20, Format: groupTypeFormat, Normalize: groupTypeNormalize,
+		Help: "the group's type: " + strings.Join(UserGroupTypes, ", ") + "; a users column of that type may name it. " +
+			"Empty: the type the folder gives (<company>/groups/<type>/), else the group's type is kept; " +
+			"a group that never had one is untyped and any users column may name it", Example: "team"}
 }
 
 // Memberships are the records the groups dataset loads: one per member of a
@@ -37,8 +61,9 @@ var Memberships = &Dataset{
 	Also: []*Dataset{GroupRecords},
 }
 
-// Group returns the cells of the group record of name.
-func Group(name string) []string { return []string{name, "0"} }
+// Group returns the cells of the group record of name, of type typ ("":
+// untyped, or the type it has).
+func Group(name, typ string) []string { return []string{name, "0", typ} }
 
 // Membership returns the cells of the membership record of email in group.
 func Membership(group, email string) []string {
@@ -116,9 +141,9 @@ var GroupList = &Dataset{
 	Name:    "group-list",
 	Version: 1,
 	Key:     "Groupname",
-	Fields:  []Field{groupField(false)},
+	Fields:  []Field{groupField(false), typeField()},
 	Records: GroupRecords,
-	Pivot:   func(cells []string) [][]string { return [][]string{Group(cells[0])} },
+	Pivot:   func(cells []string) [][]string { return [][]string{Group(cells[0], cells[1])} },
 }
 
 // RenameGroups is a groups file of Groupname and New Groupname (seed 003:
@@ -138,7 +163,7 @@ var RenameGroups = &Dataset{
 	},
 	Records: GroupRecords,
 	Pivot: func(cells []string) [][]string {
-		return [][]string{Removal(GroupRecords, Group(cells[0])), Group(cells[1])}
+		return [][]string{Removal(GroupRecords, Group(cells[0], "")), Group(cells[1], "")}
 	},
 }
 

@@ -2,6 +2,7 @@ package schemas_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/schemas"
@@ -21,12 +22,13 @@ func TestGroupsLayouts(t *testing.T) {
 			want: [][]string{{"a@x.io Sales", "Sales", "a@x.io", "0"}, {"b@x.io Sales", "Sales", "b@x.io", "0"}}},
 		{header: []string{"email", "FirstName", "Groupname"}, layout: schemas.UserBased, row: []string{"a@x.io", "", "", "Sales"},
 			want: [][]string{{"a@x.io Sales", "Sales", "a@x.io", "0"}}},
-		{header: []string{"group name"}, layout: schemas.GroupList, row: []string{"Sales"}, want: [][]string{{"Sales", "0"}}},
+		{header: []string{"group name"}, layout: schemas.GroupList, row: []string{"Sales", ""}, want: [][]string{{"Sales", "0", ""}}},
+		{header: []string{"Groupname", "Type"}, layout: schemas.GroupList, row: []string{"Sales", "team"}, want: [][]string{{"Sales", "0", "team"}}},
 		{header: []string{"Groupname", "New Groupname"}, layout: schemas.RenameGroups, row: []string{"Sales", "Sales EMEA"},
-			want: [][]string{{"Sales", "1"}, {"Sales EMEA", "0"}}},
+			want: [][]string{{"Sales", "1", ""}, {"Sales EMEA", "0", ""}}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.layout.Name, func(t *testing.T) {
+		t.Run(strings.Join(tc.header, ","), func(t *testing.T) {
 			got, _, v := schemas.Groups.Match(tc.header)
 			if v != nil || got != tc.layout {
 				t.Fatalf("Match(%q) = %v, %v; want %s", tc.header, got, v, tc.layout.Name)
@@ -57,5 +59,24 @@ func TestRemovals(t *testing.T) {
 		if got != want || ok != (want != nil) {
 			t.Errorf("Removing(%s) = %v, %v", table, got, ok)
 		}
+	}
+}
+
+// TestGroupTypes: a group-list's type column takes the types of the users
+// columns, in any case; each users group column names a group of its own
+// type (or an untyped one).
+func TestGroupTypes(t *testing.T) {
+	f := schemas.GroupList.Fields[schemas.GroupList.Index(schemas.GroupType)]
+	for _, typ := range schemas.UserGroupTypes {
+		if _, ok := f.Check(strings.ToUpper(typ), schemas.Context{}, false); !ok || f.Canonical(strings.ToUpper(typ), schemas.Context{}) != typ {
+			t.Errorf("type %q is refused or not made canonical", typ)
+		}
+		users := schemas.Users.Fields[schemas.Users.Index(typ)]
+		if users.Ref == nil || users.Ref.Type != typ || users.Ref.Table != schemas.GroupRecords.Table {
+			t.Errorf("users column %s names %+v, want a group of type %s", typ, users.Ref, typ)
+		}
+	}
+	if v, ok := f.Check("planet", schemas.Context{}, false); ok || v.Code != schemas.CodeFormat {
+		t.Errorf("type planet: %+v, want a format violation", v)
 	}
 }
