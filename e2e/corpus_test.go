@@ -395,6 +395,24 @@ var corpus = []corpusFile{
 			{"groups", "name", "Squad D", []string{"removed"}, ""},
 		},
 	},
+	{
+		// Typed groups (seed 002: "one of the existing groups of each
+		// type"): a file in the region folder gives its groups that type,
+		// unless its type column gives another; Sales, untyped until now,
+		// becomes a team.
+		path:   "groups/region/offices-utf8-lf.csv",
+		status: schemas.StatusCompletedWithErrors, format: "csv", delimiter: ",", encoding: "utf-8",
+		counts: schemas.Counts{Rows: 4, Created: 2, Updated: 1, Rejected: 1},
+		rejected: map[int][]string{
+			5: {"type:format"}, // planet
+		},
+		loaded: []spot{
+			{"groups", "name", "North America", []string{"type"}, "region"},
+			{"groups", "name", "EMEA", []string{"type"}, "region"},
+			{"groups", "name", "Sales", []string{"type"}, "team"},
+			{"groups", "name", "Lab", []string{"type"}, ""},
+		},
+	},
 }
 
 // TestCorpus imports every file of testdata/corpus through the real

@@ -216,3 +216,58 @@ func TestEachMemberOnItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// groupTypes lists the typed tenant's live groups as name:type.
+func groupTypes(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	query(t, "SELECT name, type FROM sluice.groups FINAL WHERE tenant = 'typed' AND removed = 0 ORDER BY name", func(r driver.Rows) error {
+		var n, typ string
+		err := r.Scan(&n, &typ)
+		out = append(out, n+":"+typ)
+		return err
+	})
+	return out
+}
+
+// TestTypedGroups (seed 002: "the values of one of the existing groups of
+// each type"): a groups file gives its groups a type by its folder or its
+// type column; a file that gives none leaves the type as it is (a
+// members file does not untype a group), and a renamed group keeps it. A
+// users column names a group of its own type, or an untyped one.
+func TestTypedGroups(t *testing.T) {
+	const who = "admin@typed.example"
+	step := func(name, key, body string, want schemas.Counts, rejected map[int][]string) imp {
+		t.Helper()
+		got := upload(t, "typed/"+key, []byte(body), who)
+		if got.Counts != want {
+			t.Errorf("%s: got %s %+v (%s), want %+v", name, got.Status, got.Counts, got.Reason, want)
+		}
+		dataset, _, _ := strings.Cut(key, "/")
+		assertRejected(t, "typed", dataset, got.ID, rejected)
+		return got
+	}
+	step("accounts", "accounts/accounts.csv", "email,firstName\nann@typed.example,Ann\n", schemas.Counts{Rows: 1, Created: 1}, nil)
+	step("regions by folder", "groups/region/regions.csv", "Groupname\nNorth\nSouth\n", schemas.Counts{Rows: 2, Created: 2}, nil)
+	step("types by column", "groups/types.csv", "Groupname,Type\nSales,TEAM\nMisc,\nLab,planet\n",
+		schemas.Counts{Rows: 3, Created: 2, Rejected: 1}, map[int][]string{4: {"type:" + schemas.CodeFormat}})
+	step("members", "groups/members.csv", "Groupname,Email\nSales,ann@typed.example\nNorth,ann@typed.example\nMisc,ann@typed.example\n",
+		schemas.Counts{Rows: 3, Created: 3}, nil)
+	if got, want := groupTypes(t), []string{"Misc:", "North:region", "Sales:team", "South:region"}; !slices.Equal(got, want) {
+		t.Errorf("groups after the members file: %v, want %v (it gives no type: each keeps its own)", got, want)
+	}
+	step("users", "users/users.csv", "login,password,email,firstName,lastName,region,team,department\n"+
+		"ann,Quokka7Zebra,ann@typed.example,Ann,Avery,North,Sales,Misc\n"+
+		"bob,Wombat5Lynx,bob@typed.example,Bob,Berg,Sales,,\n"+
+		"cid,Okapi3Heron,cid@typed.example,Cid,Cole,,North,\n",
+		schemas.Counts{Rows: 3, Created: 1, Rejected: 2},
+		map[int][]string{3: {"region:" + schemas.CodeNoGroup}, 4: {"team:" + schemas.CodeNoGroup}})
+	step("rename", "groups/rename.csv", "Groupname,New Groupname\nSales,Sales EMEA\n", schemas.Counts{Rows: 1, Renamed: 1}, nil)
+	if got, want := groupTypes(t), []string{"Misc:", "North:region", "Sales EMEA:team", "South:region"}; !slices.Equal(got, want) {
+		t.Errorf("groups after the rename: %v, want %v", got, want)
+	}
+	bad := upload(t, "typed/groups/planet/moons.csv", []byte("Groupname\nIo\n"), who)
+	if bad.Status != schemas.StatusRejected || bad.ReasonCode != schemas.CodeBadKey {
+		t.Errorf("a folder that is no group type: got %s %q, want rejected %s", bad.Status, bad.ReasonCode, schemas.CodeBadKey)
+	}
+}

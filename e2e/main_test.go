@@ -76,6 +76,8 @@ var tenants = withPolicy(platform.Tenants{
 	"replay": {Contact: "ops@replay.example", MaxRows: 5000},
 	// regroup removes and renames groups (groups_test.go).
 	"regroup": {Contact: "admin@regroup.example", MaxRows: 5000},
+	// typed has typed groups (groups_test.go).
+	"typed": {Contact: "admin@typed.example", MaxRows: 5000},
 	// squads adds a group's members each on its own (groups_test.go).
 	"squads": {Contact: "admin@squads.example", MaxRows: 5000},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
