@@ -76,8 +76,12 @@ func groupField(repeated bool) Field {
 }
 
 func memberField(name string, repeated bool) Field {
+	help := "the address of a user who already has an account (linked to an existing subscription)"
+	if repeated {
+		help += "; each address is judged on its own: the good ones are added, a bad one is reported with its column (Email, Email (2)...)"
+	}
 	return Field{Name: name, Column: "email", Required: true, MaxLen: 100, Format: IsEmail, Normalize: strings.ToLower, Repeated: repeated,
-		Help: "the address of a user who already has an account (linked to an existing subscription)", Example: "jane.roe@example.com"}
+		Help: help, Example: "jane.roe@example.com"}
 }
 
 // GroupBased is the group-based layout of a groups file (seed 003): a group
@@ -141,7 +145,11 @@ var GroupList = &Dataset{
 	Name:    "group-list",
 	Version: 1,
 	Key:     "Groupname",
-	Fields:  []Field{groupField(false), typeField()},
+	Fields: []Field{
+		{Name: "Groupname", Column: "group_name", Required: true, MaxLen: 255, Example: "Sales",
+			Help: "the name of a group to create (uploaded in remove mode: to remove, with all its members)"},
+		typeField(),
+	},
 	Records: GroupRecords,
 	Pivot:   func(cells []string) [][]string { return [][]string{Group(cells[0], cells[1])} },
 }
@@ -157,7 +165,7 @@ var RenameGroups = &Dataset{
 	Key:     "Groupname",
 	Fields: []Field{
 		{Name: "Groupname", Column: "group_name", Required: true, MaxLen: 255,
-			Help: "the name of the group to rename; it must exist", Example: "Sales"},
+			Help: "the name of the group to rename (whatever the upload's mode); it must exist", Example: "Sales"},
 		{Name: "New Groupname", Column: "new_group_name", Required: true, MaxLen: 255, Unique: true,
 			Help: "the group's new name; no group may have it yet", Example: "Sales EMEA"},
 	},
