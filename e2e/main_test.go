@@ -84,6 +84,12 @@ var tenants = withPolicy(platform.Tenants{
 	// syncer syncs its whole datasets (sync_test.go): a sync may deactivate
 	// up to 30% of its records, more when the upload forces it.
 	"syncer": {Contact: "ops@syncer.example", MaxRows: 5000, SyncLimitPercent: 30, UploadOptions: schemas.Options},
+	// regroup removes and renames groups (groups_test.go).
+	"regroup": {Contact: "admin@regroup.example", MaxRows: 5000},
+	// typed has typed groups (groups_test.go).
+	"typed": {Contact: "admin@typed.example", MaxRows: 5000},
+	// squads adds a group's members each on its own (groups_test.go).
+	"squads": {Contact: "admin@squads.example", MaxRows: 5000},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
 })
@@ -305,7 +311,8 @@ type imp struct {
 func importsOf(t *testing.T, key string) map[string]imp {
 	t.Helper()
 	rows, err := stack.ch.Conn.Query(context.Background(), `SELECT import_id, toString(status), reason_code, reason, format, delimiter,
-		chunks, rows, created, updated, unchanged, rejected FROM sluice.imports FINAL WHERE key = ?`, key)
+		chunks, rows, created, updated, unchanged, rejected, removed, renamed, removed_memberships, removed_groups, partial
+		FROM sluice.imports FINAL WHERE key = ?`, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +320,14 @@ func importsOf(t *testing.T, key string) map[string]imp {
 	out := map[string]imp{}
 	for rows.Next() {
 		var i imp
-		var chunks, total, cr, up, un, rej uint32
-		if err := rows.Scan(&i.ID, &i.Status, &i.ReasonCode, &i.Reason, &i.Format, &i.Delimiter, &chunks, &total, &cr, &up, &un, &rej); err != nil {
+		var chunks, total, cr, up, un, rej, rm, rn, rmMembers, rmGroups, partial uint32
+		if err := rows.Scan(&i.ID, &i.Status, &i.ReasonCode, &i.Reason, &i.Format, &i.Delimiter, &chunks, &total, &cr, &up, &un, &rej,
+			&rm, &rn, &rmMembers, &rmGroups, &partial); err != nil {
 			t.Fatal(err)
 		}
 		i.Chunks, i.Rows = int(chunks), int(total)
-		i.Counts = schemas.Counts{Rows: int(total), Created: int(cr), Updated: int(up), Unchanged: int(un), Rejected: int(rej)}
+		i.Counts = schemas.Counts{Rows: int(total), Created: int(cr), Updated: int(up), Unchanged: int(un), Rejected: int(rej),
+			Removed: int(rm), Renamed: int(rn), RemovedMemberships: int(rmMembers), RemovedGroups: int(rmGroups), Partial: int(partial)}
 		out[i.ID] = i
 	}
 	if err := rows.Err(); err != nil {

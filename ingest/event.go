@@ -126,11 +126,21 @@ func metadata(md map[string]string, name string) string {
 	return ""
 }
 
-// splitKey splits <tenant>/<dataset>/<file name>.
-func splitKey(key string) (tenant, dataset, file string, ok bool) {
+// splitKey splits <tenant>/<dataset>/<file name>, or, for the groups
+// dataset, <tenant>/<dataset>/<group type>/<file name>: the type the file
+// gives its groups (schemas.GroupRecords).
+func splitKey(key string) (tenant, dataset, groupType, file string, ok bool) {
 	parts := strings.SplitN(key, "/", 3)
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" || strings.Contains(parts[2], "/") {
-		return "", "", "", false
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", "", false
 	}
-	return parts[0], parts[1], parts[2], true
+	tenant, dataset, file = parts[0], parts[1], parts[2]
+	if typ, name, nested := strings.Cut(file, "/"); nested {
+		ds, _ := schemas.Lookup(dataset)
+		if ds != schemas.Groups || !schemas.ValidGroupType(typ) || name == "" || strings.Contains(name, "/") {
+			return "", "", "", "", false
+		}
+		groupType, file = typ, name
+	}
+	return tenant, dataset, groupType, file, true
 }

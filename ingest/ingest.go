@@ -14,7 +14,8 @@
 // the sync goes on with the others.
 //
 // It reads each upload's options from its metadata, over the tenant's
-// defaults (X-Amz-Meta-Mode, -On-Error, -Invite, -Assign-Groups,
+// defaults (X-Amz-Meta-Mode: create, update, sync, or remove for groups
+// files; -On-Error, -Invite, -Assign-Groups,
 // -Mirror-User, -Preview, -Force: see setOptions; a sync, X-Amz-Meta-Mode:
 // sync, of a dataset that cannot deactivate records, groups and memberships,
 // is refused, and a tenant that syncs by default updates them), and seals
@@ -288,7 +289,7 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 	if imp.ReceivedAt.IsZero() {
 		imp.ReceivedAt = time.Now().UTC().Truncate(time.Second)
 	}
-	imp.Tenant, imp.Dataset, imp.FileName, _ = splitKey(ref.Key)
+	imp.Tenant, imp.Dataset, imp.GroupType, imp.FileName, _ = splitKey(ref.Key)
 
 	stop := s.keepAlive(claim, alive)
 	err = s.read(ctx, imp, ref)
@@ -494,6 +495,9 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	imp.Mode = cmp.Or(strings.ToLower(set[schemas.OptionMode]), tenant.Mode)
 	if !schemas.ValidMode(imp.Mode) {
 		return fileError(schemas.CodeBadMode, schemas.MsgBadMode(imp.Mode))
+	}
+	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeRemove && !schemas.RemovesRecords(ds) {
+		return fileError(schemas.CodeBadMode, schemas.MsgRemoveGroupsOnly(imp.Dataset))
 	}
 	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeSync && ds.Deactivate == nil {
 		// Groups and memberships cannot be deactivated yet: an upload

@@ -199,6 +199,7 @@ func (r *RowReader) Next() (schemas.Row, error) {
 		if len(rec) == 0 {
 			continue
 		}
+		var repeated uint64 // bit f: field f's cell has a value already
 		for c, v := range rec {
 			if c >= len(r.header.Cols) {
 				row.Problem = &schemas.Violation{Code: schemas.CodeColumnCount, Message: schemas.MsgColumnCount(len(rec), len(r.header.Cols))}
@@ -209,15 +210,13 @@ func (r *RowReader) Next() (schemas.Row, error) {
 				row.Cells[f] = v
 				continue
 			}
-			// A repeated field's columns: their values, in one cell.
-			v = strings.ReplaceAll(v, schemas.ListSep, "")
-			switch {
-			case strings.TrimSpace(v) == "":
-			case row.Cells[f] == "":
-				row.Cells[f] = v
-			default:
-				row.Cells[f] += schemas.ListSep + v
+			// A repeated field's columns: their values, in one cell, each
+			// in its column's place (an empty one too).
+			if repeated&(1<<f) != 0 {
+				row.Cells[f] += schemas.ListSep
 			}
+			repeated |= 1 << f
+			row.Cells[f] += strings.ReplaceAll(v, schemas.ListSep, "")
 		}
 		return row, nil
 	}

@@ -421,6 +421,12 @@ func TestSetOptions(t *testing.T) {
 		{name: "invite true", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Invite": "TRUE"},
 			want: schemas.Import{Mode: "update", OnError: "continue", Invite: true}},
 		{name: "bad mode", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Mode": "replace"}, code: schemas.CodeBadMode},
+		{name: "remove mode, groups", tenant: strict, dataset: "groups", meta: map[string]string{"X-Amz-Meta-Mode": "Remove"},
+			want: schemas.Import{Mode: "remove", OnError: "continue"}},
+		{name: "remove mode, group members", tenant: strict, dataset: "group_members", meta: map[string]string{"X-Amz-Meta-Mode": "remove"},
+			want: schemas.Import{Mode: "remove", OnError: "continue"}},
+		{name: "remove mode, clients", tenant: strict, meta: map[string]string{"X-Amz-Meta-Mode": "remove"}, code: schemas.CodeBadMode},
+		{name: "remove mode, users", tenant: strict, dataset: "users", meta: map[string]string{"X-Amz-Meta-Mode": "remove"}, code: schemas.CodeBadMode},
 		{name: "bad on-error", tenant: tenant, meta: map[string]string{"X-Amz-Meta-On-Error": "skip"}, code: schemas.CodeBadOption},
 		{name: "bad invite", tenant: tenant, meta: map[string]string{"X-Amz-Meta-Invite": "maybe"}, code: schemas.CodeBadOption},
 		{name: "permissions", tenant: tenant, dataset: "users", meta: map[string]string{"X-Amz-Meta-Assign-Groups": " Sales; Field Ops ,", "X-Amz-Meta-Mirror-User": "J.Doe"},
@@ -479,10 +485,16 @@ func TestSetOptions(t *testing.T) {
 
 func TestSplitKey(t *testing.T) {
 	cases := []struct {
-		key                   string
-		tenant, dataset, file string
-		ok                    bool
+		key                        string
+		tenant, dataset, typ, file string
+		ok                         bool
 	}{
+		{key: "acme/groups/region/regions.csv", tenant: "acme", dataset: "groups", typ: "region", file: "regions.csv", ok: true},
+		{key: "acme/group_members/team/squads.csv", tenant: "acme", dataset: "group_members", typ: "team", file: "squads.csv", ok: true},
+		{key: "acme/groups/planet/mars.csv"},
+		{key: "acme/groups/team/a/b.csv"},
+		{key: "acme/groups/team/"},
+		{key: "acme/users/team/u.csv"},
 		{key: "acme/clients/my file.csv", tenant: "acme", dataset: "clients", file: "my file.csv", ok: true},
 		{key: "acme/clients/.csv", tenant: "acme", dataset: "clients", file: ".csv", ok: true},
 		{key: "acme/clients/2024/june.csv"},
@@ -495,10 +507,10 @@ func TestSplitKey(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
-			tenant, dataset, file, ok := splitKey(tc.key)
-			if ok != tc.ok || tenant != tc.tenant || dataset != tc.dataset || file != tc.file {
-				t.Errorf("splitKey(%q) = %q, %q, %q, %v; want %q, %q, %q, %v",
-					tc.key, tenant, dataset, file, ok, tc.tenant, tc.dataset, tc.file, tc.ok)
+			tenant, dataset, typ, file, ok := splitKey(tc.key)
+			if ok != tc.ok || tenant != tc.tenant || dataset != tc.dataset || typ != tc.typ || file != tc.file {
+				t.Errorf("splitKey(%q) = %q, %q, %q, %q, %v; want %q, %q, %q, %q, %v",
+					tc.key, tenant, dataset, typ, file, ok, tc.tenant, tc.dataset, tc.typ, tc.file, tc.ok)
 			}
 		})
 	}

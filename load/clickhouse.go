@@ -47,6 +47,9 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 	// toString gives each column back in its canonical form (DateTime('UTC')
 	// as 2006-01-02 15:04:05, UInt8 as 1/0).
 	cols := []string{"argMax(row_hash, version)"}
+	if ds.Removable() {
+		cols = append(cols, "argMax("+schemas.Removed+", version)")
+	}
 	if withCells {
 		for _, f := range ds.Fields {
 			cols = append(cols, fmt.Sprintf("toString(argMax(%s, version))", f.Column))
@@ -68,6 +71,10 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 		var k string
 		var s Stored
 		dest := []any{&k, &s.Hash}
+		var removed uint8
+		if ds.Removable() {
+			dest = append(dest, &removed)
+		}
 		if withCells {
 			s.Cells = make([]string, len(ds.Fields))
 			for i := range s.Cells {
@@ -77,6 +84,7 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 		if err := rows.Scan(dest...); err != nil {
 			return nil, platform.Errorf(platform.PartClickHouse, "load: stored %s: %w", ds.Table, err)
 		}
+		s.Removed = removed == 1
 		stored[k] = s
 	}
 	if err := rows.Err(); err != nil {
@@ -86,13 +94,22 @@ func (c *ClickHouse) Stored(ctx context.Context, ds *schemas.Dataset, tenant str
 }
 
 // Existing implements Warehouse.
-func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error) {
+func (c *ClickHouse) Existing(ctx context.Context, ref *schemas.Ref, tenant string, values []string) (map[string]bool, error) {
+	table := ref.Table
 	kctx, err := withKeys(ctx, values)
 	if err != nil {
 		return nil, platform.Errorf(platform.PartClickHouse, "load: existing %s: %w", table, err)
 	}
-	rows, err := c.Conn.Query(kctx, fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[2]s.%[3]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys)",
-		column, c.Database, table), tenant)
+	q := fmt.Sprintf("SELECT DISTINCT %[1]s FROM %[2]s.%[3]s WHERE tenant = ? AND %[1]s IN (SELECT key FROM batch_keys)", ref.Column, c.Database, table)
+	args := []any{tenant}
+	if ds, ok := schemas.Removing(table); ok {
+		q, args = live(c.Database, ds, ref.Column, "%[2]s IN (SELECT key FROM batch_keys)"), []any{tenant, tenant}
+		if ref.Type != "" {
+			q, args = q+" AND (t = '' OR t = ?)", append(args, ref.Type)
+		}
+		q += " AND v IN (SELECT key FROM batch_keys)"
+	}
+	rows, err := c.Conn.Query(kctx, q, args...)
 	if err != nil {
 		return nil, platform.Errorf(platform.PartClickHouse, "load: existing %s: %w", table, err)
 	}
@@ -108,10 +125,28 @@ func (c *ClickHouse) Existing(ctx context.Context, table, column, tenant string,
 	return found, rows.Err()
 }
 
+// live is the query of the distinct values v of column in the latest
+// versions of the tenant's records of a removable dataset, removed records
+// left out; t is their type where the dataset has one (schemas.GroupType),
+// for the caller to add a condition on. which is the condition that picks
+// the records (%[1]s stands for the key column, %[2]s for column); the
+// query takes the tenant twice, then which's arguments.
+func live(db string, ds *schemas.Dataset, column, which string) string {
+	key := ds.Fields[ds.KeyIndex()].Column
+	typ := "''"
+	if ds.Index(schemas.GroupType) >= 0 {
+		typ = "argMax(" + schemas.GroupType + ", version)"
+	}
+	return fmt.Sprintf(`SELECT DISTINCT v FROM (
+			SELECT argMax(%[2]s, version) AS v, argMax(%[5]s, version) AS gone, `+typ+` AS t FROM %[3]s.%[4]s
+			WHERE tenant = ? AND %[1]s IN (SELECT %[1]s FROM %[3]s.%[4]s WHERE tenant = ? AND `+which+`)
+			GROUP BY %[1]s
+		) WHERE gone = 0`, key, column, db, ds.Table, schemas.Removed)
+}
+
 // GroupsOf implements Warehouse.
 func (c *ClickHouse) GroupsOf(ctx context.Context, tenant, email string) ([]string, error) {
-	rows, err := c.Conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT group_name FROM %s.%s WHERE tenant = ? AND email = ? ORDER BY group_name",
-		c.Database, schemas.Memberships.Table), tenant, email)
+	rows, err := c.Conn.Query(ctx, live(c.Database, schemas.Memberships, "group_name", "email = ?")+" ORDER BY v", tenant, tenant, email)
 	if err != nil {
 		return nil, platform.Errorf(platform.PartClickHouse, "load: groups of %s: %w", email, err)
 	}
@@ -123,6 +158,32 @@ func (c *ClickHouse) GroupsOf(ctx context.Context, tenant, email string) ([]stri
 			return nil, platform.Errorf(platform.PartClickHouse, "load: groups of %s: %w", email, err)
 		}
 		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// Members implements Warehouse.
+func (c *ClickHouse) Members(ctx context.Context, tenant string, groups []string, before uint64) (map[string][]string, error) {
+	kctx, err := withKeys(ctx, groups)
+	if err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "load: members: %w", err)
+	}
+	rows, err := c.Conn.Query(kctx, fmt.Sprintf(`SELECT g, e FROM (
+			SELECT argMax(group_name, version) AS g, argMax(email, version) AS e, argMax(%[3]s, version) AS gone
+			FROM %[1]s.%[2]s WHERE tenant = ? AND version < ? AND group_name IN (SELECT key FROM batch_keys)
+			GROUP BY member
+		) WHERE gone = 0 ORDER BY g, e`, c.Database, schemas.Memberships.Table, schemas.Removed), tenant, before)
+	if err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "load: members: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var g, e string
+		if err := rows.Scan(&g, &e); err != nil {
+			return nil, platform.Errorf(platform.PartClickHouse, "load: members: %w", err)
+		}
+		out[g] = append(out[g], e)
 	}
 	return out, rows.Err()
 }
@@ -407,15 +468,17 @@ func (c *ClickHouse) writeOutcomes(ctx context.Context, w *Write) error {
 	})
 }
 
-// writeRejections writes why each rejected row was rejected to
-// import_rejections.
+// writeRejections writes why each rejected row was rejected, and each
+// partial row's rejected values, to import_rejections.
 func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 	var rows []uint32
 	var cols, codes, msgs, vals [][]string
-	for _, rejected := range w.Rejected {
-		for _, r := range rejected {
-			rc, rk, rm, rv := warehouse.RejectionArrays(r.Violations)
-			rows, cols, codes, msgs, vals = append(rows, uint32(r.N)), append(cols, rc), append(codes, rk), append(msgs, rm), append(vals, rv)
+	for _, byChunk := range []map[int][]schemas.Rejected{w.Rejected, w.Partial} {
+		for _, rejected := range byChunk {
+			for _, r := range rejected {
+				rc, rk, rm, rv := warehouse.RejectionArrays(r.Violations)
+				rows, cols, codes, msgs, vals = append(rows, uint32(r.N)), append(cols, rc), append(codes, rk), append(msgs, rm), append(vals, rv)
+			}
 		}
 	}
 	if len(rows) == 0 {
@@ -507,13 +570,17 @@ func (c *ClickHouse) writeChunks(ctx context.Context, w *Write) error {
 	n := len(w.Chunks)
 	nums, firsts := make([]uint32, n), make([]uint32, n)
 	rows, created, updated, unchanged, rejected := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
+	removed, renamed, removedMembers, removedGroups, partial := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
 	for i, r := range w.Chunks {
 		k := r.Counts
 		nums[i], firsts[i] = uint32(r.Number), uint32(r.FirstRow)
 		rows[i], created[i], updated[i], unchanged[i], rejected[i] = uint32(k.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected)
+		removed[i], renamed[i], removedMembers[i], removedGroups[i] = uint32(k.Removed), uint32(k.Renamed), uint32(k.RemovedMemberships), uint32(k.RemovedGroups)
+		partial[i] = uint32(k.Partial)
 	}
 	ids, times, versions := repeat(w.Import.ID, n), repeat(time.Now().UTC().Truncate(time.Second), n), repeat(w.Import.Version, n)
 	return c.insert(ctx, warehouse.ImportChunks.Name, warehouse.ImportChunks.Names(), n, func(lo, hi int) ([]any, error) {
-		return []any{ids[lo:hi], nums[lo:hi], firsts[lo:hi], rows[lo:hi], created[lo:hi], updated[lo:hi], unchanged[lo:hi], rejected[lo:hi], times[lo:hi], versions[lo:hi]}, nil
+		return []any{ids[lo:hi], nums[lo:hi], firsts[lo:hi], rows[lo:hi], created[lo:hi], updated[lo:hi], unchanged[lo:hi], rejected[lo:hi], times[lo:hi], versions[lo:hi],
+			removed[lo:hi], renamed[lo:hi], removedMembers[lo:hi], removedGroups[lo:hi], partial[lo:hi]}, nil
 	})
 }

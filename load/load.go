@@ -18,12 +18,20 @@
 // does not have (Field.Ref); a unique value another record has
 // (Field.Unique); and the permissions a users import gives (permissions.go). Rows it rejects go to the
 // dead-letter stream like validate's. A row that holds several records (a
-// groups layout) is loaded whole or rejected whole. The rows of a cancelled
-// import (bus.Cancellations) are rejected as such; the records of an
-// import that aborts on error, or of a preview (schemas.Import.Stages), are
-// written to the staging tables, for notify to load once every row is
-// known good, or once the import is continued or confirmed. A preview is
-// decided and audited like any import: only where its records go differs.
+// groups layout) is loaded whole or rejected whole, but in a layout whose
+// values are judged each on its own (schemas.Dataset.EachItem: a
+// group-based row's members): there the good records load, and the row is
+// partial (Write.Partial), its rejected values with their reasons in the
+// audit and the dead-letter stream, or rejected when none is good. A groups
+// file in remove mode removes what it names, and a rename file renames
+// groups, their memberships included (remove.go: the one way records are
+// removed); a group's type is the file's, else its folder's, else the one
+// it has (types.go). The rows of a cancelled import (bus.Cancellations)
+// are rejected as such; the records of an import that aborts on error, or
+// of a preview (schemas.Import.Stages), are written to the staging tables,
+// for notify to load once every row is known good, or once the import is
+// continued or confirmed. A preview is decided and audited like any import:
+// only where its records go differs.
 //
 // Chunks from concurrent deliveries of one import are gathered into one large
 // write (Config.BatchRows) and their messages acked only after it: records and
@@ -86,6 +94,9 @@ type Write struct {
 	Also map[*schemas.Dataset][]Record
 	// Rejected rows, by chunk number.
 	Rejected map[int][]schemas.Rejected
+	// Partial rows (some of their values loaded), by chunk number, with
+	// why each of the others was rejected.
+	Partial map[int][]schemas.Rejected
 	// Chunks are the chunks' reports.
 	Chunks []ChunkReport
 }
@@ -114,6 +125,9 @@ type ChunkReport struct {
 type Stored struct {
 	Hash  uint64
 	Cells []string // canonical, in field order
+	// Removed: the latest version says the record is removed (see
+	// schemas.Removed): it does not exist.
+	Removed bool
 }
 
 // Warehouse is what load needs of ClickHouse.
@@ -123,12 +137,15 @@ type Warehouse interface {
 	// lower than before, the latest such record: its hash, and its cells
 	// when withCells (most imports need no more than the hash).
 	Stored(ctx context.Context, ds *schemas.Dataset, tenant string, keys []string, before uint64, withCells bool) (map[string]Stored, error)
-	// Existing returns which of values table's column has, in the tenant's
-	// records.
-	Existing(ctx context.Context, table, column, tenant string, values []string) (map[string]bool, error)
+	// Existing returns which of values the tenant's records have in ref's
+	// table and column (of ref's type, or untyped, when it names one).
+	Existing(ctx context.Context, ref *schemas.Ref, tenant string, values []string) (map[string]bool, error)
 	// GroupsOf returns the groups the tenant's user with the email is a
 	// member of.
 	GroupsOf(ctx context.Context, tenant, email string) ([]string, error)
+	// Members returns, for each of groups, the emails of its members in the
+	// latest versions older than before.
+	Members(ctx context.Context, tenant string, groups []string, before uint64) (map[string][]string, error)
 	// Owners returns, for each of values, the identity of the tenant's
 	// record whose latest version up to upTo has it in field.
 	Owners(ctx context.Context, ds *schemas.Dataset, field int, tenant string, values []string, upTo uint64) (map[string]string, error)
@@ -149,6 +166,10 @@ type Warehouse interface {
 // stored one, updated if not. A record rejected before (checkRelations) gets
 // these reasons too.
 //
+// A removal (schemas.Removal) removes a record that exists, and leaves one
+// that does not as it is (unchanged); a record whose latest version is a
+// removal does not exist.
+//
 // An outcome already audited (a retried chunk) stands, rejected included
 // with its reasons, whatever this attempt finds: the audit and the records
 // an earlier attempt may have written must not disagree.
@@ -162,14 +183,19 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 			continue
 		}
 		s, exists := stored[r.Row.Cells[key]]
+		exists = exists && !s.Removed
+		removal := ds.IsRemoval(r.Row.Cells)
 		switch {
+		case removal:
 		case exists && imp.Mode == schemas.ModeCreate:
 			f := &ds.Fields[ds.KeyIndex()] // the column partners know a record by
 			r.reject(schemas.Violation{Column: f.Name, Code: schemas.CodeExists, Message: schemas.MsgDuplicate, Value: f.Show(r.Row.Cells[ds.KeyIndex()])})
 		case !exists:
 			newRecord(ds, imp, r)
 		}
-		if wasAudited {
+		// A partial row's rejected records stay rejected: its loaded ones
+		// take the audited outcome.
+		if wasAudited && (a.Outcome != warehouse.Partial || r.Outcome != warehouse.Rejected) {
 			r.Outcome, r.Violations = a.Outcome, nil
 		}
 		if r.Outcome == warehouse.Rejected {
@@ -185,6 +211,10 @@ func Decide(ds *schemas.Dataset, imp *schemas.Import, records []Record, audited 
 		r.Hash = schemas.RowHash(r.Row.Cells)
 		switch {
 		case wasAudited:
+		case removal && exists:
+			r.Outcome = warehouse.Removed
+		case removal:
+			r.Outcome = warehouse.Unchanged
 		case !exists:
 			r.Outcome = warehouse.Created
 		case s.Hash == r.Hash:
@@ -349,7 +379,16 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 		return nil, errors.New("load: chunk of unknown dataset " + imp.Dataset)
 	}
 	ds := shape.Target()
+	if shape == schemas.RenameGroups {
+		imp.Mode = schemas.ModeUpdate // a rename's mode does not apply
+	}
 	w, numbers := gather(ds, imp, chunks)
+	if imp.Mode == schemas.ModeRemove {
+		markRemovals(ds, w.Records)
+	}
+	if ds == schemas.GroupRecords {
+		typeGroups(&imp, w.Records)
+	}
 	cancelled, err := s.cancels.Cancelled(&imp)
 	if err != nil {
 		return nil, err
@@ -358,10 +397,17 @@ func (s *Stage) flush(ctx context.Context, chunks []*schemas.Chunk, retried bool
 	if err != nil {
 		return nil, err
 	}
-	settle(w.Records)
-	w.Also = also(ds, perms.memberships(w.Records), w.Records)
+	settle(shape, w.Records)
+	moved, err := s.membersOf(ctx, ds, &imp, w.Records)
+	if err != nil {
+		return nil, err
+	}
+	w.Also = also(ds, append(perms.memberships(w.Records), moved...), w.Records)
+	if err := s.typeAlso(ctx, &imp, w.Also[schemas.GroupRecords]); err != nil {
+		return nil, err
+	}
 	late := moveRejected(w)
-	w.Rows = rowOutcomes(w.Records)
+	w.Rows = rowOutcomes(w.Records, w.Partial)
 	counts := report(w, chunks)
 	if err := s.wh.Write(ctx, w); err != nil {
 		return nil, err
@@ -380,7 +426,7 @@ func gather(ds *schemas.Dataset, imp schemas.Import, chunks []*schemas.Chunk) (w
 	for _, c := range chunks {
 		n += len(c.Rows)
 	}
-	w = &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
+	w = &Write{Dataset: ds, Import: imp, Rejected: map[int][]schemas.Rejected{}, Partial: map[int][]schemas.Rejected{}, Records: make([]Record, 0, n)}
 	numbers = make([]int, len(chunks))
 	for i, c := range chunks {
 		numbers[i] = c.Number
@@ -411,7 +457,28 @@ func report(w *Write, chunks []*schemas.Chunk) []schemas.Counts {
 			cnt.Updated++
 		case warehouse.Unchanged:
 			cnt.Unchanged++
+		case warehouse.Removed:
+			cnt.Removed++
+		case warehouse.Renamed:
+			cnt.Renamed++
+		case warehouse.Partial:
+			cnt.Partial++
 		}
+	}
+	countRemoved := func(ds *schemas.Dataset, records []Record) {
+		for _, r := range records {
+			switch {
+			case r.Outcome != warehouse.Removed:
+			case ds == schemas.Memberships:
+				counts[index[r.Chunk]].RemovedMemberships++
+			case ds == schemas.GroupRecords:
+				counts[index[r.Chunk]].RemovedGroups++
+			}
+		}
+	}
+	countRemoved(w.Dataset, w.Records)
+	for ds, records := range w.Also {
+		countRemoved(ds, records)
 	}
 	for i, c := range chunks {
 		w.Chunks = append(w.Chunks, ChunkReport{Number: c.Number, FirstRow: c.FirstRow, Counts: counts[i]})
@@ -436,6 +503,9 @@ func (s *Stage) count(counts []schemas.Counts) {
 		s.metrics.Rows.WithLabelValues(warehouse.Created).Add(float64(c.Created))
 		s.metrics.Rows.WithLabelValues(warehouse.Updated).Add(float64(c.Updated))
 		s.metrics.Rows.WithLabelValues(warehouse.Unchanged).Add(float64(c.Unchanged))
+		s.metrics.Rows.WithLabelValues(warehouse.Removed).Add(float64(c.Removed))
+		s.metrics.Rows.WithLabelValues(warehouse.Renamed).Add(float64(c.Renamed))
+		s.metrics.Rows.WithLabelValues(warehouse.Partial).Add(float64(c.Partial))
 		s.metrics.Rows.WithLabelValues(warehouse.Rejected).Add(float64(c.Rejected))
 	}
 }
@@ -470,6 +540,9 @@ func (s *Stage) decide(ctx context.Context, ds *schemas.Dataset, imp *schemas.Im
 		return nil, err
 	}
 	perms.mirror(records)
+	if shape, _ := imp.Schema(); shape == schemas.RenameGroups {
+		checkRenames(records, stored)
+	}
 	Decide(ds, imp, records, audited, stored)
 	return perms, nil
 }
@@ -524,8 +597,9 @@ func cancel(w *Write, audited map[int]Audit) (live []Record) {
 }
 
 // also returns the records a write makes besides its dataset's: the
-// memberships given (a users import's), and the group of every membership
-// loaded.
+// memberships given (a users import's, or those a group's removal or rename
+// removes or moves), and the group of every membership added (a write of
+// groups has its own).
 func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]Record {
 	memberships := given
 	if ds == schemas.Memberships {
@@ -538,15 +612,18 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 	if len(given) > 0 {
 		out[schemas.Memberships] = given
 	}
+	if ds == schemas.GroupRecords {
+		return out
+	}
 	group := schemas.Memberships.Index("Groupname")
 	seen := map[string]bool{}
 	for _, m := range memberships {
 		g := m.Row.Cells[group]
-		if m.Outcome == warehouse.Rejected || seen[g] {
+		if m.Outcome == warehouse.Rejected || schemas.Memberships.IsRemoval(m.Row.Cells) || seen[g] {
 			continue
 		}
 		seen[g] = true
-		cells := []string{g}
+		cells := schemas.Group(g, "") // typed by typeAlso
 		out[schemas.GroupRecords] = append(out[schemas.GroupRecords], Record{Row: schemas.Row{N: m.Row.N, Cells: cells}, Chunk: m.Chunk, Hash: schemas.RowHash(cells), Outcome: warehouse.Created})
 	}
 	return out
@@ -554,12 +631,16 @@ func also(ds *schemas.Dataset, given, records []Record) map[*schemas.Dataset][]R
 
 // settle gives a row's records one fate: if one is rejected, every one is,
 // with every reason (a row is loaded whole or not at all). A row's records
-// are next to each other.
-func settle(records []Record) {
+// are next to each other. In a layout whose values are judged each on its
+// own (shape.EachItem: a group's members), a row is rejected whole only
+// when every record of it is; a rejected record's reasons name its value's
+// column, as the partner finds it in the file (shape.ItemColumn).
+func settle(shape *schemas.Dataset, records []Record) {
 	for start := 0; start < len(records); {
-		end := start + 1
-		for end < len(records) && records[end].Row.N == records[start].Row.N {
-			end++
+		end := rowEnd(records, start)
+		if shape.EachItem && !eachRejected(shape, records[start:end]) {
+			start = end
+			continue
 		}
 		var why []schemas.Violation
 		for _, r := range records[start:end] {
@@ -578,11 +659,51 @@ func settle(records []Record) {
 	}
 }
 
-// rowOutcomes returns each row's outcome: created if it created a record,
-// else updated if it updated one, else unchanged.
-func rowOutcomes(records []Record) []RowOutcome {
+// rowEnd is the end of the records of the row whose first record is at
+// start.
+func rowEnd(records []Record, start int) int {
+	end := start + 1
+	for end < len(records) && records[end].Row.N == records[start].Row.N {
+		end++
+	}
+	return end
+}
+
+// eachRejected names the column of each rejected record's value in its
+// reasons (those that name a field of the record: an audited reason names
+// its column already), and reports whether every record of the row is
+// rejected.
+func eachRejected(shape *schemas.Dataset, row []Record) bool {
+	all := true
+	for i := range row {
+		r := &row[i]
+		if r.Outcome != warehouse.Rejected {
+			all = false
+			continue
+		}
+		why := make([]schemas.Violation, len(r.Violations))
+		for k, v := range r.Violations {
+			if shape.Target().Index(v.Column) >= 0 {
+				v.Column = shape.ItemColumn(r.Row.Item)
+			}
+			why[k] = v
+		}
+		r.Violations = why
+	}
+	return all
+}
+
+// rowOutcomes returns each row's outcome: partial if it is one of partial's
+// rows, else renamed if it renamed a group, else removed if it removed a
+// record, else created if it created one, else updated if it updated one,
+// else unchanged.
+func rowOutcomes(records []Record, partial map[int][]schemas.Rejected) []RowOutcome {
 	rank := func(o string) int {
 		switch o {
+		case warehouse.Renamed:
+			return 4
+		case warehouse.Removed:
+			return 3
 		case warehouse.Created:
 			return 2
 		case warehouse.Updated:
@@ -600,24 +721,30 @@ func rowOutcomes(records []Record) []RowOutcome {
 		}
 		rows = append(rows, RowOutcome{N: r.Row.N, Chunk: r.Chunk, Outcome: r.Outcome})
 	}
+	isPartial := map[int]bool{}
+	for _, rejected := range partial {
+		for _, p := range rejected {
+			isPartial[p.N] = true
+		}
+	}
+	for i := range rows {
+		if isPartial[rows[i].N] {
+			rows[i].Outcome = warehouse.Partial
+		}
+	}
 	return rows
 }
 
 // moveRejected moves the records load rejected (see Decide and
-// checkRelations) to the write's rejected rows, one per row, and returns
-// them by chunk for the dead-letter stream.
+// checkRelations) out of the write, and lists why by row: a row all of
+// whose records are rejected is a rejected row; a row with some, or with
+// values validate dropped (Row.Dropped, on its first record), is partial
+// (Write.Partial), its other records loaded. It returns both by chunk for
+// the dead-letter stream.
 func moveRejected(w *Write) map[int][]schemas.Rejected {
 	var late map[int][]schemas.Rejected
-	kept := w.Records[:0]
-	for i, r := range w.Records {
-		if r.Outcome != warehouse.Rejected {
-			kept = append(kept, r)
-			continue
-		}
-		if i > 0 && w.Records[i-1].Row.N == r.Row.N {
-			continue // settle gave the row's first record every reason
-		}
-		rej := schemas.Rejected{N: r.Row.N, Violations: r.Violations}
+	add := func(to map[int][]schemas.Rejected, r *Record, why []schemas.Violation) {
+		rej := schemas.Rejected{N: r.Row.N, Violations: why}
 		if w.Import.Mode == schemas.ModeSync {
 			rej.Key = r.Row.Cells[w.Dataset.KeyIndex()] // its record is in the file
 		}
@@ -625,7 +752,39 @@ func moveRejected(w *Write) map[int][]schemas.Rejected {
 			late = map[int][]schemas.Rejected{}
 		}
 		late[r.Chunk] = append(late[r.Chunk], rej)
-		w.Rejected[r.Chunk] = append(w.Rejected[r.Chunk], rej)
+		to[r.Chunk] = append(to[r.Chunk], rej)
+	}
+	kept := w.Records[:0]
+	for start := 0; start < len(w.Records); {
+		end := rowEnd(w.Records, start)
+		first := w.Records[start]
+		why := slices.Clone(first.Row.Dropped)
+		rejected := 0
+		for _, r := range w.Records[start:end] {
+			if r.Outcome != warehouse.Rejected {
+				continue
+			}
+			rejected++
+			for _, v := range r.Violations {
+				if !slices.Contains(why, v) {
+					why = append(why, v) // settle gave a row rejected whole every reason on each record
+				}
+			}
+		}
+		switch {
+		case rejected == end-start:
+			add(w.Rejected, &first, why)
+		case why != nil:
+			add(w.Partial, &first, why)
+		}
+		// kept never runs ahead of the records read: it may reuse their
+		// array.
+		for _, r := range w.Records[start:end] {
+			if r.Outcome != warehouse.Rejected {
+				kept = append(kept, r)
+			}
+		}
+		start = end
 	}
 	w.Records = kept
 	return late

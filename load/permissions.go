@@ -26,7 +26,7 @@ func (s *Stage) permissionsOf(ctx context.Context, imp *schemas.Import, records 
 	p := &permissions{groups: slices.Clone(imp.AssignGroups)}
 	var why []schemas.Violation
 	if len(p.groups) > 0 {
-		found, err := s.wh.Existing(ctx, schemas.GroupRecords.Table, "name", imp.Tenant, p.groups)
+		found, err := s.wh.Existing(ctx, &schemas.Ref{Table: schemas.GroupRecords.Table, Column: "name"}, imp.Tenant, p.groups)
 		if err != nil {
 			return nil, err
 		}

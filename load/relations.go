@@ -15,7 +15,8 @@ import (
 // or imported user"). Records of the same import written by earlier writes
 // count as the tenant's: a file's later row cannot take an earlier row's
 // value (ingest also finds that within the file). Cells the file left empty
-// are not checked: they keep what is stored.
+// are not checked: they keep what is stored; nor are removals, which name
+// what is removed.
 func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import, records []Record) error {
 	key := ds.IdentityIndex()
 	for i := range ds.Fields {
@@ -29,13 +30,13 @@ func (s *Stage) checkRelations(ctx context.Context, ds *schemas.Dataset, imp *sc
 			continue
 		}
 		if f.Ref != nil {
-			found, err := s.wh.Existing(ctx, f.Ref.Table, f.Ref.Column, imp.Tenant, values)
+			found, err := s.wh.Existing(ctx, f.Ref, imp.Tenant, values)
 			if err != nil {
 				return err
 			}
 			for j := range records {
 				r := &records[j]
-				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] && !r.Row.NamesInFile(i) {
+				if v := r.Row.Cells[i]; !r.Row.IsEmpty(i) && v != "" && !found[v] && !r.Row.NamesInFile(i) && !ds.IsRemoval(r.Row.Cells) {
 					r.reject(schemas.Violation{Column: f.Name, Code: f.Ref.Code, Message: f.Ref.Message, Value: f.Show(v)})
 				}
 			}

@@ -137,7 +137,8 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 		r.Status, r.Reason.Code, r.Reason.Message, r.File.Format, r.File.Delimiter, r.File.Encoding,
 		uint32(r.Chunks), uint32(r.Rows), uint32(k.Created), uint32(k.Updated), uint32(k.Unchanged), uint32(k.Rejected),
 		r.ReceivedAt, finished, statusRank(r), cmp.Or(r.OnError, schemas.OnErrorContinue), boolUInt8(r.Invite), r.Version,
-		r.Labels, r.Resumed, boolUInt8(r.Preview), r.Mode, boolUInt8(r.Force), uint32(r.Deactivated)); err != nil {
+		r.Labels, r.Resumed, boolUInt8(r.Preview), r.Mode, boolUInt8(r.Force), uint32(r.Deactivated),
+		uint32(k.Removed), uint32(k.Renamed), uint32(k.RemovedMemberships), uint32(k.RemovedGroups), uint32(k.Partial)); err != nil {
 		_ = batch.Abort()
 		return platform.Errorf(platform.PartClickHouse, "notify: save import: %w", err)
 	}
@@ -158,31 +159,35 @@ func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool,
 		return ImportRecord{}, false, rows.Err()
 	}
 	var r ImportRecord
-	var chunks, total, created, updated, unchanged, rejected, deactivated uint32
+	var chunks, total, created, updated, unchanged, rejected, deactivated, removed, renamed, removedMembers, removedGroups, partial uint32
 	var invite, preview, force uint8
 	var rank uint64
 	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
 		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
 		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
-		&r.Labels, &r.Resumed, &preview, &r.Mode, &force, &deactivated); err != nil {
+		&r.Labels, &r.Resumed, &preview, &r.Mode, &force, &deactivated,
+		&removed, &renamed, &removedMembers, &removedGroups, &partial); err != nil {
 		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
 	}
 	r.Chunks, r.Rows, r.Invite, r.Preview, r.Force, r.Deactivated = int(chunks), int(total), invite == 1, preview == 1, force == 1, int(deactivated)
-	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected)}
+	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected),
+		Removed: int(removed), Renamed: int(renamed), RemovedMemberships: int(removedMembers), RemovedGroups: int(removedGroups), Partial: int(partial)}
 	return r, true, nil
 }
 
 // Reported implements Store.
 func (c *ClickHouse) Reported(ctx context.Context, id string) (int, schemas.Counts, error) {
-	var n, total, created, updated, unchanged, rejected uint64
-	err := c.Conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(), sum(rows), sum(created), sum(updated), sum(unchanged), sum(rejected)
+	var n, total, created, updated, unchanged, rejected, removed, renamed, removedMembers, removedGroups, partial uint64
+	err := c.Conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(), sum(rows), sum(created), sum(updated), sum(unchanged), sum(rejected),
+			sum(removed), sum(renamed), sum(removed_memberships), sum(removed_groups), sum(partial)
 		FROM %s.%s FINAL WHERE import_id = ?`, c.Database, warehouse.ImportChunks.Name), id).
-		Scan(&n, &total, &created, &updated, &unchanged, &rejected)
+		Scan(&n, &total, &created, &updated, &unchanged, &rejected, &removed, &renamed, &removedMembers, &removedGroups, &partial)
 	if err != nil {
 		return 0, schemas.Counts{}, platform.Errorf(platform.PartClickHouse, "notify: reported %s: %w", id, err)
 	}
 	return int(n), schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated),
-		Unchanged: int(unchanged), Rejected: int(rejected)}, nil
+		Unchanged: int(unchanged), Rejected: int(rejected), Removed: int(removed), Renamed: int(renamed),
+		RemovedMemberships: int(removedMembers), RemovedGroups: int(removedGroups), Partial: int(partial)}, nil
 }
 
 // Stalled implements Store: imports received or processing whose last sign

@@ -44,7 +44,8 @@ func TestStalled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := batch.Append("moving", uint32(1), uint32(2), uint32(10), uint32(10), uint32(0), uint32(0), uint32(0), time.Now().UTC(), uint64(1)); err != nil {
+	if err := batch.Append("moving", uint32(1), uint32(2), uint32(10), uint32(10), uint32(0), uint32(0), uint32(0), time.Now().UTC(), uint64(1),
+		uint32(0), uint32(0), uint32(0), uint32(0), uint32(0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := batch.Send(); err != nil {

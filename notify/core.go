@@ -13,16 +13,17 @@ import (
 
 // Status decides the status of an import all of whose chunks load reported.
 // An import load rejected rows of as cancelled (its file was deleted while it
-// ran) is cancelled. Otherwise an import with rejected rows requires
-// intervention when it aborts on error, and is completed with errors when it
-// continues; one with none is completed.
+// ran) is cancelled. Otherwise an import with rejected rows, or partial
+// ones (a rejected value), requires intervention when it aborts on error
+// (nothing is loaded), and is completed with errors when it continues; one
+// with none is completed.
 func Status(imp *schemas.Import, counts schemas.Counts, cancelledRows int) string {
 	switch {
 	case cancelledRows > 0:
 		return schemas.StatusCancelled
-	case imp.Aborts() && counts.Rejected > 0:
+	case imp.Aborts() && counts.Bad() > 0:
 		return schemas.StatusRequiresIntervention
-	case counts.Rejected > 0:
+	case counts.Bad() > 0:
 		return schemas.StatusCompletedWithErrors
 	}
 	return schemas.StatusCompleted
@@ -107,10 +108,10 @@ func Resume(event string, rec ImportRecord, held Held) (string, error) {
 func words(status string) string { return strings.ReplaceAll(status, "_", " ") }
 
 // HasReport reports whether the mail of an ended import attaches the error
-// report: it has rejected rows. A file rejected whole has none; its mail
-// gives the reason instead.
+// report: it has rejected rows, or partial ones. A file rejected whole has
+// none; its mail gives the reason instead.
 func HasReport(rec ImportRecord) bool {
-	return rec.Status != schemas.StatusRejected && rec.Counts.Rejected > 0
+	return rec.Status != schemas.StatusRejected && rec.Counts.Bad() > 0
 }
 
 // What of a partner's text a mail repeats, in bytes (see schemas.Plain):
@@ -158,27 +159,34 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	case schemas.EventConfirm:
 		b.WriteString("It was confirmed after its preview: its rows are imported as the preview said, without reading the file again.\n\n")
 	}
-	loaded := k.Created + k.Updated + k.Unchanged
+	loaded := k.Loaded()
 	m := Mail{Subject: fmt.Sprintf("[sluice] %s: %d rows loaded, %d rejected", name, loaded, k.Rejected)}
+	if k.Partial > 0 {
+		m.Subject = fmt.Sprintf("[sluice] %s: %d rows loaded (%d partly), %d rejected", name, loaded, k.Partial, k.Rejected)
+	}
 	switch rec.Status {
 	case schemas.StatusRequiresIntervention:
-		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Rejected, k.Rows)
+		fmt.Fprintf(&b, "No row was loaded: the import was set to stop on errors, and %d of its %d rows were rejected.\n", k.Bad(), k.Rows)
 		fmt.Fprintf(&b, "Fix them and upload the corrected file at the same place (%s): it is imported afresh.\n", rec.Key)
 		fmt.Fprintf(&b, "Or have the import continued (sluice continue %s): its good rows are loaded, the rejected ones are left out.\n\n", rec.ID)
-		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Rejected)
-		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded, k.Rejected)
+		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Bad())
+		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded-k.Partial, k.Bad())
 	case schemas.StatusCancelled:
 		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
 		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
 	}
 	if rec.Status != schemas.StatusRequiresIntervention {
 		fmt.Fprintf(&b, "Rows:      %d\nCreated:   %d\nUpdated:   %d\nUnchanged: %d\nRejected:  %d\n", k.Rows, k.Created, k.Updated, k.Unchanged, k.Rejected)
+		writeRemovals(&b, k)
+		if k.Partial > 0 {
+			fmt.Fprintf(&b, "Partly:    %d (rows loaded but for the values the report lists: a group's members that could not be added)\n", k.Partial)
+		}
 		if rec.Mode == schemas.ModeSync {
 			writeSync(&b, &m, rec)
 		}
 	}
 	if HasReport(rec) {
-		attach(&b, &m, name, report, k.Rejected, maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
+		attach(&b, &m, name, report, k.Bad(), maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
 		if rec.Status != schemas.StatusRequiresIntervention {
 			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
 		}
@@ -210,6 +218,15 @@ func writeSync(b *strings.Builder, m *Mail, rec ImportRecord) {
 	}
 }
 
+// writeRemovals says, when the import removed or renamed anything, how many
+// rows did and what they removed: the memberships and the groups.
+func writeRemovals(b *strings.Builder, k schemas.Counts) {
+	if k.Removed > 0 || k.Renamed > 0 {
+		fmt.Fprintf(b, "Removed:   %d (%d memberships, %d groups removed)\nRenamed:   %d (groups renamed, with their members)\n",
+			k.Removed, k.RemovedMemberships, k.RemovedGroups, k.Renamed)
+	}
+}
+
 // composeFailed writes the mail of an import whose processing did not
 // complete (seed 002's "Error"): what was done, what was not, and what
 // happens next. rec.Counts are those of the chunks load reported; rec.Rows
@@ -217,7 +234,7 @@ func writeSync(b *strings.Builder, m *Mail, rec ImportRecord) {
 func composeFailed(rec ImportRecord, name string, report []byte, maxReportRows int) Mail {
 	var b strings.Builder
 	k := rec.Counts
-	loaded := k.Created + k.Updated + k.Unchanged
+	loaded := k.Loaded()
 	unfinished := max(rec.Rows-loaded-k.Rejected, 0)
 	fmt.Fprintf(&b, "Your %s import of %q did not complete: %s.\n\n", rec.Dataset, name, rec.Reason.Message)
 	fmt.Fprintf(&b, "Rows:          %d\nLoaded:        %d\nRejected:      %d\nNot processed: %d\n\n", rec.Rows, loaded, k.Rejected, unfinished)

@@ -32,6 +32,10 @@ func TestStatus(t *testing.T) {
 		{name: "on_error unset, rejected rows", counts: schemas.Counts{Rows: 3, Rejected: 3}, want: schemas.StatusCompletedWithErrors},
 		{name: "abort, rejected rows", onError: schemas.OnErrorAbort,
 			counts: schemas.Counts{Rows: 3, Created: 2, Rejected: 1}, want: schemas.StatusRequiresIntervention},
+		{name: "continue, a partial row", onError: schemas.OnErrorContinue,
+			counts: schemas.Counts{Rows: 3, Created: 2, Partial: 1}, want: schemas.StatusCompletedWithErrors},
+		{name: "abort, a partial row: nothing is added", onError: schemas.OnErrorAbort,
+			counts: schemas.Counts{Rows: 3, Created: 2, Partial: 1}, want: schemas.StatusRequiresIntervention},
 		{name: "continue, cancelled rows", onError: schemas.OnErrorContinue,
 			counts: schemas.Counts{Rows: 3, Created: 1, Rejected: 2}, cancelled: 2, want: schemas.StatusCancelled},
 		{name: "abort, cancelled rows", onError: schemas.OnErrorAbort,
@@ -168,6 +172,20 @@ func TestCompose(t *testing.T) {
 			want: Mail{Subject: "[sluice] june.csv: 10 rows loaded, 0 rejected",
 				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
 					"Rows:      10\nCreated:   4\nUpdated:   3\nUnchanged: 3\nRejected:  0\n\nImport: imp-1\n"}},
+		{name: "completed, removals and a rename", maxReportRows: 100,
+			rec: rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 4, Unchanged: 1, Removed: 2, Renamed: 1, RemovedMemberships: 5, RemovedGroups: 1}),
+			want: Mail{Subject: "[sluice] june.csv: 4 rows loaded, 0 rejected",
+				Body: "Your clients import of \"june.csv\" has finished: completed.\n\n" +
+					"Rows:      4\nCreated:   0\nUpdated:   0\nUnchanged: 1\nRejected:  0\n" +
+					"Removed:   2 (5 memberships, 1 groups removed)\nRenamed:   1 (groups renamed, with their members)\n\nImport: imp-1\n"}},
+		{name: "completed with errors, a partial row", maxReportRows: 100,
+			rec: rec(schemas.StatusCompletedWithErrors, "june.csv", schemas.Counts{Rows: 3, Created: 2, Partial: 1}),
+			want: Mail{Subject: "[sluice] june.csv: 3 rows loaded (1 partly), 0 rejected",
+				Body: "Your clients import of \"june.csv\" has finished: completed with errors.\n\n" +
+					"Rows:      3\nCreated:   2\nUpdated:   0\nUnchanged: 0\nRejected:  0\n" +
+					"Partly:    1 (rows loaded but for the values the report lists: a group's members that could not be added)\n\n" +
+					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
+				AttachmentName: "errors-june.csv", Attachment: report}},
 		{name: "completed, no file name: the key", maxReportRows: 100,
 			rec: rec(schemas.StatusCompleted, "", schemas.Counts{Rows: 1, Unchanged: 1}),
 			want: Mail{Subject: "[sluice] acme/clients/june.csv: 1 rows loaded, 0 rejected",

@@ -69,7 +69,8 @@ func TestWaitingBeforeIngested(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := batch.Append(imp.ID, uint32(chunk), uint32(chunk*10), uint32(10), uint32(10), uint32(0), uint32(0), uint32(0), time.Now().UTC(), uint64(1)); err != nil {
+		if err := batch.Append(imp.ID, uint32(chunk), uint32(chunk*10), uint32(10), uint32(10), uint32(0), uint32(0), uint32(0), time.Now().UTC(), uint64(1),
+			uint32(0), uint32(0), uint32(0), uint32(0), uint32(0)); err != nil {
 			t.Fatal(err)
 		}
 		if err := batch.Send(); err != nil {

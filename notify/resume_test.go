@@ -47,8 +47,8 @@ func TestContinueAfterRestart(t *testing.T) {
 	if err := store.SaveImport(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.Conn.Exec(ctx, fmt.Sprintf(`INSERT INTO sluice.clients_staged (tenant, email, first_name, import_id, row, version, loaded_at)
-		SELECT 'acme', 'a@acme.example', 'A', 'held', 2, %[1]d, now() UNION ALL SELECT 'acme', 'b@acme.example', 'B', 'held', 4, %[1]d, now()`, imp.Version)); err != nil {
+	if err := ch.Conn.Exec(ctx, fmt.Sprintf(`INSERT INTO sluice.clients_staged (tenant, id, email, first_name, import_id, row, version, loaded_at)
+		SELECT 'acme', 'a', 'a@acme.example', 'A', 'held', 2, %[1]d, now() UNION ALL SELECT 'acme', 'b', 'b@acme.example', 'B', 'held', 4, %[1]d, now()`, imp.Version)); err != nil {
 		t.Fatal(err)
 	}
 	// The notify before: it loaded the staged records, then stopped.

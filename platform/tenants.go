@@ -152,7 +152,7 @@ func parseTenants(path string, data []byte) (Tenants, error) {
 		if t.Mode == "" {
 			t.Mode = schemas.ModeUpdate
 		}
-		if !schemas.ValidMode(t.Mode) {
+		if !schemas.ValidMode(t.Mode) || t.Mode == schemas.ModeRemove {
 			return nil, fmt.Errorf("tenants: %s: mode %q is not create, update or sync", name, t.Mode)
 		}
 		if t.SyncLimitPercent < 0 || t.SyncLimitPercent > 100 {

@@ -72,7 +72,9 @@ type Field struct {
 	Ref *Ref
 	// Repeated fields may have several columns in a file (seed 003:
 	// "add additional Groupname columns"); the row's cell holds their
-	// non-empty values joined by ListSep, and each is judged on its own.
+	// values joined by ListSep, in column order (an empty column keeps its
+	// place, so that a value's position names its column: ItemColumn), and
+	// each non-empty one is judged on its own.
 	Repeated bool
 	// NoCode cells may hold no script, macro or executable content (seed
 	// 004): no formula start, no markup (IsExecutable).
@@ -96,6 +98,10 @@ type Field struct {
 // exist: Table's Column has it. Load checks it.
 type Ref struct {
 	Table, Column string
+	// Type, if set, is the type (GroupType) the record must have, unless
+	// it has none: a users group column names a group of its type, or an
+	// untyped one.
+	Type string
 	// Code and Message are what a row whose value names nothing gets.
 	Code, Message string
 	// InFile, if set, names a field of the same dataset: a value that
@@ -153,9 +159,17 @@ type Dataset struct {
 	// Records and Pivot: a layout's row is not a record but holds several
 	// (a user's groups, a group's members). Pivot turns a row's canonical
 	// cells into the cells of its Records, which are what load writes; a
-	// row is then loaded whole or rejected whole.
+	// row is then loaded whole or rejected whole, unless EachItem. Where
+	// the records are the values of a Repeated field, record i is value i,
+	// and an empty value's record is nil.
 	Records *Dataset
 	Pivot   func(cells []string) [][]string
+	// EachItem: the values of the row's Repeated field are judged each on
+	// its own (seed 003: a group's members). The good ones load; each bad
+	// one is rejected with its column (ItemColumn) and value, and the row
+	// is partial (see Row.Dropped). Its other cells are judged as usual:
+	// one bad rejects the row whole.
+	EachItem bool
 	// Also are datasets whose records an import of this one may write
 	// besides its own (a users import's memberships, a membership's group).
 	Also []*Dataset
@@ -302,13 +316,23 @@ func (d *Dataset) Headers() []string {
 // Check judges one raw cell and returns the violations of its rules (at most
 // one: the first rule broken is the one the partner needs to fix). An empty
 // cell of a required field is a violation only when required is true: in
-// update mode, load judges it, as only a new record needs it.
+// update mode, load judges it, as only a new record needs it. A Repeated
+// field's cell is empty when all its values are; its empty values are
+// columns left empty, not violations.
 func (f *Field) Check(value string, c Context, required bool) (Violation, bool) {
 	if f.Repeated && strings.Contains(value, ListSep) {
+		empty := true
 		for item := range strings.SplitSeq(value, ListSep) {
-			if v, ok := f.Check(item, c, required); !ok {
+			if strings.TrimSpace(item) == "" {
+				continue
+			}
+			empty = false
+			if v, ok := f.Check(item, c, false); !ok {
 				return v, false
 			}
+		}
+		if empty {
+			return f.Check("", c, required)
 		}
 		return Violation{}, true
 	}
@@ -339,6 +363,21 @@ func (f *Field) Check(value string, c Context, required bool) (Violation, bool) 
 
 func (f *Field) violation(code, msg, value string) Violation {
 	return Violation{Column: f.Name, Code: code, Message: msg, Value: f.Show(value)}
+}
+
+// ItemColumn names the column of value item (from 1) of d's Repeated field
+// as a partner finds it in the file: the field's name for the first column,
+// then "Email (2)", "Email (3)"...
+func (d *Dataset) ItemColumn(item int) string {
+	for _, f := range d.Fields {
+		if f.Repeated {
+			if item <= 1 {
+				return f.Name
+			}
+			return fmt.Sprintf("%s (%d)", f.Name, item)
+		}
+	}
+	return ""
 }
 
 // ListSep joins the values of a Repeated field's columns in one cell. Ingest

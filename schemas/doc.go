@@ -41,4 +41,9 @@
 // 002). A dataset may have layouts (groups: user-based or group-based), told
 // apart by a file's header; a layout's rows pivot into records of another
 // dataset (memberships), which is what load writes.
+//
+// A group-based row's members are judged each on its own (Dataset.EachItem,
+// Row.Dropped, Row.Item, Dataset.ItemColumn). Memberships and groups may be
+// removed: a removal is a new version of the record whose Removed cell says
+// so (Removal), as no stage deletes rows; readers skip removed records.
 package schemas

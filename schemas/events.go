@@ -25,8 +25,8 @@ type Import struct {
 	ObjectVersion string `json:"object_version"`
 	// Uploader is the address from the object's X-Amz-Meta-Uploader, if any.
 	Uploader string `json:"uploader,omitempty"`
-	// Mode is ModeCreate, ModeUpdate or ModeSync: the object's
-	// X-Amz-Meta-Mode, else the tenant's.
+	// Mode is ModeCreate, ModeUpdate, ModeSync or ModeRemove: the object's
+	// X-Amz-Meta-Mode, else the tenant's (create, update or sync).
 	Mode string `json:"mode"`
 	// Force lets a sync deactivate more than its tenant's limit
 	// (X-Amz-Meta-Force).
@@ -55,6 +55,9 @@ type Import struct {
 	// 001's review table): X-Amz-Meta-Preview, else the tenant's. The
 	// import ends StatusPreviewed; EventConfirm loads it as decided.
 	Preview bool `json:"preview,omitempty"`
+	// GroupType is the type a groups file's folder gives its groups
+	// (<tenant>/groups/<type>/<file>), if any: a row's type column wins.
+	GroupType string `json:"group_type,omitempty"`
 }
 
 // UploadedAt is when the object was uploaded, to the millisecond: the high
@@ -117,6 +120,14 @@ type Row struct {
 	// InFile has bit i set when field i (a Ref with InFile) names another
 	// row of the same file (ingest marks it): load does not look it up.
 	InFile uint64 `json:"in_file,omitempty"`
+	// Dropped are the values of the row's Repeated field rejected each on
+	// its own (Dataset.EachItem), with why and their column: validate
+	// empties them in the cell, so that the others load. After transform,
+	// the row's first record carries them.
+	Dropped []Violation `json:"dropped,omitempty"`
+	// Item is, for a record pivoted from value i of a Repeated field, i
+	// from 1 (Dataset.ItemColumn names its column); 0 for any other.
+	Item int `json:"item,omitempty"`
 }
 
 // IsEmpty reports whether the file left field i of the row empty.
@@ -271,14 +282,37 @@ const (
 	OnErrorAbort = "abort"
 )
 
-// Counts are an import's or a chunk's row outcomes.
+// Counts are an import's or a chunk's row outcomes: Rows is Created +
+// Updated + Unchanged + Removed + Renamed + Partial + Rejected. A removal
+// row that removed nothing is Unchanged.
 type Counts struct {
 	Rows      int `json:"rows"`
 	Created   int `json:"created"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Rejected  int `json:"rejected"`
+	// Removed rows removed memberships or groups (ModeRemove); Renamed
+	// rows renamed a group (RenameGroups).
+	Removed int `json:"removed,omitempty"`
+	Renamed int `json:"renamed,omitempty"`
+	// RemovedMemberships and RemovedGroups count the records the removed
+	// rows removed (a group's removal removes its memberships too).
+	RemovedMemberships int `json:"removed_memberships,omitempty"`
+	RemovedGroups      int `json:"removed_groups,omitempty"`
+	// Partial rows loaded some of their values and rejected the others,
+	// each with why (Dataset.EachItem: a group's members).
+	Partial int `json:"partial,omitempty"`
 }
+
+// Loaded is the number of rows whose records were written or found as they
+// are: every row but the rejected.
+func (k Counts) Loaded() int {
+	return k.Created + k.Updated + k.Unchanged + k.Removed + k.Renamed + k.Partial
+}
+
+// Bad is the number of rows with a rejected value: the rejected and the
+// partial ones.
+func (k Counts) Bad() int { return k.Rejected + k.Partial }
 
 // FileFormat is what ingest found out about a file.
 type FileFormat struct {
@@ -344,14 +378,23 @@ const (
 	// (Dataset.Deactivate) once every row is loaded, within the tenant's
 	// limit unless the upload forces it.
 	ModeSync = "sync"
+	// ModeRemove removes the records a file names (seed 003: remove users
+	// from a group, remove groups): groups files only (RemovesRecords).
+	// Removing a record that does not exist leaves it so (unchanged).
+	ModeRemove = "remove"
 )
 
 // ValidMode reports whether m is an import mode.
-func ValidMode(m string) bool { return m == ModeCreate || m == ModeUpdate || m == ModeSync }
+func ValidMode(m string) bool {
+	return m == ModeCreate || m == ModeUpdate || m == ModeSync || m == ModeRemove
+}
 
 // Updates reports whether the import updates existing records (update and
 // sync modes).
-func (imp *Import) Updates() bool { return imp.Mode != ModeCreate }
+func (imp *Import) Updates() bool { return imp.Mode == ModeUpdate || imp.Mode == ModeSync }
+
+// RemovesRecords reports whether an import of ds may be in ModeRemove.
+func RemovesRecords(ds *Dataset) bool { return ds.Target().Removable() }
 
 // The options an upload sets in its metadata (X-Amz-Meta-<option>), each
 // only when its tenant allows it (platform.Tenant.AllowsOption).

@@ -47,6 +47,8 @@ const (
 	// CodeNoManager is a manager's email that names no user of the tenant
 	// and no row of the file.
 	CodeNoManager = "no_manager"
+	// CodeGroupExists is a rename to the name of a group the tenant has.
+	CodeGroupExists = "group_exists"
 )
 
 // File-level codes: the whole file is rejected and no row is loaded.
@@ -291,9 +293,18 @@ const MsgSuperseded = "the file was replaced by a newer upload before it could b
 // MsgDeleted rejects an upload deleted before it was read.
 const MsgDeleted = "the file was deleted before it could be read"
 
+// MsgRemoveGroupsOnly rejects an upload in remove mode of a dataset whose
+// records cannot be removed (CodeBadMode).
+func MsgRemoveGroupsOnly(dataset string) string {
+	return fmt.Sprintf("the mode remove applies to groups files only (group members and groups); a %s file cannot be uploaded in it", Echo(dataset))
+}
+
+// MsgGroupExists is a rename to the name of a group the tenant has.
+const MsgGroupExists = "the company already has a group with the new name; choose another name, or remove that group first"
+
 // MsgBadMode rejects an upload whose mode is not an import mode.
 func MsgBadMode(mode string) string {
-	return fmt.Sprintf("the mode %q is not one of create, update, sync", Echo(mode))
+	return fmt.Sprintf("the mode %q is not one of create, update, sync, remove", Echo(mode))
 }
 
 // MsgSyncUnsupported rejects a sync of a dataset whose records cannot be
@@ -390,6 +401,7 @@ var hints = map[string]string{
 	CodeExecutable:       "remove the formula or the markup: write the value as plain text",
 	CodeEmailTaken:       "give the row the ID of the client that has the address, or use another address",
 	CodeNoManager:        "correct the manager's address, or add the manager to the file or import the manager first",
+	CodeGroupExists:      "choose a new name no group has, or remove that group first",
 	CodeUnknownTenant:    "upload under your company's folder, with your company's key",
 	CodeUnknownDataset:   "put the file in the folder of its dataset: <company>/<dataset>/<file name>",
 	CodeBadKey:           "put the file at <company>/<dataset>/<file name>",
@@ -401,7 +413,7 @@ var hints = map[string]string{
 	CodeTooManyRows:      "split the file into files within the row limit",
 	CodeLineTooLong:      "shorten the row, or check for a quote that is never closed",
 	CodeMacros:           "save the workbook as .xlsx without macros, or as CSV",
-	CodeBadMode:          "set the mode to create, update or sync, or leave it out",
+	CodeBadMode:          "set the mode to create, update or sync (remove for groups files), or leave it out",
 	CodeSyncUnsupported:  "upload the file in update mode",
 	CodeSyncLimit:        "check that the file holds every record; if it does, upload it again with X-Amz-Meta-Force: true",
 	CodeBadOption:        "give the option one of the values it takes, or leave it out",

@@ -11,7 +11,7 @@ import (
 // always read them, word for word.
 func TestMessagesFormat(t *testing.T) {
 	const clients = "ID, firstName, lastName, email, project, desk, active, type, created"
-	const groups = "Groupname, Email (group-based) or email, FirstName, LastName, Groupname (user-based)"
+	const groups = "Groupname, Email (group-based) or email, FirstName, LastName, Groupname (user-based) or Groupname, type (group-list) or Groupname, New Groupname (rename)"
 	_, layouts := schemas.Groups.Match([]string{"Groupname", "phone"}, schemas.ModeCreate)
 	cases := []struct {
 		name string

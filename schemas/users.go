@@ -9,8 +9,8 @@ import (
 )
 
 // UserGroupTypes are the kinds of group a user belongs to (seed 002), one
-// column each. Groups are not typed in sluice: each column names a group of
-// the tenant, and it must exist (the groups dataset creates them).
+// column each, and the types a group may have (GroupRecords): each column
+// names an existing group of the tenant of its own type, or an untyped one.
 var UserGroupTypes = []string{"region", "city", "role", "position", "team", "department", "appointments"}
 
 // UserStatuses are the statuses a user may have (seeds 001 and 002). Blocked
@@ -42,7 +42,8 @@ const (
 // file of seed 001's template (names and email) creates users whose login is
 // their email, pending until they set a password by the invitation notify
 // mails them (pendingWithoutPassword); the manager flag defaults to 0, and
-// a group, when given, must exist. A user's group cells are its groups by
+// a group, when given, must exist, of the column's type or untyped
+// (GroupRecords). A user's group cells are its groups by
 // type; the groups dataset's memberships (group_members) are who is in a
 // group, and a users import's permission options add memberships
 // (load/permissions.go).
@@ -116,14 +117,13 @@ var groupExamples = map[string]string{"region": "North-West", "city": "Saint Pet
 func userGroupFields() []Field {
 	fields := make([]Field, len(UserGroupTypes))
 	for i, t := range UserGroupTypes {
-		fields[i] = Field{Name: t, Labels: groupTypeLabels[t], Column: "group_" + t, MaxLen: 255, Ref: groupRef,
-			Help: "the name of one of the company's groups (it must exist: the groups import creates them)", Example: groupExamples[t]}
+		fields[i] = Field{Name: t, Labels: groupTypeLabels[t], Column: "group_" + t, MaxLen: 255,
+			Ref:     &Ref{Table: GroupRecords.Table, Column: "name", Type: t, Code: CodeNoGroup, Message: MsgNoGroup},
+			Help:    "the name of one of the company's groups of type " + t + ", or of an untyped group (it must exist: the groups import creates them)",
+			Example: groupExamples[t]}
 	}
 	return fields
 }
-
-// groupRef: the groups dataset creates groups with their members.
-var groupRef = &Ref{Table: "groups", Column: "name", Code: CodeNoGroup, Message: MsgNoGroup}
 
 // Accounts is the accounts dataset (seed 000): the people of a tenant's
 // subscription, by email. Group members must have an account.

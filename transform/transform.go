@@ -85,7 +85,9 @@ func canonical(g *errgroup.Group, ds *schemas.Dataset, imp *schemas.Import, ctx 
 }
 
 // pivot turns the rows of a layout that pivots into the records they hold,
-// each with its row's number; the rows of any other dataset are records
+// each with its row's number (and, for a layout whose values are judged
+// each on its own, its value's place; the row's first record carries the
+// values validate dropped); the rows of any other dataset are records
 // already.
 func pivot(ds *schemas.Dataset, rows []schemas.Row) []schemas.Row {
 	if ds.Pivot == nil {
@@ -93,8 +95,19 @@ func pivot(ds *schemas.Dataset, rows []schemas.Row) []schemas.Row {
 	}
 	var records []schemas.Row
 	for _, row := range rows {
-		for _, cells := range ds.Pivot(row.Cells) {
-			records = append(records, schemas.Row{N: row.N, Cells: cells})
+		first := len(records)
+		for i, cells := range ds.Pivot(row.Cells) {
+			if cells == nil {
+				continue // an empty column, or a value validate dropped
+			}
+			r := schemas.Row{N: row.N, Cells: cells}
+			if ds.EachItem {
+				r.Item = i + 1
+			}
+			records = append(records, r)
+		}
+		if len(records) > first {
+			records[first].Dropped = row.Dropped // once a row
 		}
 	}
 	return records

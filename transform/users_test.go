@@ -60,11 +60,14 @@ func TestRecordsUsers(t *testing.T) {
 }
 
 // TestRecordsPivot: a layout's rows become their records, each with its
-// row's number.
+// row's number, the place of its value among the Email columns (an empty
+// column keeps its place); the row's first record carries the values
+// validate dropped from it.
 func TestRecordsPivot(t *testing.T) {
 	imp := schemas.Import{Tenant: "acme", Dataset: "groups", Layout: "group-based"}
+	dropped := []schemas.Violation{{Column: "Email (2)", Code: schemas.CodeFormat, Message: schemas.MsgFormat, Value: "bad"}}
 	rows := []schemas.Row{
-		{N: 2, Cells: []string{" Sales ", "A@x.com" + schemas.ListSep + "b@x.com"}},
+		{N: 2, Cells: []string{" Sales ", "A@x.com" + schemas.ListSep + schemas.ListSep + "b@x.com"}, Dropped: dropped},
 		{N: 4, Cells: []string{"Ops", "c@x.com"}},
 	}
 	got, err := transform.Records(schemas.GroupBased, &imp, rows, nil)
@@ -72,9 +75,9 @@ func TestRecordsPivot(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []schemas.Row{
-		{N: 2, Cells: []string{"a@x.com Sales", "Sales", "a@x.com"}},
-		{N: 2, Cells: []string{"b@x.com Sales", "Sales", "b@x.com"}},
-		{N: 4, Cells: []string{"c@x.com Ops", "Ops", "c@x.com"}},
+		{N: 2, Cells: []string{"a@x.com Sales", "Sales", "a@x.com", "0"}, Item: 1, Dropped: dropped},
+		{N: 2, Cells: []string{"b@x.com Sales", "Sales", "b@x.com", "0"}, Item: 3},
+		{N: 4, Cells: []string{"c@x.com Ops", "Ops", "c@x.com", "0"}, Item: 1},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("records =\n %+v\nwant\n %+v", got, want)

@@ -17,7 +17,12 @@
 // repeated rows in a file (ingest), nor what needs the stored records: a
 // record that exists in create mode, a value another record has, a group,
 // account or user to mirror that must exist, a required cell of a new record
-// in update mode (load). It changes no cell: canonical forms are transform's.
+// in update mode (load). It changes no cell (canonical forms are
+// transform's), but one: in a row whose values are judged each on its own
+// (Dataset.EachItem: a group's members), it empties the bad values and
+// lists them in Row.Dropped; the row goes on with its good ones (it is
+// partial), or, if none is left or another cell is bad, is rejected with
+// every reason.
 // In a sync it gives each rejected row its key, so that load records it as
 // in the file and its record is not deactivated (a sync is update mode
 // otherwise).
@@ -87,7 +92,12 @@ func (j *judge) row(row *schemas.Row) ([]schemas.Violation, error) {
 		return nil, err
 	}
 	vs = append(vs, j.duplicates(row, broken)...)
-	if !filled && j.imp.Updates() && len(vs) == 0 {
+	if len(row.Dropped) > 0 && len(vs) == len(row.Dropped) && j.anyLeft(row) {
+		return nil, nil // partial: its good values load, the bad are row.Dropped
+	}
+	// A row that pivots (a layout) is judged by its required cells: a file
+	// of group names alone fills nothing else.
+	if !filled && j.imp.Updates() && j.ds.Pivot == nil && len(vs) == 0 {
 		vs = append(vs, schemas.Violation{Column: j.ds.Key, Code: schemas.CodeNothingToUpdate, Message: schemas.MsgNothingToUpdate(j.ds.Key),
 			Value: j.ds.Fields[j.key].Show(row.Cells[j.key])})
 	}
@@ -112,12 +122,58 @@ func (j *judge) cells(row *schemas.Row) (vs []schemas.Violation, broken uint64, 
 		// A row that pivots into records (a layout) is never a partial
 		// update of one: it needs its required cells.
 		required := f.Required && (i == j.key || j.imp.Mode == schemas.ModeCreate || j.ds.Pivot != nil)
+		if f.Repeated && j.ds.EachItem {
+			if dropped := j.drop(row, i); len(dropped) > 0 {
+				vs = append(vs, dropped...)
+				broken |= 1 << i
+				continue
+			}
+		}
 		if v, ok := f.Check(cell, j.ctx, required); !ok {
 			vs = append(vs, v)
 			broken |= 1 << i
 		}
 	}
 	return vs, broken, filled, nil
+}
+
+// drop judges each value of Repeated field i of an EachItem row on its
+// own: it empties the bad ones in the cell (their column keeps its place)
+// and returns their violations, each naming its column, which it also
+// records in row.Dropped.
+func (j *judge) drop(row *schemas.Row, i int) []schemas.Violation {
+	f := &j.ds.Fields[i]
+	items := strings.Split(row.Cells[i], schemas.ListSep)
+	for k, item := range items {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		if v, ok := f.Check(item, j.ctx, false); !ok {
+			v.Column = j.ds.ItemColumn(k + 1)
+			row.Dropped = append(row.Dropped, v)
+			items[k] = ""
+		}
+	}
+	if row.Dropped != nil {
+		row.Cells[i] = strings.Join(items, schemas.ListSep)
+	}
+	return row.Dropped
+}
+
+// anyLeft reports whether an EachItem row has a value of its Repeated
+// field left once the bad ones are dropped.
+func (j *judge) anyLeft(row *schemas.Row) bool {
+	for i, f := range j.ds.Fields {
+		if !f.Repeated {
+			continue
+		}
+		for item := range strings.SplitSeq(row.Cells[i], schemas.ListSep) {
+			if strings.TrimSpace(item) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // duplicates returns a violation for each key, identity or Unique value of the row

@@ -265,7 +265,7 @@ func printWhereToLook(cfg platform.Config, p demoPorts, log string) {
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
 rejected rows: clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
 loaded rows:   clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
-               (and sluice.users, sluice.accounts, sluice.group_members, sluice.groups the same way)
+               (and sluice.users, sluice.accounts the same way; sluice.group_members and sluice.groups with WHERE removed = 0)
 metrics:       http://%s/metrics    logs: %s
 
 the stack keeps running; Ctrl-C stops it

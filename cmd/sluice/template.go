@@ -93,7 +93,15 @@ func writeTemplate(dir, folder, name string, ds *schemas.Dataset, asXLSX bool) (
 	readme := fmt.Sprintf("%s/%s-README.txt", dir, name)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s.csv: one row per record, under this header row. Keep the headers; leave optional cells empty.\n", name)
-	fmt.Fprintf(&b, "Upload it to <your tenant>/%s/<file name>. Save as CSV (UTF-8) or .xlsx; no macros.\n\n", folder)
+	fmt.Fprintf(&b, "Upload it to <your tenant>/%s/<file name>. Save as CSV (UTF-8) or .xlsx; no macros.\n", folder)
+	if groups, _ := schemas.Lookup(folder); groups == schemas.Groups {
+		fmt.Fprintf(&b, "Under <your tenant>/%s/<type>/<file name>, its groups get that type (%s); a group no file gives a type is untyped,\n"+
+			"and any users column may name it.\n", folder, strings.Join(schemas.UserGroupTypes, ", "))
+		if ds != schemas.RenameGroups {
+			b.WriteString("Uploaded with X-Amz-Meta-Mode: remove, it removes the memberships or groups it names.\n")
+		}
+	}
+	b.WriteString("\n")
 	for _, r := range rules[1:] {
 		fmt.Fprintf(&b, "%s: %s\n", r[0], r[1])
 	}

@@ -41,6 +41,8 @@ type wireChunk struct {
 	Empty    map[int]uint64              `json:"empty,omitempty"`
 	InFile   map[int]uint64              `json:"in_file,omitempty"`
 	Problems map[int]schemas.Violation   `json:"problems,omitempty"`
+	Dropped  map[int][]schemas.Violation `json:"dropped,omitempty"`
+	Items    map[int]int                 `json:"items,omitempty"`
 }
 
 func toWire(c *schemas.Chunk) (*wireChunk, error) {
@@ -70,6 +72,12 @@ func toWire(c *schemas.Chunk) (*wireChunk, error) {
 		}
 		if r.Problem != nil {
 			w.Problems = setIn(w.Problems, i, *r.Problem)
+		}
+		if len(r.Dropped) > 0 {
+			w.Dropped = setIn(w.Dropped, i, r.Dropped)
+		}
+		if r.Item != 0 {
+			w.Items = setIn(w.Items, i, r.Item)
 		}
 	}
 	lens := make([]byte, 0, len(c.Rows)*w.Fields+binary.MaxVarintLen64)
@@ -125,6 +133,8 @@ func fromWire(w *wireChunk) (*schemas.Chunk, error) {
 		r.Duplicates = w.Dup[i]
 		r.Empty = w.Empty[i]
 		r.InFile = w.InFile[i]
+		r.Dropped = w.Dropped[i]
+		r.Item = w.Items[i]
 		if p, ok := w.Problems[i]; ok {
 			r.Problem = new(schemas.Violation) // not &p, which would escape for every row
 			*r.Problem = p

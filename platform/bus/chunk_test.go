@@ -33,6 +33,7 @@ func TestChunkRoundTrip(t *testing.T) {
 			{N: 4, Cells: []string{"", "日本", ""}, Duplicates: []schemas.Duplicate{{Field: 1, Of: 2}}, Empty: 5, InFile: 2},
 			{N: 5, Cells: []string{"", "", ""}, Problem: &schemas.Violation{Code: schemas.CodeMalformed, Message: "bad quote"}},
 			{N: 6, Cells: []string{"not UTF-8: \xff\xfe", "", "x"}}, // validate's to reject
+			{N: 7, Cells: []string{"a", "b", "c"}, Item: 3, Dropped: []schemas.Violation{{Column: "Email (2)", Code: "format", Message: "m", Value: "x@"}}},
 		}, Rejected: []schemas.Rejected{{N: 3, Violations: []schemas.Violation{{Column: "ID", Code: "format"}}}}}},
 	}
 	for _, tt := range tests {

@@ -17,11 +17,22 @@ const (
 	Updated   = "updated"
 	Unchanged = "unchanged"
 	Rejected  = "rejected"
+	// Removed: the row removed records (schemas.ModeRemove); Renamed: it
+	// renamed a group (schemas.RenameGroups).
+	Removed = "removed"
+	Renamed = "renamed"
+	// Partial: some values of the row loaded, the others were rejected
+	// each on its own (schemas.Dataset.EachItem); import_rejections says
+	// why.
+	Partial = "partial"
 )
 
 // Outcomes are the outcomes in the order of import_rows.outcome's enum (a new
 // one is added at the end).
-var Outcomes = []string{Created, Updated, Unchanged, Rejected}
+var Outcomes = []string{Created, Updated, Unchanged, Rejected, Removed, Renamed, Partial}
+
+// OutcomeType is the type of import_rows.outcome: an enum of Outcomes.
+func OutcomeType() string { return enumType(Outcomes) }
 
 // Column is a column of an audit table.
 type Column struct {
@@ -66,13 +77,17 @@ var (
 		// (schemas.EventContinue, EventConfirm), if one did.
 		{"resumed", "String DEFAULT ''"}, {"preview", "UInt8 DEFAULT 0"},
 		{"mode", "String DEFAULT ''"}, {"force", "UInt8 DEFAULT 0"}, {"deactivated", "UInt32 DEFAULT 0"},
+		{"removed", "UInt32 DEFAULT 0"}, {"renamed", "UInt32 DEFAULT 0"},
+		{"removed_memberships", "UInt32 DEFAULT 0"}, {"removed_groups", "UInt32 DEFAULT 0"},
+		{"partial", "UInt32 DEFAULT 0"},
 	}}
 	// ImportRows is every row's outcome: narrow, as it has a row per row of
 	// every file.
 	ImportRows = Table{Name: "import_rows", OrderBy: "(import_id, row)", Columns: []Column{
-		{"import_id", "String"}, {"row", "UInt32"}, {"chunk", "UInt32"}, {"outcome", enumType(Outcomes)}, {"version", "UInt64"},
+		{"import_id", "String"}, {"row", "UInt32"}, {"chunk", "UInt32"}, {"outcome", OutcomeType()}, {"version", "UInt64"},
 	}}
-	// ImportRejections says why each rejected row was rejected: its
+	// ImportRejections says why each rejected row was rejected (and each
+	// partial row's rejected values): its
 	// violations as parallel arrays (18.16 turns Array(Tuple(...)) into
 	// separate arrays anyway). Its values are personal data: a row expires
 	// a TTL after it was written (WrittenAt; see Expire).
@@ -87,6 +102,9 @@ var (
 		{"import_id", "String"}, {"chunk", "UInt32"}, {"first_row", "UInt32"}, {"rows", "UInt32"},
 		{"created", "UInt32"}, {"updated", "UInt32"}, {"unchanged", "UInt32"}, {"rejected", "UInt32"},
 		{"loaded_at", "DateTime('UTC')"}, {"version", "UInt64"},
+		{"removed", "UInt32 DEFAULT 0"}, {"renamed", "UInt32 DEFAULT 0"},
+		{"removed_memberships", "UInt32 DEFAULT 0"}, {"removed_groups", "UInt32 DEFAULT 0"},
+		{"partial", "UInt32 DEFAULT 0"},
 	}}
 )
 

@@ -73,6 +73,9 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 	if err := ensureType(ctx, conn, db, Imports.Name, "status", statusType()); err != nil {
 		return err
 	}
+	if err := ensureType(ctx, conn, db, ImportRows.Name, "outcome", OutcomeType()); err != nil {
+		return err
+	}
 	if err := setTTL(ctx, conn, db, ttl); err != nil {
 		return err
 	}
