@@ -90,6 +90,9 @@ var tenants = withPolicy(platform.Tenants{
 	"typed": {Contact: "admin@typed.example", MaxRows: 5000},
 	// squads adds a group's members each on its own (groups_test.go).
 	"squads": {Contact: "admin@squads.example", MaxRows: 5000},
+	// fresh is a new tenant that imports only the templates written for it
+	// (templates_test.go).
+	"fresh": {Contact: "admin@fresh.example", MaxRows: 5000},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
 })
