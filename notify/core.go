@@ -172,6 +172,11 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 		m.Subject = fmt.Sprintf("[sluice] %s: requires intervention, %d rows rejected, nothing loaded", name, k.Bad())
 		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded-k.Partial, k.Bad())
 	case schemas.StatusCancelled:
+		if rec.Preview { // a preview loads nothing, and a cancelled one cannot be confirmed
+			fmt.Fprintf(&b, "The file was deleted while it was previewed: nothing was loaded, and the preview cannot be confirmed.\n\n")
+			m.Subject = fmt.Sprintf("[sluice] %s: preview cancelled, nothing loaded", name)
+			break
+		}
 		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
 		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
 	}
@@ -187,7 +192,7 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	}
 	if HasReport(rec) {
 		attach(&b, &m, name, report, k.Bad(), maxReportRows, "The rejected rows are listed in the attached %s: row, column, rule, value, message and how to fix it.\n")
-		if rec.Status != schemas.StatusRequiresIntervention {
+		if rec.Status != schemas.StatusRequiresIntervention && !rec.Preview {
 			b.WriteString("Fix them in your file and upload it again: the rows already loaded stay as they are.\n")
 		}
 	}

@@ -144,6 +144,8 @@ func TestCompose(t *testing.T) {
 		r.Rows, r.Reason = 12, schemas.Violation{Code: schemas.CodeFailed, Message: schemas.MsgFailed("load")}
 		return r
 	}
+	cancelledPreview := rec(schemas.StatusCancelled, "june.csv", schemas.Counts{Rows: 12, Created: 4, Rejected: 8})
+	cancelledPreview.Preview = true
 	synced := rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 2, Unchanged: 2})
 	synced.Mode, synced.Deactivated, synced.DeactivatedKeys = schemas.ModeSync, 3, []string{"ann@acme.example", "bob@acme.example"}
 	refused := rec(schemas.StatusCompleted, "june.csv", schemas.Counts{Rows: 2, Unchanged: 2})
@@ -256,6 +258,14 @@ func TestCompose(t *testing.T) {
 					"The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n" +
 					"Rows:      12\nCreated:   4\nUpdated:   0\nUnchanged: 0\nRejected:  8\n\n" +
 					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
+				AttachmentName: "errors-june.csv", Attachment: report}},
+		{name: "cancelled preview", maxReportRows: 100, rec: cancelledPreview,
+			want: Mail{Subject: "[sluice] june.csv: preview cancelled, nothing loaded",
+				Body: "Your clients import of \"june.csv\" has finished: cancelled.\n\n" +
+					"The file was deleted while it was previewed: nothing was loaded, and the preview cannot be confirmed.\n\n" +
+					"Rows:      12\nCreated:   4\nUpdated:   0\nUnchanged: 0\nRejected:  8\n\n" +
+					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" +
+					"\nImport: imp-1\n",
 				AttachmentName: "errors-june.csv", Attachment: report}},
 		{name: "file rejected whole", maxReportRows: 100, rec: rejected,
 			want: Mail{Subject: "[sluice] june.csv: file rejected",
