@@ -460,7 +460,6 @@ type ImportEvents struct {
 	mu           sync.Mutex
 	seen         map[string]time.Time // first time each event type was seen
 	lastProgress time.Time
-	progressRows int
 }
 
 // WatchImports subscribes to the import events.
@@ -483,7 +482,6 @@ func (e *ImportEvents) record(m *nats.Msg) {
 	}
 	if ev.Type == schemas.EventProgress {
 		e.lastProgress = time.Now()
-		e.progressRows += ev.Counts.Rows
 	}
 	e.mu.Unlock()
 	if ev.Type == schemas.EventCompleted {
@@ -492,14 +490,6 @@ func (e *ImportEvents) record(m *nats.Msg) {
 		default:
 		}
 	}
-}
-
-// ProgressRows is how many rows the progress events seen so far counted (a
-// redelivered chunk's twice).
-func (e *ImportEvents) ProgressRows() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.progressRows
 }
 
 // Timeline says when, after the upload began at start, the upload ended

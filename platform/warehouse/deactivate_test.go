@@ -24,12 +24,7 @@ func TestDeactivate(t *testing.T) {
 	}
 	defer stop()
 	ctx := context.Background()
-	exec := func(q string) {
-		t.Helper()
-		if err := ch.Conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := execOn(t, ch.Conn)
 	exec(`INSERT INTO sluice.users (tenant, login, email, status, row_hash, import_id, version)
 		SELECT 'acme', 'ann', 'ann@acme.example', 'active', 11, 'imp-0', 1
 		UNION ALL SELECT 'acme', 'bob', 'bob@acme.example', 'active', 12, 'imp-0', 1

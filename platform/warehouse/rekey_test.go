@@ -27,12 +27,7 @@ func TestMigrateRekeysClients(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	db := ch.Config.Database
-	exec := func(q string) {
-		t.Helper()
-		if err := ch.Conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := execOn(t, ch.Conn)
 	migrate := func(datasets map[string]*schemas.Dataset) {
 		t.Helper()
 		if err := warehouse.Migrate(ctx, ch.Conn, db, datasets, platform.DefaultPersonalDataTTL); err != nil {

@@ -13,7 +13,8 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// Revise writes a new version of the tenant's record of ds whose key is key,
+// Revise writes a new version of the tenant's record of ds whose identity
+// (its key, or a client's ID: Dataset.IdentityIndex) is key,
 // outside any import (a user's invitation accepted or lapsed). change is
 // given the latest version's cells (canonical, in field order) and changes
 // them in place, or returns false to leave the record as it is. Revise
@@ -26,7 +27,7 @@ import (
 // time in milliseconds, shifted 20 bits): a file uploaded later still wins.
 // It is an insert, never a mutation, which 18.16 counts as DDL.
 func Revise(ctx context.Context, conn driver.Conn, db string, ds *schemas.Dataset, tenant, key string, change func(cells []string) bool) (bool, error) {
-	keyCol := ds.Fields[ds.KeyIndex()].Column
+	keyCol := ds.Fields[ds.IdentityIndex()].Column
 	cols := make([]string, len(ds.Fields))
 	for i, f := range ds.Fields {
 		cols[i] = "toString(" + f.Column + ")"

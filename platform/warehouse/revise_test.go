@@ -22,17 +22,18 @@ func TestRevise(t *testing.T) {
 	}
 	defer stop()
 	ctx := context.Background()
-	// Two versions of acme's clients record; the later one counts.
-	if err := ch.Conn.Exec(ctx, `INSERT INTO sluice.clients (tenant, email, first_name, last_name, active, import_id, row, version, row_hash, loaded_at)
-		SELECT 'acme', 'ann@acme.example', 'Ann', 'Old', 1, 'imp-1', 2, 10, 0, now()
-		UNION ALL SELECT 'acme', 'ann@acme.example', 'Ann', 'Avery', 1, 'imp-2', 3, 20, 0, now()`); err != nil {
+	// Two versions of acme's clients record, identified by its ID (its
+	// email changed); the later one counts.
+	if err := ch.Conn.Exec(ctx, `INSERT INTO sluice.clients (tenant, id, email, first_name, last_name, active, import_id, row, version, row_hash, loaded_at)
+		SELECT 'acme', 'c-ann', 'ann.old@acme.example', 'Ann', 'Old', 1, 'imp-1', 2, 10, 0, now()
+		UNION ALL SELECT 'acme', 'c-ann', 'ann@acme.example', 'Ann', 'Avery', 1, 'imp-2', 3, 20, 0, now()`); err != nil {
 		t.Fatal(err)
 	}
 	c := schemas.Clients
 	last := c.Index("lastName")
 	before := uint64(time.Now().UnixMilli()) << 20
 	var seen []string
-	done, err := warehouse.Revise(ctx, ch.Notify, "sluice", c, "acme", "ann@acme.example", func(cells []string) bool {
+	done, err := warehouse.Revise(ctx, ch.Notify, "sluice", c, "acme", "c-ann", func(cells []string) bool {
 		seen = append([]string(nil), cells...)
 		cells[last] = "Avery-Smith"
 		return true
@@ -50,7 +51,7 @@ func TestRevise(t *testing.T) {
 	var row uint32
 	var hash, version uint64
 	err = ch.Conn.QueryRow(ctx, `SELECT first_name, last_name, active, import_id, row, row_hash, version
-		FROM sluice.clients FINAL WHERE tenant = 'acme' AND email = 'ann@acme.example'`).Scan(&first, &lastName, &active, &importID, &row, &hash, &version)
+		FROM sluice.clients FINAL WHERE tenant = 'acme' AND id = 'c-ann'`).Scan(&first, &lastName, &active, &importID, &row, &hash, &version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +69,10 @@ func TestRevise(t *testing.T) {
 		key    string
 		change func([]string) bool
 	}{
-		"change refuses": {"ann@acme.example", func([]string) bool { return false }},
-		"no such record": {"bob@acme.example", func(cells []string) bool { cells[last] = "x"; return true }},
+		"change refuses": {"c-ann", func([]string) bool { return false }},
+		"no such record": {"c-bob", func(cells []string) bool { cells[last] = "x"; return true }},
+		// An email names no record: a client's identity is its ID.
+		"an email": {"ann@acme.example", func(cells []string) bool { cells[last] = "x"; return true }},
 	} {
 		n := strs(t, ch.Conn, "SELECT toString(count()) FROM sluice.clients")
 		if done, err := warehouse.Revise(ctx, ch.Notify, "sluice", c, "acme", tc.key, tc.change); err != nil || done {
@@ -80,7 +83,7 @@ func TestRevise(t *testing.T) {
 		}
 	}
 	flag := c.Index("active")
-	if _, err := warehouse.Revise(ctx, ch.Notify, "sluice", c, "acme", "ann@acme.example", func(cells []string) bool { cells[flag] = "0"; return true }); err == nil {
+	if _, err := warehouse.Revise(ctx, ch.Notify, "sluice", c, "acme", "c-ann", func(cells []string) bool { cells[flag] = "0"; return true }); err == nil {
 		t.Error("Revise changed a Bool cell, want an error")
 	}
 }

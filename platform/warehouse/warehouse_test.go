@@ -129,12 +129,7 @@ func TestExpire(t *testing.T) {
 	}
 	defer stop()
 	ctx := context.Background()
-	exec := func(q string) {
-		t.Helper()
-		if err := ch.Conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := execOn(t, ch.Conn)
 	exec(`INSERT INTO sluice.import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version, written_at)
 		SELECT 'old', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['x@'], 1, now() - 2 * 86400
 		UNION ALL SELECT 'new', 1, 't', 'clients', ['email'], ['format'], ['bad'], ['y@'], 1, now() - 3600`)
@@ -227,12 +222,7 @@ func TestMigrateMaterialisesWrittenAt(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	db := ch.Config.Database
-	exec := func(q string) {
-		t.Helper()
-		if err := ch.Conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := execOn(t, ch.Conn)
 	old := warehouse.ImportRejections
 	var defs []string
 	for _, c := range old.Columns {
@@ -307,6 +297,17 @@ func TestMigrateMaterialisesWrittenAt(t *testing.T) {
 	}
 	if after != before {
 		t.Errorf("migrating again started %d mutations on %s, want 0", after-before, old.Name)
+	}
+}
+
+// execOn returns a function that runs a statement on conn and fails the
+// test on an error.
+func execOn(t *testing.T, conn driver.Conn) func(q string) {
+	return func(q string) {
+		t.Helper()
+		if err := conn.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
 
