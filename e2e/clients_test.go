@@ -435,24 +435,19 @@ func dlqRows(t *testing.T, tenant, dataset, importID string) []schemas.DLQRows {
 // mailsAbout returns the emails to an address whose subject names a file,
 // once there is one (notify saves an import's status before it mails, so a
 // test that saw the status may be early), or after 20 s with none.
-func mailsAbout(t *testing.T, to, file string) []mailMessage {
+func mailsAbout(t *testing.T, to, file string) []testkit.Message {
 	t.Helper()
-	var out []mailMessage
+	var out []testkit.Message
 	_ = parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
 		out = nil
 		for _, m := range testkit.Messages(t, stack.mail, to) {
 			if strings.Contains(m.Subject, file) && slices.Contains(m.To, to) {
-				out = append(out, mailMessage{Text: m.Text, Attachments: m.Attachments})
+				out = append(out, m)
 			}
 		}
 		return len(out) > 0, nil
 	})
 	return out
-}
-
-type mailMessage struct {
-	Text        string
-	Attachments map[string][]byte
 }
 
 // TestRowLimitCountsRecords: the row limit counts records, not lines: blank

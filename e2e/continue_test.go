@@ -148,14 +148,14 @@ func clientNames(t *testing.T, suffix string) []string {
 
 // continuedMail waits for the continued summaries of continue.csv mailed to
 // who, checks there are n, and returns the first.
-func continuedMail(t *testing.T, who string, n int) mailMessage {
+func continuedMail(t *testing.T, who string, n int) testkit.Message {
 	t.Helper()
-	var got []mailMessage
+	var got []testkit.Message
 	_ = parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
 		got = nil
 		for _, m := range testkit.Messages(t, stack.mail, who) {
 			if strings.Contains(m.Subject, "continue.csv") && strings.Contains(m.Text, "It was continued") {
-				got = append(got, mailMessage{Text: m.Text, Attachments: m.Attachments})
+				got = append(got, m)
 			}
 		}
 		return len(got) >= n, nil

@@ -11,19 +11,18 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// liveMembers lists the regroup tenant's memberships that are not removed,
-// as group/email, the way a reader sees them: each record's latest version.
-func liveMembers(t *testing.T) []string {
+// liveMembers lists the tenant's memberships that are not removed, as
+// group/email, the way a reader sees them: each record's latest version.
+func liveMembers(t *testing.T, tenant string) []string {
 	t.Helper()
-	var out []string
-	query(t, `SELECT group_name, email FROM sluice.group_members FINAL WHERE tenant = 'regroup' AND removed = 0 ORDER BY group_name, email`,
-		func(r driver.Rows) error {
-			var g, e string
-			err := r.Scan(&g, &e)
-			out = append(out, g+"/"+e)
-			return err
-		})
-	return out
+	return queryStrings(t, `SELECT concat(group_name, '/', email) FROM sluice.group_members FINAL
+		WHERE tenant = ? AND removed = 0 ORDER BY group_name, email`, tenant)
+}
+
+// liveGroups lists the tenant's groups that are not removed.
+func liveGroups(t *testing.T, tenant string) []string {
+	t.Helper()
+	return queryStrings(t, "SELECT name FROM sluice.groups FINAL WHERE tenant = ? AND removed = 0 ORDER BY name", tenant)
 }
 
 // TestRemoveAndRenameGroups (seed 003: remove users from a group, rename
@@ -73,7 +72,7 @@ func TestRemoveAndRenameGroups(t *testing.T) {
 	// Remove Bob from Sales; Ann was never in Support: unchanged.
 	step("remove members", "groups/leavers.csv", "Groupname,Email\nSales,bob@regroup.example\nSupport,ann@regroup.example\n",
 		remove, schemas.Counts{Rows: 2, Removed: 1, Unchanged: 1, RemovedMemberships: 1}, nil)
-	if got, want := liveMembers(t), []string{"Ops/ann@regroup.example", "Ops/cid@regroup.example", "Sales/ann@regroup.example", "Support/cid@regroup.example"}; !slices.Equal(got, want) {
+	if got, want := liveMembers(t, "regroup"), []string{"Ops/ann@regroup.example", "Ops/cid@regroup.example", "Sales/ann@regroup.example", "Support/cid@regroup.example"}; !slices.Equal(got, want) {
 		t.Errorf("after removing members: %v, want %v", got, want)
 	}
 
@@ -82,24 +81,17 @@ func TestRemoveAndRenameGroups(t *testing.T) {
 	step("rename", "groups/rename.csv", "Groupname,New Groupname\nSupport,Help Desk\nNowhere,Anywhere\nSales,Ops\n",
 		nil, schemas.Counts{Rows: 3, Renamed: 1, Rejected: 2},
 		map[int][]string{3: {"Groupname:" + schemas.CodeNoGroup}, 4: {"New Groupname:" + schemas.CodeGroupExists}})
-	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Ops/ann@regroup.example", "Ops/cid@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
+	if got, want := liveMembers(t, "regroup"), []string{"Help Desk/cid@regroup.example", "Ops/ann@regroup.example", "Ops/cid@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
 		t.Errorf("after the rename: %v, want %v", got, want)
 	}
 
 	// Remove the whole Ops group, with its two memberships.
 	step("remove groups", "groups/closed.csv", "Groupname\nOps\n",
 		remove, schemas.Counts{Rows: 1, Removed: 1, RemovedGroups: 1, RemovedMemberships: 2}, nil)
-	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
+	if got, want := liveMembers(t, "regroup"), []string{"Help Desk/cid@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
 		t.Errorf("after removing Ops: %v, want %v", got, want)
 	}
-	var groups []string
-	query(t, "SELECT name FROM sluice.groups FINAL WHERE tenant = 'regroup' AND removed = 0 ORDER BY name", func(r driver.Rows) error {
-		var g string
-		err := r.Scan(&g)
-		groups = append(groups, g)
-		return err
-	})
-	if want := []string{"Help Desk", "Sales"}; !slices.Equal(groups, want) {
+	if groups, want := liveGroups(t, "regroup"), []string{"Help Desk", "Sales"}; !slices.Equal(groups, want) {
 		t.Errorf("groups: %v, want %v", groups, want)
 	}
 	mails := mailsAbout(t, who, "closed.csv")
@@ -122,7 +114,7 @@ func TestRemoveAndRenameGroups(t *testing.T) {
 	// A removed group is added again by a new membership.
 	step("add again", "groups/ops-again.csv", "Groupname,Email\nOps,bob@regroup.example\n",
 		nil, schemas.Counts{Rows: 1, Created: 1}, nil)
-	if got, want := liveMembers(t), []string{"Help Desk/cid@regroup.example", "Ops/bob@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
+	if got, want := liveMembers(t, "regroup"), []string{"Help Desk/cid@regroup.example", "Ops/bob@regroup.example", "Sales/ann@regroup.example"}; !slices.Equal(got, want) {
 		t.Errorf("after adding Ops again: %v, want %v", got, want)
 	}
 }

@@ -402,3 +402,16 @@ func query(t *testing.T, q string, scan func(driver.Rows) error, args ...any) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// queryStrings returns the first column of every row of q, a String.
+func queryStrings(t *testing.T, q string, args ...any) []string {
+	t.Helper()
+	var out []string
+	query(t, q, func(r driver.Rows) error {
+		var v string
+		err := r.Scan(&v)
+		out = append(out, v)
+		return err
+	}, args...)
+	return out
+}

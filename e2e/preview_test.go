@@ -16,14 +16,14 @@ import (
 
 // mailWith waits for the mails to who about file whose body contains
 // marker, checks there are n, and returns the first.
-func mailWith(t *testing.T, who, file, marker string, n int) mailMessage {
+func mailWith(t *testing.T, who, file, marker string, n int) testkit.Message {
 	t.Helper()
-	var got []mailMessage
+	var got []testkit.Message
 	_ = parts.WaitFor(context.Background(), 20*time.Second, func() (bool, error) {
 		got = nil
 		for _, m := range testkit.Messages(t, stack.mail, who) {
 			if strings.Contains(m.Subject, file) && strings.Contains(m.Text, marker) {
-				got = append(got, mailMessage{Text: m.Text, Attachments: m.Attachments})
+				got = append(got, m)
 			}
 		}
 		return len(got) >= n, nil

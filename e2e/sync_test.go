@@ -46,9 +46,9 @@ func deactivatedBy(t *testing.T, id string) (int, []string) {
 // X-Amz-Meta-Mode: sync is the tenant's whole list: the client it leaves
 // out is set inactive, not the one whose row is rejected; a sync that would
 // deactivate more than the tenant's limit (30%) deactivates none and says
-// so, until the same file is forced; users a sync leaves out are blocked;
-// groups cannot be synced. Each summary lists what was deactivated, and
-// every row of every file ends loaded or rejected, once.
+// so, until the same file is forced; users a sync leaves out are blocked.
+// Each summary lists what was deactivated, and every row of every file
+// ends loaded or rejected, once.
 func TestSyncDeactivatesWhatTheFileLeavesOut(t *testing.T) {
 	const who = "ops@syncer.example"
 	row := func(i int, first string) string { return fmt.Sprintf("%s,Doe,c%d@syncer.example\n", first, i) }
@@ -133,9 +133,67 @@ func TestSyncDeactivatesWhatTheFileLeavesOut(t *testing.T) {
 	if got, want := syncState(t, "users", "login", "status"), []string{"ann:active", "bob:active", "cat:active", "dan:blocked"}; !slices.Equal(got, want) {
 		t.Errorf("users after the sync: %v, want %v", got, want)
 	}
+}
 
-	groups := uploadWith(t, "syncer/groups/all.csv", []byte("Groupname\nSales\n"), sync)
-	if groups.Status != schemas.StatusRejected || groups.ReasonCode != schemas.CodeSyncUnsupported {
-		t.Errorf("groups sync: %s %q, want rejected %q", groups.Status, groups.ReasonCode, schemas.CodeSyncUnsupported)
+// TestSyncRemovesMembershipsTheFileLeavesOut: a groups file of members
+// uploaded as a sync is the tenant's whole list of memberships: those it
+// leaves out are removed (its groups stay), not those of a row it rejects;
+// over the tenant's limit none is removed; a file of group names alone
+// cannot be a sync. The summary lists what was removed, and every row ends
+// loaded or rejected, once.
+func TestSyncRemovesMembershipsTheFileLeavesOut(t *testing.T) {
+	const who = "ops@syncer.example"
+	sync := map[string]string{"mode": "sync", "uploader": who}
+	if got := upload(t, "syncer/accounts/people.csv", []byte("email,firstName\nann@syncer.example,Ann\nbob@syncer.example,Bob\n"+
+		"cid@syncer.example,Cid\ndan@syncer.example,Dan\neve@syncer.example,Eve\n"), who); got.Counts.Created != 5 {
+		t.Fatalf("accounts: %s %+v, want 5 created", got.Status, got.Counts)
+	}
+	members := func(rows ...string) []byte {
+		return []byte("email,FirstName,LastName,Groupname,Groupname\n" + strings.Join(rows, "\n") + "\n")
+	}
+	both := func(who, first string) string { return who + "@syncer.example," + first + ",Lee,Sales,Ops" }
+	base := members(both("ann", "Ann"), both("bob", "Bob"), both("cid", "Cid"), both("dan", "Dan"), both("eve", "Eve"))
+	if got := upload(t, "syncer/groups/base.csv", base, who); got.Status != schemas.StatusCompleted || got.Counts.Created != 5 {
+		t.Fatalf("groups: %s %+v, want 5 rows created", got.Status, got.Counts)
+	}
+
+	// Bob leaves Ops, Eve leaves both groups: 3 of 10, within 30%. Cid's
+	// row is rejected (a first name with "!"): Cid's memberships stay.
+	full := uploadWith(t, "syncer/groups/members-full.csv", members(both("ann", "Ann"), "bob@syncer.example,Bob,Lee,Sales,",
+		both("cid", "Cid!"), both("dan", "Dan")), sync)
+	if want := (schemas.Counts{Rows: 4, Unchanged: 3, Rejected: 1}); full.Status != schemas.StatusCompletedWithErrors || full.Counts != want {
+		t.Errorf("members sync: %s %+v, want completed_with_errors %+v", full.Status, full.Counts, want)
+	}
+	assertRejected(t, "syncer", "groups", full.ID, map[int][]string{4: {"FirstName:" + schemas.CodeFormat}})
+	kept := []string{"Ops/ann@syncer.example", "Ops/cid@syncer.example", "Ops/dan@syncer.example",
+		"Sales/ann@syncer.example", "Sales/bob@syncer.example", "Sales/cid@syncer.example", "Sales/dan@syncer.example"}
+	if got := liveMembers(t, "syncer"); !slices.Equal(got, kept) {
+		t.Errorf("after the members sync: %v, want %v", got, kept)
+	}
+	removed := []string{"bob@syncer.example Ops", "eve@syncer.example Ops", "eve@syncer.example Sales"}
+	if n, keys := deactivatedBy(t, full.ID); n != 3 || !slices.Equal(keys, removed) {
+		t.Errorf("members sync removed %d %v, want %v", n, keys, removed)
+	}
+	if msgs := mailsAbout(t, who, "members-full.csv"); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, ", 3 removed") ||
+		!strings.Contains(msgs[0].Text, "Removed: 3 ") || !strings.Contains(msgs[0].Text, "The records removed:") ||
+		!strings.Contains(msgs[0].Text, "  eve@syncer.example Sales") {
+		t.Errorf("members sync mails: %+v, want one listing Eve's and Bob's memberships as removed", msgs)
+	}
+	if groups, want := liveGroups(t, "syncer"), []string{"Ops", "Sales"}; !slices.Equal(groups, want) {
+		t.Errorf("groups after the sync: %v, want %v", groups, want)
+	}
+
+	// A file of Sales alone, by group, would remove 5 of 7: none goes.
+	over := uploadWith(t, "syncer/groups/sales.csv", []byte("Groupname,Email,Email\nSales,ann@syncer.example,bob@syncer.example\n"), sync)
+	if over.Status != schemas.StatusCompleted || over.ReasonCode != schemas.CodeSyncLimit || over.Reason != schemas.MsgSyncLimit(5, 7, 30) {
+		t.Errorf("over the limit: %s %q %q, want completed, %q", over.Status, over.ReasonCode, over.Reason, schemas.MsgSyncLimit(5, 7, 30))
+	}
+	if got := liveMembers(t, "syncer"); !slices.Equal(got, kept) {
+		t.Errorf("after the refused sync: %v, want %v", got, kept)
+	}
+
+	names := uploadWith(t, "syncer/groups/all.csv", []byte("Groupname\nSales\n"), sync)
+	if names.Status != schemas.StatusRejected || names.ReasonCode != schemas.CodeSyncUnsupported || names.Reason != schemas.MsgSyncUnsupported(schemas.GroupList) {
+		t.Errorf("group names sync: %s %q %q, want rejected %q", names.Status, names.ReasonCode, names.Reason, schemas.CodeSyncUnsupported)
 	}
 }

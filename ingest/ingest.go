@@ -338,6 +338,14 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 	if header.Shape != ds {
 		imp.Layout = header.Shape.Name
 	}
+	if imp.Mode == schemas.ModeSync && !header.Shape.Syncs() {
+		// A groups file of names or renames: a sync of it could only
+		// remove every membership.
+		if metadata(ref.Meta, schemas.OptionMode) != "" {
+			return fileError(schemas.CodeSyncUnsupported, schemas.MsgSyncUnsupported(header.Shape))
+		}
+		imp.Mode = schemas.ModeUpdate
+	}
 	imp.Labels = header.Labels
 	chunks, rows, format, err := s.publish(ctx, imp, ref, ds, header.Shape, tenant.MaxRows, in)
 	if err != nil {
@@ -499,12 +507,11 @@ func setOptions(imp *schemas.Import, tenant platform.Tenant, meta map[string]str
 	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeRemove && !schemas.RemovesRecords(ds) {
 		return fileError(schemas.CodeBadMode, schemas.MsgRemoveGroupsOnly(imp.Dataset))
 	}
-	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeSync && ds.Deactivate == nil {
-		// Groups and memberships cannot be deactivated yet: an upload
-		// that asks is refused; a tenant that syncs by default updates
-		// them.
+	if ds, ok := schemas.Lookup(imp.Dataset); ok && imp.Mode == schemas.ModeSync && !ds.Syncs() {
+		// Accounts cannot be deactivated: an upload that asks is
+		// refused; a tenant that syncs by default updates them.
 		if set[schemas.OptionMode] != "" {
-			return fileError(schemas.CodeSyncUnsupported, schemas.MsgSyncUnsupported(imp.Dataset))
+			return fileError(schemas.CodeSyncUnsupported, schemas.MsgSyncUnsupported(ds))
 		}
 		imp.Mode = schemas.ModeUpdate
 	}

@@ -494,8 +494,8 @@ func (c *ClickHouse) writeRejections(ctx context.Context, w *Write) error {
 }
 
 // writeKeys writes the key of every row of a sync to import_keys: the
-// records', whatever their outcome, and the rejected rows' (those whose
-// key could be read).
+// records', whatever their outcome, and those of the rejected rows (those
+// whose keys could be read).
 func (c *ClickHouse) writeKeys(ctx context.Context, w *Write) error {
 	key := w.Dataset.KeyIndex()
 	keys := make([]string, 0, len(w.Records))
@@ -504,9 +504,7 @@ func (c *ClickHouse) writeKeys(ctx context.Context, w *Write) error {
 	}
 	for _, rejected := range w.Rejected {
 		for _, r := range rejected {
-			if r.Key != "" {
-				keys = append(keys, r.Key)
-			}
+			keys = append(keys, r.Keys...)
 		}
 	}
 	n := len(keys)

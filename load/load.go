@@ -746,7 +746,7 @@ func moveRejected(w *Write) map[int][]schemas.Rejected {
 	add := func(to map[int][]schemas.Rejected, r *Record, why []schemas.Violation) {
 		rej := schemas.Rejected{N: r.Row.N, Violations: why}
 		if w.Import.Mode == schemas.ModeSync {
-			rej.Key = r.Row.Cells[w.Dataset.KeyIndex()] // its record is in the file
+			rej.Keys = []string{r.Row.Cells[w.Dataset.KeyIndex()]} // its record is in the file
 		}
 		if late == nil {
 			late = map[int][]schemas.Rejected{}

@@ -201,10 +201,14 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 	return m
 }
 
-// writeSync says what a sync deactivated: how many records, the first of
-// them, or that it deactivated none, and why.
+// writeSync says what a sync deactivated (or removed: memberships): how
+// many records, the first of them, or that it deactivated none, and why.
 func writeSync(b *strings.Builder, m *Mail, rec ImportRecord) {
-	fmt.Fprintf(b, "Deactivated: %d (records of yours that the file leaves out)\n", rec.Deactivated)
+	verb := "deactivated" // the records of users and clients
+	if ds, ok := schemas.Lookup(rec.Dataset); ok && ds.Syncs() {
+		verb = ds.Target().Deactivate.Verb // memberships are removed
+	}
+	fmt.Fprintf(b, "%s: %d (records of yours that the file leaves out)\n", strings.ToUpper(verb[:1])+verb[1:], rec.Deactivated)
 	if rec.Reason.Code == schemas.CodeSyncLimit {
 		fmt.Fprintf(b, "\nNote: %s.\nWhat to do: %s.\n", schemas.Plain(rec.Reason.Message, maxReasonInMail), schemas.Hint(rec.Reason.Code))
 		m.Subject += ", nothing deactivated (over the limit)"
@@ -213,8 +217,8 @@ func writeSync(b *strings.Builder, m *Mail, rec ImportRecord) {
 	if rec.Deactivated == 0 {
 		return
 	}
-	m.Subject += fmt.Sprintf(", %d deactivated", rec.Deactivated)
-	b.WriteString("\nThe records deactivated:\n")
+	m.Subject += fmt.Sprintf(", %d %s", rec.Deactivated, verb)
+	fmt.Fprintf(b, "\nThe records %s:\n", verb)
 	for _, k := range rec.DeactivatedKeys {
 		fmt.Fprintf(b, "  %s\n", schemas.Plain(k, maxRecordKeyInMail))
 	}

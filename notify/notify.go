@@ -616,7 +616,7 @@ func (s *Stage) deactivate(ctx context.Context, rec *ImportRecord) error {
 	if !ok {
 		return fmt.Errorf("notify: import %s of unknown dataset %q", rec.ID, rec.Dataset)
 	}
-	return s.sync(ctx, ds, rec)
+	return s.sync(ctx, ds.Target(), rec) // a groups file syncs memberships
 }
 
 // commit loads the staged records of the import into its dataset's tables.

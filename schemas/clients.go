@@ -21,7 +21,7 @@ var Clients = &Dataset{
 	Key:      "email",
 	Identity: "ID",
 	// A sync sets the clients it leaves out inactive.
-	Deactivate: &Deactivation{Field: "active", Value: "0"},
+	Deactivate: &Deactivation{Field: "active", Value: "0", Verb: "deactivated"},
 	// Seed 004: "Security restrictions: No scripts, macros, or executable
 	// content", in any cell.
 	Fields: noCode([]Field{

@@ -183,14 +183,58 @@ type Dataset struct {
 	// manager.
 	MoreExamples []map[string]string
 	// Deactivate is how a sync (ModeSync) deactivates a record the file
-	// leaves out; nil: the dataset cannot be synced.
+	// leaves out; nil: the dataset cannot be synced (see Syncs).
 	Deactivate *Deactivation
 }
 
 // Deactivation is how a record is deactivated: its field Field (a column)
-// is set to Value. A record whose Field has another value is active.
+// is set to Value. A record whose Field has another value is active. Verb
+// says it to the partner ("deactivated", "removed").
 type Deactivation struct {
-	Field, Value string
+	Field, Value, Verb string
+}
+
+// Syncs reports whether a file of d may be a sync (ModeSync): whether the
+// records it loads can be deactivated. A groups file of members syncs its
+// memberships; one of group names or renames does not.
+func (d *Dataset) Syncs() bool { return d.Target().Deactivate != nil }
+
+// RecordKeys returns the keys of the records a file row of d stands for,
+// from its raw cells, which may not have passed Check (a sync keeps the
+// records of its rejected rows): its canonical key, or, for a layout that
+// pivots into records (Pivot), the keys of the records its canonical cells
+// pivot into. A value that cannot be read gives no key, and a record with
+// an empty cell (its member or its group, say) none.
+func (d *Dataset) RecordKeys(cells []string) []string {
+	if d.Pivot == nil {
+		if k := d.CanonicalKey(cells); k != "" {
+			return []string{k}
+		}
+		return nil
+	}
+	canonical := make([]string, len(cells))
+	for i := range d.Fields {
+		f := &d.Fields[i]
+		if !f.Repeated {
+			canonical[i] = f.CanonicalValue(cells[i], Context{})
+			continue
+		}
+		var items []string
+		for v := range strings.SplitSeq(cells[i], ListSep) {
+			if v = f.CanonicalValue(v, Context{}); v != "" {
+				items = append(items, v)
+			}
+		}
+		canonical[i] = strings.Join(items, ListSep)
+	}
+	var keys []string
+	key := d.Records.KeyIndex()
+	for _, r := range d.Pivot(canonical) {
+		if r != nil && !slices.Contains(r, "") {
+			keys = append(keys, r[key])
+		}
+	}
+	return keys
 }
 
 // Writes lists the datasets an import of d may write records of: its

@@ -156,9 +156,9 @@ type Duplicate struct {
 type Rejected struct {
 	N          int         `json:"n"`
 	Violations []Violation `json:"v"`
-	// Key is the row's key (Dataset.CanonicalKey), in a sync only: its
-	// record is in the file, and is not deactivated.
-	Key string `json:"k,omitempty"`
+	// Keys are the keys of the row's records (Dataset.RecordKeys), in a
+	// sync only: its records are in the file, and are not deactivated.
+	Keys []string `json:"ks,omitempty"`
 }
 
 // Chunk is one message of rows. It keeps its identity (import, number, first

@@ -45,8 +45,9 @@ func typeField() Field {
 // group (and the group's, GroupRecords). Member is the record's key: the
 // email, a space, the group name (an email has no space, so the key reads
 // back unambiguously). The member must have an account. A membership is
-// removed (Removed) by a groups file in remove mode, with its group, or
-// moved to the new name of its group (RenameGroups).
+// removed (Removed) by a groups file in remove mode, with its group, or by
+// a sync of members that leaves it out; or moved to the new name of its
+// group (RenameGroups).
 var Memberships = &Dataset{
 	Name:    "memberships",
 	Version: 1,
@@ -59,6 +60,9 @@ var Memberships = &Dataset{
 		removedField,
 	},
 	Also: []*Dataset{GroupRecords},
+	// A sync of a groups file of members removes the memberships it
+	// leaves out; groups stay, even with no member left.
+	Deactivate: &Deactivation{Field: Removed, Value: "1", Verb: "removed"},
 }
 
 // Group returns the cells of the group record of name, of type typ ("":

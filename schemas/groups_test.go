@@ -2,6 +2,7 @@ package schemas_test
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,5 +80,36 @@ func TestGroupTypes(t *testing.T) {
 	}
 	if v, ok := f.Check("planet", schemas.Context{}, false); ok || v.Code != schemas.CodeFormat {
 		t.Errorf("type planet: %+v, want a format violation", v)
+	}
+}
+
+// TestRecordKeys: a sync keeps the records of its rejected rows, so a
+// rejected row of a members layout names the memberships it stands for,
+// read as load would store them (lower-case emails), whatever made it bad;
+// a value that cannot be read names none. Only files of members sync.
+func TestRecordKeys(t *testing.T) {
+	for _, c := range []struct {
+		ds    *schemas.Dataset
+		cells []string
+		want  []string
+	}{
+		{schemas.UserBased, []string{" Jane@Example.com ", "J4ne", "Roe", "Sales" + schemas.ListSep + "Ops"}, []string{"jane@example.com Sales", "jane@example.com Ops"}},
+		{schemas.UserBased, []string{"", "Jane", "Roe", "Sales"}, nil},
+		{schemas.GroupBased, []string{"Sales", "a@example.com" + schemas.ListSep + "B@example.com"}, []string{"a@example.com Sales", "b@example.com Sales"}},
+		{schemas.GroupBased, []string{"", "a@example.com"}, nil},
+	} {
+		if got := c.ds.RecordKeys(c.cells); !slices.Equal(got, c.want) {
+			t.Errorf("%s.RecordKeys(%q) = %q, want %q", c.ds.Name, c.cells, got, c.want)
+		}
+	}
+	client := make([]string, len(schemas.Clients.Fields))
+	client[schemas.Clients.KeyIndex()] = "Jo@Example.com"
+	if got := schemas.Clients.RecordKeys(client); !slices.Equal(got, []string{"jo@example.com"}) {
+		t.Errorf("a client's keys: %q, want its email", got)
+	}
+	for ds, want := range map[*schemas.Dataset]bool{schemas.Groups: true, schemas.GroupBased: true, schemas.UserBased: true, schemas.GroupList: false, schemas.RenameGroups: false, schemas.Users: true, schemas.Clients: true, schemas.Accounts: false} {
+		if ds.Syncs() != want {
+			t.Errorf("%s.Syncs() = %v, want %v", ds.Name, !want, want)
+		}
 	}
 }

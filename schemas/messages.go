@@ -307,10 +307,18 @@ func MsgBadMode(mode string) string {
 	return fmt.Sprintf("the mode %q is not one of create, update, sync, remove", Echo(mode))
 }
 
-// MsgSyncUnsupported rejects a sync of a dataset whose records cannot be
-// deactivated (CodeSyncUnsupported).
-func MsgSyncUnsupported(dataset string) string {
-	return fmt.Sprintf("the mode sync is not available for %s: a %s file cannot deactivate what it leaves out", dataset, dataset)
+// MsgSyncUnsupported rejects a sync of a file whose records cannot be
+// deactivated (CodeSyncUnsupported, Dataset.Syncs): accounts, or a groups
+// file of group names or renames.
+func MsgSyncUnsupported(ds *Dataset) string {
+	what := ds.Name + " files"
+	switch ds {
+	case GroupList:
+		what = "a groups file of group names alone"
+	case RenameGroups:
+		what = "a groups file of renames"
+	}
+	return fmt.Sprintf("the mode sync is not available for %s: only files of users, clients and group members can be synced, as a sync deactivates what they leave out", what)
 }
 
 // MsgSyncLimit says a sync deactivated nothing: it would have deactivated

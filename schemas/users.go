@@ -56,7 +56,7 @@ var Users = &Dataset{
 	Also:     []*Dataset{Memberships},
 	OnCreate: pendingWithoutPassword,
 	// A sync blocks the users it leaves out.
-	Deactivate: &Deactivation{Field: "status", Value: "blocked"},
+	Deactivate: &Deactivation{Field: "status", Value: "blocked", Verb: "deactivated"},
 	Fields: append([]Field{
 		{Name: "login", Labels: []string{"Username", "User name", "Логин", "Имя пользователя"}, Column: "login", Required: true, MaxLen: 50, Format: IsLogin, Normalize: strings.ToLower, From: "email",
 			Help: "Latin letters, digits, / \\ _ . - and @; identifies the user (any case)", Example: "j.doe"},

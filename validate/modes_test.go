@@ -2,6 +2,7 @@ package validate_test
 
 import (
 	"crypto/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestJudgeUpdateMode(t *testing.T) {
 
 	// A sync judges as update mode does, and keeps the rejected rows' keys.
 	_, rejected = judge(t, schemas.ModeSync, onlyKey, partial)
-	if len(rejected) != 1 || rejected[0].N != 2 || rejected[0].Key != onlyKey.Cells[schemas.Clients.KeyIndex()] || rejected[0].Key == "" {
+	if len(rejected) != 1 || rejected[0].N != 2 || !slices.Equal(rejected[0].Keys, []string{onlyKey.Cells[schemas.Clients.KeyIndex()]}) || rejected[0].Keys[0] == "" {
 		t.Errorf("sync: %+v, want row 2 rejected with its key", rejected)
 	}
 

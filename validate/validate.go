@@ -61,7 +61,7 @@ func Judge(ds *schemas.Dataset, imp *schemas.Import, rows []schemas.Row, open fu
 		if len(vs) > 0 {
 			r := schemas.Rejected{N: row.N, Violations: vs}
 			if imp.Mode == schemas.ModeSync {
-				r.Key = ds.CanonicalKey(row.Cells) // its record is in the file
+				r.Keys = ds.RecordKeys(row.Cells) // its records are in the file
 			}
 			rejected = append(rejected, r)
 			continue
