@@ -300,9 +300,11 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 	var fe *FileError
 	if errors.As(err, &fe) {
 		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
-		s.metrics.Rejections.WithLabelValues(imp.Tenant, fe.V.Code).Inc()
 		err = bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, schemas.TokenRejected, 0),
 			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
+		if err == nil {
+			s.metrics.Rejections.WithLabelValues(imp.Tenant, fe.V.Code).Inc()
+		}
 	}
 	if err != nil {
 		// Let the retry (or the redelivery) take the claim over at once.
