@@ -52,7 +52,7 @@ type panel struct {
 // up`, and checks:
 //   - what sluice exports: each stage's consumer's JetStream state, the
 //     DLQ's depth, the imports in flight by age, the rejections of the
-//     tenant by code, the summaries mailed;
+//     tenant by code, the summaries mailed; and only bounded labels;
 //   - that every sluice metric a query of the dashboard or an expression
 //     of an alert rule names (by name, or by a __name__ matcher) is one
 //     sluice exports, and that the dashboard shows the metrics above;
@@ -100,6 +100,20 @@ func TestDashboardAndAlertsNameExportedMetrics(t *testing.T) {
 		}
 		if n := sample(families, "sluice_ingest_rejections_total", "tenant", tenant, "code", schemas.CodeEmptyFile); n != 1 {
 			t.Errorf("sluice_ingest_rejections_total{tenant=%s, code=empty_file} = %v, want 1 (empty.csv)", tenant, n)
+		}
+		// Bounded labels: a tenant is a configured one, and nothing names
+		// an import, a file or a person.
+		for name, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if _, ok := tenants[l.GetValue()]; l.GetName() == "tenant" && !ok {
+						t.Errorf("%s: tenant %q is not a configured tenant", name, l.GetValue())
+					}
+					if slices.Contains([]string{"import", "import_id", "key", "file", "uploader", "email"}, l.GetName()) {
+						t.Errorf("%s: label %s (unbounded)", name, l.GetName())
+					}
+				}
+			}
 		}
 		for _, b := range []string{"0-1m", "1m-15m", "15m-1h", "1h-6h", "6h+"} {
 			if sample(families, "sluice_notify_imports_in_flight", "age", b) < 0 {
