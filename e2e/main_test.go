@@ -95,6 +95,9 @@ var tenants = withPolicy(platform.Tenants{
 	"fresh": {Contact: "admin@fresh.example", MaxRows: 5000},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
+	// metrics imports what the dashboard's and the alerts' metrics are
+	// checked on (dashboard_test.go).
+	"metrics": {Contact: "ops@metrics.example", MaxRows: 5000},
 })
 
 // withPolicy lets each tenant's uploads name any address at

@@ -194,6 +194,9 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.TenantSo
 	}
 	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
 		ledger: NewLedger(kv, cfg.Lease), cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
+	for _, reason := range []string{RefusedUnknownKey, RefusedOtherTenant} { // series from the start, for alerts
+		m.Refused.WithLabelValues(reason)
+	}
 	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
@@ -299,6 +302,9 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
 		err = bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, schemas.TokenRejected, 0),
 			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
+		if err == nil {
+			s.metrics.Rejections.WithLabelValues(imp.Tenant, fe.V.Code).Inc()
+		}
 	}
 	if err != nil {
 		// Let the retry (or the redelivery) take the claim over at once.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -213,6 +214,44 @@ func (c *ClickHouse) Stalled(ctx context.Context, after time.Duration) ([]Stalle
 		out = append(out, st)
 	}
 	return out, rows.Err()
+}
+
+// InFlight implements Store.
+func (c *ClickHouse) InFlight(ctx context.Context) ([]InFlight, error) {
+	// multiIf(age < 60, '0-1m', age < 900, '1m-15m', ..., '6h+')
+	var bands []string
+	for _, b := range AgeBands {
+		if b.Under > 0 {
+			bands = append(bands, fmt.Sprintf("age < %d, '%s'", int64(b.Under.Seconds()), b.Age))
+		} else {
+			bands = append(bands, fmt.Sprintf("'%s'", b.Age))
+		}
+	}
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf(`SELECT multiIf(%s) AS band, count() FROM (
+			SELECT toInt64(toUInt32(now())) - toInt64(toUInt32(received_at)) AS age FROM %s.%s FINAL
+			WHERE status IN ('received', 'processing'))
+		GROUP BY band`, strings.Join(bands, ", "), c.Database, warehouse.Imports.Name))
+	if err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: imports in flight: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var band string
+		var n uint64
+		if err := rows.Scan(&band, &n); err != nil {
+			return nil, platform.Errorf(platform.PartClickHouse, "notify: imports in flight: %w", err)
+		}
+		counts[band] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: imports in flight: %w", err)
+	}
+	out := make([]InFlight, len(AgeBands))
+	for i, b := range AgeBands {
+		out[i] = InFlight{Age: b.Age, Imports: counts[b.Age]}
+	}
+	return out, nil
 }
 
 // Rejections implements Store.

@@ -17,7 +17,8 @@ import (
 // TestStalled: on a real ClickHouse, an import still processing that was
 // received long ago and has no chunk loaded since counts as stalled, by
 // tenant and dataset; one that progresses, one received lately and one that
-// ended do not.
+// ended do not. Those in flight are counted by age band, the ended one
+// not among them.
 func TestStalled(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -58,6 +59,14 @@ func TestStalled(t *testing.T) {
 	want := []notify.Stalled{{Tenant: "acme", Dataset: "clients", Imports: 2}}
 	if !slices.Equal(got, want) {
 		t.Errorf("Stalled = %+v, want %+v", got, want)
+	}
+	inFlight, err := store.InFlight(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantInFlight := []notify.InFlight{{"0-1m", 1}, {"1m-15m", 0}, {"15m-1h", 0}, {"1h-6h", 3}, {"6h+", 0}}
+	if !slices.Equal(inFlight, wantInFlight) {
+		t.Errorf("InFlight = %+v, want %+v", inFlight, wantInFlight)
 	}
 }
 

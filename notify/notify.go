@@ -137,6 +137,10 @@ type Store interface {
 	// Stalled counts, by tenant and dataset, the imports still received or
 	// processing that have made no progress for the given time.
 	Stalled(ctx context.Context, after time.Duration) ([]Stalled, error)
+	// InFlight counts the imports still received or processing by age
+	// band (AgeBands): how long ago each was received. Every band is
+	// there, in AgeBands' order.
+	InFlight(ctx context.Context) ([]InFlight, error)
 	// Created lists the users the import created.
 	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
 	// Users: invitations change their users' status.
@@ -258,6 +262,17 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	}
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger,
 		invites: NewInvitations(invites, store, tenants, cfg.InviteTTL, nil)}
+	// Series from the start, for dashboards and alerts.
+	for _, status := range schemas.Statuses {
+		if schemas.FinalStatus(status) {
+			m.Imports.WithLabelValues(status)
+		}
+	}
+	for _, kind := range []string{mailSummary, mailInvitation} {
+		for _, result := range []string{"sent", "failed"} {
+			m.Emails.WithLabelValues(kind, result)
+		}
+	}
 	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
@@ -287,11 +302,28 @@ type Stalled struct {
 	Imports         int
 }
 
-// Run follows imports until ctx ends, counts the stalled ones every
-// minute, and makes the users whose invitation lapsed expired.
+// AgeBand is a label value of sluice_notify_imports_in_flight: the imports
+// received less than Under ago (0: any longer), and not in an earlier band.
+type AgeBand struct {
+	Age   string
+	Under time.Duration
+}
+
+// AgeBands are the ages of sluice_notify_imports_in_flight, youngest first.
+var AgeBands = []AgeBand{{"0-1m", time.Minute}, {"1m-15m", 15 * time.Minute}, {"15m-1h", time.Hour}, {"1h-6h", 6 * time.Hour}, {"6h+", 0}}
+
+// InFlight is how many imports received or processing are of an age band.
+type InFlight struct {
+	Age     string
+	Imports int
+}
+
+// Run follows imports until ctx ends, counts the stalled ones and those in
+// flight every minute, and makes the users whose invitation lapsed
+// expired.
 func (s *Stage) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { s.watchStalled(ctx, time.Minute) })
+	wg.Go(func() { s.watchImports(ctx, time.Minute) })
 	wg.Go(func() { s.watchInvitations(ctx, time.Minute) })
 	err := s.Runner.Run(ctx)
 	wg.Wait()
@@ -320,10 +352,12 @@ func (s *Stage) watchInvitations(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// watchStalled sets sluice_notify_stalled_imports every interval until ctx
-// ends. An import stalls when a part stays away, or a message of it is
-// lost: either way an operator looks.
-func (s *Stage) watchStalled(ctx context.Context, interval time.Duration) {
+// watchImports sets sluice_notify_stalled_imports and
+// sluice_notify_imports_in_flight every interval until ctx ends. An import
+// stalls when a part stays away, or a message of it is lost: either way an
+// operator looks. Both count every import, whichever instance follows it:
+// every instance exports the same values.
+func (s *Stage) watchImports(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -332,9 +366,23 @@ func (s *Stage) watchStalled(ctx context.Context, interval time.Duration) {
 			s.logger.Warn("notify: count stalled imports", "err", err)
 		} else {
 			s.metrics.Stalled.Reset()
+			// Every tenant's datasets from 0, so that an alert has its
+			// series before the first stall.
+			for tenant := range s.tenants.Current() {
+				for dataset := range schemas.Datasets {
+					s.metrics.Stalled.WithLabelValues(tenant, dataset).Set(0)
+				}
+			}
 			for _, st := range stalled {
 				s.metrics.Stalled.WithLabelValues(st.Tenant, st.Dataset).Set(float64(st.Imports))
 			}
+		}
+		inFlight, err := s.store.InFlight(ctx)
+		if err != nil {
+			s.logger.Warn("notify: count imports in flight", "err", err)
+		}
+		for _, f := range inFlight {
+			s.metrics.InFlight.WithLabelValues(f.Age).Set(float64(f.Imports))
 		}
 		select {
 		case <-ctx.Done():
@@ -784,7 +832,24 @@ func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 		return err
 	}
 	m.Body += NotInvited(refused)
-	return s.mailer.Send(ctx, m)
+	return s.send(ctx, mailSummary, m)
+}
+
+// The kinds of email notify sends, the kind label of sluice_notify_emails_total.
+const (
+	mailSummary    = "summary"
+	mailInvitation = "invitation"
+)
+
+// send sends m, an email of kind, and counts it, sent or failed.
+func (s *Stage) send(ctx context.Context, kind string, m Mail) error {
+	err := s.mailer.Send(ctx, m)
+	result := "sent"
+	if err != nil {
+		result = "failed"
+	}
+	s.metrics.Emails.WithLabelValues(kind, result).Inc()
+	return err
 }
 
 // report writes the error report of an import: its first MaxReportRows

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # parts.sh installs the real parts sluice runs on, when they are missing:
 # Debian's ClickHouse, and MinIO and Mailpit at the versions pinned in
-# DESIGN.md. It is idempotent: a second run installs nothing.
+# DESIGN.md, and Prometheus's promtool, which the tests of deploy/ run. It
+# is idempotent: a second run installs nothing.
 #
 # Starting them is Go's job (platform.StartClickHouse, StartMinIO,
 # StartMailpit), used by `sluice demo` and by the tests alike, because MinIO
@@ -11,6 +12,7 @@ set -euo pipefail
 GOBIN=$(go env GOPATH)/bin
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MAILPIT_VERSION=v1.27.11
+PROMTOOL_VERSION=v0.316.0
 
 log() { printf 'parts: %s\n' "$*" >&2; }
 
@@ -27,4 +29,8 @@ fi
 if [ ! -x "$GOBIN/minio" ]; then
   log "installing minio $MINIO_VERSION (a few minutes the first time)"
   go install "github.com/minio/minio@$MINIO_VERSION"
+fi
+if [ ! -x "$GOBIN/promtool" ]; then
+  log "installing promtool $PROMTOOL_VERSION (a few minutes the first time)"
+  go install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
 fi

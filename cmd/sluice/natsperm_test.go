@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/notify"
@@ -163,7 +164,9 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // creating a consumer, updating, purging or deleting a stream, the KV
 // buckets it does not own (and the other stages' sluice_naks keys), writing
 // a bucket it only reads, acking another stage's consumer, publishing what
-// another stage produces, or an operator's event. MinIO may only publish its
+// another stage produces, or an operator's event. Its metrics collector
+// reads its consumer's state; notify's the DLQ's depth too, which the others'
+// may not read. MinIO may only publish its
 // events; the admin runs sluice replay, and publishes the events of sluice
 // continue and sluice confirm.
 func TestNATSLeastPrivilege(t *testing.T) {
@@ -298,6 +301,20 @@ func stageWorks(t *testing.T, url string, ajs nats.JetStreamContext, c bus.Consu
 	if err != nil || len(info.State.Subjects) == 0 {
 		t.Errorf("no attempts record under %s: %v", keys, err)
 	}
+	// Its /metrics: its consumer's state, and for notify the DLQ's depth.
+	col, err := bus.NewCollector(nc, []bus.Consumer{c}, c.Name == schemas.StageNotify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"sluice_jetstream_consumer_pending_messages": 1, "sluice_jetstream_dlq_messages": 0}
+	if c.Name == schemas.StageNotify {
+		want["sluice_jetstream_dlq_messages"] = 2 // rows and poison
+	}
+	for name, n := range want {
+		if got := testutil.CollectAndCount(col, name); got != n {
+			t.Errorf("%s's collector: %d series of %s, want %d", c.Name, got, name, n)
+		}
+	}
 	if got := v.all(); len(got) > 0 {
 		t.Errorf("%s's work was denied: %q", c.Name, got)
 	}
@@ -405,6 +422,18 @@ func stageDenied(t *testing.T, url string, ajs nats.JetStreamContext, c, other b
 	}
 	if _, err := ajs.StreamInfo(schemas.StreamImports); err != nil {
 		t.Errorf("the IMPORTS stream: %v", err)
+	}
+
+	// The DLQ's info: notify alone exports its depth.
+	if c.Name != schemas.StageNotify {
+		col, err := bus.NewCollector(nc, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testutil.CollectAndCount(col, "sluice_jetstream_dlq_messages"); n != 0 {
+			t.Errorf("%s read the DLQ's depth: %d series", c.Name, n)
+		}
+		v.denied(t, "Publish", "$JS.API.STREAM.INFO.DLQ")
 	}
 
 	// The KV buckets it does not own: it can neither open them nor read
