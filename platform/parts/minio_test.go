@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/parts"
@@ -65,7 +64,7 @@ func TestMinIODriveWiped(t *testing.T) {
 	// drives as the read reaches it, so those after the first are read
 	// with the drive wiped, from the other three.
 	first, second := randomBytes(t, 16<<20), randomBytes(t, 12<<20)
-	putParts(ctx, t, client, cfg.Bucket, "first.bin", first, 5<<20)
+	testkit.PutParts(ctx, t, client, cfg.Bucket, "first.bin", first, 5<<20)
 
 	wiped := parts.MinIODrives(dir, 4)[1]
 	body := open("first.bin")
@@ -73,7 +72,7 @@ func TestMinIODriveWiped(t *testing.T) {
 	if _, err := io.ReadFull(body, head); err != nil {
 		t.Fatal(err)
 	}
-	wipe(t, wiped)
+	testkit.WipeDrive(t, wiped)
 	rest, err := io.ReadAll(body)
 	body.Close()
 	if got := append(head, rest...); err != nil || !bytes.Equal(got, first) {
@@ -97,44 +96,6 @@ func TestMinIODriveWiped(t *testing.T) {
 	t.Logf("the wiped drive healed in %v", time.Since(start).Round(time.Second))
 	read("first.bin", first)
 	read("second.bin", second)
-}
-
-// putParts uploads body to key in parts of size bytes (a multipart upload).
-func putParts(ctx context.Context, t *testing.T, client *s3.Client, bucket, key string, body []byte, size int) {
-	t.Helper()
-	up, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var done []types.CompletedPart
-	for n := int32(1); len(body) > 0; n++ {
-		part := body[:min(size, len(body))]
-		body = body[len(part):]
-		out, err := client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key),
-			UploadId: up.UploadId, PartNumber: aws.Int32(n), Body: bytes.NewReader(part)})
-		if err != nil {
-			t.Fatalf("part %d of %s: %v", n, key, err)
-		}
-		done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
-	}
-	if _, err := client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key),
-		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}}); err != nil {
-		t.Fatalf("complete %s: %v", key, err)
-	}
-}
-
-// wipe removes what drive holds, as a lost disk replaced by a new one.
-func wipe(t *testing.T, drive string) {
-	t.Helper()
-	entries, err := os.ReadDir(drive)
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("drive %s: %d entries (%v), want MinIO's", drive, len(entries), err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(drive, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func randomBytes(t *testing.T, n int) []byte {
