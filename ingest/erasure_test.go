@@ -2,57 +2,40 @@ package ingest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
+	"io"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/platform"
-	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/tenantkeys"
 	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
 )
 
 // TestMinIODriveWipedMidImport imports a clients file of some 11 MB,
-// uploaded in parts to MinIO erasure-coded over 4 drives, and wipes one
-// drive once ingest has published its first chunk: the import completes
+// uploaded in parts of 5 MiB to MinIO erasure-coded over 4 drives, and
+// wipes one drive once ingest has read 6 MiB of it: the import completes
 // with every row, none poisoned.
 func TestMinIODriveWipedMidImport(t *testing.T) {
 	const rows = 120000
 	ns, nc := testkit.NATS(t)
-	cfg, err := parts.MinIOConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	minio, err := parts.NewMinIODrives(dir, 4, ns.ClientURL(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer minio.Stop()
+	cfg, drives := testkit.ErasureMinIO(t, ns.ClientURL())
 	ctx := t.Context()
 	client := platform.NewS3Client(cfg)
 	cfg.AdminAccessKey, cfg.AdminSecretKey = cfg.AccessKey, cfg.SecretKey
-	admin, err := tenantkeys.NewAdmin(cfg, filepath.Join(dir, "tenants.json"))
+	admin, err := tenantkeys.NewAdmin(cfg, filepath.Join(t.TempDir(), "tenants.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, err := admin.Add(ctx, "acme", "imports@acme.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageIngest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secrets, err := platform.NewSecrets(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +46,8 @@ func TestMinIODriveWipedMidImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Consumer(t, nc, cons) // as sluice migrate does
-	st, err := ingest.New(ingest.Config{}, nc, ingest.S3Store{Client: client}, tenants, secrets, m, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := &wipingStore{S3Store: ingest.S3Store{Client: client}, drive: drives[2], after: 6 << 20, wiped: make(chan error, 1)}
+	st := newSyncStage(t, nc, ingest.Config{}, store, tenants, &syncBuffer{})
 	testkit.Run(t, st)
 	js, _ := nc.JetStream()
 	poison, err := js.SubscribeSync(schemas.PoisonSubject(schemas.StageIngest), nats.DeliverAll(), nats.AckNone())
@@ -87,21 +68,6 @@ func TestMinIODriveWipedMidImport(t *testing.T) {
 	partner.AccessKey, partner.SecretKey = key.AccessKey, key.SecretKey
 	testkit.PutParts(ctx, t, platform.NewS3Client(partner), cfg.Bucket, "acme/clients/big.csv", csv.Bytes(), 5<<20)
 
-	raw := schemas.RawRowsSubject("acme", "clients")
-	published := func() (bool, error) {
-		_, err := js.GetLastMsg(schemas.StreamRows, raw)
-		return err == nil, nil
-	}
-	if err := parts.WaitFor(ctx, 90*time.Second, published); err != nil {
-		t.Fatalf("ingest published no chunk of %d bytes: %v", csv.Len(), err)
-	}
-	testkit.WipeDrive(t, parts.MinIODrives(dir, 4)[2])
-	info, err := js.StreamInfo(schemas.StreamRows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("drive wiped with %d chunks of %d bytes published", info.State.Msgs, info.State.Bytes)
-
 	msg, err := ingested.NextMsg(120 * time.Second)
 	if err != nil {
 		t.Fatalf("the import did not complete with a drive wiped: %v", err)
@@ -113,10 +79,48 @@ func TestMinIODriveWipedMidImport(t *testing.T) {
 	if ev.Rows != rows {
 		t.Errorf("ingested %d rows, want %d", ev.Rows, rows)
 	}
-	if info.State.Msgs >= uint64(ev.Chunks) {
-		t.Errorf("every one of the %d chunks was published before the drive was wiped", ev.Chunks)
+	select {
+	case err := <-store.wiped:
+		if err != nil {
+			t.Error(err)
+		}
+	default:
+		t.Error("ingest never read 6 MiB of the file: the drive was not wiped")
 	}
 	if pm, err := poison.NextMsg(100 * time.Millisecond); err == nil {
 		t.Errorf("poisoned: %s", pm.Data)
 	}
+}
+
+// wipingStore is MinIO as ingest reads it, but that it wipes drive once
+// some read of an object has reached after bytes.
+type wipingStore struct {
+	ingest.S3Store
+	drive string
+	after int
+	once  sync.Once
+	wiped chan error // WipeDrive's answer
+}
+
+func (s *wipingStore) Open(ctx context.Context, ref ingest.ObjectRef) (io.ReadCloser, error) {
+	body, err := s.S3Store.Open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &wipingBody{ReadCloser: body, store: s}, nil
+}
+
+type wipingBody struct {
+	io.ReadCloser
+	store *wipingStore
+	read  int
+}
+
+func (b *wipingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read += n
+	if b.read >= b.store.after {
+		b.store.once.Do(func() { b.store.wiped <- testkit.WipeDrive(b.store.drive) })
+	}
+	return n, err
 }

@@ -25,16 +25,7 @@ import (
 // the empty drive again and heals the objects onto it.
 func TestMinIODriveWiped(t *testing.T) {
 	ns, _ := testkit.NATS(t) // MinIO publishes its bucket events there
-	cfg, err := parts.MinIOConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	minio, err := parts.NewMinIODrives(dir, 4, ns.ClientURL(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer minio.Stop()
+	cfg, drives := testkit.ErasureMinIO(t, ns.ClientURL())
 	ctx := t.Context()
 	client := platform.NewS3Client(cfg)
 	put := func(key string, body []byte) {
@@ -66,13 +57,15 @@ func TestMinIODriveWiped(t *testing.T) {
 	first, second := randomBytes(t, 16<<20), randomBytes(t, 12<<20)
 	testkit.PutParts(ctx, t, client, cfg.Bucket, "first.bin", first, 5<<20)
 
-	wiped := parts.MinIODrives(dir, 4)[1]
+	wiped := drives[1]
 	body := open("first.bin")
 	head := make([]byte, 2<<20)
 	if _, err := io.ReadFull(body, head); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WipeDrive(t, wiped)
+	if err := testkit.WipeDrive(wiped); err != nil {
+		t.Fatal(err)
+	}
 	rest, err := io.ReadAll(body)
 	body.Close()
 	if got := append(head, rest...); err != nil || !bytes.Equal(got, first) {

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/parts"
 )
 
 // PutParts uploads body to key in parts of size bytes (at least 5 MiB but
@@ -38,16 +42,39 @@ func PutParts(ctx context.Context, t testing.TB, client *s3.Client, bucket, key 
 }
 
 // WipeDrive removes what one of MinIO's drives holds (parts.MinIODrives),
-// as a disk lost and replaced by an empty one would.
-func WipeDrive(t testing.TB, drive string) {
-	t.Helper()
+// as a disk lost and replaced by an empty one would. It may run on any
+// goroutine.
+func WipeDrive(drive string) error {
 	entries, err := os.ReadDir(drive)
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("testkit: drive %s: %d entries (%v), want MinIO's", drive, len(entries), err)
+	if err != nil {
+		return fmt.Errorf("testkit: %w", err)
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("testkit: drive %s is empty already", drive)
 	}
 	for _, e := range entries {
 		if err := os.RemoveAll(filepath.Join(drive, e.Name())); err != nil {
-			t.Fatalf("testkit: %v", err)
+			return fmt.Errorf("testkit: %w", err)
 		}
 	}
+	return nil
+}
+
+// ErasureMinIO starts MinIO erasure-coded over 4 drives
+// (parts.StartMinIODrives), publishing its bucket events to the NATS
+// server at natsURL, stopped when the test ends; it returns MinIO's config
+// (root key) and the drives' folders.
+func ErasureMinIO(t testing.TB, natsURL string) (platform.S3Config, []string) {
+	t.Helper()
+	cfg, err := parts.MinIOConfig()
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	dir := t.TempDir()
+	minio, err := parts.NewMinIODrives(dir, 4, natsURL, cfg)
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	t.Cleanup(minio.Stop)
+	return cfg, parts.MinIODrives(dir, 4)
 }
