@@ -37,24 +37,7 @@ func TestClusterNodeLost(t *testing.T) {
 	if err := bus.EnsureStreams(js, 3, 0); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := validate.Consumer(validate.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Consumer(t, nc, cons) // as sluice migrate does
-	secrets, err := platform.NewSecrets(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageValidate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := validate.New(validate.Config{}, nc, secrets, m, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Run(t, st)
+	_, cons := runValidate(t, nc)
 
 	// The chunks come from an ingest of its own connection, one every
 	// 10ms, each published until the cluster stores it (as ingest retries).
@@ -159,4 +142,29 @@ func TestClusterNodeLost(t *testing.T) {
 	if len(seen) != chunks {
 		t.Errorf("%d distinct valid chunks, want %d", len(seen), chunks)
 	}
+}
+
+// runValidate creates validate's consumer, as sluice migrate does, and
+// runs validate on nc until the test ends; it returns the consumer.
+func runValidate(t *testing.T, nc *nats.Conn) (*validate.Stage, bus.Consumer) {
+	t.Helper()
+	cons, err := validate.Consumer(validate.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Consumer(t, nc, cons)
+	secrets, err := platform.NewSecrets(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageValidate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := validate.New(validate.Config{}, nc, secrets, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Run(t, st)
+	return st, cons
 }
