@@ -1,7 +1,8 @@
 // Package parts starts the real parts sluice runs on, for the demo, the
 // bench and the tests only: ClickHouse (Debian's clickhouse-server, with a
 // copy of its packaged config pointed at a data folder), MinIO (publishing
-// bucket events to JetStream, with a queue_dir) and Mailpit, each as a child
+// bucket events to JetStream, with a queue_dir; on one drive, or
+// erasure-coded over several: StartMinIODrives) and Mailpit, each as a child
 // process on loopback. Production runs them as services of their own
 // (docker-compose.yml), and no stage imports this package.
 //
