@@ -11,13 +11,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sluicehq/sluice/operate"
-	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -230,63 +228,19 @@ func TestCLIErrors(t *testing.T) {
 // An import that has ended is refused.
 func TestCLICancel(t *testing.T) {
 	const key, rows, who = "cli/clients/cli-big.csv", 3000, "canceller@cli.example"
-	var b strings.Builder
-	b.WriteString("firstName,email\n")
-	for i := range rows {
-		fmt.Fprintf(&b, "Q%d,q%d@cli-cancel.example\n", i, i)
-	}
-	ctx := context.Background()
-	before := importsOf(t, key)
-	if _, err := stack.partners["cli"].PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key),
-		Body: strings.NewReader(b.String()), Metadata: map[string]string{"uploader": who}}); err != nil {
-		t.Fatal(err)
-	}
-	// Cancel it once load has loaded some of its rows.
-	var id string
-	err := parts.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		for i := range importsOf(t, key) {
-			if _, old := before[i]; !old {
-				id = i
-			}
-		}
-		if id == "" {
-			return false, nil
-		}
-		var n uint64
-		err := stack.ch.Conn.QueryRow(ctx, "SELECT count() FROM sluice.import_rows WHERE import_id = ?", id).Scan(&n)
-		return n > 0, err
-	})
-	if err != nil {
-		t.Fatalf("no row of %s loaded: %v", key, err)
-	}
+	id := startBigImport(t, key, rows, who)
 	out, errOut, code := runCLI(t, "cancel", id)
 	if code != 0 || !strings.Contains(out, "import "+id+": "+schemas.StatusCancelled) {
 		t.Fatalf("sluice cancel: exit %d\n%s%s\nwant it cancelled", code, out, errOut)
 	}
-	got := importsOf(t, key)[id]
-	k := got.Counts
-	if got.Status != schemas.StatusCancelled || k.Rows != rows || k.Created+k.Rejected != rows || k.Created == 0 || k.Rejected == 0 {
-		t.Fatalf("got %s %+v, want cancelled, %d rows, some created and the rest rejected", got.Status, k, rows)
-	}
-	var cancelled, audited uint64
-	if err := stack.ch.Conn.QueryRow(ctx, "SELECT count() FROM sluice.import_rejections FINAL WHERE import_id = ? AND has(codes, ?)", id, schemas.CodeCancelled).
-		Scan(&cancelled); err != nil {
-		t.Fatal(err)
-	}
-	if err := stack.ch.Conn.QueryRow(ctx, "SELECT count() FROM sluice.import_rows FINAL WHERE import_id = ?", id).Scan(&audited); err != nil {
-		t.Fatal(err)
-	}
-	if int(cancelled) != k.Rejected || int(audited) != rows {
-		t.Errorf("audit: %d rows rejected as cancelled, %d rows audited; want %d and %d", cancelled, audited, k.Rejected, rows)
-	}
+	checkCancelled(t, key, id, rows)
+	ctx := context.Background()
 	if _, err := stack.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key)}); err != nil {
 		t.Errorf("the cancelled file is gone from the bucket: %v", err)
 	}
 	if mails := mailsAbout(t, who, "cli-big.csv"); len(mails) != 1 || !strings.Contains(mails[0].Text, "cancelled") {
 		t.Errorf("mails to the uploader: %+v, want one that says cancelled", mails)
 	}
-	t.Logf("cancelled after %d of %d rows", k.Created, rows)
-
 	if out, errOut, code := runCLI(t, "cancel", id); code == 0 || !strings.Contains(errOut, "is cancelled: it has ended") {
 		t.Errorf("sluice cancel of an ended import: exit %d\n%s%s\nwant it refused", code, out, errOut)
 	}
