@@ -75,7 +75,10 @@ func TestCLIImport(t *testing.T) {
 			status: schemas.StatusCompletedWithErrors, code: 3, counts: schemas.Counts{Rows: 3, Created: 2, Rejected: 1}, say: []string{"errors: sluice errors "}},
 		{name: "abort on error", file: "cli-abort.csv", body: "firstName,email\nFay,fay@cli-import.example\nGus,gus@@cli-import.example\n",
 			flags: []string{"--on-error", "abort"}, status: schemas.StatusRequiresIntervention, code: 1,
-			counts: schemas.Counts{Rows: 2, Created: 1, Rejected: 1}, say: []string{"errors: sluice errors "}},
+			counts: schemas.Counts{Rows: 2, Created: 1, Rejected: 1}, say: []string{"errors: sluice errors ", "nothing was loaded: upload a corrected file, or sluice continue "}},
+		{name: "preview", file: "cli-preview.csv", body: "firstName,email\nIda,ida@cli-import.example\n",
+			flags: []string{"--preview", "true"}, status: schemas.StatusPreviewed, code: 0,
+			counts: schemas.Counts{Rows: 1, Created: 1}, say: []string{"nothing was loaded: sluice confirm "}},
 		{name: "rejected", file: "cli-rejected.csv", body: "name,phone\nHal,123\n",
 			status: schemas.StatusRejected, code: 1, say: []string{"reason: "}},
 	}

@@ -238,6 +238,12 @@ func ended(imp operate.Import, out io.Writer) error {
 	if k.Bad() > 0 && imp.Status != schemas.StatusRejected {
 		fmt.Fprintf(out, "errors: sluice errors %s (the error report the uploader was mailed)\n", imp.ID)
 	}
+	switch imp.Status { // the counts say what was decided; nothing is loaded yet
+	case schemas.StatusRequiresIntervention:
+		fmt.Fprintf(out, "nothing was loaded: upload a corrected file, or sluice continue %s loads the good rows\n", imp.ID)
+	case schemas.StatusPreviewed:
+		fmt.Fprintf(out, "nothing was loaded: sluice confirm %s imports it as previewed\n", imp.ID)
+	}
 	switch imp.Status {
 	case schemas.StatusCompleted, schemas.StatusPreviewed:
 		return nil
