@@ -26,8 +26,9 @@
 // counts no longer say what it does: upload the file again), and once its
 // records expired with personal data (warehouse.Expire).
 //
-// An import whose file was deleted while it ran (bus.Cancellations) is
-// cancelled if load rejected any of its rows for it.
+// An import whose file was deleted while it ran (bus.Cancellations), or
+// which an operator cancelled (operate.Ops.Cancel, which sends the same
+// deletion), is cancelled if load rejected any of its rows for it.
 //
 // A sync (schemas.ModeSync) that completes, with errors or not, deactivates
 // the tenant's records its file left out (warehouse.Deactivate, from the
@@ -73,6 +74,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -176,6 +178,10 @@ type Config struct {
 	ConsoleURL string
 }
 
+// DefaultMaxReportRows is how many rejected rows an emailed report lists
+// when Config.MaxReportRows is 0.
+const DefaultMaxReportRows = 100000
+
 // DefaultConsoleURL is the web console's address when none is set.
 const DefaultConsoleURL = "http://127.0.0.1:8080"
 
@@ -241,9 +247,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxReportRows == 0 {
-		cfg.MaxReportRows = 100000
-	}
+	cfg.MaxReportRows = cmp.Or(cfg.MaxReportRows, DefaultMaxReportRows)
 	if cfg.StallAfter == 0 {
 		cfg.StallAfter = 15 * time.Minute
 	}
@@ -852,19 +856,25 @@ func (s *Stage) send(ctx context.Context, kind string, m Mail) error {
 	return err
 }
 
-// report writes the error report of an import: its first MaxReportRows
-// rejected rows, in row order.
+// report writes the error report of an import (WriteReport).
 func (s *Stage) report(ctx context.Context, id string) ([]byte, error) {
 	var b bytes.Buffer
-	rw, err := NewReportWriter(&b)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Rejections(ctx, id, s.cfg.MaxReportRows, rw.Write); err != nil {
-		return nil, err
-	}
-	if err := rw.Close(); err != nil {
+	if err := WriteReport(ctx, s.store, id, s.cfg.MaxReportRows, &b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// WriteReport writes the error report of an import to w, as its mail
+// attaches it: its first maxRows rejected rows, in row order (see
+// ReportWriter). The web console and `sluice errors` write it too.
+func WriteReport(ctx context.Context, store Store, id string, maxRows int, w io.Writer) error {
+	rw, err := NewReportWriter(w)
+	if err != nil {
+		return err
+	}
+	if err := store.Rejections(ctx, id, maxRows, rw.Write); err != nil {
+		return err
+	}
+	return rw.Close()
 }
