@@ -6,8 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-
-	"github.com/nats-io/nats.go"
+	"time"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -58,14 +57,15 @@ func (s *Stage) invitees(ctx context.Context, rec ImportRecord) (invite, refused
 }
 
 // invite emails every user the import created who is to be invited an
-// invitation (needsInvite), once per user and import: a KV entry per
-// invitation is created before it is sent (and removed again if sending
-// fails, for the retry), so a redelivered event or a second notify
-// instance sends none twice. Like every mail of sluice's, an invitation
-// goes only to an address the tenant allows (its recipients): a file cannot
-// make sluice mail anyone else; the summary names those not invited. A
-// pending user's invitation carries a one-time link to set a password
-// (Invitations).
+// invitation (needsInvite), once per user and import: each invitation takes
+// a lease in the mailed bucket as the summary does (takeLease), so a
+// redelivered event or a second notify instance sends none twice, and a
+// notify that dies while it sends one leaves the lease to lapse and the
+// invitation to the redelivered event. Like every mail of sluice's, an
+// invitation goes only to an address the tenant allows (its recipients): a
+// file cannot make sluice mail anyone else; the summary names those not
+// invited. A pending user's invitation carries a one-time link to set a
+// password (Invitations).
 func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 	users, refused, err := s.invitees(ctx, rec)
 	if err != nil {
@@ -76,16 +76,21 @@ func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 	}
 	for _, u := range users {
 		sum := sha256.Sum256([]byte(u.Login))
-		key := "invite." + rec.ID + "." + hex.EncodeToString(sum[:12])
-		if _, err := s.mailed.Create(key, []byte("sent")); errors.Is(err, nats.ErrKeyExists) {
-			continue
-		} else if err != nil {
+		key := "invitation." + rec.ID + "." + hex.EncodeToString(sum[:12])
+		action, rev, err := takeLease(s.mailed, key, time.Now())
+		if err != nil {
 			return fmt.Errorf("notify: invitation %s: %w", rec.ID, err)
+		}
+		if action != MailSend && action != MailTakeOver {
+			continue // sent, or being sent by another worker
 		}
 		if err := s.sendInvitation(ctx, rec, u); err != nil {
 			if derr := s.mailed.Delete(key); derr != nil {
 				err = errors.Join(err, derr)
 			}
+			return err
+		}
+		if err := markSent(s.mailed, key, rev); err != nil {
 			return err
 		}
 	}

@@ -717,38 +717,16 @@ func (s *Stage) sync(ctx context.Context, ds *schemas.Dataset, rec *ImportRecord
 // another finishing it leaves it to that one: if that one died, its own
 // event comes back after AckWait and takes the lapsed lease over.
 func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
-	lease, err := json.Marshal(MailState{At: time.Now()})
+	key := mailKey(rec)
+	action, rev, err := takeLease(s.mailed, key, time.Now())
 	if err != nil {
 		return err
 	}
-	var entry nats.KeyValueEntry
-	var stored *MailState
-	key := mailKey(rec)
-	rev, err := s.mailed.Create(key, lease)
-	if errors.Is(err, nats.ErrKeyExists) {
-		entry, stored, err = s.mailState(key)
-		if errors.Is(err, nats.ErrKeyNotFound) {
-			// The worker that held the lease let it go (its mail failed)
-			// between our create and our read: try again.
-			return platform.Transient(fmt.Errorf("notify: mailed %s: released meanwhile: %w", key, err))
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("notify: mailed %s: %w", key, err)
-	}
-	switch DecideMail(stored, time.Now()) {
+	switch action {
 	case MailInviteOnly:
 		return s.invite(ctx, rec) // what a failed attempt left
 	case MailLeave:
 		return nil
-	case MailTakeOver:
-		rev, err = s.mailed.Update(key, lease, entry.Revision())
-		if errors.Is(err, nats.ErrKeyRevisionMismatch) {
-			return nil // another worker took it over first
-		}
-		if err != nil {
-			return fmt.Errorf("notify: mailed %s: %w", key, err)
-		}
 	}
 	if err := s.announce(ctx, rec); err != nil {
 		if derr := s.mailed.Delete(key); derr != nil {
@@ -756,17 +734,70 @@ func (s *Stage) finish(ctx context.Context, rec ImportRecord) error {
 		}
 		return err
 	}
-	sent, _ := json.Marshal(MailState{Sent: true, At: time.Now()})
-	if _, err := s.mailed.Update(key, sent, rev); err != nil {
-		return fmt.Errorf("notify: mailed %s: %w", key, err)
+	if err := markSent(s.mailed, key, rev); err != nil {
+		return err
 	}
 	s.metrics.Imports.WithLabelValues(rec.Status).Inc()
 	return s.invite(ctx, rec)
 }
 
-// mailState reads the import's entry in the mailed bucket.
-func (s *Stage) mailState(id string) (nats.KeyValueEntry, *MailState, error) {
-	entry, err := s.mailed.Get(id)
+// takeLease takes the lease to send the mail of key in kv (the mailed
+// bucket), as of now: what to do (DecideMail) and, when this worker is to
+// send it (MailSend, MailTakeOver), the revision of its lease, for
+// markSent. Whoever holds the lease and fails deletes the key, for the
+// retry; whoever dies holding it leaves it to lapse, and its own event,
+// redelivered, takes it over.
+func takeLease(kv nats.KeyValue, key string, now time.Time) (MailAction, uint64, error) {
+	lease, err := json.Marshal(MailState{At: now})
+	if err != nil {
+		return 0, 0, err
+	}
+	rev, err := kv.Create(key, lease)
+	if err == nil {
+		return MailSend, rev, nil
+	}
+	if !errors.Is(err, nats.ErrKeyExists) {
+		return 0, 0, fmt.Errorf("notify: mailed %s: %w", key, err)
+	}
+	entry, stored, err := mailState(kv, key)
+	if errors.Is(err, nats.ErrKeyNotFound) {
+		// The worker that held the lease let it go (its mail failed)
+		// between our create and our read: try again.
+		return 0, 0, platform.Transient(fmt.Errorf("notify: mailed %s: released meanwhile: %w", key, err))
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("notify: mailed %s: %w", key, err)
+	}
+	action := DecideMail(stored, now)
+	if action != MailTakeOver {
+		return action, 0, nil
+	}
+	rev, err = kv.Update(key, lease, entry.Revision())
+	if errors.Is(err, nats.ErrKeyRevisionMismatch) {
+		return MailLeave, 0, nil // another worker took it over first
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("notify: mailed %s: %w", key, err)
+	}
+	return MailTakeOver, rev, nil
+}
+
+// markSent records in kv that the mail of key, whose lease is at rev, went
+// out.
+func markSent(kv nats.KeyValue, key string, rev uint64) error {
+	sent, err := json.Marshal(MailState{Sent: true, At: time.Now()})
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Update(key, sent, rev); err != nil {
+		return fmt.Errorf("notify: mailed %s: %w", key, err)
+	}
+	return nil
+}
+
+// mailState reads the entry of key in kv, the mailed bucket.
+func mailState(kv nats.KeyValue, key string) (nats.KeyValueEntry, *MailState, error) {
+	entry, err := kv.Get(key)
 	if err != nil {
 		return nil, nil, err
 	}
