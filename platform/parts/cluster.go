@@ -20,8 +20,13 @@ import (
 )
 
 // zooKeeperJar is Debian's ZooKeeper (package zookeeper), whose manifest
-// names the jars it needs.
-const zooKeeperJar = "/usr/share/java/zookeeper.jar"
+// names the jars it needs; zooKeeperLogger (Debian's libslf4j-java, which
+// zookeeper depends on) logs its warnings to zookeeper.log (without it,
+// nothing is logged).
+const (
+	zooKeeperJar    = "/usr/share/java/zookeeper.jar"
+	zooKeeperLogger = "/usr/share/java/slf4j-simple.jar"
+)
 
 // StartZooKeeper starts Debian's ZooKeeper, standalone, with its data in dir
 // and its clients on 127.0.0.1:port: ClickHouse 18.16 keeps its replicas'
@@ -41,14 +46,15 @@ func StartZooKeeper(ctx context.Context, dir string, port int) (*Part, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg := filepath.Join(dir, "zoo.cfg")
-	conf := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"admin.enableServer=false\n4lw.commands.whitelist=ruok\n", filepath.Join(dir, "data"), port)
+	conf := fmt.Sprintf("tickTime=1000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
+		"admin.enableServer=false\n4lw.commands.whitelist=srvr\n", filepath.Join(dir, "data"), port)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("parts: %w", err)
 	}
 	p, err := startOn(ctx, "zookeeper", addr, dir, nil, zooKeeperReady(addr), java,
 		"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-cp", zooKeeperJar, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+		"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+		"-cp", zooKeeperJar+":"+zooKeeperLogger, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +62,10 @@ func StartZooKeeper(ctx context.Context, dir string, port int) (*Part, error) {
 	return p, nil
 }
 
-// zooKeeperReady is a ready check: ZooKeeper at addr answers "ruok" with
-// "imok".
+// zooKeeperReady is a ready check: ZooKeeper at addr serves requests. It
+// answers "ruok" before it does (a session asked for meanwhile is closed,
+// which 18.16 does not survive), so the check asks "srvr", which says
+// whether it serves.
 func zooKeeperReady(addr string) func() error {
 	return func() error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -66,14 +74,14 @@ func zooKeeperReady(addr string) func() error {
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		if _, err := c.Write([]byte("ruok")); err != nil {
+		if _, err := c.Write([]byte("srvr")); err != nil {
 			return err
 		}
 		b, err := io.ReadAll(c)
 		if err != nil {
 			return err
 		}
-		if string(b) != "imok" {
+		if !strings.HasPrefix(string(b), "Zookeeper version") {
 			return fmt.Errorf("zookeeper answers %q", b)
 		}
 		return nil
@@ -112,6 +120,9 @@ type ClusterNode struct {
 // Stop stops the node; Start starts it again with its data.
 func (n *ClusterNode) Stop() { n.Part.Stop() }
 
+// Kill ends the node at once, as a crash would.
+func (n *ClusterNode) Kill() { n.Part.Kill() }
+
 // Start starts the node, on its ports, with its data.
 func (n *ClusterNode) Start(ctx context.Context) error {
 	users := []string{clickHouseUsers(), filepath.Join(RepoRoot(), "deploy", "clickhouse", "cluster", "users.d")}
@@ -140,9 +151,12 @@ func NewClickHouseCluster(dir, name string, shards, replicas int) (*ClickHouseCl
 				conn.Close()
 			}
 		}
+		// 18.16 takes seconds to stop: all at once.
+		var wg sync.WaitGroup
 		for _, n := range c.Nodes {
-			n.Part.Stop()
+			wg.Go(n.Stop)
 		}
+		wg.Wait()
 		c.ZooKeeper.Stop()
 	}
 	ports, err := distinctPorts(1 + 2*shards*replicas)
@@ -215,6 +229,9 @@ func (c *ClickHouseCluster) open(ctx context.Context, ttl time.Duration) error {
 // interserver port, its macros, ZooKeeper at zk, the cluster name of every
 // node (each shard writes to one replica, which the others copy:
 // internal_replication), and caches sized for four servers on two cores.
+// Its ZooKeeper session times out in 6 s, not 30: a replica that restarts
+// after a crash waits for its old session to end before it replicates
+// again.
 func clusterConfig(name, zk string, nodes []*ClusterNode, me *ClusterNode, interserverPort int) string {
 	zkHost, zkPort, _ := net.SplitHostPort(zk)
 	var shards strings.Builder
@@ -231,7 +248,7 @@ func clusterConfig(name, zk string, nodes []*ClusterNode, me *ClusterNode, inter
 	return fmt.Sprintf(`<yandex>
     <interserver_http_host>127.0.0.1</interserver_http_host>
     <interserver_http_port>%d</interserver_http_port>
-    <zookeeper replace="1"><node><host>%s</host><port>%s</port></node></zookeeper>
+    <zookeeper replace="1"><node><host>%s</host><port>%s</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>
     <macros replace="1"><shard>%02d</shard><replica>r%d</replica></macros>
     <remote_servers replace="1"><%s>%s</%s></remote_servers>
     <mark_cache_size replace="1">67108864</mark_cache_size>

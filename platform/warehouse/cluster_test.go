@@ -37,8 +37,10 @@ func TestMain(m *testing.M) {
 	if cluster.stop != nil {
 		cluster.stop()
 	}
-	if cluster.dir != "" {
+	if cluster.dir != "" && code == 0 {
 		os.RemoveAll(cluster.dir)
+	} else if cluster.dir != "" {
+		fmt.Fprintln(os.Stderr, "the cluster's folders and logs are kept in", cluster.dir)
 	}
 	os.Exit(code)
 }
@@ -59,6 +61,18 @@ func clickHouseCluster(t *testing.T) *parts.ClickHouseCluster {
 	}
 	t.Logf("the cluster started in %s", cluster.started.Round(time.Millisecond))
 	return cluster.c
+}
+
+// shardOf is the shard (from 1) whose rows have the sharding key key
+// (cityHash64(tenant) or cityHash64(import_id)), as the servers hash it:
+// the shards are in remote_servers' order, each of weight 1.
+func shardOf(t *testing.T, c *parts.ClickHouseCluster, key string) int {
+	t.Helper()
+	var h uint64
+	if err := c.Conn.QueryRow(context.Background(), "SELECT toUInt64(cityHash64(?) % ?)", key, c.Nodes[len(c.Nodes)-1].Shard).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	return int(h) + 1
 }
 
 // nodeConn connects to one node of the cluster alone, as user: what its
@@ -128,13 +142,7 @@ func TestClusterWrites(t *testing.T) {
 	ctx := context.Background()
 	db := c.Config.Database
 	// Two tenants on different shards, as the servers hash them.
-	shardOf := func(tenant string) int {
-		var h uint64
-		if err := c.Conn.QueryRow(ctx, "SELECT toUInt64(cityHash64(?) % 2)", tenant).Scan(&h); err != nil {
-			t.Fatal(err)
-		}
-		return int(h) + 1 // shards in remote_servers' order, of weight 1
-	}
+	shardOf := func(tenant string) int { return shardOf(t, c, tenant) }
 	tenants := []string{"writes-a"}
 	for i := 0; len(tenants) < 2; i++ {
 		if next := fmt.Sprintf("writes-%d", i); shardOf(next) != shardOf(tenants[0]) {
@@ -226,7 +234,7 @@ func TestClusterWrites(t *testing.T) {
 	var down []*parts.ClusterNode
 	for _, n := range c.Nodes {
 		if n.Replica == 2 {
-			n.Stop()
+			n.Kill()
 			down = append(down, n)
 		}
 	}
@@ -260,4 +268,89 @@ func TestClusterWrites(t *testing.T) {
 	}
 	restart()
 	waitLocated("the stopped replicas started again")
+}
+
+// TestClusterDeactivate runs a sync's deactivation on the cluster, as
+// notify's user (only inserts, their IN subqueries over Distributed
+// tables): the users its keys leave out are blocked, once however often it
+// runs.
+func TestClusterDeactivate(t *testing.T) {
+	c := clickHouseCluster(t)
+	ctx := context.Background()
+	exec := execOn(t, c.Conn)
+	exec(`INSERT INTO sluice.users (tenant, login, email, status, row_hash, import_id, version)
+		SELECT 'deact', 'ann', 'ann@deact.example', 'active', 11, 'deact-0', 1
+		UNION ALL SELECT 'deact', 'bob', 'bob@deact.example', 'active', 12, 'deact-0', 1
+		UNION ALL SELECT 'deact', 'cat', 'cat@deact.example', 'active', 13, 'deact-0', 1
+		UNION ALL SELECT 'deact-other', 'dan', 'dan@other.example', 'active', 14, 'deact-o', 1`)
+	exec(`INSERT INTO sluice.import_keys (import_id, record_key, version) SELECT 'deact-1', 'ann', 10`)
+	sync := &schemas.Import{ID: "deact-1", Tenant: "deact", Dataset: "users", Mode: schemas.ModeSync, Version: 10}
+	want := "ann:active:deact-0 bob:blocked:deact-1 cat:blocked:deact-1 dan:active:deact-o"
+	for run := range 2 {
+		d, err := warehouse.Deactivate(ctx, c.Notify, "sluice", schemas.Users, sync, func(int, int) bool { return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Deactivated != 2 || (run == 0 && d.Would != 2) {
+			t.Errorf("run %d: %+v, want 2 deactivated", run, d)
+		}
+		got := strings.Join(strs(t, c.Notify, `SELECT concat(login, ':', status, ':', import_id) FROM sluice.users FINAL
+			WHERE tenant IN ('deact', 'deact-other') ORDER BY login`), " ")
+		if got != want {
+			t.Errorf("run %d: users %s, want %s", run, got, want)
+		}
+	}
+}
+
+// TestClusterExpire runs Expire on the cluster as the migration user: its
+// deletes are mutations of the local tables ON CLUSTER, and every replica
+// of a shard deletes the same rows (the old rejection, the staged records
+// of an ended import, the keys of an ended sync), keeping the others.
+func TestClusterExpire(t *testing.T) {
+	c := clickHouseCluster(t)
+	ctx := context.Background()
+	exec := execOn(t, c.Conn)
+	exec(`INSERT INTO sluice.import_rejections (import_id, row, tenant, dataset, columns, codes, messages, values, version, written_at)
+		SELECT 'exp-old', 1, 'exp', 'clients', ['email'], ['format'], ['bad'], ['x@'], 1, now() - 2 * 86400
+		UNION ALL SELECT 'exp-new', 1, 'exp', 'clients', ['email'], ['format'], ['bad'], ['y@'], 1, now() - 3600`)
+	exec(`INSERT INTO sluice.imports (import_id, tenant, status, version)
+		SELECT 'exp-ended', 'exp', 'completed', 5 UNION ALL SELECT 'exp-running', 'exp', 'processing', 2`)
+	exec(`INSERT INTO sluice.clients_staged (tenant, email, import_id, version, loaded_at)
+		SELECT 'exp', 'a@exp.example', 'exp-ended', 1, now() UNION ALL SELECT 'exp', 'b@exp.example', 'exp-running', 1, now()`)
+	exec(`INSERT INTO sluice.import_keys (import_id, record_key, version)
+		SELECT 'exp-ended', 'a@exp.example', 5 UNION ALL SELECT 'exp-running', 'b@exp.example', 2`)
+	if err := warehouse.ExpireCluster(ctx, c.Conn, "sluice", c.Config.Cluster, schemas.Datasets, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// What is left, and its sharding key: a tenant, or an import for
+	// import_keys.
+	checks := []struct{ table, query, want, key string }{
+		{warehouse.ImportRejections.Name, "SELECT import_id FROM sluice.%s WHERE import_id LIKE 'exp-%%' ORDER BY import_id", "exp-new", "exp"},
+		{warehouse.StagedTable(schemas.Clients.Table), "SELECT email FROM sluice.%s WHERE tenant = 'exp' ORDER BY email", "b@exp.example", "exp"},
+		{warehouse.ImportKeys.Name, "SELECT import_id FROM sluice.%s WHERE import_id LIKE 'exp-%%' ORDER BY import_id", "exp-running", "exp-running"},
+	}
+	wait := func(where string, conn driver.Conn, table, query, want string) {
+		t.Helper()
+		var last string
+		// A mutation applies in the background.
+		err := parts.WaitFor(ctx, time.Minute, func() (bool, error) {
+			last = strings.Join(strs(t, conn, fmt.Sprintf(query, table)), " ")
+			return last == want, nil
+		})
+		if err != nil {
+			t.Errorf("%s: %s = %q, want %q (%v)", where, table, last, want, err)
+		}
+	}
+	for _, check := range checks {
+		wait("the cluster", c.Conn, check.table, check.query, check.want)
+		// Each replica of the shard the rows are on, and nothing on the
+		// other shard's.
+		for _, n := range c.Nodes {
+			want := ""
+			if shardOf(t, c, check.key) == n.Shard {
+				want = check.want
+			}
+			wait(fmt.Sprintf("shard %d replica %d", n.Shard, n.Replica), nodeConn(t, c, n, c.Config.Migrate), check.table+"_local", check.query, want)
+		}
+	}
 }
