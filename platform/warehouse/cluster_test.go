@@ -186,6 +186,15 @@ func TestClusterWrites(t *testing.T) {
 		}
 		return int(n)
 	}
+	// The writers' inserts wait for the shards; every user's IN subqueries
+	// over Distributed tables run once (deploy/clickhouse/cluster).
+	for _, conn := range []driver.Conn{c.Load, c.Notify, c.Conn} {
+		got := strs(t, conn, `SELECT concat(name, '=', value) FROM system.settings
+			WHERE name IN ('insert_distributed_sync', 'distributed_product_mode') ORDER BY name`)
+		if want := []string{"distributed_product_mode=global", "insert_distributed_sync=1"}; !slices.Equal(got, want) {
+			t.Errorf("a writer's settings: %q, want %q", got, want)
+		}
+	}
 	want := map[string]int{}
 	for range 2 {
 		for i, tenant := range tenants {

@@ -20,7 +20,9 @@ import (
 //
 // cfg.Addr may list several servers, separated by commas (a cluster's
 // nodes): a connection is made to the first that answers. On a cluster
-// (cfg.Cluster) every query runs with clusterSettings.
+// (cfg.Cluster) the writers' queries run with clusterSettings; the reader
+// writes nothing, and a current release refuses a read-only user any
+// setting.
 func Open(ctx context.Context, cfg platform.ClickHouseConfig, user platform.ClickHouseUser) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Addr: strings.Split(cfg.Addr, ","),
@@ -32,7 +34,7 @@ func Open(ctx context.Context, cfg platform.ClickHouseConfig, user platform.Clic
 		ConnMaxLifetime:  time.Hour,
 		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
 	}
-	if cfg.Cluster != "" {
+	if cfg.Cluster != "" && user != cfg.Reader {
 		opts.Settings = clusterSettings
 	}
 	conn, err := clickhouse.Open(opts)
@@ -46,9 +48,10 @@ func Open(ctx context.Context, cfg platform.ClickHouseConfig, user platform.Clic
 	return conn, nil
 }
 
-// clusterSettings are the settings of every query on a cluster: an insert
-// into a Distributed table returns once a replica of each shard it writes
-// to has its rows, not when they are queued on the server it came to. (The
-// cluster's users.d, deploy/clickhouse/cluster, sets the settings 18.16
-// takes only as text, which the native protocol's client cannot send it.)
+// clusterSettings are the settings of the writers' queries on a cluster:
+// an insert into a Distributed table returns once a replica of each shard
+// it writes to has its rows, not when they are queued on the server it
+// came to. (The cluster's users.d, deploy/clickhouse/cluster, sets the
+// settings 18.16 takes only as text, which the native protocol's client
+// cannot send it.)
 var clusterSettings = clickhouse.Settings{"insert_distributed_sync": 1}
