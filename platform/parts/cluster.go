@@ -15,8 +15,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sluicehq/sluice/platform"
-	"github.com/sluicehq/sluice/platform/warehouse"
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // zooKeeperJar is Debian's ZooKeeper (package zookeeper), whose manifest
@@ -146,11 +144,7 @@ func NewClickHouseCluster(dir, name string, shards, replicas int) (*ClickHouseCl
 	c := &ClickHouseCluster{Config: base.ClickHouse}
 	c.Config.Cluster = name
 	stop := func() {
-		for _, conn := range []driver.Conn{c.Conn, c.Load, c.Notify} {
-			if conn != nil {
-				conn.Close()
-			}
-		}
+		closeAll(c.Conn, c.Load, c.Notify)
 		// 18.16 takes seconds to stop: all at once.
 		var wg sync.WaitGroup
 		for _, n := range c.Nodes {
@@ -201,28 +195,11 @@ func NewClickHouseCluster(dir, name string, shards, replicas int) (*ClickHouseCl
 		stop()
 		return nil, nil, err
 	}
-	if err := c.open(ctx, base.PersonalDataTTL); err != nil {
+	if c.Conn, c.Load, c.Notify, err = migrateAndConnect(ctx, c.Config, base.PersonalDataTTL); err != nil {
 		stop()
 		return nil, nil, err
 	}
 	return c, stop, nil
-}
-
-// open connects as the migration user, migrates the cluster, and connects
-// as load's and notify's users.
-func (c *ClickHouseCluster) open(ctx context.Context, ttl time.Duration) error {
-	var err error
-	if c.Conn, err = warehouse.Open(ctx, c.Config, c.Config.Migrate); err != nil {
-		return err
-	}
-	if err := warehouse.MigrateCluster(ctx, c.Conn, c.Config.Database, c.Config.Cluster, schemas.Datasets, ttl); err != nil {
-		return err
-	}
-	if c.Load, err = warehouse.Open(ctx, c.Config, c.Config.Load); err != nil {
-		return err
-	}
-	c.Notify, err = warehouse.Open(ctx, c.Config, c.Config.Notify)
-	return err
 }
 
 // clusterConfig is the server configuration of node me (config.d): its
