@@ -34,10 +34,13 @@ import (
 // Distributed table run once, on the server the query came to
 // (distributed_product_mode=global).
 //
-// What is not an INSERT or a SELECT: migrations run ON CLUSTER (CREATE,
-// ADD COLUMN and MODIFY COLUMN on both tables, MODIFY TTL and mutations on
-// the local ones; a distributed DDL waits for every node, so migrations and
-// Expire need every node up). A rekey (a new sorting key) is refused on a
+// What is not an INSERT or a SELECT: migrations run ON CLUSTER (CREATE;
+// ADD COLUMN, MODIFY COLUMN, MODIFY TTL and mutations on the local tables,
+// each shard once; a distributed DDL waits for every node, so migrations
+// and Expire need every node up). 18.16 refuses an ALTER ON CLUSTER of a
+// table that is not replicated (the Distributed one) on a cluster whose
+// shards are: a column change makes the Distributed table again, AS its
+// local table (it holds no rows: the writes wait for the shards). A rekey (a new sorting key) is refused on a
 // cluster that has the table already: a fresh cluster has the current keys,
 // and copying a sharded table is an operator's job. Users and their rights
 // are in each node's users.d (deploy/clickhouse).
@@ -87,29 +90,32 @@ func (l layout) create(t Table) []string {
 	return []string{
 		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %[1]s.%[2]s%[3]s (%[4]s) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/%[1]s/%[2]s', '{replica}', version) ORDER BY %[5]s",
 			l.db, local, l.onCluster(), cols, t.OrderBy),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %[1]s.%[2]s%[3]s (%[4]s) ENGINE = Distributed(%[5]s, %[1]s, %[6]s, %[7]s)",
-			l.db, t.Name, l.onCluster(), cols, l.cluster, local, shardingKey(t)),
+		l.createDistributed(t),
 	}
 }
 
-// alterColumns runs an ALTER of table's columns (ADD COLUMN, MODIFY
-// COLUMN): on a cluster, on its local tables, then on the Distributed table,
-// whose columns must be theirs.
-func (l layout) alterColumns(ctx context.Context, conn driver.Conn, table, clause string) error {
-	tables := []string{table}
-	if l.cluster != "" {
-		tables = []string{l.stored(table), table}
-	}
-	for _, t := range tables {
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s %s", l.db, t, l.onCluster(), clause)); err != nil {
-			return err
-		}
-	}
-	return nil
+// createDistributed is the statement that creates t's Distributed table
+// over its local tables, with their columns, on every node of the cluster.
+func (l layout) createDistributed(t Table) string {
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %[1]s.%[2]s%[3]s AS %[1]s.%[4]s ENGINE = Distributed(%[5]s, %[1]s, %[4]s, %[6]s)",
+		l.db, t.Name, l.onCluster(), t.Name+localSuffix, l.cluster, shardingKey(t))
 }
 
-// alterStored runs an ALTER that changes table's stored rows or their
-// storage (a mutation: DELETE, UPDATE; MODIFY TTL): on a cluster, on its
+// alterColumns runs an ALTER of t's columns (ADD COLUMN, MODIFY COLUMN): on
+// a cluster, on its local tables, then makes the Distributed table again
+// with their columns (see above).
+func (l layout) alterColumns(ctx context.Context, conn driver.Conn, t Table, clause string) error {
+	if err := l.alterStored(ctx, conn, t.Name, clause); err != nil || l.cluster == "" {
+		return err
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", l.db, t.Name, l.onCluster())); err != nil {
+		return err
+	}
+	return conn.Exec(ctx, l.createDistributed(t))
+}
+
+// alterStored runs an ALTER of the table that stores table's rows (a
+// mutation: DELETE, UPDATE; MODIFY TTL; a column's): on a cluster, its
 // local tables, each shard once (its replicas follow).
 func (l layout) alterStored(ctx context.Context, conn driver.Conn, table, clause string) error {
 	return conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s %s", l.db, l.stored(table), l.onCluster(), clause))

@@ -3,6 +3,7 @@ package warehouse_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -92,12 +93,19 @@ func nodeConn(t *testing.T, c *parts.ClickHouseCluster, n *parts.ClusterNode, us
 // TestClusterMigrate checks what MigrateCluster made on every node: each
 // table a ReplicatedReplacingMergeTree under <table>_local and a
 // Distributed table over them under its own name, with the contract's
-// columns; and that migrating again (a restart) changes nothing, the rekey
-// included.
+// columns; that migrating again (a restart) changes nothing, the rekey
+// included; and that a column a release adds is added to both tables on
+// every node.
 func TestClusterMigrate(t *testing.T) {
 	c := clickHouseCluster(t)
 	ctx := context.Background()
 	db := c.Config.Database
+	// import_chunks as the release before "partial" made it (18.16 alters
+	// a Distributed table on one node at a time).
+	execOn(t, c.Conn)(fmt.Sprintf("ALTER TABLE %s.import_chunks_local ON CLUSTER %s DROP COLUMN partial", db, c.Config.Cluster))
+	for _, n := range c.Nodes {
+		execOn(t, nodeConn(t, c, n, c.Config.Migrate))("ALTER TABLE " + db + ".import_chunks DROP COLUMN partial")
+	}
 	if err := warehouse.MigrateCluster(ctx, c.Conn, db, c.Config.Cluster, schemas.Datasets, platform.DefaultPersonalDataTTL); err != nil {
 		t.Fatalf("second MigrateCluster: %v", err)
 	}
@@ -361,5 +369,31 @@ func TestClusterExpire(t *testing.T) {
 			}
 			wait(fmt.Sprintf("shard %d replica %d", n.Shard, n.Replica), nodeConn(t, c, n, c.Config.Migrate), check.table+"_local", check.query, want)
 		}
+	}
+}
+
+// TestClusterRefusesRekey migrates a database on the cluster as the release
+// that ordered clients by email made it, then as this one: a rekey is not
+// done on a cluster, and the error says so.
+func TestClusterRefusesRekey(t *testing.T) {
+	c := clickHouseCluster(t)
+	ctx := context.Background()
+	// The migration user may use sluice's database only.
+	admin, err := warehouse.Open(ctx, c.Config, platform.ClickHouseUser{Name: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	byEmail := *schemas.Clients
+	byEmail.Identity = ""
+	before := maps.Clone(schemas.Datasets)
+	before[schemas.Clients.Name] = &byEmail
+	const db = "rekey"
+	if err := warehouse.MigrateCluster(ctx, admin, db, c.Config.Cluster, before, time.Hour); err != nil {
+		t.Fatalf("the old release: %v", err)
+	}
+	err = warehouse.MigrateCluster(ctx, admin, db, c.Config.Cluster, schemas.Datasets, time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "clients_local is sorted by (tenant, email): a rekey is not done on cluster sluice") {
+		t.Errorf("MigrateCluster to a new sorting key: %v, want the rekey refused", err)
 	}
 }

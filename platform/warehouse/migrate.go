@@ -68,7 +68,7 @@ func MigrateCluster(ctx context.Context, conn driver.Conn, db, cluster string, d
 		if err := create(ctx, conn, l, t); err != nil {
 			return err
 		}
-		added, err := addMissingColumns(ctx, conn, l, t.Name, t.all())
+		added, err := addMissingColumns(ctx, conn, l, t, t.all())
 		if err != nil {
 			return err
 		}
@@ -78,10 +78,10 @@ func MigrateCluster(ctx context.Context, conn driver.Conn, db, cluster string, d
 			}
 		}
 	}
-	if err := ensureType(ctx, conn, l, Imports.Name, "status", statusType()); err != nil {
+	if err := ensureType(ctx, conn, l, Imports, "status", statusType()); err != nil {
 		return err
 	}
-	if err := ensureType(ctx, conn, l, ImportRows.Name, "outcome", OutcomeType()); err != nil {
+	if err := ensureType(ctx, conn, l, ImportRows, "outcome", OutcomeType()); err != nil {
 		return err
 	}
 	if err := setTTL(ctx, conn, l, ttl); err != nil {
@@ -104,7 +104,7 @@ func MigrateCluster(ctx context.Context, conn driver.Conn, db, cluster string, d
 			if err := create(ctx, conn, l, t); err != nil {
 				return err
 			}
-			if _, err := addMissingColumns(ctx, conn, l, t.Name, t.Columns); err != nil {
+			if _, err := addMissingColumns(ctx, conn, l, t, t.Columns); err != nil {
 				return err
 			}
 		}
@@ -224,23 +224,24 @@ func dropTable(ctx context.Context, conn driver.Conn, db, table string) error {
 
 // ensureType changes a column's type to want if it has another (an enum
 // that gained values).
-func ensureType(ctx context.Context, conn driver.Conn, l layout, table, column, want string) error {
+func ensureType(ctx context.Context, conn driver.Conn, l layout, t Table, column, want string) error {
 	var have string
-	if err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", l.db, l.stored(table), column).Scan(&have); err != nil {
-		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	if err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", l.db, l.stored(t.Name), column).Scan(&have); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", t.Name, column, err)
 	}
 	if have == want {
 		return nil
 	}
-	if err := l.alterColumns(ctx, conn, table, fmt.Sprintf("MODIFY COLUMN %s %s", column, want)); err != nil {
-		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	if err := l.alterColumns(ctx, conn, t, fmt.Sprintf("MODIFY COLUMN %s %s", column, want)); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", t.Name, column, err)
 	}
 	return nil
 }
 
 // addMissingColumns adds the columns of cols that table lacks, and returns
 // their names.
-func addMissingColumns(ctx context.Context, conn driver.Conn, l layout, table string, cols []Column) ([]string, error) {
+func addMissingColumns(ctx context.Context, conn driver.Conn, l layout, t Table, cols []Column) ([]string, error) {
+	table := t.Name
 	have, err := columnNames(ctx, conn, l.db, l.stored(table))
 	if err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", table, err)
@@ -250,7 +251,7 @@ func addMissingColumns(ctx context.Context, conn driver.Conn, l layout, table st
 		if slices.Contains(have, col.Name) {
 			continue
 		}
-		if err := l.alterColumns(ctx, conn, table, fmt.Sprintf("ADD COLUMN %s %s", col.Name, col.Type)); err != nil {
+		if err := l.alterColumns(ctx, conn, t, fmt.Sprintf("ADD COLUMN %s %s", col.Name, col.Type)); err != nil {
 			return added, fmt.Errorf("migrate %s: add %s: %w", table, col.Name, err)
 		}
 		added = append(added, col.Name)
