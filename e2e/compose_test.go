@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/sluicehq/sluice/platform"
 )
@@ -123,6 +125,89 @@ func TestComposeFileLoads(t *testing.T) {
 	})
 
 	t.Run("clickhouse-users", testComposeClickHouseUsers)
+	t.Run("prometheus and grafana", func(t *testing.T) { testComposeObservability(t, project) })
+}
+
+// testComposeObservability checks what Prometheus and Grafana are given:
+// Prometheus finds the rule files deploy/prometheus.yml names where compose
+// mounts them, and Grafana installs the ClickHouse plugin its provisioned
+// ClickHouse datasource needs, and reads as sluice_reader with the
+// password the server checks.
+func testComposeObservability(t *testing.T, project *types.Project) {
+	prom, err := project.GetService("prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// host is where a path of the container is on this machine, through
+	// its bind mounts.
+	host := func(svc types.ServiceConfig, p string) (string, bool) {
+		for _, v := range svc.Volumes {
+			if v.Type == types.VolumeTypeBind && (p == v.Target || strings.HasPrefix(p, v.Target+"/")) {
+				return filepath.Join(v.Source, strings.TrimPrefix(p, v.Target)), true
+			}
+		}
+		return "", false
+	}
+	const promDir = "/etc/prometheus"
+	cfgPath, ok := host(prom, path.Join(promDir, "prometheus.yml"))
+	if !ok {
+		t.Fatalf("prometheus: no prometheus.yml mounted: %+v", prom.Volumes)
+	}
+	var cfg struct {
+		RuleFiles []string `yaml:"rule_files"`
+	}
+	if err := yaml.Unmarshal(readFile(t, cfgPath), &cfg); err != nil {
+		t.Fatalf("%s: %v", cfgPath, err)
+	}
+	alerts, err := filepath.Abs("../deploy/prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(cfg.RuleFiles, func(rf string) bool {
+		p, ok := host(prom, path.Join(promDir, rf))
+		return ok && p == alerts
+	}) {
+		t.Errorf("prometheus: rule_files %q: none is %s where compose mounts it", cfg.RuleFiles, alerts)
+	}
+
+	grafana, err := project.GetService("grafana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := grafana.Environment["GF_INSTALL_PLUGINS"]; v == nil || !slices.Contains(strings.Split(*v, ","), "grafana-clickhouse-datasource") {
+		t.Errorf("grafana GF_INSTALL_PLUGINS: got %s, want grafana-clickhouse-datasource", deref(v))
+	}
+	dsPath, ok := host(grafana, "/etc/grafana/provisioning/datasources/clickhouse.yml")
+	if !ok {
+		t.Fatalf("grafana: no provisioning mounted: %+v", grafana.Volumes)
+	}
+	var ds struct {
+		Datasources []struct {
+			Type     string `yaml:"type"`
+			JSONData struct {
+				Host     string `yaml:"host"`
+				Username string `yaml:"username"`
+			} `yaml:"jsonData"`
+			Secure struct {
+				Password string `yaml:"password"`
+			} `yaml:"secureJsonData"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(readFile(t, dsPath), &ds); err != nil {
+		t.Fatalf("%s: %v", dsPath, err)
+	}
+	if len(ds.Datasources) != 1 {
+		t.Fatalf("%s: %d datasources, want the ClickHouse one", dsPath, len(ds.Datasources))
+	}
+	d := ds.Datasources[0]
+	if d.Type != "grafana-clickhouse-datasource" || d.JSONData.Host != "clickhouse" || d.JSONData.Username != "sluice_reader" ||
+		d.Secure.Password != "$CLICKHOUSE_READER_PASSWORD" {
+		t.Errorf("%s: got %+v, want the plugin's type, clickhouse as sluice_reader with $CLICKHOUSE_READER_PASSWORD", dsPath, d)
+	}
+	// sluice_reader is admitted from the default network only.
+	if _, ok := grafana.Networks["default"]; len(grafana.Networks) > 0 && !ok {
+		t.Errorf("grafana: networks %v, want default", slices.Sorted(maps.Keys(grafana.Networks)))
+	}
 }
 
 // loadCompose reads docker-compose.yml with exactly env as its environment:
@@ -147,8 +232,8 @@ type chClient struct {
 	network, alias      string
 }
 
-// chClients are the services that use ClickHouse. Grafana reads Prometheus
-// only (deploy/grafana/provisioning/datasources).
+// chClients are the services of sluice that use ClickHouse; Grafana reads it
+// too, as sluice_reader (testComposeObservability).
 var chClients = []chClient{
 	{"migrate", "MIGRATE", "sluice_migrate", "ch-migrate", "clickhouse-migrate"},
 	{"expire", "MIGRATE", "sluice_migrate", "ch-migrate", "clickhouse-migrate"},
@@ -449,6 +534,15 @@ func testComposeClickHouseUsers(t *testing.T) {
 					}
 					if v := svc.Environment["SLUICE_"+r+"_CLICKHOUSE_PASSWORD"]; v == nil || *v != want {
 						t.Errorf("%s SLUICE_%s_CLICKHOUSE_PASSWORD: got %s, want %q", c.service, r, deref(v), want)
+					}
+				}
+				if r == "READER" { // Grafana's ClickHouse datasource
+					grafana, err := p.project.GetService("grafana")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if v := grafana.Environment["CLICKHOUSE_READER_PASSWORD"]; v == nil || *v != want {
+						t.Errorf("grafana CLICKHOUSE_READER_PASSWORD: got %s, want %q", deref(v), want)
 					}
 				}
 			}

@@ -194,6 +194,9 @@ func New(cfg Config, nc *nats.Conn, store ObjectStore, tenants platform.TenantSo
 	}
 	s := &Stage{cfg: cfg, nc: nc, store: store, tenants: tenants, secrets: secrets,
 		ledger: NewLedger(kv, cfg.Lease), cancels: bus.Cancellations{KV: cancelled}, metrics: m, logger: logger, seed: maphash.MakeSeed()}
+	for _, reason := range []string{RefusedUnknownKey, RefusedOtherTenant} { // series from the start, for alerts
+		m.Refused.WithLabelValues(reason)
+	}
 	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
@@ -235,11 +238,13 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	for _, ref := range refs {
 		if ref.Removed {
-			// Deleting a file stops its import (bus.Cancellations).
+			// Deleting a file stops its import (bus.Cancellations); so
+			// does `sluice cancel`, which sends the file's deletion as
+			// operate.CancelPrincipal.
 			if err := s.cancels.Cancel(ref.Bucket, ref.Key, ref.Time); err != nil {
 				return err
 			}
-			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
+			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key, "by", ref.Principal)
 			continue
 		}
 		if reason, owner := s.refusal(ref); reason != "" {
@@ -299,6 +304,9 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 		s.metrics.Rows.WithLabelValues("file_rejected").Inc()
 		err = bus.Publish(s.Pub, schemas.ImportSubject(schemas.EventRejected, imp.ID), schemas.MsgID(imp.ID, schemas.TokenRejected, 0),
 			schemas.ImportEvent{Type: schemas.EventRejected, Import: imp, Reason: &fe.V})
+		if err == nil {
+			s.metrics.Rejections.WithLabelValues(imp.Tenant, fe.V.Code).Inc()
+		}
 	}
 	if err != nil {
 		// Let the retry (or the redelivery) take the claim over at once.

@@ -490,7 +490,7 @@ func report(w *Write, chunks []*schemas.Chunk) []schemas.Counts {
 // chunk, as validate sends its own.
 func (s *Stage) deadLetter(imp schemas.Import, late map[int][]schemas.Rejected) error {
 	for chunk, rejected := range late {
-		if err := bus.PublishDeadLetters(s.Pub, schemas.TokenLoadDLQ, imp, chunk, rejected); err != nil {
+		if err := bus.PublishDeadLetters(s.Pub, s.metrics, schemas.TokenLoadDLQ, imp, chunk, rejected); err != nil {
 			return err
 		}
 	}

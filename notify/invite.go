@@ -96,13 +96,13 @@ func (s *Stage) invite(ctx context.Context, rec ImportRecord) error {
 // one-time link, withdrawn if the mail is not sent.
 func (s *Stage) sendInvitation(ctx context.Context, rec ImportRecord, u Invitee) error {
 	if u.Status != schemas.UserPending {
-		return s.mailer.Send(ctx, Invitation(rec, u, nil))
+		return s.send(ctx, mailInvitation, Invitation(rec, u, nil))
 	}
 	token, expires, err := s.invites.Issue(rec.Tenant, u.Login)
 	if err != nil {
 		return err
 	}
-	err = s.mailer.Send(ctx, Invitation(rec, u, &InviteLink{Console: s.cfg.ConsoleURL, Token: token, Expires: expires}))
+	err = s.send(ctx, mailInvitation, Invitation(rec, u, &InviteLink{Console: s.cfg.ConsoleURL, Token: token, Expires: expires}))
 	if err != nil {
 		if werr := s.invites.withdraw(token); werr != nil {
 			err = errors.Join(err, werr)

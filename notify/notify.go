@@ -26,8 +26,9 @@
 // counts no longer say what it does: upload the file again), and once its
 // records expired with personal data (warehouse.Expire).
 //
-// An import whose file was deleted while it ran (bus.Cancellations) is
-// cancelled if load rejected any of its rows for it.
+// An import whose file was deleted while it ran (bus.Cancellations), or
+// which an operator cancelled (operate.Ops.Cancel, which sends the same
+// deletion), is cancelled if load rejected any of its rows for it.
 //
 // A sync (schemas.ModeSync) that completes, with errors or not, deactivates
 // the tenant's records its file left out (warehouse.Deactivate, from the
@@ -73,6 +74,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -137,6 +139,10 @@ type Store interface {
 	// Stalled counts, by tenant and dataset, the imports still received or
 	// processing that have made no progress for the given time.
 	Stalled(ctx context.Context, after time.Duration) ([]Stalled, error)
+	// InFlight counts the imports still received or processing by age
+	// band (AgeBands): how long ago each was received. Every band is
+	// there, in AgeBands' order.
+	InFlight(ctx context.Context) ([]InFlight, error)
 	// Created lists the users the import created.
 	Created(ctx context.Context, ds *schemas.Dataset, imp *schemas.Import) ([]Invitee, error)
 	// Users: invitations change their users' status.
@@ -171,6 +177,10 @@ type Config struct {
 	InviteTTL  time.Duration
 	ConsoleURL string
 }
+
+// DefaultMaxReportRows is how many rejected rows an emailed report lists
+// when Config.MaxReportRows is 0.
+const DefaultMaxReportRows = 100000
 
 // DefaultConsoleURL is the web console's address when none is set.
 const DefaultConsoleURL = "http://127.0.0.1:8080"
@@ -237,9 +247,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxReportRows == 0 {
-		cfg.MaxReportRows = 100000
-	}
+	cfg.MaxReportRows = cmp.Or(cfg.MaxReportRows, DefaultMaxReportRows)
 	if cfg.StallAfter == 0 {
 		cfg.StallAfter = 15 * time.Minute
 	}
@@ -258,6 +266,17 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	}
 	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger,
 		invites: NewInvitations(invites, store, tenants, cfg.InviteTTL, nil)}
+	// Series from the start, for dashboards and alerts.
+	for _, status := range schemas.Statuses {
+		if schemas.FinalStatus(status) {
+			m.Imports.WithLabelValues(status)
+		}
+	}
+	for _, kind := range []string{mailSummary, mailInvitation} {
+		for _, result := range []string{"sent", "failed"} {
+			m.Emails.WithLabelValues(kind, result)
+		}
+	}
 	c, err := Consumer(cfg)
 	if err != nil {
 		return nil, err
@@ -287,11 +306,28 @@ type Stalled struct {
 	Imports         int
 }
 
-// Run follows imports until ctx ends, counts the stalled ones every
-// minute, and makes the users whose invitation lapsed expired.
+// AgeBand is a label value of sluice_notify_imports_in_flight: the imports
+// received less than Under ago (0: any longer), and not in an earlier band.
+type AgeBand struct {
+	Age   string
+	Under time.Duration
+}
+
+// AgeBands are the ages of sluice_notify_imports_in_flight, youngest first.
+var AgeBands = []AgeBand{{"0-1m", time.Minute}, {"1m-15m", 15 * time.Minute}, {"15m-1h", time.Hour}, {"1h-6h", 6 * time.Hour}, {"6h+", 0}}
+
+// InFlight is how many imports received or processing are of an age band.
+type InFlight struct {
+	Age     string
+	Imports int
+}
+
+// Run follows imports until ctx ends, counts the stalled ones and those in
+// flight every minute, and makes the users whose invitation lapsed
+// expired.
 func (s *Stage) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { s.watchStalled(ctx, time.Minute) })
+	wg.Go(func() { s.watchImports(ctx, time.Minute) })
 	wg.Go(func() { s.watchInvitations(ctx, time.Minute) })
 	err := s.Runner.Run(ctx)
 	wg.Wait()
@@ -320,10 +356,12 @@ func (s *Stage) watchInvitations(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// watchStalled sets sluice_notify_stalled_imports every interval until ctx
-// ends. An import stalls when a part stays away, or a message of it is
-// lost: either way an operator looks.
-func (s *Stage) watchStalled(ctx context.Context, interval time.Duration) {
+// watchImports sets sluice_notify_stalled_imports and
+// sluice_notify_imports_in_flight every interval until ctx ends. An import
+// stalls when a part stays away, or a message of it is lost: either way an
+// operator looks. Both count every import, whichever instance follows it:
+// every instance exports the same values.
+func (s *Stage) watchImports(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -332,9 +370,23 @@ func (s *Stage) watchStalled(ctx context.Context, interval time.Duration) {
 			s.logger.Warn("notify: count stalled imports", "err", err)
 		} else {
 			s.metrics.Stalled.Reset()
+			// Every tenant's datasets from 0, so that an alert has its
+			// series before the first stall.
+			for tenant := range s.tenants.Current() {
+				for dataset := range schemas.Datasets {
+					s.metrics.Stalled.WithLabelValues(tenant, dataset).Set(0)
+				}
+			}
 			for _, st := range stalled {
 				s.metrics.Stalled.WithLabelValues(st.Tenant, st.Dataset).Set(float64(st.Imports))
 			}
+		}
+		inFlight, err := s.store.InFlight(ctx)
+		if err != nil {
+			s.logger.Warn("notify: count imports in flight", "err", err)
+		}
+		for _, f := range inFlight {
+			s.metrics.InFlight.WithLabelValues(f.Age).Set(float64(f.Imports))
 		}
 		select {
 		case <-ctx.Done():
@@ -784,22 +836,45 @@ func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 		return err
 	}
 	m.Body += NotInvited(refused)
-	return s.mailer.Send(ctx, m)
+	return s.send(ctx, mailSummary, m)
 }
 
-// report writes the error report of an import: its first MaxReportRows
-// rejected rows, in row order.
+// The kinds of email notify sends, the kind label of sluice_notify_emails_total.
+const (
+	mailSummary    = "summary"
+	mailInvitation = "invitation"
+)
+
+// send sends m, an email of kind, and counts it, sent or failed.
+func (s *Stage) send(ctx context.Context, kind string, m Mail) error {
+	err := s.mailer.Send(ctx, m)
+	result := "sent"
+	if err != nil {
+		result = "failed"
+	}
+	s.metrics.Emails.WithLabelValues(kind, result).Inc()
+	return err
+}
+
+// report writes the error report of an import (WriteReport).
 func (s *Stage) report(ctx context.Context, id string) ([]byte, error) {
 	var b bytes.Buffer
-	rw, err := NewReportWriter(&b)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Rejections(ctx, id, s.cfg.MaxReportRows, rw.Write); err != nil {
-		return nil, err
-	}
-	if err := rw.Close(); err != nil {
+	if err := WriteReport(ctx, s.store, id, s.cfg.MaxReportRows, &b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// WriteReport writes the error report of an import to w, as its mail
+// attaches it: its first maxRows rejected rows, in row order (see
+// ReportWriter). The web console and `sluice errors` write it too.
+func WriteReport(ctx context.Context, store Store, id string, maxRows int, w io.Writer) error {
+	rw, err := NewReportWriter(w)
+	if err != nil {
+		return err
+	}
+	if err := store.Rejections(ctx, id, maxRows, rw.Write); err != nil {
+		return err
+	}
+	return rw.Close()
 }

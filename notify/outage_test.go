@@ -24,7 +24,8 @@ import (
 // TestSMTPOutage runs notify on a real ClickHouse and a real Mailpit that is
 // stopped, then started again. The mail of an import that ends during the
 // outage waits (a transient error): the event is never poisoned, and the
-// mail is sent once Mailpit is back, once. An event that does not decode is
+// mail is sent once Mailpit is back, once; sluice_notify_emails_total
+// counts the failed sends and the one sent. An event that does not decode is
 // a permanent error: it goes to the poison subject at once.
 func TestSMTPOutage(t *testing.T) {
 	ch, stopCH, err := parts.NewClickHouse(t.TempDir())
@@ -91,6 +92,9 @@ func TestSMTPOutage(t *testing.T) {
 		if msg, err := poison.NextMsg(100 * time.Millisecond); err == nil {
 			t.Fatalf("poisoned during the outage: %s", msg.Header.Get(middleware.ReasonForPoisonedKey))
 		}
+		if n := testutil.ToFloat64(m.Emails.WithLabelValues("summary", "failed")); n < 2 {
+			t.Errorf("emails{summary, failed} = %v during the outage, want at least 2", n)
+		}
 		sp, _ := strconv.Atoi(smtpPort)
 		wp, _ := strconv.Atoi(webPort)
 		part, err := parts.StartMailpit(ctx, mailDir, sp, wp)
@@ -109,6 +113,9 @@ func TestSMTPOutage(t *testing.T) {
 		time.Sleep(2 * time.Second) // a second mail, if any, would come now
 		if got = testkit.Messages(t, mp, to); len(got) != 1 {
 			t.Errorf("%d mails to %s, want 1", len(got), to)
+		}
+		if n := testutil.ToFloat64(m.Emails.WithLabelValues("summary", "sent")); n != 1 {
+			t.Errorf("emails{summary, sent} = %v, want 1", n)
 		}
 		if msg, err := poison.NextMsg(100 * time.Millisecond); err == nil {
 			t.Errorf("poisoned: %s", msg.Header.Get(middleware.ReasonForPoisonedKey))

@@ -14,7 +14,8 @@ import (
 // runs. Each stage's own settings go into that stage's Config, which
 // cmd/sluice reads with an Env.
 type Config struct {
-	// NATSURL is the NATS server of `sluice <stage>`; `sluice up` embeds one.
+	// NATSURL is the NATS server of `sluice <stage>`, or the nodes of a
+	// cluster, separated by commas; `sluice up` embeds one server.
 	NATSURL string
 	// NATSPort and NATSStoreDir configure the embedded server of `sluice up`.
 	NATSPort     int

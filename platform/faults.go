@@ -134,6 +134,9 @@ const (
 	PartSMTP       Part = "smtp"
 )
 
+// Parts lists the parts sluice depends on.
+var Parts = []Part{PartClickHouse, PartNATS, PartS3, PartSMTP}
+
 // partError says which part an error came from.
 type partError struct {
 	part Part

@@ -11,10 +11,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Metrics are one stage's metrics, named sluice_<stage>_<what>_<unit>. Label
-// values are bounded: outcomes and statuses, never tenants or addresses.
+// values are bounded: outcomes, statuses, rule codes, datasets and the
+// configured tenants (ingest refuses any other's upload), never import ids,
+// keys or addresses. A stage sets to zero the label values it knows in
+// advance, so that a dashboard or an alert finds its series before the
+// first event. The state of the JetStream consumers and of the DLQ is
+// read at scrape time (bus.Collector).
 type Metrics struct {
 	// Rows counts rows by outcome (valid, rejected, created, updated, ...).
 	Rows *prometheus.CounterVec
@@ -35,6 +42,17 @@ type Metrics struct {
 	// Refused counts the uploads not imported because the key that put them
 	// is not their tenant's, by reason (ingest sets it).
 	Refused *prometheus.CounterVec
+	// Rejections counts rejections by tenant and code: each rule a rejected
+	// row broke (validate, load: a line of the error report), or a file
+	// rejected whole (ingest).
+	Rejections *prometheus.CounterVec
+	// InFlight is how many imports are received or processing, by how long
+	// ago they were received (age: one of notify's age bands); notify sets
+	// it from ClickHouse every minute.
+	InFlight *prometheus.GaugeVec
+	// Emails counts the emails the stage sent or failed to send, by kind
+	// (summary, invitation) and result (sent, failed); notify sends them.
+	Emails *prometheus.CounterVec
 }
 
 // NewMetrics registers a stage's metrics on reg.
@@ -69,13 +87,35 @@ func NewMetrics(reg prometheus.Registerer, stage string) (*Metrics, error) {
 			Name: fmt.Sprintf("sluice_%s_refused_uploads_total", stage),
 			Help: "Uploads not imported because the key that put them is not their tenant's, by reason.",
 		}, []string{"reason"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_rejections_total", stage),
+			Help: "Rejections by tenant and code: a rule a rejected row broke, or a file rejected whole.",
+		}, []string{"tenant", "code"}),
+		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: fmt.Sprintf("sluice_%s_imports_in_flight", stage),
+			Help: "Imports received or processing, by how long ago they were received.",
+		}, []string{"age"}),
+		Emails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: fmt.Sprintf("sluice_%s_emails_total", stage),
+			Help: "Emails sent or not, by kind (summary, invitation) and result (sent, failed).",
+		}, []string{"kind", "result"}),
 	}
-	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting, m.Stalled, m.Refused} {
+	for _, c := range []prometheus.Collector{m.Rows, m.Chunk, m.Poisoned, m.Imports, m.Waiting, m.Stalled, m.Refused, m.Rejections, m.InFlight, m.Emails} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// CountRejections adds the rules the rows of tenant rejected broke to
+// Rejections, by code.
+func (m *Metrics) CountRejections(tenant string, rejected []schemas.Rejected) {
+	for _, r := range rejected {
+		for _, v := range r.Violations {
+			m.Rejections.WithLabelValues(tenant, v.Code).Inc()
+		}
+	}
 }
 
 // Serve serves /metrics from g and /healthz (200 while healthy() is nil) on

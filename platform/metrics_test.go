@@ -26,8 +26,23 @@ func TestNewMetrics(t *testing.T) {
 			m.Imports.WithLabelValues(schemas.StatusCompleted).Inc()
 			m.Waiting.WithLabelValues("clickhouse").Inc()
 			m.Stalled.WithLabelValues("acme", "clients").Set(2)
+			m.Refused.WithLabelValues("unknown_key").Inc()
+			m.CountRejections("acme", []schemas.Rejected{
+				{N: 2, Violations: []schemas.Violation{{Column: "email", Code: "format"}, {Column: "firstName", Code: "required"}}},
+				{N: 3, Violations: []schemas.Violation{{Column: "email", Code: "format"}}},
+			})
+			m.InFlight.WithLabelValues("0-1m").Set(1)
+			m.Emails.WithLabelValues("summary", "failed").Inc()
+			// A rule broken is one rejection, by tenant and code.
+			if got := testutil.ToFloat64(m.Rejections.WithLabelValues("acme", "format")); got != 2 {
+				t.Errorf("rejections{acme, format} = %v, want 2", got)
+			}
+			if got := testutil.ToFloat64(m.Rejections.WithLabelValues("acme", "required")); got != 1 {
+				t.Errorf("rejections{acme, required} = %v, want 1", got)
+			}
 
-			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports, "Waiting": m.Waiting, "Stalled": m.Stalled} {
+			for name, c := range map[string]prometheus.Collector{"Rows": m.Rows, "Chunk": m.Chunk, "Poisoned": m.Poisoned, "Imports": m.Imports,
+				"Waiting": m.Waiting, "Stalled": m.Stalled, "Refused": m.Refused, "Rejections": m.Rejections, "InFlight": m.InFlight, "Emails": m.Emails} {
 				problems, err := testutil.CollectAndLint(c)
 				if err != nil {
 					t.Fatalf("CollectAndLint(%s): %v", name, err)
@@ -46,9 +61,13 @@ func TestNewMetrics(t *testing.T) {
 				names = append(names, f.GetName())
 			}
 			want := []string{
+				"sluice_" + stage + "_emails_total",
+				"sluice_" + stage + "_imports_in_flight",
 				"sluice_" + stage + "_imports_total",
 				"sluice_" + stage + "_message_duration_seconds",
 				"sluice_" + stage + "_poisoned_messages_total",
+				"sluice_" + stage + "_refused_uploads_total",
+				"sluice_" + stage + "_rejections_total",
 				"sluice_" + stage + "_rows_total",
 				"sluice_" + stage + "_stalled_imports",
 				"sluice_" + stage + "_waiting_messages_total",

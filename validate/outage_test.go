@@ -1,8 +1,6 @@
 package validate_test
 
 import (
-	"bytes"
-	"log/slog"
 	"net"
 	"strconv"
 	"testing"
@@ -10,14 +8,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/parts"
-	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
-	"github.com/sluicehq/sluice/validate"
 )
 
 // TestNATSRestart runs validate on a real NATS server that is stopped, then
@@ -43,24 +37,7 @@ func TestNATSRestart(t *testing.T) {
 	if err := bus.EnsureStreams(js, 1, 0); err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := platform.NewSecrets(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageValidate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := validate.Consumer(validate.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Consumer(t, nc, cons) // as sluice migrate does
-	st, err := validate.New(validate.Config{}, nc, secrets, m, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Run(t, st)
+	st, _ := runValidate(t, nc)
 	ctx := t.Context()
 
 	ns.Shutdown()

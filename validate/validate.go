@@ -237,7 +237,7 @@ func (s *Stage) handle(msg *message.Message) error {
 		return err
 	}
 	if len(rejected) > 0 {
-		if err := bus.PublishDeadLetters(s.Pub, schemas.TokenValidateDLQ, c.Import, c.Number, rejected); err != nil {
+		if err := bus.PublishDeadLetters(s.Pub, s.metrics, schemas.TokenValidateDLQ, c.Import, c.Number, rejected); err != nil {
 			return err
 		}
 	}

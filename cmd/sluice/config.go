@@ -18,6 +18,10 @@ import (
 type config struct {
 	platform.Config
 	stages stageConfigs
+	// tenantKey is a partner's own MinIO key, with which `sluice import`
+	// uploads when no flag names one: SLUICE_TENANT_ACCESS_KEY and
+	// SLUICE_TENANT_SECRET_KEY, as `sluice tenant add` printed them.
+	tenantKey struct{ access, secret string }
 }
 
 // stageConfigs holds each stage's Config as the environment sets it. A
@@ -45,7 +49,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if invite := cmp.Or(stages.notify.InviteTTL, notify.DefaultInviteTTL); invite >= base.PersonalDataTTL {
 		return config{}, fmt.Errorf("SLUICE_INVITE_TTL (%v) must be shorter than SLUICE_PERSONAL_DATA_TTL (%v)", invite, base.PersonalDataTTL)
 	}
-	return config{Config: base, stages: stages}, nil
+	cfg := config{Config: base, stages: stages}
+	cfg.tenantKey.access, cfg.tenantKey.secret = getenv("SLUICE_TENANT_ACCESS_KEY"), getenv("SLUICE_TENANT_SECRET_KEY")
+	return cfg, nil
 }
 
 // loadStageConfigs reads every stage's settings; bucket is the one ingest's

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/notify"
@@ -163,9 +164,11 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // creating a consumer, updating, purging or deleting a stream, the KV
 // buckets it does not own (and the other stages' sluice_naks keys), writing
 // a bucket it only reads, acking another stage's consumer, publishing what
-// another stage produces, or an operator's event. MinIO may only publish its
+// another stage produces, or an operator's event. Its metrics collector
+// reads its consumer's state; notify's the DLQ's depth too, which the others'
+// may not read. MinIO may only publish its
 // events; the admin runs sluice replay, and publishes the events of sluice
-// continue and sluice confirm.
+// continue, sluice confirm and sluice cancel.
 func TestNATSLeastPrivilege(t *testing.T) {
 	url := startConfNATS(t)
 	ctx := t.Context()
@@ -216,6 +219,7 @@ func TestNATSLeastPrivilege(t *testing.T) {
 	t.Run("minio", func(t *testing.T) { minioUnderConf(t, url, ajs) })
 	t.Run("admin", func(t *testing.T) { adminReplays(t, cfg) })
 	t.Run("admin continues", func(t *testing.T) { adminContinues(t, cfg, ajs) })
+	t.Run("admin cancels", func(t *testing.T) { adminCancels(t, cfg, ajs) })
 	if v := adminViolations.all(); len(v) > 0 {
 		t.Errorf("admin denied: %q", v)
 	}
@@ -297,6 +301,20 @@ func stageWorks(t *testing.T, url string, ajs nats.JetStreamContext, c bus.Consu
 	info, err := ajs.StreamInfo("KV_"+bus.NaksBucket, &nats.StreamInfoRequest{SubjectsFilter: keys})
 	if err != nil || len(info.State.Subjects) == 0 {
 		t.Errorf("no attempts record under %s: %v", keys, err)
+	}
+	// Its /metrics: its consumer's state, and for notify the DLQ's depth.
+	col, err := bus.NewCollector(nc, []bus.Consumer{c}, c.Name == schemas.StageNotify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"sluice_jetstream_consumer_pending_messages": 1, "sluice_jetstream_dlq_messages": 0}
+	if c.Name == schemas.StageNotify {
+		want["sluice_jetstream_dlq_messages"] = 2 // rows and poison
+	}
+	for name, n := range want {
+		if got := testutil.CollectAndCount(col, name); got != n {
+			t.Errorf("%s's collector: %d series of %s, want %d", c.Name, got, name, n)
+		}
 	}
 	if got := v.all(); len(got) > 0 {
 		t.Errorf("%s's work was denied: %q", c.Name, got)
@@ -405,6 +423,18 @@ func stageDenied(t *testing.T, url string, ajs nats.JetStreamContext, c, other b
 	}
 	if _, err := ajs.StreamInfo(schemas.StreamImports); err != nil {
 		t.Errorf("the IMPORTS stream: %v", err)
+	}
+
+	// The DLQ's info: notify alone exports its depth.
+	if c.Name != schemas.StageNotify {
+		col, err := bus.NewCollector(nc, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testutil.CollectAndCount(col, "sluice_jetstream_dlq_messages"); n != 0 {
+			t.Errorf("%s read the DLQ's depth: %d series", c.Name, n)
+		}
+		v.denied(t, "Publish", "$JS.API.STREAM.INFO.DLQ")
 	}
 
 	// The KV buckets it does not own: it can neither open them nor read
@@ -531,7 +561,7 @@ func adminReplays(t *testing.T, cfg config) {
 func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 	imp := schemas.Import{ID: "imp-resumed", Tenant: "acme", Dataset: "clients"}
 	for _, event := range []string{schemas.EventContinue, schemas.EventConfirm} {
-		if err := publishResume(cfg, event, imp); err != nil {
+		if err := opsPublisher(cfg).Resume(event, imp); err != nil {
 			t.Fatalf("%s as admin: %v", event, err)
 		}
 		subject := schemas.ImportSubject(event, imp.ID)
@@ -543,6 +573,24 @@ func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Type != event || ev.Import.ID != imp.ID {
 			t.Errorf("%s event: %s (%v), want type %s of %s", event, m.Data, err, event, imp.ID)
 		}
+	}
+}
+
+// adminCancels: `sluice cancel` as admin publishes the deletion of the
+// import's file into the bucket events, on its own inbox, with nothing
+// denied; ingest reads it as a deletion of that file.
+func adminCancels(t *testing.T, cfg config, ajs nats.JetStreamContext) {
+	imp := schemas.Import{ID: "imp-cancelled", Bucket: "imports", Key: "acme/clients/a file.csv", Version: 1 << 40}
+	if err := opsPublisher(cfg).Cancel(imp); err != nil {
+		t.Fatalf("cancel as admin: %v", err)
+	}
+	m, err := ajs.GetLastMsg(schemas.StreamS3Events, schemas.SubjectS3Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := ingest.ParseEvent(m.Data)
+	if err != nil || len(refs) != 1 || !refs[0].Removed || refs[0].Bucket != imp.Bucket || refs[0].Key != imp.Key {
+		t.Errorf("cancel event %s: %+v (%v), want the deletion of %s/%s", m.Data, refs, err, imp.Bucket, imp.Key)
 	}
 }
 

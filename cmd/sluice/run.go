@@ -67,6 +67,9 @@ func runStages(ctx context.Context, cfg config, logger *slog.Logger, natsURL str
 	if err != nil {
 		return err
 	}
+	if err := registerCollector(reg, res.nc, cfg, names); err != nil {
+		return err
+	}
 	logger.Info("sluice: running", "stages", names, "metrics", "http://"+cfg.MetricsAddr+"/metrics")
 	return serve(ctx, cfg.Config, &res, stages, reg)
 }
@@ -182,6 +185,31 @@ func newStages(names []string, cfg config, res *resources, reg *prometheus.Regis
 		stages = append(stages, s)
 	}
 	return stages, nil
+}
+
+// registerCollector registers the JetStream collector (bus.Collector) of
+// the named stages' durable consumers, each named after its stage, and
+// ingest's bucket sync's; with the DLQ's depth when notify runs among
+// them, notify being its one exporter.
+func registerCollector(reg *prometheus.Registry, nc *nats.Conn, cfg config, names []string) error {
+	all, err := stageConsumers(cfg.stages)
+	if err != nil {
+		return err
+	}
+	var mine []bus.Consumer
+	for _, c := range all {
+		if slices.Contains(names, c.Name) {
+			mine = append(mine, c)
+		}
+	}
+	if runs(names, schemas.StageIngest) {
+		mine = append(mine, ingest.SyncConsumer(cfg.stages.ingest))
+	}
+	c, err := bus.NewCollector(nc, mine, runs(names, schemas.StageNotify))
+	if err != nil {
+		return err
+	}
+	return reg.Register(c)
 }
 
 // serve runs the stages and the metrics and health server until ctx ends

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -19,8 +20,9 @@ const MaxDeadLetterBytes = 1 << 20
 // dead-letter stream (sluice.dlq.rows.<tenant>.<dataset>), in parts of at
 // most MaxDeadLetterBytes. token names the stage that rejected them; a
 // part's Msg-Id names the token, the part and the chunk, so that a retried
-// publish stores each part once.
-func PublishDeadLetters(pub message.Publisher, token string, imp schemas.Import, chunk int, rejected []schemas.Rejected) error {
+// publish stores each part once. Once they are sent, it counts the rules
+// they broke in m's Rejections.
+func PublishDeadLetters(pub message.Publisher, m *platform.Metrics, token string, imp schemas.Import, chunk int, rejected []schemas.Rejected) error {
 	subject := schemas.DLQRowsSubject(imp.Tenant, imp.Dataset)
 	part, start, size := 0, 0, 0
 	send := func(end int) error {
@@ -46,7 +48,10 @@ func PublishDeadLetters(pub message.Publisher, token string, imp schemas.Import,
 		size += len(b) + 1
 	}
 	if start < len(rejected) {
-		return send(len(rejected))
+		if err := send(len(rejected)); err != nil {
+			return err
+		}
 	}
+	m.CountRejections(imp.Tenant, rejected)
 	return nil
 }

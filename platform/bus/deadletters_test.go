@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -33,8 +37,17 @@ func TestPublishDeadLetters(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pub := &capture{}
-			if err := PublishDeadLetters(pub, schemas.TokenValidateDLQ, imp, 3, tc.rejected); err != nil {
+			m, err := platform.NewMetrics(prometheus.NewRegistry(), schemas.StageValidate)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if err := PublishDeadLetters(pub, m, schemas.TokenValidateDLQ, imp, 3, tc.rejected); err != nil {
+				t.Fatal(err)
+			}
+			// Every rule broken, counted once, by tenant and code.
+			broken := len(tc.rejected) * len(tc.rejected[0].Violations)
+			if got := testutil.ToFloat64(m.Rejections.WithLabelValues("acme", "format")); got != float64(broken) {
+				t.Errorf("rejections{acme, format} = %v, want %d", got, broken)
 			}
 			if got := len(pub.msgs) > 1; got != tc.several || len(pub.msgs) == 0 {
 				t.Errorf("%d messages, want several: %v", len(pub.msgs), tc.several)

@@ -14,7 +14,8 @@
 // replay` reads and writes in the DLQ stream (DLQ, replay.go); and the SYNC
 // stream with the bucket sync's JetStream message schedule
 // (EnsureSchedule), which the server fires once however many instances
-// consume it.
+// consume it; and what /metrics says of the consumers and the DLQ, asked
+// of JetStream at scrape time (Collector).
 //
 // It knows no stage: subjects and durable names come from schemas.
 package bus

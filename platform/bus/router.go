@@ -41,6 +41,9 @@ func newRouter(stage string, pub message.Publisher, c Consumer, counts attempts,
 	if err != nil {
 		return nil, err
 	}
+	for _, part := range platform.Parts { // series from the start, for alerts
+		m.Waiting.WithLabelValues(string(part))
+	}
 	retry := Retries
 	retry.Logger = wl
 	r.AddMiddleware(

@@ -46,7 +46,14 @@ const InvitesBucket = "sluice_invites"
 // StartNATS starts an embedded NATS server with JetStream. port -1 picks a
 // free port (tests); storeDir keeps the streams across restarts.
 func StartNATS(port int, storeDir string) (*server.Server, error) {
-	ns, err := server.NewServer(&server.Options{
+	return StartServer(ServerOptions(port, storeDir))
+}
+
+// ServerOptions are the options of sluice's embedded NATS server on
+// loopback: JetStream in storeDir, on port (-1: a free one). A cluster's
+// node (platform/testkit) adds its name and routes to them.
+func ServerOptions(port int, storeDir string) *server.Options {
+	return &server.Options{
 		Host:      "127.0.0.1",
 		Port:      port,
 		JetStream: true,
@@ -54,7 +61,13 @@ func StartNATS(port int, storeDir string) (*server.Server, error) {
 		NoSigs:    true,
 		// Chunks of a few thousand rows fit well under this.
 		MaxPayload: 8 << 20,
-	})
+	}
+}
+
+// StartServer starts a NATS server with opts and waits until it accepts
+// connections.
+func StartServer(opts *server.Options) (*server.Server, error) {
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
 	}
@@ -161,7 +174,11 @@ func raise(have, want nats.StreamConfig) (nats.StreamConfig, bool) {
 func InboxPrefix(name string) string { return "_INBOX_" + name }
 
 // Connect connects a stage (or the command called name) to NATS, retrying
-// while the server starts. Its replies come under InboxPrefix(name).
+// while the server starts. Its replies come under InboxPrefix(name). url
+// may list several servers, separated by commas (SLUICE_NATS_URL, a
+// cluster's nodes): nats.go tries them in random order, learns the other
+// nodes the cluster advertises, and reconnects to any of them, forever,
+// when its node goes away.
 func Connect(url, name, user, password string) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("sluice-" + name),

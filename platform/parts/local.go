@@ -174,6 +174,11 @@ func MinIOConfig() (platform.S3Config, error) {
 // bucket events to the NATS server at natsURL, and creates the bucket with
 // its event notification.
 func NewMinIO(dir, natsURL string, cfg platform.S3Config) (*Part, error) {
+	return NewMinIODrives(dir, 1, natsURL, cfg)
+}
+
+// NewMinIODrives is NewMinIO over drives drives (see StartMinIODrives).
+func NewMinIODrives(dir string, drives int, natsURL string, cfg platform.S3Config) (*Part, error) {
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil {
 		return nil, err
@@ -183,7 +188,7 @@ func NewMinIO(dir, natsURL string, cfg platform.S3Config) (*Part, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	part, err := StartMinIO(ctx, dir, port, strings.TrimPrefix(natsURL, "nats://"), cfg)
+	part, err := StartMinIODrives(ctx, dir, port, drives, strings.TrimPrefix(natsURL, "nats://"), cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -159,6 +159,29 @@ func HTTPReady(url string) func() error {
 // (host:port, or user:password@host:port), with a queue_dir so that no
 // event is lost while NATS is away. The S3_EVENTS stream must exist already.
 func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 platform.S3Config) (*Part, error) {
+	return StartMinIODrives(ctx, dir, port, 1, natsAddr, s3)
+}
+
+// MinIODrives are the folders of MinIO's drives in dir: dir/data for one,
+// dir/data1 to dir/data<n> for more.
+func MinIODrives(dir string, n int) []string {
+	if n <= 1 {
+		return []string{filepath.Join(dir, "data")}
+	}
+	drives := make([]string, n)
+	for i := range drives {
+		drives[i] = filepath.Join(dir, fmt.Sprintf("data%d", i+1))
+	}
+	return drives
+}
+
+// StartMinIODrives starts MinIO as StartMinIO does, over drives drives
+// (MinIODrives). From 4, MinIO erasure-codes each object over them (by
+// default with 2 parity shards in 4), so it reads and writes on with a
+// drive lost, and heals that drive when it is back (empty). Its drives
+// are folders on one disk, which MinIO refuses but in its CI mode
+// (MINIO_CI_CD).
+func StartMinIODrives(ctx context.Context, dir string, port, drives int, natsAddr string, s3 platform.S3Config) (*Part, error) {
 	bin, err := FindBinary("minio")
 	if err != nil {
 		return nil, err
@@ -186,8 +209,12 @@ func StartMinIO(ctx context.Context, dir string, port int, natsAddr string, s3 p
 		"MINIO_NOTIFY_NATS_QUEUE_DIR_PRIMARY=" + queueDir,
 	}
 	env = append(env, natsUser...)
-	p, err := startOn(ctx, "minio", addr, dir, env, HTTPReady("http://"+addr+"/minio/health/ready"),
-		bin, "server", filepath.Join(dir, "data"), "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", port+1), "--quiet")
+	if drives > 1 {
+		env = append(env, "MINIO_CI_CD=1")
+	}
+	args := append([]string{"server"}, MinIODrives(dir, drives)...)
+	args = append(args, "--address", addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", port+1), "--quiet")
+	p, err := startOn(ctx, "minio", addr, dir, env, HTTPReady("http://"+addr+"/minio/health/ready"), bin, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
 // Package testkit is what sluice's tests need besides the real parts that
 // platform/parts starts: an embedded NATS JetStream server with sluice's
-// streams (port -1, store in a temp dir), stopped when the test ends; the
-// messages Mailpit received; and a tenants file. A part that cannot start
-// fails the test: there is no skip.
+// streams (port -1, store in a temp dir), stopped when the test ends, or
+// an embedded 3-node JetStream cluster (NATSCluster); the messages Mailpit
+// received; a tenants file; and a multipart upload. A part that cannot
+// start fails the test: there is no skip.
 package testkit
 
 import (
