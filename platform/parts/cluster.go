@@ -230,7 +230,6 @@ func clusterConfig(name, zk string, nodes []*ClusterNode, me *ClusterNode, inter
     <remote_servers replace="1"><%s>%s</%s></remote_servers>
     <mark_cache_size replace="1">67108864</mark_cache_size>
     <uncompressed_cache_size replace="1">67108864</uncompressed_cache_size>
-    <max_concurrent_queries replace="1">50</max_concurrent_queries>
 </yandex>
 `, interserverPort, zkHost, zkPort, me.Shard, me.Replica, name, shards.String(), name)
 }
