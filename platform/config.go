@@ -81,8 +81,14 @@ type S3Config struct {
 // DDL, each as its own user, also when both run in one process; Reader only
 // reads (the demo's queries, dashboards).
 type ClickHouseConfig struct {
+	// Addr is a server's host:port, or several separated by commas (the
+	// nodes of a cluster: a connection takes the first that answers).
 	Addr     string
 	Database string
+	// Cluster, when set, is the cluster (in the servers' remote_servers)
+	// whose shards and replicas hold sluice's tables: see
+	// platform/warehouse's doc. Unset, the tables are on the one server.
+	Cluster string
 
 	Migrate, Load, Notify, Reader ClickHouseUser
 }
@@ -117,6 +123,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ClickHouse: ClickHouseConfig{
 			Addr:     cmp.Or(env.String("SLUICE_CLICKHOUSE_ADDR"), "127.0.0.1:19000"),
 			Database: cmp.Or(env.String("SLUICE_CLICKHOUSE_DATABASE"), "sluice"),
+			Cluster:  env.String("SLUICE_CLICKHOUSE_CLUSTER"),
 			Migrate:  clickHouseUser(env, "MIGRATE"),
 			Load:     clickHouseUser(env, "LOAD"),
 			Notify:   clickHouseUser(env, "NOTIFY"),

@@ -36,10 +36,12 @@ func TestLoadConfig(t *testing.T) {
 		{name: "defaults"},
 		{name: "values set", env: map[string]string{
 			"SLUICE_MEMORY_LIMIT_MIB": "160", "SLUICE_S3_BUCKET": "uploads", "SLUICE_NATS_USER": "ingest", "SLUICE_PPROF": "1", "SLUICE_NATS_PORT": "4333",
-			"SLUICE_NATS_REPLICAS": "3", "SLUICE_LOAD_CLICKHOUSE_USER": "ld", "SLUICE_LOAD_CLICKHOUSE_PASSWORD": "s3cret"},
+			"SLUICE_NATS_REPLICAS": "3", "SLUICE_LOAD_CLICKHOUSE_USER": "ld", "SLUICE_LOAD_CLICKHOUSE_PASSWORD": "s3cret",
+			"SLUICE_CLICKHOUSE_CLUSTER": "warehouse"},
 			change: func(c *platform.Config) {
 				c.MemoryLimit, c.S3.Bucket, c.NATSUser, c.Pprof, c.NATSPort, c.NATSReplicas = 160<<20, "uploads", "ingest", true, 4333, 3
 				c.ClickHouse.Load = platform.ClickHouseUser{Name: "ld", Password: "s3cret"}
+				c.ClickHouse.Cluster = "warehouse"
 			}},
 		{name: "zero is the default", env: map[string]string{"SLUICE_NATS_PORT": "0", "SLUICE_MEMORY_LIMIT_MIB": "0"}},
 		{name: "memory limit not a number", env: map[string]string{"SLUICE_MEMORY_LIMIT_MIB": "160MiB"}, errs: []string{"SLUICE_MEMORY_LIMIT_MIB"}},

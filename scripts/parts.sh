@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # parts.sh installs the real parts sluice runs on, when they are missing:
-# Debian's ClickHouse, and MinIO and Mailpit at the versions pinned in
+# Debian's ClickHouse and ZooKeeper (the replication of a ClickHouse
+# cluster on 18.16), and MinIO and Mailpit at the versions pinned in
 # DESIGN.md, and Prometheus's promtool, which the tests of deploy/ run. It
 # is idempotent: a second run installs nothing.
 #
@@ -21,6 +22,12 @@ if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+fi
+if [ ! -f /usr/share/java/zookeeper.jar ]; then
+  log "installing zookeeper (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq zookeeper >/dev/null
 fi
 if [ ! -x "$GOBIN/mailpit" ]; then
   log "installing mailpit $MAILPIT_VERSION"

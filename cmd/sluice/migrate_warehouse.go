@@ -13,22 +13,23 @@ import (
 // personal data that has outlived SLUICE_PERSONAL_DATA_TTL.
 const expireEvery = time.Hour
 
-// migrateWarehouse creates or updates ClickHouse's tables, and deletes the
-// personal data that has expired, as the migration user: the only one with
-// DDL, which a delete is on 18.16.
+// migrateWarehouse creates or updates ClickHouse's tables (on the cluster
+// SLUICE_CLICKHOUSE_CLUSTER names, if set), and deletes the personal data
+// that has expired, as the migration user: the only one with DDL, which a
+// delete is on 18.16.
 func migrateWarehouse(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ch, err := warehouse.Open(ctx, cfg.ClickHouse, cfg.ClickHouse.Migrate)
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	if err := warehouse.Migrate(ctx, ch, cfg.ClickHouse.Database, schemas.Datasets, cfg.PersonalDataTTL); err != nil {
+	if err := warehouse.MigrateCluster(ctx, ch, cfg.ClickHouse.Database, cfg.ClickHouse.Cluster, schemas.Datasets, cfg.PersonalDataTTL); err != nil {
 		return err
 	}
-	if err := warehouse.Expire(ctx, ch, cfg.ClickHouse.Database, schemas.Datasets, cfg.PersonalDataTTL); err != nil {
+	if err := warehouse.ExpireCluster(ctx, ch, cfg.ClickHouse.Database, cfg.ClickHouse.Cluster, schemas.Datasets, cfg.PersonalDataTTL); err != nil {
 		return err
 	}
-	logger.Info("sluice: clickhouse migrated", "addr", cfg.ClickHouse.Addr, "user", cfg.ClickHouse.Migrate.Name)
+	logger.Info("sluice: clickhouse migrated", "addr", cfg.ClickHouse.Addr, "cluster", cfg.ClickHouse.Cluster, "user", cfg.ClickHouse.Migrate.Name)
 	return nil
 }
 
@@ -44,7 +45,7 @@ func expire(ctx context.Context, cfg config, logger *slog.Logger) error {
 	tick := time.NewTicker(expireEvery)
 	defer tick.Stop()
 	for {
-		if err := warehouse.Expire(ctx, ch, cfg.ClickHouse.Database, schemas.Datasets, cfg.PersonalDataTTL); err != nil {
+		if err := warehouse.ExpireCluster(ctx, ch, cfg.ClickHouse.Database, cfg.ClickHouse.Cluster, schemas.Datasets, cfg.PersonalDataTTL); err != nil {
 			logger.Warn("sluice: expire personal data", "err", err)
 		}
 		select {

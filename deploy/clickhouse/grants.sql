@@ -11,6 +11,13 @@
 --
 -- Kept in step with platform/warehouse (its tests check that every table the
 -- migrations create is named here).
+--
+-- On a cluster (SLUICE_CLICKHOUSE_CLUSTER) each table below is a Distributed
+-- table, and its rows are in <table>_local on every node: run this file on
+-- every node (or ON CLUSTER), and give the user the cluster's remote_servers
+-- log in as (or, with a cluster secret, each user) the same rights on the
+-- _local tables. The profiles need distributed_product_mode = 'global'
+-- (deploy/clickhouse/cluster/users.d says why).
 
 -- The migration user: DDL in the sluice database, and the deletes of
 -- expired personal data (warehouse.Expire).

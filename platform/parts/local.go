@@ -60,35 +60,41 @@ func NewClickHouse(dir string) (*ClickHouse, func(), error) {
 	ch := &ClickHouse{Config: base.ClickHouse, Part: part, dir: dir, port: port}
 	ch.Config.Addr = part.Addr
 	stop := func() {
-		for _, c := range []driver.Conn{ch.Conn, ch.Load, ch.Notify} {
-			if c != nil {
-				c.Close()
-			}
-		}
+		closeAll(ch.Conn, ch.Load, ch.Notify)
 		ch.Part.Stop()
 	}
-	if err := ch.open(ctx, base.PersonalDataTTL); err != nil {
+	if ch.Conn, ch.Load, ch.Notify, err = migrateAndConnect(ctx, ch.Config, base.PersonalDataTTL); err != nil {
 		stop()
 		return nil, nil, err
 	}
 	return ch, stop, nil
 }
 
-// open connects as the migration user, migrates, and connects as load's
-// and notify's users.
-func (c *ClickHouse) open(ctx context.Context, ttl time.Duration) error {
-	var err error
-	if c.Conn, err = c.Connect(ctx, c.Config.Migrate); err != nil {
-		return err
+// migrateAndConnect connects to the ClickHouse of cfg (a cluster, if
+// cfg.Cluster) as the migration user, migrates it, and connects as load's
+// and notify's users. The connections it made are returned also with an
+// error, to be closed.
+func migrateAndConnect(ctx context.Context, cfg platform.ClickHouseConfig, ttl time.Duration) (migrate, load, notify driver.Conn, err error) {
+	if migrate, err = warehouse.Open(ctx, cfg, cfg.Migrate); err != nil {
+		return nil, nil, nil, err
 	}
-	if err := warehouse.Migrate(ctx, c.Conn, c.Config.Database, schemas.Datasets, ttl); err != nil {
-		return err
+	if err = warehouse.MigrateCluster(ctx, migrate, cfg.Database, cfg.Cluster, schemas.Datasets, ttl); err != nil {
+		return migrate, nil, nil, err
 	}
-	if c.Load, err = c.Connect(ctx, c.Config.Load); err != nil {
-		return err
+	if load, err = warehouse.Open(ctx, cfg, cfg.Load); err != nil {
+		return migrate, nil, nil, err
 	}
-	c.Notify, err = c.Connect(ctx, c.Config.Notify)
-	return err
+	notify, err = warehouse.Open(ctx, cfg, cfg.Notify)
+	return migrate, load, notify, err
+}
+
+// closeAll closes the connections that are not nil.
+func closeAll(conns ...driver.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
 }
 
 // Connect opens a connection as user (one of Config's); the caller closes

@@ -245,6 +245,13 @@ func StartMailpit(ctx context.Context, dir string, smtpPort, httpPort int) (*Par
 // (the HTTP port is port+1), with sluice's users (deploy/clickhouse/users.d,
 // found from usersDir), and creates the database sluice's users work in.
 func StartClickHouse(ctx context.Context, dir string, port int, usersDir, database string) (*Part, error) {
+	return startClickHouse(ctx, dir, port, []string{usersDir}, database, "")
+}
+
+// startClickHouse is StartClickHouse with the users of every folder of
+// usersDirs, and more server configuration if extra is not "": a config.d
+// file (<yandex>...</yandex>) merged into the packaged config.
+func startClickHouse(ctx context.Context, dir string, port int, usersDirs []string, database, extra string) (*Part, error) {
 	bin, err := FindBinary("clickhouse-server")
 	if err != nil {
 		return nil, err
@@ -254,7 +261,7 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 		return nil, err
 	}
 	etc := filepath.Join(dir, "etc")
-	if err := writeClickHouseConfig(etc, dir, port, usersDir); err != nil {
+	if err := writeClickHouseConfig(etc, dir, port, usersDirs, extra); err != nil {
 		return nil, fmt.Errorf("parts: clickhouse: %w", err)
 	}
 	query := func(q string) error {
@@ -279,11 +286,19 @@ func StartClickHouse(ctx context.Context, dir string, port int, usersDir, databa
 
 // writeClickHouseConfig writes ClickHouse's configuration into etc: the
 // packaged config.xml with its paths under dir and its ports from port, the
-// packaged users.xml, sluice's users from usersDir, and background merges
-// sized for this machine.
-func writeClickHouseConfig(etc, dir string, port int, usersDir string) error {
+// packaged users.xml, sluice's users from usersDirs, and background merges
+// sized for this machine; extra, if not "", as config.d/extra.xml.
+func writeClickHouseConfig(etc, dir string, port int, usersDirs []string, extra string) error {
 	if err := os.MkdirAll(filepath.Join(etc, "users.d"), 0o755); err != nil {
 		return err
+	}
+	if extra != "" {
+		if err := os.MkdirAll(filepath.Join(etc, "config.d"), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(etc, "config.d", "extra.xml"), []byte(extra), 0o644); err != nil {
+			return err
+		}
 	}
 	conf, err := os.ReadFile("/etc/clickhouse-server/config.xml")
 	if err != nil {
@@ -303,13 +318,15 @@ func writeClickHouseConfig(etc, dir string, port int, usersDir string) error {
 	if err := copyFile("/etc/clickhouse-server/users.xml", filepath.Join(etc, "users.xml")); err != nil {
 		return err
 	}
-	users, err := filepath.Glob(filepath.Join(usersDir, "*.xml"))
-	if err != nil || len(users) == 0 {
-		return fmt.Errorf("no users in %s", usersDir)
-	}
-	for _, f := range users {
-		if err := copyFile(f, filepath.Join(etc, "users.d", filepath.Base(f))); err != nil {
-			return err
+	for _, usersDir := range usersDirs {
+		users, err := filepath.Glob(filepath.Join(usersDir, "*.xml"))
+		if err != nil || len(users) == 0 {
+			return fmt.Errorf("no users in %s", usersDir)
+		}
+		for _, f := range users {
+			if err := copyFile(f, filepath.Join(etc, "users.d", filepath.Base(f))); err != nil {
+				return err
+			}
 		}
 	}
 	// 16 merge threads (the default) on two cores take the CPU from

@@ -138,14 +138,11 @@ func (t Table) Select(db string) string {
 	return fmt.Sprintf("SELECT %s FROM %s.%s FINAL", strings.Join(names, ", "), db, t.Name)
 }
 
+// create is the statement that creates the table on one server (layout's
+// create makes it on a cluster).
 func (t Table) create(db string) string {
-	cols := t.all()
-	defs := make([]string, len(cols))
-	for i, c := range cols {
-		defs[i] = c.Name + " " + c.Type
-	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY %s",
-		db, t.Name, strings.Join(defs, ", "), t.OrderBy)
+		db, t.Name, columnDefs(t.all()), t.OrderBy)
 }
 
 // all is every column of the table: Columns, then Filled.

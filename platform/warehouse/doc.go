@@ -15,4 +15,8 @@
 // It owns no dataset: the datasets' fields come from schemas, and what load
 // and notify write and read is theirs. Every table is a
 // ReplacingMergeTree(version), so a write may be repeated; readers use FINAL.
+// On a ClickHouse cluster (MigrateCluster, ExpireCluster) the tables are
+// replicated on every shard under <table>_local, and <table> is a
+// Distributed table over them, sharded so that FINAL stays right: see
+// cluster.go for the sharding keys and what a cluster refuses.
 package warehouse

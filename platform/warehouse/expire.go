@@ -31,20 +31,32 @@ const WrittenAt = "written_at"
 // a mutation in the background; a table with nothing to delete is not
 // touched. On a server with table TTLs, Migrate also sets one on
 // import_rejections, so that the rows expire even where Expire never runs.
+//
+// The cut-off is a constant (the time Expire runs, less ttl), never now():
+// on a cluster each replica applies the mutation itself, at its own time,
+// and must delete the same rows.
 func Expire(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
-	secs := int64(ttl.Seconds())
+	return ExpireCluster(ctx, conn, db, "", datasets, ttl)
+}
+
+// ExpireCluster is Expire on the ClickHouse cluster named cluster: the
+// deletes are mutations of the local tables, ON CLUSTER (see layout), which
+// wait for every node. With cluster "" it is Expire.
+func ExpireCluster(ctx context.Context, conn driver.Conn, db, cluster string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
+	l := layout{db: db, cluster: cluster}
+	before := fmt.Sprintf("toDateTime(%d)", time.Now().Add(-ttl).Unix())
 	for _, t := range []string{ImportRejections.Name, ImportDeactivations.Name} {
-		if err := deleteWhere(ctx, conn, db, t, fmt.Sprintf("%s < now() - %d", WrittenAt, secs)); err != nil {
+		if err := deleteWhere(ctx, conn, l, t, fmt.Sprintf("%s < %s", WrittenAt, before)); err != nil {
 			return err
 		}
 	}
 	endedImports := fmt.Sprintf("import_id IN (SELECT import_id FROM %s.%s FINAL WHERE status IN (%s))", db, Imports.Name, quoted(endedStatuses()))
-	if err := deleteWhere(ctx, conn, db, ImportKeys.Name, fmt.Sprintf("%s OR %s < now() - %d", endedImports, WrittenAt, secs)); err != nil {
+	if err := deleteWhere(ctx, conn, l, ImportKeys.Name, fmt.Sprintf("%s OR %s < %s", endedImports, WrittenAt, before)); err != nil {
 		return err
 	}
-	ended := fmt.Sprintf("%s OR loaded_at < now() - %d", endedImports, secs)
+	ended := fmt.Sprintf("%s OR loaded_at < %s", endedImports, before)
 	for _, ds := range writtenTables(datasets) {
-		if err := deleteWhere(ctx, conn, db, StagedTable(ds.Table), ended); err != nil {
+		if err := deleteWhere(ctx, conn, l, StagedTable(ds.Table), ended); err != nil {
 			return err
 		}
 	}
@@ -52,15 +64,15 @@ func Expire(ctx context.Context, conn driver.Conn, db string, datasets map[strin
 }
 
 // deleteWhere deletes table's rows that match cond, if there are any.
-func deleteWhere(ctx context.Context, conn driver.Conn, db, table, cond string) error {
+func deleteWhere(ctx context.Context, conn driver.Conn, l layout, table, cond string) error {
 	var n uint64
-	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", db, table, cond)).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", l.db, table, cond)).Scan(&n); err != nil {
 		return fmt.Errorf("warehouse: expire %s: %w", table, err)
 	}
 	if n == 0 {
 		return nil
 	}
-	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s", db, table, cond)); err != nil {
+	if err := l.alterStored(ctx, conn, table, "DELETE WHERE "+cond); err != nil {
 		return fmt.Errorf("warehouse: expire %s: %w", table, err)
 	}
 	return nil
@@ -119,21 +131,20 @@ func hasTTL(ctx context.Context, conn driver.Conn) (bool, error) {
 // server that has table TTLs. MODIFY TTL starts a mutation (the server
 // recomputes the TTL of every part), so it runs only when the table's TTL,
 // as system.tables shows it, is another one.
-func setTTL(ctx context.Context, conn driver.Conn, db string, ttl time.Duration) error {
+func setTTL(ctx context.Context, conn driver.Conn, l layout, ttl time.Duration) error {
 	ok, err := hasTTL(ctx, conn)
 	if err != nil || !ok {
 		return err
 	}
 	secs := int64(ttl.Seconds())
 	var engine string
-	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, ImportRejections.Name).Scan(&engine); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", l.db, l.stored(ImportRejections.Name)).Scan(&engine); err != nil {
 		return fmt.Errorf("migrate %s: ttl: %w", ImportRejections.Name, err)
 	}
 	if sameTTL(tableTTL(engine), secs) {
 		return nil
 	}
-	q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY TTL %s + INTERVAL %d SECOND", db, ImportRejections.Name, WrittenAt, secs)
-	if err := conn.Exec(ctx, q); err != nil {
+	if err := l.alterStored(ctx, conn, ImportRejections.Name, fmt.Sprintf("MODIFY TTL %s + INTERVAL %d SECOND", WrittenAt, secs)); err != nil {
 		return fmt.Errorf("migrate %s: ttl: %w", ImportRejections.Name, err)
 	}
 	return nil

@@ -53,30 +53,38 @@ func columnType(k schemas.Kind) string {
 // deletes it). It is safe to run again; it runs as the migration user, the
 // one that may run DDL.
 func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+	return MigrateCluster(ctx, conn, db, "", datasets, ttl)
+}
+
+// MigrateCluster is Migrate on the ClickHouse cluster named cluster: every
+// table sharded and replicated over its nodes (see layout), made ON
+// CLUSTER, which needs every node up. With cluster "" it is Migrate.
+func MigrateCluster(ctx context.Context, conn driver.Conn, db, cluster string, datasets map[string]*schemas.Dataset, ttl time.Duration) error {
+	l := layout{db: db, cluster: cluster}
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db+l.onCluster()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, t := range AuditTables {
-		if err := conn.Exec(ctx, t.create(db)); err != nil {
-			return fmt.Errorf("migrate %s: %w", t.Name, err)
+		if err := create(ctx, conn, l, t); err != nil {
+			return err
 		}
-		added, err := addMissingColumns(ctx, conn, db, t.Name, t.all())
+		added, err := addMissingColumns(ctx, conn, l, t, t.all())
 		if err != nil {
 			return err
 		}
 		if t.Name == ImportRejections.Name && slices.Contains(added, WrittenAt) {
-			if err := materialiseWrittenAt(ctx, conn, db); err != nil {
+			if err := materialiseWrittenAt(ctx, conn, l); err != nil {
 				return err
 			}
 		}
 	}
-	if err := ensureType(ctx, conn, db, Imports.Name, "status", statusType()); err != nil {
+	if err := ensureType(ctx, conn, l, Imports, "status", statusType()); err != nil {
 		return err
 	}
-	if err := ensureType(ctx, conn, db, ImportRows.Name, "outcome", OutcomeType()); err != nil {
+	if err := ensureType(ctx, conn, l, ImportRows, "outcome", OutcomeType()); err != nil {
 		return err
 	}
-	if err := setTTL(ctx, conn, db, ttl); err != nil {
+	if err := setTTL(ctx, conn, l, ttl); err != nil {
 		return err
 	}
 	for _, ds := range writtenTables(datasets) {
@@ -90,15 +98,25 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 			{Name: ds.Table, Columns: cols, OrderBy: "(tenant, " + key + ")"},
 			{Name: StagedTable(ds.Table), Columns: cols, OrderBy: "(import_id, " + key + ")"},
 		} {
-			if err := rekey(ctx, conn, db, t); err != nil {
+			if err := rekey(ctx, conn, l, t); err != nil {
 				return err
 			}
-			if err := conn.Exec(ctx, t.create(db)); err != nil {
-				return fmt.Errorf("migrate %s: %w", t.Name, err)
-			}
-			if _, err := addMissingColumns(ctx, conn, db, t.Name, t.Columns); err != nil {
+			if err := create(ctx, conn, l, t); err != nil {
 				return err
 			}
+			if _, err := addMissingColumns(ctx, conn, l, t, t.Columns); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// create creates t where l says, if it does not exist.
+func create(ctx context.Context, conn driver.Conn, l layout, t Table) error {
+	for _, q := range l.create(t) {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("migrate %s: %w", t.Name, err)
 		}
 	}
 	return nil
@@ -115,10 +133,22 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, datasets map[stri
 // (the copy was whole before it began), an old table left is dropped.
 // ReplacingMergeTree collapses the copied rows by the new key, keeping each
 // record's latest version. The stages must not write meanwhile: migrate
-// runs before them (sluice migrate, sluice up).
-func rekey(ctx context.Context, conn driver.Conn, db string, t Table) error {
+// runs before them (sluice migrate, sluice up). On a cluster there is
+// nothing to copy when the table is new or has the key already; one with
+// another key is refused (see layout).
+func rekey(ctx context.Context, conn driver.Conn, l layout, t Table) error {
+	db := l.db
 	copied, old := t.Name+"_rekey", t.Name+"_old"
 	fail := func(err error) error { return fmt.Errorf("migrate %s: new sorting key %s: %w", t.Name, t.OrderBy, err) }
+	if l.cluster != "" {
+		switch have, exists, err := sortingKey(ctx, conn, db, l.stored(t.Name)); {
+		case err != nil:
+			return fail(err)
+		case exists && !sameKey(have, t.OrderBy):
+			return fail(fmt.Errorf("%s is sorted by (%s): a rekey is not done on cluster %s; copy the table into one with the new key by hand", l.stored(t.Name), have, l.cluster))
+		}
+		return nil
+	}
 	have, exists, err := sortingKey(ctx, conn, db, t.Name)
 	if err != nil {
 		return fail(err)
@@ -194,24 +224,25 @@ func dropTable(ctx context.Context, conn driver.Conn, db, table string) error {
 
 // ensureType changes a column's type to want if it has another (an enum
 // that gained values).
-func ensureType(ctx context.Context, conn driver.Conn, db, table, column, want string) error {
+func ensureType(ctx context.Context, conn driver.Conn, l layout, t Table, column, want string) error {
 	var have string
-	if err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", db, table, column).Scan(&have); err != nil {
-		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	if err := conn.QueryRow(ctx, "SELECT type FROM system.columns WHERE database = ? AND table = ? AND name = ?", l.db, l.stored(t.Name), column).Scan(&have); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", t.Name, column, err)
 	}
 	if have == want {
 		return nil
 	}
-	if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s MODIFY COLUMN %s %s", db, table, column, want)); err != nil {
-		return fmt.Errorf("migrate %s.%s: %w", table, column, err)
+	if err := l.alterColumns(ctx, conn, t, fmt.Sprintf("MODIFY COLUMN %s %s", column, want)); err != nil {
+		return fmt.Errorf("migrate %s.%s: %w", t.Name, column, err)
 	}
 	return nil
 }
 
 // addMissingColumns adds the columns of cols that table lacks, and returns
 // their names.
-func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, cols []Column) ([]string, error) {
-	have, err := columnNames(ctx, conn, db, table)
+func addMissingColumns(ctx context.Context, conn driver.Conn, l layout, t Table, cols []Column) ([]string, error) {
+	table := t.Name
+	have, err := columnNames(ctx, conn, l.db, l.stored(table))
 	if err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", table, err)
 	}
@@ -220,7 +251,7 @@ func addMissingColumns(ctx context.Context, conn driver.Conn, db, table string, 
 		if slices.Contains(have, col.Name) {
 			continue
 		}
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", db, table, col.Name, col.Type)); err != nil {
+		if err := l.alterColumns(ctx, conn, t, fmt.Sprintf("ADD COLUMN %s %s", col.Name, col.Type)); err != nil {
 			return added, fmt.Errorf("migrate %s: add %s: %w", table, col.Name, err)
 		}
 		added = append(added, col.Name)
@@ -254,18 +285,17 @@ func columnNames(ctx context.Context, conn driver.Conn, db, table string) ([]str
 // constant, the same for every part), so they expire a TTL after it. It is
 // a mutation (ClickHouse rewrites the parts in the background); rows
 // written meanwhile store their own time already.
-func materialiseWrittenAt(ctx context.Context, conn driver.Conn, db string) error {
+func materialiseWrittenAt(ctx context.Context, conn driver.Conn, l layout) error {
 	var n uint64
 	var now uint32
-	q := fmt.Sprintf("SELECT count(), toUInt32(now()) FROM %s.%s", db, ImportRejections.Name)
+	q := fmt.Sprintf("SELECT count(), toUInt32(now()) FROM %s.%s", l.db, ImportRejections.Name)
 	if err := conn.QueryRow(ctx, q).Scan(&n, &now); err != nil {
 		return fmt.Errorf("migrate %s: %s: %w", ImportRejections.Name, WrittenAt, err)
 	}
 	if n == 0 {
 		return nil
 	}
-	q = fmt.Sprintf("ALTER TABLE %s.%s UPDATE %s = toDateTime(%d) WHERE 1", db, ImportRejections.Name, WrittenAt, now)
-	if err := conn.Exec(ctx, q); err != nil {
+	if err := l.alterStored(ctx, conn, ImportRejections.Name, fmt.Sprintf("UPDATE %s = toDateTime(%d) WHERE 1", WrittenAt, now)); err != nil {
 		return fmt.Errorf("migrate %s: %s: %w", ImportRejections.Name, WrittenAt, err)
 	}
 	return nil
