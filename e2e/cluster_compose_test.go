@@ -70,6 +70,8 @@ func TestClusterCompose(t *testing.T) {
 			`nats-3: server_name "nats-2" is nats-2's too`},
 		{"a NATS node without its own store", clusterCompose, "      - nats-3-data:/data\n", "",
 			"nats-3: /data is nats-data, nats's too"},
+		{"MinIO's events to one NATS node", clusterCompose, "    networks:\n      default:\n        aliases: [nats]\n  nats-3:", "  nats-3:",
+			"minio: its NATS target nats is [nats nats-3], want every NATS node"},
 		{"too few stream replicas", clusterCompose, `SLUICE_NATS_REPLICAS: "3"`, `SLUICE_NATS_REPLICAS: "1"`,
 			`migrate: SLUICE_NATS_REPLICAS "1", want 3`},
 		{"a stage not replicated", clusterCompose, "x-stage-cluster: &stage-cluster\n  deploy:\n    replicas: 2", "x-stage-cluster: &stage-cluster\n  deploy:\n    replicas: 1",
@@ -299,6 +301,11 @@ func (w *clusterWiring) nats() {
 		if got := reached(svc, "SLUICE_NATS_URL", urls, func(o *server.Options) int { return o.Port }); !slices.Equal(got, nodes) {
 			w.problemf("%s: SLUICE_NATS_URL reaches %v, want every NATS node %v", name, got, nodes)
 		}
+	}
+	// MinIO takes one address for its event target: a name every node
+	// answers to, so that its events reach the cluster with a node down.
+	if host, _, _ := strings.Cut(env(w.all["minio"], "MINIO_NOTIFY_NATS_ADDRESS_PRIMARY"), ":"); !slices.Equal(w.reach(w.all["minio"], host, nodes), nodes) {
+		w.problemf("minio: its NATS target %s is %v, want every NATS node %v", host, w.reach(w.all["minio"], host, nodes), nodes)
 	}
 	if r := env(w.all["migrate"], "SLUICE_NATS_REPLICAS"); r != strconv.Itoa(len(nodes)) {
 		w.problemf("migrate: SLUICE_NATS_REPLICAS %q, want %d", r, len(nodes))
