@@ -340,15 +340,36 @@ func (w *clusterWiring) minio() {
 	}
 }
 
+// sharedXML reads into v the file that every one of nodes has at target,
+// which must be the same file, and checks that each node keeps its data
+// (chDataDir) in a volume of its own.
+func (w *clusterWiring) sharedXML(nodes []string, target string, v any) {
+	var source string
+	for _, name := range nodes {
+		w.ownVolume(name, chDataDir)
+		p, ok := hostPath(w.all[name], target)
+		switch {
+		case !ok:
+			w.problemf("%s: nothing mounted at %s", name, target)
+		case source == "":
+			source = p
+			if err := xml.Unmarshal(readFile(w.t, p), v); err != nil {
+				w.t.Fatalf("%s: %v", p, err)
+			}
+		case p != source:
+			w.problemf("%s: %s is %s, %s on %s", name, target, p, source, nodes[0])
+		}
+	}
+}
+
 // clickHouse checks the ClickHouse nodes against the cluster in the XML
 // mounted into them, and the Keeper nodes they use.
 func (w *clusterWiring) clickHouse() {
-	t := w.t
 	chNodes, chTags := w.image("clickhouse/clickhouse-server")
 	keepers, keeperTags := w.image("clickhouse/clickhouse-keeper")
-	root, err := loadCompose(t, nil)
+	root, err := loadCompose(w.t, nil)
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
 	rootImage := root.Services["clickhouse"].Image
 	if len(chNodes) != 4 || !slices.Equal(chTags, []string{strings.TrimPrefix(rootImage, "clickhouse/clickhouse-server:")}) {
@@ -361,25 +382,8 @@ func (w *clusterWiring) clickHouse() {
 		return
 	}
 
-	// The cluster, as the first node has it; every node mounts the same file.
 	var cfg chClusterXML
-	var source string
-	for _, name := range chNodes {
-		w.ownVolume(name, chDataDir)
-		p, ok := hostPath(w.all[name], chClusterConfig)
-		if !ok {
-			w.problemf("%s: nothing mounted at %s", name, chClusterConfig)
-			continue
-		}
-		if source == "" {
-			source = p
-			if err := xml.Unmarshal(readFile(t, p), &cfg); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-		} else if p != source {
-			w.problemf("%s: %s is %s, %s on %s", name, chClusterConfig, p, source, chNodes[0])
-		}
-	}
+	w.sharedXML(chNodes, chClusterConfig, &cfg)
 	if len(cfg.Clusters.Clusters) != 1 {
 		w.problemf("remote_servers: %d clusters, want sluice's", len(cfg.Clusters.Clusters))
 		return
@@ -430,19 +434,7 @@ func (w *clusterWiring) clickHouse() {
 	// Keeper: 3 nodes (a quorum of 2: one may be down), each with an id of
 	// its own, all in ClickHouse's zookeeper.
 	var keeper keeperXML
-	for i, name := range keepers {
-		w.ownVolume(name, chDataDir)
-		p, ok := hostPath(w.all[name], keeperConfig)
-		if !ok {
-			w.problemf("%s: nothing mounted at %s", name, keeperConfig)
-			continue
-		}
-		if i == 0 {
-			if err := xml.Unmarshal(readFile(t, p), &keeper); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-		}
-	}
+	w.sharedXML(keepers, keeperConfig, &keeper)
 	var raft []string
 	ids := map[string]string{}
 	for _, s := range keeper.Servers {
