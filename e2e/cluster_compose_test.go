@@ -51,10 +51,11 @@ func TestClusterCompose(t *testing.T) {
 	const urls = "environment: {SLUICE_NATS_URL: *nats-urls}"
 	for _, b := range []struct {
 		name string
-		// edit makes the broken copy of one file (a path of the
-		// repository), the cluster compose file or one it mounts.
+		// The broken copy has old replaced by new in file (a path from
+		// e2e/): the cluster compose file or one it mounts.
 		file, old, new string
-		want           string
+		// want is in one of the problems found in the copy.
+		want string
 	}{
 		{"a stage misses a NATS node", clusterCompose, "validate:\n    <<: *stage-cluster\n    " + urls,
 			"validate:\n    <<: *stage-cluster\n    environment: {SLUICE_NATS_URL: 'nats://nats-1:4222,nats://nats-2:4222'}",
