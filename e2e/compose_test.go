@@ -138,18 +138,8 @@ func testComposeObservability(t *testing.T, project *types.Project) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// host is where a path of the container is on this machine, through
-	// its bind mounts.
-	host := func(svc types.ServiceConfig, p string) (string, bool) {
-		for _, v := range svc.Volumes {
-			if v.Type == types.VolumeTypeBind && (p == v.Target || strings.HasPrefix(p, v.Target+"/")) {
-				return filepath.Join(v.Source, strings.TrimPrefix(p, v.Target)), true
-			}
-		}
-		return "", false
-	}
 	const promDir = "/etc/prometheus"
-	cfgPath, ok := host(prom, path.Join(promDir, "prometheus.yml"))
+	cfgPath, ok := hostPath(prom, path.Join(promDir, "prometheus.yml"))
 	if !ok {
 		t.Fatalf("prometheus: no prometheus.yml mounted: %+v", prom.Volumes)
 	}
@@ -164,7 +154,7 @@ func testComposeObservability(t *testing.T, project *types.Project) {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(cfg.RuleFiles, func(rf string) bool {
-		p, ok := host(prom, path.Join(promDir, rf))
+		p, ok := hostPath(prom, path.Join(promDir, rf))
 		return ok && p == alerts
 	}) {
 		t.Errorf("prometheus: rule_files %q: none is %s where compose mounts it", cfg.RuleFiles, alerts)
@@ -177,7 +167,7 @@ func testComposeObservability(t *testing.T, project *types.Project) {
 	if v := grafana.Environment["GF_INSTALL_PLUGINS"]; v == nil || !slices.Contains(strings.Split(*v, ","), "grafana-clickhouse-datasource") {
 		t.Errorf("grafana GF_INSTALL_PLUGINS: got %s, want grafana-clickhouse-datasource", deref(v))
 	}
-	dsPath, ok := host(grafana, "/etc/grafana/provisioning/datasources/clickhouse.yml")
+	dsPath, ok := hostPath(grafana, "/etc/grafana/provisioning/datasources/clickhouse.yml")
 	if !ok {
 		t.Fatalf("grafana: no provisioning mounted: %+v", grafana.Volumes)
 	}
@@ -210,12 +200,31 @@ func testComposeObservability(t *testing.T, project *types.Project) {
 	}
 }
 
+// hostPath is where a path of svc's container is on this machine, through
+// its bind mounts.
+func hostPath(svc types.ServiceConfig, p string) (string, bool) {
+	for _, v := range svc.Volumes {
+		if v.Type == types.VolumeTypeBind && (p == v.Target || strings.HasPrefix(p, v.Target+"/")) {
+			return filepath.Join(v.Source, strings.TrimPrefix(p, v.Target)), true
+		}
+	}
+	return "", false
+}
+
 // loadCompose reads docker-compose.yml with exactly env as its environment:
 // whatever the machine running the test has set is not read, nor an .env
 // file.
 func loadCompose(t *testing.T, env []string) (*types.Project, error) {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
+	return loadComposeFiles(t, env, "../docker-compose.yml")
+}
+
+// loadComposeFiles reads compose files, each over the ones before it (as
+// `docker compose -f a -f b` does), with the repository as the project's
+// folder, and exactly env as the environment.
+func loadComposeFiles(t *testing.T, env []string, files ...string) (*types.Project, error) {
+	t.Helper()
+	opts, err := cli.NewProjectOptions(files,
 		cli.WithWorkingDirectory(".."),
 		cli.WithEnv(env),
 	)
