@@ -20,6 +20,12 @@ if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >
   apt-get update -qq
   apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
 fi
+if ! command -v chromium >/dev/null; then
+  log "installing chromium (Debian), for the console's browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
 if [ ! -x "$GOBIN/mailpit" ]; then
   log "installing mailpit $MAILPIT_VERSION"
   go install "github.com/axllent/mailpit@$MAILPIT_VERSION"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/load"
 	"github.com/sluicehq/sluice/notify"
@@ -18,6 +19,8 @@ import (
 type config struct {
 	platform.Config
 	stages stageConfigs
+	// consoleAddr is where the web console listens (SLUICE_CONSOLE_ADDR).
+	consoleAddr string
 }
 
 // stageConfigs holds each stage's Config as the environment sets it. A
@@ -45,7 +48,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if invite := cmp.Or(stages.notify.InviteTTL, notify.DefaultInviteTTL); invite >= base.PersonalDataTTL {
 		return config{}, fmt.Errorf("SLUICE_INVITE_TTL (%v) must be shorter than SLUICE_PERSONAL_DATA_TTL (%v)", invite, base.PersonalDataTTL)
 	}
-	return config{Config: base, stages: stages}, nil
+	return config{Config: base, stages: stages, consoleAddr: cmp.Or(getenv("SLUICE_CONSOLE_ADDR"), console.DefaultAddr)}, nil
 }
 
 // loadStageConfigs reads every stage's settings; bucket is the one ingest's

@@ -152,7 +152,8 @@ var works = map[string]stageWork{
 	},
 }
 
-var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, bus.NaksBucket, bus.InvitesBucket}
+var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, bus.NaksBucket, bus.InvitesBucket,
+	bus.AccountsBucket, bus.SessionsBucket}
 
 // TestNATSLeastPrivilege runs nats-server from deploy/nats.conf and the real
 // migrate as admin; then, for every stage, its real runner binds its

@@ -1,0 +1,4 @@
+package console
+
+// importRoutes adds the imports' pages.
+func (s *Server) importRoutes() {}

@@ -1,0 +1,48 @@
+// The console's only script: it uploads a file straight to the bucket
+// through the URL the console presigns, then follows the import; and it
+// moves the progress bars of running imports (server-sent events).
+"use strict";
+
+function csrf() {
+  const m = document.querySelector('meta[name="csrf-token"]');
+  return m ? m.content : "";
+}
+
+async function upload(form) {
+  const status = document.getElementById("upload-status");
+  const file = form.elements.file.files[0];
+  if (!file) return;
+  const fields = new FormData(form);
+  fields.set("file", file.name);
+  status.textContent = "Uploading " + file.name + "…";
+  try {
+    const signed = await fetch(form.action, {method: "POST", body: new URLSearchParams(fields),
+      headers: {"X-CSRF-Token": csrf()}, credentials: "same-origin"});
+    if (!signed.ok) throw new Error(await signed.text());
+    const put = await signed.json();
+    const since = new Date().toISOString();
+    const sent = await fetch(put.url, {method: "PUT", body: file, headers: put.headers});
+    if (!sent.ok) throw new Error("the bucket answered " + sent.status);
+    status.textContent = "Uploaded. Waiting for the import to start…";
+    location.assign("/imports/follow?key=" + encodeURIComponent(put.key) + "&since=" + encodeURIComponent(since));
+  } catch (e) {
+    status.textContent = "The upload failed: " + e.message;
+  }
+}
+
+function follow(bar) {
+  const events = new EventSource(bar.dataset.progress);
+  const label = document.getElementById(bar.id + "-label");
+  events.onmessage = (e) => {
+    const p = JSON.parse(e.data);
+    if (p.rows > 0) { bar.max = p.rows; bar.value = p.done; }
+    if (label) label.textContent = p.status + (p.rows > 0 ? " · " + p.done + " of " + p.rows + " rows" : "");
+    if (p.final) { events.close(); location.reload(); }
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-upload]");
+  if (form) form.addEventListener("submit", (e) => { e.preventDefault(); upload(form); });
+  document.querySelectorAll("progress[data-progress]").forEach(follow);
+});
