@@ -39,6 +39,7 @@ type Server struct {
 	database  string
 	tenants   func() platform.Tenants
 	uploads   *Uploads // nil: uploads are off (no MinIO admin keys)
+	ops       Operations
 	logger    *slog.Logger
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
@@ -52,13 +53,14 @@ type Deps struct {
 	Database  string
 	Tenants   func() platform.Tenants
 	Uploads   *Uploads
+	Ops       Operations
 	Logger    *slog.Logger
 }
 
 // New returns the console's server.
 func New(d Deps) (*Server, error) {
 	s := &Server{accounts: d.Accounts, sessions: d.Sessions, warehouse: d.Warehouse, database: d.Database,
-		tenants: d.Tenants, uploads: d.Uploads, logger: d.Logger, mux: http.NewServeMux()}
+		tenants: d.Tenants, uploads: d.Uploads, ops: d.Ops, logger: d.Logger, mux: http.NewServeMux()}
 	var err error
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
