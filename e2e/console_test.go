@@ -33,8 +33,8 @@ func TestConsole(t *testing.T) {
 	addConsoleAccount(t, "ann", "--tenant", "portal", "--role", "admin", "--email", "ann@portal.example")
 	addConsoleAccount(t, "vic", "--tenant", "portal", "--role", "viewer")
 	addConsoleAccount(t, "rita", "--tenant", "rival", "--role", "admin")
-	alloc := newBrowser(t)
-	ann := signIn(t, alloc, "ann")
+	browser := newBrowser(t)
+	ann := signIn(t, browser, "ann")
 
 	// Upload through the page: the browser puts the file into portal's
 	// folder with a URL presigned with portal's key, then follows it.
@@ -68,7 +68,7 @@ func TestConsole(t *testing.T) {
 	}
 
 	// Another tenant's admin: portal's import does not exist for rita.
-	rita := signIn(t, alloc, "rita")
+	rita := signIn(t, browser, "rita")
 	if status := navigateStatus(t, rita, "/imports/"+id); status != http.StatusNotFound {
 		t.Errorf("rival's admin opening portal's import: %d, want 404", status)
 	}
@@ -80,7 +80,7 @@ func TestConsole(t *testing.T) {
 	// Continue an import that requires intervention.
 	held := putAsPartner(t, "portal/clients/console-held.csv", body, map[string]string{"on-error": "abort"})
 	awaitStatus(t, "portal/clients/console-held.csv", held, schemas.StatusRequiresIntervention)
-	vic := signIn(t, alloc, "vic")
+	vic := signIn(t, browser, "vic")
 	viewerCannotAct(t, vic, held, "continue")
 	do(t, ann, chromedp.Navigate(stack.console+"/imports/"+held))
 	checkPage(t, ann, "requires-intervention")
@@ -129,7 +129,8 @@ func addConsoleAccount(t *testing.T, login string, flags ...string) {
 	}
 }
 
-// newBrowser starts headless chromium for the test.
+// newBrowser starts headless chromium for the test; each account signs in
+// in a browser context of its own (signIn).
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
@@ -139,15 +140,20 @@ func newBrowser(t *testing.T) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
-	return alloc
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browser
 }
 
 // signIn signs login in, in a browser context of its own, with the
 // keyboard only: the login field has the focus, Tab goes to the password,
 // Enter submits.
-func signIn(t *testing.T, alloc context.Context, login string) context.Context {
+func signIn(t *testing.T, browser context.Context, login string) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithNewBrowserContext())
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(cancelTimeout)
@@ -322,7 +328,7 @@ const a11yProblems = `(() => {
 // artifacts, and fails the test on what a11yProblems finds.
 func checkPage(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err == nil {
 		err = os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), png, 0o644)
 	}

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
@@ -29,23 +31,11 @@ An admin uploads, stops and continues imports; a viewer only looks; an operator'
 // the read-only ClickHouse user, and presigns uploads when it has MinIO's
 // admin keys (else uploads are off).
 func runConsole(ctx context.Context, cfg config, natsURL string, logger *slog.Logger) error {
-	nc, err := bus.Connect(natsURL, "console", cfg.NATSUser, cfg.NATSPassword)
+	nc, accounts, sessions, err := connectConsole(cfg, natsURL)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
-	accounts, err := console.NewAccounts(js)
-	if err != nil {
-		return err
-	}
-	sessions, err := console.NewSessions(js)
-	if err != nil {
-		return err
-	}
 	ch, err := warehouse.Open(ctx, cfg.ClickHouse, cfg.ClickHouse.Reader)
 	if err != nil {
 		return err
@@ -72,6 +62,31 @@ func runConsole(ctx context.Context, cfg config, natsURL string, logger *slog.Lo
 		return err
 	}
 	return srv.Run(ctx, cfg.consoleAddr)
+}
+
+// connectConsole connects to the NATS at natsURL as the console and opens
+// its accounts and sessions; the caller closes the connection.
+func connectConsole(cfg config, natsURL string) (*nats.Conn, *console.Accounts, *console.Sessions, error) {
+	nc, err := bus.Connect(natsURL, "console", cfg.NATSUser, cfg.NATSPassword)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, fmt.Errorf("console: %w", err)
+	}
+	accounts, err := console.NewAccounts(js)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	sessions, err := console.NewSessions(js)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	return nc, accounts, sessions, nil
 }
 
 // consoleCommand runs `sluice console user add`, reading the password from
@@ -108,19 +123,11 @@ func consoleCommand(_ context.Context, cfg config, args []string, in io.Reader, 
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("console user add: read the password: %w", err)
 	}
-	nc, err := bus.Connect(cfg.NATSURL, "console", cfg.NATSUser, cfg.NATSPassword)
+	nc, accounts, _, err := connectConsole(cfg, cfg.NATSURL)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
-	accounts, err := console.NewAccounts(js)
-	if err != nil {
-		return err
-	}
 	a := console.Account{Login: fs.Arg(0), Tenant: *tenant, Role: *role, Email: *email}
 	if err := accounts.Add(a, strings.TrimRight(line, "\r\n")); err != nil {
 		return err
