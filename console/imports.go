@@ -87,7 +87,7 @@ func (s *Server) importRoutes() {
 	s.mux.Handle("GET /imports/follow", s.user(s.follow))
 	s.mux.Handle("GET /imports/{id}", s.user(s.importPage))
 	s.mux.Handle("GET /imports/{id}/errors.csv", s.user(s.errorsCSV))
-	s.mux.Handle("GET /imports/{id}/progress", s.user(s.progress))
+	s.mux.Handle("GET /progress", s.user(s.progress))
 	s.mux.Handle("POST /imports/{id}/stop", s.admin(s.act("stop", Operations.Cancel)))
 	s.mux.Handle("POST /imports/{id}/continue", s.admin(s.act("continue", Operations.Continue)))
 }
@@ -173,14 +173,20 @@ func extension(name string) string {
 	return ""
 }
 
-// progressEvery is how often the progress events say where an import is.
+// progressEvery is how often the progress events say where imports are.
 const progressEvery = 500 * time.Millisecond
 
-// progress streams server-sent events of import id's progress, every
-// progressEvery, until it ends or the page goes.
+// maxFollowed bounds the imports one progress stream follows.
+const maxFollowed = 100
+
+// progress streams server-sent events of the progress of the imports its
+// query names (id=...&id=..., those the account may see), every
+// progressEvery, until each has ended or the page goes: one stream per
+// page, however many imports run.
 func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) {
-	i, ok := s.lookup(w, r, req)
-	if !ok {
+	ids := r.URL.Query()["id"]
+	if len(ids) == 0 || len(ids) > maxFollowed {
+		http.Error(w, "name 1 to 100 imports", http.StatusBadRequest)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -188,19 +194,32 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 	rc := http.NewResponseController(w)
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
+	type state struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Rows   int    `json:"rows"`
+		Done   int    `json:"done"`
+		Final  bool   `json:"final"`
+	}
 	for {
-		b, _ := json.Marshal(map[string]any{"status": i.Status, "rows": i.Counts.Rows, "done": i.Done, "final": !i.Running()})
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil || rc.Flush() != nil || !i.Running() {
+		var states []state
+		running := false
+		for _, id := range ids {
+			i, err := s.ops.Get(r.Context(), id)
+			if err != nil || !req.account.Sees(i.Tenant) {
+				continue
+			}
+			states = append(states, state{ID: i.ID, Status: i.Status, Rows: i.Counts.Rows, Done: i.Done, Final: !i.Running()})
+			running = running || i.Running()
+		}
+		b, _ := json.Marshal(states)
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil || rc.Flush() != nil || !running {
 			return
 		}
 		select {
 		case <-r.Context().Done():
 			return
 		case <-tick.C:
-		}
-		var err error
-		if i, err = s.ops.Get(r.Context(), i.ID); err != nil {
-			return
 		}
 	}
 }

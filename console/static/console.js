@@ -30,19 +30,28 @@ async function upload(form) {
   }
 }
 
-function follow(bar) {
-  const events = new EventSource(bar.dataset.progress);
-  const label = document.getElementById(bar.id + "-label");
+// follow moves the page's progress bars, from one stream of events for
+// all of them; when one ends, the page is loaded again to show its counts.
+function follow(bars) {
+  const url = "/progress?" + bars.map((b) => "id=" + encodeURIComponent(b.dataset.id)).join("&");
+  const events = new EventSource(url);
   events.onmessage = (e) => {
-    const p = JSON.parse(e.data);
-    if (p.rows > 0) { bar.max = p.rows; bar.value = p.done; }
-    if (label) label.textContent = p.status + (p.rows > 0 ? " · " + p.done + " of " + p.rows + " rows" : "");
-    if (p.final) { events.close(); location.reload(); }
+    let ended = false;
+    for (const p of JSON.parse(e.data)) {
+      const bar = document.getElementById("p-" + p.id);
+      if (!bar) continue;
+      if (p.rows > 0) { bar.max = p.rows; bar.value = p.done; }
+      const label = document.getElementById("p-" + p.id + "-label");
+      if (label) label.textContent = p.status + (p.rows > 0 ? " · " + p.done + " of " + p.rows + " rows" : "");
+      ended = ended || p.final;
+    }
+    if (ended) { events.close(); location.reload(); }
   };
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form[data-upload]");
   if (form) form.addEventListener("submit", (e) => { e.preventDefault(); upload(form); });
-  document.querySelectorAll("progress[data-progress]").forEach(follow);
+  const bars = [...document.querySelectorAll("progress[data-id]")];
+  if (bars.length > 0) follow(bars);
 });
