@@ -150,29 +150,46 @@ func (c *ClickHouse) SaveImport(ctx context.Context, r ImportRecord) error {
 
 // Import implements Store.
 func (c *ClickHouse) Import(ctx context.Context, id string) (ImportRecord, bool, error) {
-	rows, err := c.Conn.Query(ctx, warehouse.Imports.Select(c.Database)+" WHERE import_id = ?", id)
+	recs, err := c.Imports(ctx, "import_id = ?", []any{id}, 0, 1)
+	if err != nil || len(recs) == 0 {
+		return ImportRecord{}, false, err
+	}
+	return recs[0], true, nil
+}
+
+// Imports reads the imports that where selects, newest upload first, at
+// most limit of them from offset. where is a condition on the imports
+// table's columns with a ? for each of args, applied to each import's
+// latest row (FINAL): "status = ?" finds the imports in that status now.
+func (c *ClickHouse) Imports(ctx context.Context, where string, args []any, offset, limit int) ([]ImportRecord, error) {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE %s ORDER BY import_version DESC, import_id LIMIT %d, %d",
+		warehouse.Imports.Select(c.Database), where, offset, limit), args...)
 	if err != nil {
-		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: imports: %w", err)
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		return ImportRecord{}, false, rows.Err()
+	var out []ImportRecord
+	for rows.Next() {
+		var r ImportRecord
+		var chunks, total, created, updated, unchanged, rejected, deactivated, removed, renamed, removedMembers, removedGroups, partial uint32
+		var invite, preview, force uint8
+		var rank uint64
+		if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
+			&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
+			&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
+			&r.Labels, &r.Resumed, &preview, &r.Mode, &force, &deactivated,
+			&removed, &renamed, &removedMembers, &removedGroups, &partial); err != nil {
+			return nil, platform.Errorf(platform.PartClickHouse, "notify: imports: %w", err)
+		}
+		r.Chunks, r.Rows, r.Invite, r.Preview, r.Force, r.Deactivated = int(chunks), int(total), invite == 1, preview == 1, force == 1, int(deactivated)
+		r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected),
+			Removed: int(removed), Renamed: int(renamed), RemovedMemberships: int(removedMembers), RemovedGroups: int(removedGroups), Partial: int(partial)}
+		out = append(out, r)
 	}
-	var r ImportRecord
-	var chunks, total, created, updated, unchanged, rejected, deactivated, removed, renamed, removedMembers, removedGroups, partial uint32
-	var invite, preview, force uint8
-	var rank uint64
-	if err := rows.Scan(&r.ID, &r.Tenant, &r.Dataset, &r.Bucket, &r.Key, &r.FileName, &r.ObjectVersion,
-		&r.Uploader, &r.Status, &r.Reason.Code, &r.Reason.Message, &r.File.Format, &r.File.Delimiter, &r.File.Encoding,
-		&chunks, &total, &created, &updated, &unchanged, &rejected, &r.ReceivedAt, &r.FinishedAt, &rank, &r.OnError, &invite, &r.Version,
-		&r.Labels, &r.Resumed, &preview, &r.Mode, &force, &deactivated,
-		&removed, &renamed, &removedMembers, &removedGroups, &partial); err != nil {
-		return ImportRecord{}, false, platform.Errorf(platform.PartClickHouse, "notify: import %s: %w", id, err)
+	if err := rows.Err(); err != nil {
+		return nil, platform.Errorf(platform.PartClickHouse, "notify: imports: %w", err)
 	}
-	r.Chunks, r.Rows, r.Invite, r.Preview, r.Force, r.Deactivated = int(chunks), int(total), invite == 1, preview == 1, force == 1, int(deactivated)
-	r.Counts = schemas.Counts{Rows: int(total), Created: int(created), Updated: int(updated), Unchanged: int(unchanged), Rejected: int(rejected),
-		Removed: int(removed), Renamed: int(renamed), RemovedMemberships: int(removedMembers), RemovedGroups: int(removedGroups), Partial: int(partial)}
-	return r, true, nil
+	return out, nil
 }
 
 // Reported implements Store.
@@ -217,7 +234,13 @@ func (c *ClickHouse) Stalled(ctx context.Context, after time.Duration) ([]Stalle
 
 // Rejections implements Store.
 func (c *ClickHouse) Rejections(ctx context.Context, id string, limit int, each func(schemas.Rejected) error) error {
-	rows, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? ORDER BY row LIMIT %d", warehouse.SelectRejections(c.Database), limit), id)
+	return c.RejectionsFrom(ctx, id, 0, limit, each)
+}
+
+// RejectionsFrom calls each for the import's rejected rows in row order,
+// skipping the first offset of them, at most limit of them: a page.
+func (c *ClickHouse) RejectionsFrom(ctx context.Context, id string, offset, limit int, each func(schemas.Rejected) error) error {
+	rows, err := c.Conn.Query(ctx, fmt.Sprintf("%s WHERE import_id = ? ORDER BY row LIMIT %d, %d", warehouse.SelectRejections(c.Database), offset, limit), id)
 	if err != nil {
 		return platform.Errorf(platform.PartClickHouse, "notify: rejections %s: %w", id, err)
 	}

@@ -73,6 +73,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -172,6 +173,10 @@ type Config struct {
 	ConsoleURL string
 }
 
+// DefaultMaxReportRows is how many rejected rows an emailed report lists
+// when Config.MaxReportRows is 0.
+const DefaultMaxReportRows = 100000
+
 // DefaultConsoleURL is the web console's address when none is set.
 const DefaultConsoleURL = "http://127.0.0.1:8080"
 
@@ -237,9 +242,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxReportRows == 0 {
-		cfg.MaxReportRows = 100000
-	}
+	cfg.MaxReportRows = cmp.Or(cfg.MaxReportRows, DefaultMaxReportRows)
 	if cfg.StallAfter == 0 {
 		cfg.StallAfter = 15 * time.Minute
 	}
@@ -787,19 +790,25 @@ func (s *Stage) mail(ctx context.Context, rec ImportRecord) error {
 	return s.mailer.Send(ctx, m)
 }
 
-// report writes the error report of an import: its first MaxReportRows
-// rejected rows, in row order.
+// report writes the error report of an import (WriteReport).
 func (s *Stage) report(ctx context.Context, id string) ([]byte, error) {
 	var b bytes.Buffer
-	rw, err := NewReportWriter(&b)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Rejections(ctx, id, s.cfg.MaxReportRows, rw.Write); err != nil {
-		return nil, err
-	}
-	if err := rw.Close(); err != nil {
+	if err := WriteReport(ctx, s.store, id, s.cfg.MaxReportRows, &b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// WriteReport writes the error report of an import to w, as its mail
+// attaches it: its first maxRows rejected rows, in row order (see
+// ReportWriter). The web console and `sluice errors` write it too.
+func WriteReport(ctx context.Context, store Store, id string, maxRows int, w io.Writer) error {
+	rw, err := NewReportWriter(w)
+	if err != nil {
+		return err
+	}
+	if err := store.Rejections(ctx, id, maxRows, rw.Write); err != nil {
+		return err
+	}
+	return rw.Close()
 }

@@ -166,7 +166,7 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // a bucket it only reads, acking another stage's consumer, publishing what
 // another stage produces, or an operator's event. MinIO may only publish its
 // events; the admin runs sluice replay, and publishes the events of sluice
-// continue and sluice confirm.
+// continue, sluice confirm and sluice cancel.
 func TestNATSLeastPrivilege(t *testing.T) {
 	url := startConfNATS(t)
 	ctx := t.Context()
@@ -217,6 +217,7 @@ func TestNATSLeastPrivilege(t *testing.T) {
 	t.Run("minio", func(t *testing.T) { minioUnderConf(t, url, ajs) })
 	t.Run("admin", func(t *testing.T) { adminReplays(t, cfg) })
 	t.Run("admin continues", func(t *testing.T) { adminContinues(t, cfg, ajs) })
+	t.Run("admin cancels", func(t *testing.T) { adminCancels(t, cfg, ajs) })
 	if v := adminViolations.all(); len(v) > 0 {
 		t.Errorf("admin denied: %q", v)
 	}
@@ -532,7 +533,7 @@ func adminReplays(t *testing.T, cfg config) {
 func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 	imp := schemas.Import{ID: "imp-resumed", Tenant: "acme", Dataset: "clients"}
 	for _, event := range []string{schemas.EventContinue, schemas.EventConfirm} {
-		if err := publishResume(cfg, event, imp); err != nil {
+		if err := opsPublisher(cfg).Resume(event, imp); err != nil {
 			t.Fatalf("%s as admin: %v", event, err)
 		}
 		subject := schemas.ImportSubject(event, imp.ID)
@@ -544,6 +545,24 @@ func adminContinues(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Type != event || ev.Import.ID != imp.ID {
 			t.Errorf("%s event: %s (%v), want type %s of %s", event, m.Data, err, event, imp.ID)
 		}
+	}
+}
+
+// adminCancels: `sluice cancel` as admin publishes the deletion of the
+// import's file into the bucket events, on its own inbox, with nothing
+// denied; ingest reads it as a deletion of that file.
+func adminCancels(t *testing.T, cfg config, ajs nats.JetStreamContext) {
+	imp := schemas.Import{ID: "imp-cancelled", Bucket: "imports", Key: "acme/clients/a file.csv", Version: 1 << 40}
+	if err := opsPublisher(cfg).Cancel(imp); err != nil {
+		t.Fatalf("cancel as admin: %v", err)
+	}
+	m, err := ajs.GetLastMsg(schemas.StreamS3Events, schemas.SubjectS3Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := ingest.ParseEvent(m.Data)
+	if err != nil || len(refs) != 1 || !refs[0].Removed || refs[0].Bucket != imp.Bucket || refs[0].Key != imp.Key {
+		t.Errorf("cancel event %s: %+v (%v), want the deletion of %s/%s", m.Data, refs, err, imp.Bucket, imp.Key)
 	}
 }
 

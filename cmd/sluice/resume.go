@@ -2,17 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/sluicehq/sluice/notify"
-	"github.com/sluicehq/sluice/platform/bus"
-	"github.com/sluicehq/sluice/platform/parts"
-	"github.com/sluicehq/sluice/platform/warehouse"
+	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -37,37 +31,35 @@ so is a preview some of whose records a later upload changed.`,
 }
 
 // resume returns the command that sends the operator's event (schemas.
-// EventContinue, EventConfirm) for the import its one argument names: it reads the import
-// as the read-only ClickHouse user and refuses what notify would refuse
-// (notify.Resumable), publishes the event into the IMPORTS stream (Msg-Id
-// per import and event: sent twice, it is stored once), and waits until
-// notify, which owns the staged records and loads them, has resumed it. It
-// writes nothing to ClickHouse itself.
+// EventContinue, EventConfirm) for the import its one argument names, with
+// operate (which refuses what notify would refuse), and waits until notify,
+// which owns the staged records and loads them, has resumed it. It writes
+// nothing to ClickHouse itself.
 func resume(event string) func(ctx context.Context, cfg config, args []string, out io.Writer) error {
 	return func(ctx context.Context, cfg config, args []string, out io.Writer) error {
 		if len(args) != 1 || len(args[0]) == 0 || args[0][0] == '-' {
 			return fmt.Errorf("%s: want one import id\n%s", event, resumeUsage[event])
 		}
 		id := args[0]
-		conn, err := warehouse.Open(ctx, cfg.ClickHouse, cfg.ClickHouse.Reader)
+		ops, err := openOps(ctx, cfg)
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
-		store := &notify.ClickHouse{Conn: conn, Database: cfg.ClickHouse.Database}
-		rec, _, err := notify.Resumable(ctx, store, event, id)
-		if err != nil {
+		defer ops.Close()
+		send := ops.Continue
+		if event == schemas.EventConfirm {
+			send = ops.Confirm
+		}
+		if err := send(ctx, operate.AllTenants, id); err != nil {
 			return fmt.Errorf("%s: %w", event, err)
 		}
-		if err := publishResume(cfg, event, rec.Import); err != nil {
-			return err
-		}
 		fmt.Fprintf(out, "import %s: %s sent\n", id, event)
-		var done notify.ImportRecord
-		err = parts.WaitFor(ctx, resumeWait, func() (bool, error) {
-			var ok bool
-			done, ok, err = store.Import(ctx, id)
-			return ok && done.Resumed == event, err
+		wait, cancel := context.WithTimeout(ctx, resumeWait)
+		defer cancel()
+		var done operate.Import
+		err = ops.Follow(wait, operate.AllTenants, id, func(imp operate.Import) bool {
+			done = imp
+			return imp.Resumed == event
 		})
 		if err != nil {
 			return fmt.Errorf("%s: import %s not resumed within %s (is notify running?): %w", event, id, resumeWait, err)
@@ -79,26 +71,14 @@ func resume(event string) func(ctx context.Context, cfg config, args []string, o
 	}
 }
 
-// publishResume publishes the operator's event for imp, as the NATS user
-// the configuration names (deploy/nats.conf: admin), and waits for the
-// stream's ack.
-func publishResume(cfg config, event string, imp schemas.Import) error {
-	nc, err := bus.Connect(cfg.NATSURL, event, cfg.NATSUser, cfg.NATSPassword)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := nc.JetStream()
-	if err != nil {
-		return fmt.Errorf("%s: %w", event, err)
-	}
-	data, err := json.Marshal(schemas.ImportEvent{Type: event, Import: imp, At: time.Now().UTC()})
-	if err != nil {
-		return err
-	}
-	_, err = js.Publish(schemas.ImportSubject(event, imp.ID), data, nats.MsgId(schemas.MsgID(imp.ID, event, 0)))
-	if err != nil {
-		return fmt.Errorf("%s: publish: %w", event, err)
-	}
-	return nil
+// openOps opens operate with the configuration: ClickHouse as the
+// read-only user, NATS as the configured user, notify's report size.
+func openOps(ctx context.Context, cfg config) (*operate.Ops, error) {
+	return operate.Open(ctx, operate.Config{ClickHouse: cfg.ClickHouse, NATS: opsPublisher(cfg), MaxReportRows: cfg.stages.notify.MaxReportRows})
+}
+
+// opsPublisher publishes the operator's events as the configured NATS
+// user (deploy/nats.conf: admin).
+func opsPublisher(cfg config) operate.Publisher {
+	return operate.Publisher{URL: cfg.NATSURL, User: cfg.NATSUser, Password: cfg.NATSPassword}
 }
