@@ -6,79 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// Import is an import as the console shows it.
-type Import struct {
-	ID, Tenant, Dataset, Key, FileName, Uploader string
-	Status, Reason                               string
-	Format, Encoding, Delimiter                  string
-	Options                                      string // as set, "mode=update, on-error=abort"
-	Counts                                       schemas.Counts
-	Done                                         int // rows handled so far, while it runs
-	Started, Finished                            time.Time
-}
-
-// Running reports whether the import has not ended.
-func (i Import) Running() bool { return !schemas.FinalStatus(i.Status) }
-
-// Ended reports whether it ended: a corrected file may follow.
-func (i Import) Ended() bool { return schemas.FinalStatus(i.Status) }
-
-// NeedsIntervention reports whether it waits for Continue.
-func (i Import) NeedsIntervention() bool { return i.Status == schemas.StatusRequiresIntervention }
-
-// Rows is how many rows the file has, once ingest counted them.
-func (i Import) Rows() int { return i.Counts.Rows }
-
-// Duration is how long it ran, or has run so far.
-func (i Import) Duration() time.Duration {
-	switch {
-	case i.Started.IsZero():
-		return 0
-	case i.Finished.IsZero():
-		return time.Since(i.Started)
-	}
-	return i.Finished.Sub(i.Started)
-}
-
-// Rejection is a rejected value of a row: its row, column, value, message
-// and solution.
-type Rejection struct {
-	Row                              int
-	Column, Value, Message, Solution string
-}
-
-// Filter chooses imports: each field that is set must match.
-type Filter struct {
-	Tenant, Status, Dataset, Key string
-	Since                        time.Time // received at or after
-}
-
-// ErrNotFound says there is no such import.
-var ErrNotFound = errors.New("no such import")
-
-// Operations are what the console reads of imports and does to them (the
-// operations package operate shares with the CLI).
-type Operations interface {
-	List(ctx context.Context, f Filter) ([]Import, error)
-	Get(ctx context.Context, id string) (Import, error)
-	Rejections(ctx context.Context, id string, offset, limit int) ([]Rejection, error)
-	WriteReport(ctx context.Context, w io.Writer, id string) error
-	Cancel(ctx context.Context, id string) error
-	Continue(ctx context.Context, id string) error
-}
-
-// rejectionsPage is how many rejected values one page of an import lists.
+// rejectionsPage is how many rejected rows one page of an import lists.
 const rejectionsPage = 50
 
 // importRoutes adds the imports' pages.
@@ -88,42 +27,48 @@ func (s *Server) importRoutes() {
 	s.mux.Handle("GET /imports/{id}", s.user(s.importPage))
 	s.mux.Handle("GET /imports/{id}/errors.csv", s.user(s.errorsCSV))
 	s.mux.Handle("GET /progress", s.user(s.progress))
-	s.mux.Handle("POST /imports/{id}/stop", s.admin(s.act("stop", Operations.Cancel)))
-	s.mux.Handle("POST /imports/{id}/continue", s.admin(s.act("continue", Operations.Continue)))
+	s.mux.Handle("POST /imports/{id}/stop", s.admin(s.act("stop", (*operate.Ops).Cancel, func(i operate.Import) bool { return i.Final() })))
+	s.mux.Handle("POST /imports/{id}/continue", s.admin(s.act("continue", (*operate.Ops).Continue,
+		func(i operate.Import) bool { return i.Resumed != "" })))
 }
 
-// statuses are the statuses an import may have, for the filter.
-var statuses = []string{schemas.StatusReceived, schemas.StatusProcessing, schemas.StatusCompleted, schemas.StatusCompletedWithErrors,
-	schemas.StatusRequiresIntervention, schemas.StatusRejected, schemas.StatusCancelled, schemas.StatusFailed, schemas.StatusPreviewed}
+// scope is what the account may see: its tenant, or every tenant for an
+// operator (operate.AllTenants).
+func scope(a Account) operate.Scope { return operate.Scope(a.Tenant) }
 
 func (s *Server) importsPage(w http.ResponseWriter, r *http.Request, req *request) {
 	q := r.URL.Query()
-	f := Filter{Status: q.Get("status"), Dataset: q.Get("dataset"), Tenant: req.account.Tenant}
+	sc, tenant := scope(req.account), ""
 	if req.account.Operator() {
-		f.Tenant = q.Get("tenant")
+		tenant = s.tenantOf(r, req.account)
+		sc = operate.Scope(tenant)
 	}
-	imports, err := s.ops.List(r.Context(), f)
+	f := operate.Filter{Status: q.Get("status"), Dataset: q.Get("dataset")}
+	if f.Status != "" && !slices.Contains(schemas.Statuses, f.Status) {
+		f.Status = ""
+	}
+	imports, err := s.ops.List(r.Context(), sc, f)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.render(w, http.StatusOK, "imports", req, map[string]any{"Imports": imports, "Filter": f, "Statuses": statuses,
-		"Datasets": folders(), "Tenants": s.tenantNames(req.account)})
+	s.render(w, http.StatusOK, "imports", req, map[string]any{"Imports": imports, "Filter": f, "Tenant": tenant,
+		"Statuses": schemas.Statuses, "Datasets": folders(), "Tenants": s.tenantNames(req.account), "Now": time.Now()})
 }
 
 // lookup returns import id if the account may see it; it answers 404 for
 // an import of another tenant as for one that does not exist.
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, req *request) (Import, bool) {
-	i, err := s.ops.Get(r.Context(), r.PathValue("id"))
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, req *request) (*operate.Import, bool) {
+	i, err := s.ops.Get(r.Context(), scope(req.account), r.PathValue("id"))
 	switch {
-	case errors.Is(err, ErrNotFound) || err == nil && !req.account.Sees(i.Tenant):
-		notFound(w)
-		return Import{}, false
+	case errors.Is(err, operate.ErrNotFound):
+		s.notFound(w, req)
+		return nil, false
 	case err != nil:
 		s.fail(w, err)
-		return Import{}, false
+		return nil, false
 	}
-	return i, true
+	return &i, true
 }
 
 func (s *Server) importPage(w http.ResponseWriter, r *http.Request, req *request) {
@@ -133,19 +78,27 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request, req *request
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
-	rejections, err := s.ops.Rejections(r.Context(), i.ID, (page-1)*rejectionsPage, rejectionsPage+1)
+	// One row more than a page: whether there is a next page.
+	lines, err := s.ops.Rejections(r.Context(), scope(req.account), i.ID, (page-1)*rejectionsPage, rejectionsPage+1)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	data := map[string]any{"Import": i, "Message": r.URL.Query().Get("done")}
-	if len(rejections) > rejectionsPage {
-		rejections, data["Next"] = rejections[:rejectionsPage], page+1
+	data := map[string]any{"Import": i, "Message": r.URL.Query().Get("done"), "Now": time.Now()}
+	rows := 0
+	for n, l := range lines {
+		if n == 0 || l.Row != lines[n-1].Row {
+			rows++
+		}
+		if rows > rejectionsPage {
+			lines, data["Next"] = lines[:n], page+1
+			break
+		}
 	}
 	if page > 1 {
 		data["Prev"] = page - 1
 	}
-	data["Rejections"] = rejections
+	data["Rejections"] = lines
 	s.render(w, http.StatusOK, "import", req, data)
 }
 
@@ -156,7 +109,7 @@ func (s *Server) errorsCSV(w http.ResponseWriter, r *http.Request, req *request)
 		return
 	}
 	var b bytes.Buffer
-	if err := s.ops.WriteReport(r.Context(), &b, i.ID); err != nil {
+	if err := s.ops.WriteReport(r.Context(), scope(req.account), i.ID, &b); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -174,7 +127,7 @@ func extension(name string) string {
 }
 
 // progressEvery is how often the progress events say where imports are.
-const progressEvery = 500 * time.Millisecond
+const progressEvery = operate.FollowInterval
 
 // maxFollowed bounds the imports one progress stream follows.
 const maxFollowed = 100
@@ -205,12 +158,12 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 		var states []state
 		running := false
 		for _, id := range ids {
-			i, err := s.ops.Get(r.Context(), id)
-			if err != nil || !req.account.Sees(i.Tenant) {
+			i, err := s.ops.Get(r.Context(), scope(req.account), id)
+			if err != nil {
 				continue
 			}
-			states = append(states, state{ID: i.ID, Status: i.Status, Rows: i.Counts.Rows, Done: i.Done, Final: !i.Running()})
-			running = running || i.Running()
+			states = append(states, state{ID: i.ID, Status: i.Status, Rows: i.Rows, Done: i.Done, Final: i.Final()})
+			running = running || !i.Final()
 		}
 		b, _ := json.Marshal(states)
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil || rc.Flush() != nil || !running {
@@ -224,19 +177,36 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 	}
 }
 
-// act runs an action on import id (stop, continue) and shows its page
-// again, saying what was done or why it was refused.
-func (s *Server) act(name string, do func(Operations, context.Context, string) error) func(http.ResponseWriter, *http.Request, *request) {
+// actWait bounds how long an action waits to be carried out before its
+// page shows the import again (which then follows it by itself).
+const actWait = 15 * time.Second
+
+// act runs an action on import id (stop, continue) and waits, up to
+// actWait, until done says the pipeline carried it out; then it shows the
+// import's page again, saying what was done or why it was refused.
+func (s *Server) act(name string, do func(*operate.Ops, context.Context, operate.Scope, string) error,
+	done func(operate.Import) bool) func(http.ResponseWriter, *http.Request, *request) {
 	return func(w http.ResponseWriter, r *http.Request, req *request) {
 		i, ok := s.lookup(w, r, req)
 		if !ok {
 			return
 		}
+		sc := scope(req.account)
 		msg := name + ": done"
-		if err := do(s.ops, r.Context(), i.ID); err != nil {
-			s.logger.Info("console: "+name+" refused", "import", i.ID, "account", req.account.Login, "err", err)
+		switch err := do(s.ops, r.Context(), sc, i.ID); {
+		case errors.Is(err, operate.ErrRefused):
 			msg = name + " refused: " + err.Error()
+		case err != nil:
+			s.fail(w, err)
+			return
+		default:
+			ctx, cancel := context.WithTimeout(r.Context(), actWait)
+			if err := s.ops.Follow(ctx, sc, i.ID, done); err != nil {
+				msg = name + ": sent; the import has not taken it yet"
+			}
+			cancel()
 		}
+		s.logger.Info("console: "+name, "import", i.ID, "account", req.account.Login, "result", msg)
 		http.Redirect(w, r, "/imports/"+i.ID+"?done="+url.QueryEscape(msg), http.StatusSeeOther)
 	}
 }
@@ -246,21 +216,16 @@ func (s *Server) act(name string, do func(Operations, context.Context, string) e
 func (s *Server) follow(w http.ResponseWriter, r *http.Request, req *request) {
 	key := r.URL.Query().Get("key")
 	since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
-	tenant, _, _ := strings.Cut(key, "/")
-	if !req.account.Sees(tenant) {
-		notFound(w)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	for {
-		imports, err := s.ops.List(ctx, Filter{Tenant: tenant, Key: key, Since: since.Add(-time.Second).Truncate(time.Second)})
+		imports, err := s.ops.List(ctx, scope(req.account), operate.Filter{Key: key, Limit: 1})
 		if err != nil && ctx.Err() == nil {
 			s.fail(w, err)
 			return
 		}
-		if len(imports) > 0 {
-			sort.Slice(imports, func(a, b int) bool { return imports[a].Started.After(imports[b].Started) })
+		// Its upload's clock and the browser's may differ by a little.
+		if len(imports) > 0 && !imports[0].ReceivedAt.Before(since.Add(-5*time.Second)) {
 			http.Redirect(w, r, "/imports/"+imports[0].ID, http.StatusSeeOther)
 			return
 		}

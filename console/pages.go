@@ -91,7 +91,7 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request, req *request) 
 	shapes, err := templates.Of(folder)
 	i := slices.IndexFunc(shapes, func(t templates.Template) bool { return t.Name == name })
 	if err != nil || i < 0 || (ext != "csv" && ext != "xlsx") {
-		notFound(w)
+		s.notFound(w, req)
 		return
 	}
 	t := shapes[i]

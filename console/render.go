@@ -15,7 +15,7 @@ import (
 const sessionTTL = bus.SessionTTL
 
 // pageNames are the pages, each pages/<name>.html in pages/layout.html.
-var pageNames = []string{"signin", "imports", "import", "upload", "templates", "users"}
+var pageNames = []string{"signin", "imports", "import", "upload", "templates", "users", "notfound"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
@@ -30,11 +30,13 @@ var funcs = template.FuncMap{
 		}
 		return d.Round(time.Second).String()
 	},
-	"pct": func(done, total int) int {
-		if total <= 0 {
-			return 0
+	// delimiter names a CSV delimiter.
+	"delimiter": func(d string) string {
+		names := map[string]string{",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+		if n, ok := names[d]; ok {
+			return n
 		}
-		return min(100, done*100/total)
+		return d
 	},
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/platform"
 )
 
@@ -39,7 +40,7 @@ type Server struct {
 	database  string
 	tenants   func() platform.Tenants
 	uploads   *Uploads // nil: uploads are off (no MinIO admin keys)
-	ops       Operations
+	ops       *operate.Ops
 	logger    *slog.Logger
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
@@ -53,7 +54,7 @@ type Deps struct {
 	Database  string
 	Tenants   func() platform.Tenants
 	Uploads   *Uploads
-	Ops       Operations
+	Ops       *operate.Ops // imports: what they are, and stopping and continuing them
 	Logger    *slog.Logger
 }
 
@@ -228,6 +229,6 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 }
 
 // notFound answers 404: also what another tenant's import answers.
-func notFound(w http.ResponseWriter) {
-	http.Error(w, "not found", http.StatusNotFound)
+func (s *Server) notFound(w http.ResponseWriter, req *request) {
+	s.render(w, http.StatusNotFound, "notfound", req, nil)
 }

@@ -72,6 +72,7 @@ func TestConsole(t *testing.T) {
 	if status := navigateStatus(t, rita, "/imports/"+id); status != http.StatusNotFound {
 		t.Errorf("rival's admin opening portal's import: %d, want 404", status)
 	}
+	do(t, rita, chromedp.Navigate(stack.console+"/imports"))
 	if list := text(t, rita, "main"); strings.Contains(list, file) {
 		t.Errorf("rival's list shows portal's %s", file)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/console"
+	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/tenantkeys"
@@ -41,6 +42,12 @@ func runConsole(ctx context.Context, cfg config, natsURL string, logger *slog.Lo
 		return err
 	}
 	defer ch.Close()
+	ops, err := operate.Open(ctx, operate.Config{ClickHouse: cfg.ClickHouse, MaxReportRows: cfg.stages.notify.MaxReportRows,
+		NATS: operate.Publisher{URL: natsURL, User: cfg.NATSUser, Password: cfg.NATSPassword}})
+	if err != nil {
+		return err
+	}
+	defer ops.Close()
 	tenants, err := platform.OpenTenants(cfg.TenantsFile, logger)
 	if err != nil {
 		return err
@@ -57,7 +64,7 @@ func runConsole(ctx context.Context, cfg config, natsURL string, logger *slog.Lo
 		logger.Warn("console: uploads are off: SLUICE_S3_ADMIN_ACCESS_KEY and SLUICE_S3_ADMIN_SECRET_KEY are not set")
 	}
 	srv, err := console.New(console.Deps{Accounts: accounts, Sessions: sessions, Warehouse: ch, Database: cfg.ClickHouse.Database,
-		Tenants: tenants.Current, Uploads: uploads, Logger: logger})
+		Tenants: tenants.Current, Uploads: uploads, Ops: ops, Logger: logger})
 	if err != nil {
 		return err
 	}
