@@ -178,8 +178,8 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 }
 
 // actWait bounds how long an action waits to be carried out before its
-// page shows the import again (which then follows it by itself).
-const actWait = 15 * time.Second
+// page shows the import again (whose progress bar then follows it).
+const actWait = 5 * time.Second
 
 // act runs an action on import id (stop, continue) and waits, up to
 // actWait, until done says the pipeline carried it out; then it shows the
@@ -202,7 +202,7 @@ func (s *Server) act(name string, do func(*operate.Ops, context.Context, operate
 		default:
 			ctx, cancel := context.WithTimeout(r.Context(), actWait)
 			if err := s.ops.Follow(ctx, sc, i.ID, done); err != nil {
-				msg = name + ": sent; the import has not taken it yet"
+				msg = name + ": sent; the import has not ended yet"
 			}
 			cancel()
 		}

@@ -97,7 +97,8 @@ func TestConsole(t *testing.T) {
 		fmt.Fprintf(&big, "P%d,p%d@stop.portal.example\n", i, i)
 	}
 	running := putAsPartner(t, "portal/clients/console-big.csv", big.String(), nil)
-	do(t, ann, chromedp.Navigate(stack.console+"/imports?status=processing"))
+	do(t, ann, chromedp.Navigate(stack.console+"/imports"))
+	liveProgress(t, ann, running)
 	checkPage(t, ann, "running")
 	viewerCannotAct(t, vic, running, "stop")
 	do(t, ann, chromedp.Navigate(stack.console+"/imports/"+running))
@@ -258,6 +259,25 @@ func awaitText(t *testing.T, ctx context.Context, sel, want string) {
 	if err != nil {
 		checkPage(t, ctx, "await-"+want)
 		t.Fatalf("%s says %q, want %q", sel, got, want)
+	}
+}
+
+// liveProgress checks that the list's progress bar of the running import
+// id moves while the page stays as it was loaded.
+func liveProgress(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	bar := fmt.Sprintf(`(() => { window.stayed = true; const b = document.getElementById("p-%s"); return b ? b.value : -1 })()`, id)
+	first := get(t, ctx, chromedp.Evaluate[float64](bar))
+	if first < 0 {
+		t.Fatalf("the list has no progress bar for running import %s: %q", id, text(t, ctx, "main"))
+	}
+	moved := fmt.Sprintf(`window.stayed === true && document.getElementById("p-%s").value > %v`, id, first)
+	err := parts.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](moved))
+		return ok, nil
+	})
+	if err != nil {
+		t.Errorf("the progress bar of %s stayed at %v", id, first)
 	}
 }
 
