@@ -47,13 +47,22 @@ type Accounts struct {
 	kv nats.KeyValue
 }
 
-// NewAccounts opens the accounts bucket (`sluice migrate` creates it).
-func NewAccounts(js nats.JetStreamContext) (*Accounts, error) {
-	kv, err := js.KeyValue(accountsBucket)
+// Open opens the console's accounts and sessions, in their KV buckets on
+// nc's JetStream (`sluice migrate` creates them).
+func Open(nc *nats.Conn) (*Accounts, *Sessions, error) {
+	js, err := nc.JetStream()
 	if err != nil {
-		return nil, fmt.Errorf("console: accounts: %w", err)
+		return nil, nil, fmt.Errorf("console: %w", err)
 	}
-	return &Accounts{kv: kv}, nil
+	accounts, err := js.KeyValue(accountsBucket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console: accounts: %w", err)
+	}
+	sessions, err := js.KeyValue(sessionsBucket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console: sessions: %w", err)
+	}
+	return &Accounts{kv: accounts}, &Sessions{kv: sessions}, nil
 }
 
 // ErrNoAccount says there is no such account, or the password is not its.

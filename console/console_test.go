@@ -38,11 +38,7 @@ func newConsole(t *testing.T) (*httptest.Server, *console.Accounts) {
 	if err := bus.EnsureStreams(js, 1, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	accounts, err := console.NewAccounts(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := console.NewSessions(js)
+	accounts, sessions, err := console.Open(nc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,15 +33,6 @@ type Sessions struct {
 	kv nats.KeyValue
 }
 
-// NewSessions opens the sessions bucket (`sluice migrate` creates it).
-func NewSessions(js nats.JetStreamContext) (*Sessions, error) {
-	kv, err := js.KeyValue(sessionsBucket)
-	if err != nil {
-		return nil, fmt.Errorf("console: sessions: %w", err)
-	}
-	return &Sessions{kv: kv}, nil
-}
-
 // errNoSession says a cookie names no live session.
 var errNoSession = errors.New("no such session")
 

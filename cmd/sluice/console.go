@@ -78,17 +78,7 @@ func connectConsole(cfg config, natsURL string) (*nats.Conn, *console.Accounts, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	js, err := nc.JetStream()
-	if err != nil {
-		nc.Close()
-		return nil, nil, nil, fmt.Errorf("console: %w", err)
-	}
-	accounts, err := console.NewAccounts(js)
-	if err != nil {
-		nc.Close()
-		return nil, nil, nil, err
-	}
-	sessions, err := console.NewSessions(js)
+	accounts, sessions, err := console.Open(nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, nil, err

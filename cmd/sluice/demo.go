@@ -271,11 +271,7 @@ const demoOperatorLogin = "operator"
 // demoOperator gives the demo's operator account a new random password,
 // which the demo prints, and returns it.
 func demoOperator(nc *nats.Conn) (string, error) {
-	js, err := nc.JetStream()
-	if err != nil {
-		return "", fmt.Errorf("demo: %w", err)
-	}
-	accounts, err := console.NewAccounts(js)
+	accounts, _, err := console.Open(nc)
 	if err != nil {
 		return "", err
 	}

@@ -575,15 +575,7 @@ func adminCancels(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 // publish a stage's product.
 func consoleUnderConf(t *testing.T, url string, ajs nats.JetStreamContext) {
 	nc, v := connectAs(t, url, "console", "console")
-	js, err := nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	accounts, err := console.NewAccounts(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := console.NewSessions(js)
+	accounts, sessions, err := console.Open(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,6 +605,10 @@ func consoleUnderConf(t *testing.T, url string, ajs nats.JetStreamContext) {
 	}
 	if got := v.all(); len(got) > 0 {
 		t.Fatalf("console denied its own work: %q", got)
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := js.KeyValue(bus.InvitesBucket); err == nil {
 		t.Error("console opened notify's invitations")
