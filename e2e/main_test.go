@@ -54,6 +54,7 @@ var stack struct {
 	// tenant add` made for it (addTenants); s3 has MinIO's root key.
 	partners map[string]*s3.Client
 	keys     map[string]string // the tenants' access keys
+	secrets  map[string]string // and their secret keys
 	// tenantEnv is what `sluice tenant` runs with (tenant_test.go).
 	tenantEnv []string
 	// cmdEnv is what a command on the running stack (`sluice invite`) runs
@@ -95,6 +96,10 @@ var tenants = withPolicy(platform.Tenants{
 	// fresh is a new tenant that imports only the templates written for it
 	// (templates_test.go).
 	"fresh": {Contact: "admin@fresh.example", MaxRows: 5000},
+	// cli imports with `sluice import`, and cancels with `sluice cancel`
+	// (cli_test.go): room for a file long enough to cancel; its uploads
+	// may set every option.
+	"cli": {Contact: "ops@cli.example", MaxRows: 20000, UploadOptions: schemas.Options},
 	// hostile is the tenant of the hostile corpus (hostile_test.go).
 	"hostile": {Contact: "security@hostile.example", MaxRows: hostile.MaxRows},
 	// portal's people use the web console; rival is another tenant whose
@@ -259,17 +264,17 @@ func run(m *testing.M) (int, error) {
 // operator does while sluice runs, and waits until `sluice up` has read the
 // tenants file it wrote.
 func addTenants(ctx context.Context) error {
-	stack.partners, stack.keys = map[string]*s3.Client{}, map[string]string{}
+	stack.partners, stack.keys, stack.secrets = map[string]*s3.Client{}, map[string]string{}, map[string]string{}
 	var logSize int64
 	for name, t := range tenants {
 		if fi, err := os.Stat(stack.log); err == nil {
 			logSize = fi.Size()
 		}
-		c, key, err := addTenant(name, t.Contact)
+		c, key, secret, err := addTenant(name, t.Contact)
 		if err != nil {
 			return err
 		}
-		stack.partners[name], stack.keys[name] = c, key
+		stack.partners[name], stack.keys[name], stack.secrets[name] = c, key, secret
 	}
 	return parts.WaitFor(ctx, 10*platform.TenantsPollInterval, func() (bool, error) {
 		b, err := os.ReadFile(stack.log)
@@ -278,13 +283,13 @@ func addTenants(ctx context.Context) error {
 }
 
 // addTenant runs `sluice tenant add name --contact contact` and returns an
-// S3 client with the key it printed, and that key.
-func addTenant(name, contact string) (*s3.Client, string, error) {
+// S3 client with the key it printed, and that key (access and secret).
+func addTenant(name, contact string) (*s3.Client, string, string, error) {
 	cmd := exec.Command(stack.bin, "tenant", "add", name, "--contact", contact)
 	cmd.Env = stack.tenantEnv
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("sluice tenant add %s: %w", name, err)
+		return nil, "", "", fmt.Errorf("sluice tenant add %s: %w", name, err)
 	}
 	cfg := stack.s3cfg
 	for _, line := range strings.Split(string(out), "\n") {
@@ -296,9 +301,9 @@ func addTenant(name, contact string) (*s3.Client, string, error) {
 		}
 	}
 	if cfg.AccessKey == stack.s3cfg.AccessKey || cfg.SecretKey == stack.s3cfg.SecretKey {
-		return nil, "", fmt.Errorf("sluice tenant add %s printed no key: %s", name, out)
+		return nil, "", "", fmt.Errorf("sluice tenant add %s printed no key: %s", name, out)
 	}
-	return platform.NewS3Client(cfg), cfg.AccessKey, nil
+	return platform.NewS3Client(cfg), cfg.AccessKey, cfg.SecretKey, nil
 }
 
 // partner returns the S3 client of the tenant whose prefix key is under;

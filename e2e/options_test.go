@@ -76,18 +76,42 @@ func TestAbortOnError(t *testing.T) {
 // row is rejected as cancelled, each row exactly once.
 func TestCancelByDeleting(t *testing.T) {
 	const key, rows = "initech/clients/big.csv", 3000
+	id := startBigImport(t, key, rows, "")
+	if _, err := partner(key).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key)}); err != nil {
+		t.Fatal(err)
+	}
+	var got imp
+	err := parts.WaitFor(context.Background(), 300*time.Second, func() (bool, error) {
+		got = importsOf(t, key)[id]
+		return schemas.FinalStatus(got.Status), nil
+	})
+	if err != nil {
+		t.Fatalf("import %s did not end: %v (%+v)", id, err, got)
+	}
+	checkCancelled(t, key, id, rows)
+}
+
+// startBigImport uploads, as its tenant, a clients file of rows rows to
+// key (users at @<tenant>-cancel.example), long enough to be cancelled
+// while it runs, and returns its import's id once load has loaded some of
+// its rows.
+func startBigImport(t *testing.T, key string, rows int, uploader string) string {
+	t.Helper()
+	tenant, _, _ := strings.Cut(key, "/")
 	var b strings.Builder
 	b.WriteString("firstName,email\n")
 	for i := range rows {
-		fmt.Fprintf(&b, "P%d,p%d@cancel.example\n", i, i)
+		fmt.Fprintf(&b, "P%d,p%d@%s-cancel.example\n", i, i, tenant)
 	}
 	ctx := context.Background()
 	before := importsOf(t, key)
-	if _, err := partner(key).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key),
-		Body: strings.NewReader(b.String())}); err != nil {
+	in := &s3.PutObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key), Body: strings.NewReader(b.String())}
+	if uploader != "" {
+		in.Metadata = map[string]string{"uploader": uploader}
+	}
+	if _, err := partner(key).PutObject(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	// Delete it once load has loaded some of its rows.
 	var id string
 	err := parts.WaitFor(ctx, 60*time.Second, func() (bool, error) {
 		for i := range importsOf(t, key) {
@@ -105,17 +129,16 @@ func TestCancelByDeleting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no row of %s loaded: %v", key, err)
 	}
-	if _, err := partner(key).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key)}); err != nil {
-		t.Fatal(err)
-	}
-	var got imp
-	err = parts.WaitFor(ctx, 300*time.Second, func() (bool, error) {
-		got = importsOf(t, key)[id]
-		return schemas.FinalStatus(got.Status), nil
-	})
-	if err != nil {
-		t.Fatalf("import %s did not end: %v (%+v)", id, err, got)
-	}
+	return id
+}
+
+// checkCancelled checks that the import id of the startBigImport file at
+// key ended cancelled: some rows loaded, every other row rejected as
+// cancelled, each row audited once.
+func checkCancelled(t *testing.T, key, id string, rows int) {
+	t.Helper()
+	ctx := context.Background()
+	got := importsOf(t, key)[id]
 	k := got.Counts
 	if got.Status != schemas.StatusCancelled || k.Rows != rows || k.Created+k.Rejected != rows || k.Created == 0 || k.Rejected == 0 {
 		t.Fatalf("got %s %+v, want cancelled, %d rows, some created and the rest rejected", got.Status, k, rows)
@@ -131,7 +154,8 @@ func TestCancelByDeleting(t *testing.T) {
 	if int(cancelled) != k.Rejected || int(audited) != rows {
 		t.Errorf("audit: %d rows rejected as cancelled, %d rows audited; want %d and %d", cancelled, audited, k.Rejected, rows)
 	}
-	if loaded := len(clientEmails(t, "initech", "@cancel.example")); loaded != k.Created {
+	tenant, _, _ := strings.Cut(key, "/")
+	if loaded := len(clientEmails(t, tenant, "@"+tenant+"-cancel.example")); loaded != k.Created {
 		t.Errorf("%d clients loaded, the import says %d", loaded, k.Created)
 	}
 	t.Logf("cancelled after %d of %d rows", k.Created, rows)

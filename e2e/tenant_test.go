@@ -71,7 +71,7 @@ func TestUploadsNotPutByTheirTenantAreRefused(t *testing.T) {
 // `sluice up` runs has its file imported, without a restart; once removed,
 // its key no longer works.
 func TestTenantAddedWhileUp(t *testing.T) {
-	client, _, err := addTenant("newco", "ops@newco.example")
+	client, _, _, err := addTenant("newco", "ops@newco.example")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,11 +235,13 @@ func (s *Stage) handle(msg *message.Message) error {
 	}
 	for _, ref := range refs {
 		if ref.Removed {
-			// Deleting a file stops its import (bus.Cancellations).
+			// Deleting a file stops its import (bus.Cancellations); so
+			// does `sluice cancel`, which sends the file's deletion as
+			// operate.CancelPrincipal.
 			if err := s.cancels.Cancel(ref.Bucket, ref.Key, ref.Time); err != nil {
 				return err
 			}
-			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key)
+			s.logger.Info("ingest: file deleted: its import, if running, is cancelled", "key", ref.Key, "by", ref.Principal)
 			continue
 		}
 		if reason, owner := s.refusal(ref); reason != "" {

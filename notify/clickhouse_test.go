@@ -118,3 +118,63 @@ func TestImportLabels(t *testing.T) {
 		t.Errorf("read back %s with labels %q, want completed with %q", r.Status, r.Labels, labels)
 	}
 }
+
+// TestImports: on a real ClickHouse, Imports reads each import in its
+// latest status, newest upload first, and a condition on the status
+// matches the status an import is in now, never one it has left; offset
+// and limit page the list. Import reads one.
+func TestImports(t *testing.T) {
+	ch, stop, err := parts.NewClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	store := &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"}
+	for i, s := range []struct{ id, status string }{
+		{"first", schemas.StatusProcessing}, {"first", schemas.StatusCompleted},
+		{"second", schemas.StatusProcessing},
+		{"third", schemas.StatusReceived}, {"third", schemas.StatusProcessing}, {"third", schemas.StatusCompletedWithErrors},
+	} {
+		n := map[string]uint64{"first": 1, "second": 2, "third": 3}[s.id]
+		rec := notify.ImportRecord{Import: schemas.Import{ID: s.id, Tenant: "acme", Dataset: "clients", Version: n << 20,
+			ReceivedAt: time.Unix(int64(1e9+i), 0).UTC()}, Status: s.status}
+		if err := store.SaveImport(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(where string, args []any, offset, limit int) string {
+		t.Helper()
+		recs, err := store.Imports(ctx, where, args, offset, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.ID+":"+r.Status)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		where         string
+		args          []any
+		offset, limit int
+		want          string
+	}{
+		{"1", nil, 0, 10, "third:completed_with_errors second:processing first:completed"},
+		{"status = ?", []any{schemas.StatusProcessing}, 0, 10, "second:processing"},
+		{"status = ?", []any{schemas.StatusReceived}, 0, 10, ""},
+		{"tenant = ? AND dataset = ?", []any{"acme", "clients"}, 1, 1, "second:processing"},
+		{"tenant = ?", []any{"globex"}, 0, 10, ""},
+	} {
+		if got := ids(c.where, c.args, c.offset, c.limit); got != c.want {
+			t.Errorf("Imports(%q, %v, %d, %d) = %q, want %q", c.where, c.args, c.offset, c.limit, got, c.want)
+		}
+	}
+	if rec, ok, err := store.Import(ctx, "third"); err != nil || !ok || rec.Status != schemas.StatusCompletedWithErrors {
+		t.Errorf("Import(third) = %s %v %v, want completed_with_errors", rec.Status, ok, err)
+	}
+	if _, ok, err := store.Import(ctx, "none"); err != nil || ok {
+		t.Errorf("Import(none) = %v %v, want not found", ok, err)
+	}
+}

@@ -173,11 +173,11 @@ func Compose(rec ImportRecord, report []byte, maxReportRows int) Mail {
 		fmt.Fprintf(&b, "Rows:      %d\nGood:      %d (not loaded)\nRejected:  %d\n", k.Rows, loaded-k.Partial, k.Bad())
 	case schemas.StatusCancelled:
 		if rec.Preview { // a preview loads nothing, and a cancelled one cannot be confirmed
-			fmt.Fprintf(&b, "The file was deleted while it was previewed: nothing was loaded, and the preview cannot be confirmed.\n\n")
+			fmt.Fprintf(&b, "The preview was stopped while it ran (its file was deleted, or it was cancelled): nothing was loaded, and it cannot be confirmed.\n\n")
 			m.Subject = fmt.Sprintf("[sluice] %s: preview cancelled, nothing loaded", name)
 			break
 		}
-		fmt.Fprintf(&b, "The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n")
+		fmt.Fprintf(&b, "The import was stopped while it ran (its file was deleted, or it was cancelled): the rows loaded before stay, the others were not loaded.\n\n")
 		m.Subject = fmt.Sprintf("[sluice] %s: cancelled, %d rows loaded, %d not", name, loaded, k.Rejected)
 	}
 	if rec.Status != schemas.StatusRequiresIntervention {

@@ -255,14 +255,14 @@ func TestCompose(t *testing.T) {
 			rec: rec(schemas.StatusCancelled, "june.csv", schemas.Counts{Rows: 12, Created: 4, Rejected: 8}),
 			want: Mail{Subject: "[sluice] june.csv: cancelled, 4 rows loaded, 8 not",
 				Body: "Your clients import of \"june.csv\" has finished: cancelled.\n\n" +
-					"The file was deleted while it was imported: the rows loaded before stay, the others were not loaded.\n\n" +
+					"The import was stopped while it ran (its file was deleted, or it was cancelled): the rows loaded before stay, the others were not loaded.\n\n" +
 					"Rows:      12\nCreated:   4\nUpdated:   0\nUnchanged: 0\nRejected:  8\n\n" +
 					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" + cweFix,
 				AttachmentName: "errors-june.csv", Attachment: report}},
 		{name: "cancelled preview", maxReportRows: 100, rec: cancelledPreview,
 			want: Mail{Subject: "[sluice] june.csv: preview cancelled, nothing loaded",
 				Body: "Your clients import of \"june.csv\" has finished: cancelled.\n\n" +
-					"The file was deleted while it was previewed: nothing was loaded, and the preview cannot be confirmed.\n\n" +
+					"The preview was stopped while it ran (its file was deleted, or it was cancelled): nothing was loaded, and it cannot be confirmed.\n\n" +
 					"Rows:      12\nCreated:   4\nUpdated:   0\nUnchanged: 0\nRejected:  8\n\n" +
 					"The rejected rows are listed in the attached errors-june.csv: row, column, rule, value, message and how to fix it.\n" +
 					"\nImport: imp-1\n",

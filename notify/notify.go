@@ -26,8 +26,9 @@
 // counts no longer say what it does: upload the file again), and once its
 // records expired with personal data (warehouse.Expire).
 //
-// An import whose file was deleted while it ran (bus.Cancellations) is
-// cancelled if load rejected any of its rows for it.
+// An import whose file was deleted while it ran (bus.Cancellations), or
+// which an operator cancelled (operate.Ops.Cancel, which sends the same
+// deletion), is cancelled if load rejected any of its rows for it.
 //
 // A sync (schemas.ModeSync) that completes, with errors or not, deactivates
 // the tenant's records its file left out (warehouse.Deactivate, from the

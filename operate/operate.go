@@ -288,8 +288,8 @@ func (o *Ops) resume(ctx context.Context, scope Scope, event, id string) error {
 // uploader. The object is not deleted. Dated at the upload, the deletion
 // cancels this import (and any earlier one of the key still running), never
 // a later upload of the same key. An import that ended is refused
-// (ErrRefused), and so is one load finishes before the deletion reaches it:
-// it ends as it would have (Follow says how).
+// (ErrRefused). One whose rows were all loaded before the deletion reached
+// load ends as it would have, not cancelled: Follow tells how it ended.
 func (o *Ops) Cancel(ctx context.Context, scope Scope, id string) error {
 	imp, err := o.Get(ctx, scope, id)
 	if err != nil {

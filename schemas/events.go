@@ -242,8 +242,9 @@ const (
 	// (seed 002's "requires intervention", "Continue").
 	StatusRequiresIntervention = "requires_intervention"
 	// StatusCancelled is an import whose file was deleted from the bucket
-	// while it was imported: the rows loaded before stay, the others are
-	// rejected as cancelled (seed 003's stop button).
+	// while it was imported, or that `sluice cancel` stopped (as if it
+	// were): the rows loaded before stay, the others are rejected as
+	// cancelled (seed 003's stop button).
 	StatusCancelled = "cancelled"
 	// StatusFailed is an import whose processing did not complete: a
 	// message of it went to a stage's poison subject (seed 002's "Error").

@@ -352,9 +352,9 @@ func MsgWaiting(part string) string {
 	return fmt.Sprintf("waiting for %s, which is unavailable; the import resumes when it is back", part)
 }
 
-// MsgCancelled is a row not loaded because its file was deleted while it was
-// imported.
-const MsgCancelled = "the import was cancelled (the file was deleted) before this row was loaded"
+// MsgCancelled is a row not loaded because its import was cancelled while
+// it ran: its file was deleted, or `sluice cancel` stopped it.
+const MsgCancelled = "the import was cancelled (its file was deleted, or it was stopped) before this row was loaded"
 
 // MsgBadOption rejects an upload whose metadata sets an option to a value it
 // does not take.

@@ -21,6 +21,10 @@ type config struct {
 	stages stageConfigs
 	// consoleAddr is where the web console listens (SLUICE_CONSOLE_ADDR).
 	consoleAddr string
+	// tenantKey is a partner's own MinIO key, with which `sluice import`
+	// uploads when no flag names one: SLUICE_TENANT_ACCESS_KEY and
+	// SLUICE_TENANT_SECRET_KEY, as `sluice tenant add` printed them.
+	tenantKey struct{ access, secret string }
 }
 
 // stageConfigs holds each stage's Config as the environment sets it. A
@@ -48,7 +52,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if invite := cmp.Or(stages.notify.InviteTTL, notify.DefaultInviteTTL); invite >= base.PersonalDataTTL {
 		return config{}, fmt.Errorf("SLUICE_INVITE_TTL (%v) must be shorter than SLUICE_PERSONAL_DATA_TTL (%v)", invite, base.PersonalDataTTL)
 	}
-	return config{Config: base, stages: stages, consoleAddr: cmp.Or(getenv("SLUICE_CONSOLE_ADDR"), console.DefaultAddr)}, nil
+	cfg := config{Config: base, stages: stages, consoleAddr: cmp.Or(getenv("SLUICE_CONSOLE_ADDR"), console.DefaultAddr)}
+	cfg.tenantKey.access, cfg.tenantKey.secret = getenv("SLUICE_TENANT_ACCESS_KEY"), getenv("SLUICE_TENANT_SECRET_KEY")
+	return cfg, nil
 }
 
 // loadStageConfigs reads every stage's settings; bucket is the one ingest's

@@ -12,6 +12,13 @@
 //	                           the partners' MinIO keys, each confined to its tenant's prefix
 //	sluice replay [--stage s] [--import id] [--reason text] [--run <seq>,...|all] [--force]
 //	                           lists the DLQ's poison messages and dead letters; --run re-drives poison messages
+//	sluice import FILE --tenant T --dataset D [--mode m] [--on-error e] [--uploader a] ...
+//	                           uploads FILE with the tenant's own key and follows its import to its end
+//	sluice imports [--tenant T] [--status s] [--dataset d]
+//	                           lists the imports, newest first
+//	sluice errors IMPORT_ID [-o FILE]
+//	                           writes the import's error report, the CSV its email attaches
+//	sluice cancel IMPORT_ID    stops an import that runs, as deleting its file does
 //	sluice continue IMPORT_ID  loads the good rows an import that requires intervention held back
 //	sluice confirm IMPORT_ID   imports a previewed import as its preview decided it
 //	sluice invite accept [--password p] TOKEN
@@ -39,7 +46,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | continue IMPORT_ID | confirm IMPORT_ID | invite accept TOKEN | console [user add ...]`
+const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | import FILE --tenant T --dataset D | imports | errors IMPORT_ID | cancel IMPORT_ID | continue IMPORT_ID | confirm IMPORT_ID | invite accept TOKEN | console [user add ...]`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
@@ -59,11 +66,19 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) > 1 && slices.Contains([]string{"tenant", "replay", schemas.EventContinue, schemas.EventConfirm, "invite"}, os.Args[1]) {
+	if len(os.Args) > 1 && slices.Contains([]string{"tenant", "replay", "import", "imports", "errors", "cancel", schemas.EventContinue, schemas.EventConfirm, "invite"}, os.Args[1]) {
 		run := replay
 		switch os.Args[1] {
 		case "tenant":
 			run = tenant
+		case "import":
+			run = importFile
+		case "imports":
+			run = imports
+		case "errors":
+			run = errorsReport
+		case "cancel":
+			run = cancelImport
 		case schemas.EventContinue, schemas.EventConfirm:
 			run = resume(os.Args[1])
 		case "invite":
@@ -73,7 +88,11 @@ func main() {
 		}
 		if err := withArgs(os.Args[2:], run); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
-			os.Exit(1)
+			code := 1
+			if e := (exitError{}); errors.As(err, &e) {
+				code = e.code
+			}
+			os.Exit(code)
 		}
 		return
 	}
@@ -114,8 +133,8 @@ func main() {
 	}
 }
 
-// withArgs runs a command that takes arguments (tenant, replay, continue,
-// confirm, invite) with args,
+// withArgs runs a command that takes arguments (tenant, replay, import,
+// imports, errors, cancel, continue, confirm, invite) with args,
 // the config from the environment, printing to stdout, until it is done or
 // interrupted; asking for its help is not an error.
 func withArgs(args []string, run func(ctx context.Context, cfg config, args []string, out io.Writer) error) error {

@@ -78,15 +78,9 @@ func parseTenantArgs(args []string, out io.Writer) (cmd, name, contact string, e
 	if cmd == "add" {
 		fs.StringVar(&contact, "contact", "", "the address that receives the tenant's import emails")
 	}
-	var names []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			return "", "", "", err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		names, rest = append(names, fs.Arg(0)), fs.Args()[1:]
+	names, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return "", "", "", err
 	}
 	want := 1
 	switch cmd {
