@@ -24,9 +24,10 @@ import (
 // TestConsole drives the web console in Debian's chromium (scripts/parts.sh
 // installs it): portal's admin signs in with the keyboard, uploads a file
 // with a bad row through the page, watches it end, and downloads its
-// errors, the same CSV as the email's; stops a running import and continues
-// one that requires intervention. portal's viewer can do neither, and
-// rival's admin gets 404 for portal's import. Every page has labelled
+// errors, the same CSV as the email's; watches a running import's progress
+// bar move, stops it, and continues one that requires intervention.
+// portal's viewer can do neither, rival's admin gets 404 for portal's
+// import and sees none of its users, and an operator sees every tenant. Every page has labelled
 // controls, text of enough contrast, and a keyboard order that reaches its
 // actions. Screenshots go to the test's artifacts (go test -artifacts).
 func TestConsole(t *testing.T) {
@@ -116,8 +117,25 @@ func TestConsole(t *testing.T) {
 	if tpl := fetchText(t, ann, "/templates/clients.csv", http.StatusOK); !strings.HasPrefix(tpl, "ID,firstName,lastName,email") {
 		t.Errorf("clients template:\n%s", tpl)
 	}
-	do(t, vic, chromedp.Navigate(stack.console+"/users?q=nobody-here"))
+	// Seed 001's users, searched by name; another tenant's are not shown.
+	const users = "portal/users/console-users.csv"
+	awaitStatus(t, users, putAsPartner(t, users, "login,email,firstName,lastName\nzed.q,zed@portal.example,Zed,Quinn\n", nil), schemas.StatusCompleted)
+	do(t, vic, chromedp.Navigate(stack.console+"/users?q=quinn"))
 	checkPage(t, vic, "users")
+	if found := text(t, vic, "tbody"); !strings.Contains(found, "zed.q") || !strings.Contains(found, "zed@portal.example") {
+		t.Errorf("portal's users searched for quinn: %q", found)
+	}
+	do(t, rita, chromedp.Navigate(stack.console+"/users?q=quinn"))
+	if found := text(t, rita, "tbody"); strings.Contains(found, "zed") {
+		t.Errorf("rival's users page shows portal's user: %q", found)
+	}
+
+	// An operator sees every tenant's imports.
+	addConsoleAccount(t, "olga", "--operator", "--role", "viewer")
+	olga := signIn(t, browser, "olga")
+	if list := text(t, olga, "tbody"); !strings.Contains(list, "portal") || !strings.Contains(list, file) {
+		t.Errorf("the operator's list: %q, want portal's %s", list, file)
+	}
 }
 
 // addConsoleAccount runs `sluice console user add` with the password
