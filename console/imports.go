@@ -224,8 +224,8 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, req *request) {
 			s.fail(w, err)
 			return
 		}
-		// Its upload's clock and the browser's may differ by a little.
-		if len(imports) > 0 && !imports[0].ReceivedAt.Before(since.Add(-5*time.Second)) {
+		// received_at has whole seconds.
+		if len(imports) > 0 && !imports[0].ReceivedAt.Before(since.Truncate(time.Second)) {
 			http.Redirect(w, r, "/imports/"+imports[0].ID, http.StatusSeeOther)
 			return
 		}

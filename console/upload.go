@@ -57,11 +57,13 @@ func (u *Uploads) origin() string {
 }
 
 // presigned is a PUT the browser makes: the URL, and the headers it must
-// send as they were signed.
+// send as they were signed; then the page follows the import of Key
+// received after Since (the server's clock, not the browser's).
 type presigned struct {
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers"`
 	Key     string            `json:"key"`
+	Since   time.Time         `json:"since"`
 }
 
 // Presign returns a PUT of the object key of tenant, with metadata
@@ -79,7 +81,7 @@ func (u *Uploads) Presign(ctx context.Context, tenant, key string, metadata map[
 	if err != nil {
 		return presigned{}, fmt.Errorf("console: presign %s: %w", key, err)
 	}
-	out := presigned{URL: req.URL, Headers: map[string]string{}, Key: key}
+	out := presigned{URL: req.URL, Headers: map[string]string{}, Key: key, Since: time.Now().UTC()}
 	for name, v := range req.SignedHeader {
 		if !strings.EqualFold(name, "Host") && len(v) > 0 {
 			out.Headers[name] = v[0]

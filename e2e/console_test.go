@@ -29,7 +29,8 @@ import (
 // portal's viewer can do neither, rival's admin gets 404 for portal's
 // import and sees none of its users, and an operator sees every tenant. Every page has labelled
 // controls, text of enough contrast, and a keyboard order that reaches its
-// actions. Screenshots go to the test's artifacts (go test -artifacts).
+// actions. Screenshots go to the test's artifacts (go test -artifacts: make
+// test keeps them under e2e/artifacts/).
 func TestConsole(t *testing.T) {
 	addConsoleAccount(t, "ann", "--tenant", "portal", "--role", "admin", "--email", "ann@portal.example")
 	addConsoleAccount(t, "vic", "--tenant", "portal", "--role", "viewer")

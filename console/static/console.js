@@ -20,11 +20,10 @@ async function upload(form) {
       headers: {"X-CSRF-Token": csrf()}, credentials: "same-origin"});
     if (!signed.ok) throw new Error(await signed.text());
     const put = await signed.json();
-    const since = new Date().toISOString();
     const sent = await fetch(put.url, {method: "PUT", body: file, headers: put.headers});
     if (!sent.ok) throw new Error("the bucket answered " + sent.status);
     status.textContent = "Uploaded. Waiting for the import to start…";
-    location.assign("/imports/follow?key=" + encodeURIComponent(put.key) + "&since=" + encodeURIComponent(since));
+    location.assign("/imports/follow?key=" + encodeURIComponent(put.key) + "&since=" + encodeURIComponent(put.since));
   } catch (e) {
     status.textContent = "The upload failed: " + e.message;
   }
