@@ -301,13 +301,18 @@ func liveProgress(t *testing.T, ctx context.Context, id string) {
 }
 
 // reachByKeyboard tabs from the top of the page until the focus is on the
-// button labelled label; it fails if no Tab reaches it.
+// button labelled label; it fails if no Tab reaches it, or if the first
+// does not reach the link that skips to the page's content.
 func reachByKeyboard(t *testing.T, ctx context.Context, label string) {
 	t.Helper()
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur(); window.focus()`))
-	for range 40 {
+	for n := range 40 {
 		do(t, ctx, chromedp.KeyEvent("\t"))
-		if get(t, ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.textContent.trim() : ""`)) == label {
+		focused := get(t, ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.textContent.trim() : ""`))
+		if n == 0 && focused != "Skip to content" {
+			t.Errorf("the first Tab reaches %q, want the skip link", focused)
+		}
+		if focused == label {
 			return
 		}
 	}
