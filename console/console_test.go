@@ -163,3 +163,29 @@ func TestSessionsCookiesAndCSRF(t *testing.T) {
 		t.Errorf("after sign-out, /templates ends at %s, want /signin", resp.Request.URL)
 	}
 }
+
+// TestSignInThrottled: after five wrong passwords, a login may not sign
+// in, even with its password, while another login still may.
+func TestSignInThrottled(t *testing.T) {
+	hs, _ := newConsole(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	try := func(login, password string) int {
+		resp, err := noRedirect.PostForm(hs.URL+"/signin", url.Values{"login": {login}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 5 {
+		if got := try("ann@acme", "Wrong1234"); got != http.StatusUnauthorized {
+			t.Fatalf("a wrong password: %d, want 401", got)
+		}
+	}
+	if got := try("ANN@acme", "Secret123"); got != http.StatusTooManyRequests {
+		t.Errorf("the right password after five wrong ones: %d, want 429", got)
+	}
+	if got := try("vic", "Secret123"); got != http.StatusSeeOther {
+		t.Errorf("another login: %d, want 303 (signed in)", got)
+	}
+}

@@ -43,6 +43,7 @@ type Server struct {
 	ops       *operate.Ops
 	logger    *slog.Logger
 	pages     map[string]*template.Template
+	throttle  throttle // failed sign-ins
 	mux       *http.ServeMux
 }
 
@@ -182,10 +183,16 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.PostFormValue("next"))
-	a, err := s.accounts.SignIn(r.PostFormValue("login"), r.PostFormValue("password"))
+	next, login, now := safeNext(r.PostFormValue("next")), r.PostFormValue("login"), time.Now()
+	if s.throttle.blocked(login, now) {
+		s.render(w, http.StatusTooManyRequests, "signin", nil, map[string]any{"Next": next, "Login": login,
+			"Error": "Too many failed sign-ins for this login: try again in 15 minutes."})
+		return
+	}
+	a, err := s.accounts.SignIn(login, r.PostFormValue("password"))
 	if errors.Is(err, ErrNoAccount) {
-		s.render(w, http.StatusUnauthorized, "signin", nil, map[string]any{"Next": next, "Login": r.PostFormValue("login"),
+		s.throttle.failed(login, now)
+		s.render(w, http.StatusUnauthorized, "signin", nil, map[string]any{"Next": next, "Login": login,
 			"Error": "That login and password do not match an account."})
 		return
 	}
@@ -193,6 +200,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	s.throttle.succeeded(login)
 	token, err := s.sessions.Start(a.Login)
 	if err != nil {
 		s.fail(w, err)
