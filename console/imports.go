@@ -17,8 +17,8 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// rejectionsPage is how many rejected rows one page of an import lists.
-const rejectionsPage = 50
+// rejectionsPerPage is how many rejected rows one page of an import lists.
+const rejectionsPerPage = 50
 
 // importRoutes adds the imports' pages.
 func (s *Server) importRoutes() {
@@ -43,7 +43,10 @@ func (s *Server) importsPage(w http.ResponseWriter, r *http.Request, req *reques
 		tenant = s.tenantOf(r, req.account)
 		sc = operate.Scope(tenant)
 	}
-	f := operate.Filter{Status: q.Get("status"), Dataset: q.Get("dataset")}
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	// One more than a page: whether there is a next page.
+	f := operate.Filter{Status: q.Get("status"), Dataset: q.Get("dataset"), Offset: (page - 1) * importsPerPage, Limit: importsPerPage + 1}
 	if f.Status != "" && !slices.Contains(schemas.Statuses, f.Status) {
 		f.Status = ""
 	}
@@ -52,8 +55,26 @@ func (s *Server) importsPage(w http.ResponseWriter, r *http.Request, req *reques
 		s.fail(w, err)
 		return
 	}
-	s.render(w, http.StatusOK, "imports", req, map[string]any{"Imports": imports, "Filter": f, "Tenant": tenant,
-		"Statuses": schemas.Statuses, "Datasets": folders(), "Tenants": s.tenantNames(req.account), "Now": time.Now()})
+	data := map[string]any{"Filter": f, "Tenant": tenant, "Statuses": schemas.Statuses, "Datasets": folders(),
+		"Tenants": s.tenantNames(req.account), "Now": time.Now()}
+	if len(imports) > importsPerPage {
+		imports, data["Next"] = imports[:importsPerPage], pageURL(r, page+1)
+	}
+	if page > 1 {
+		data["Prev"] = pageURL(r, page-1)
+	}
+	data["Imports"] = imports
+	s.render(w, http.StatusOK, "imports", req, data)
+}
+
+// importsPerPage is how many imports one page of the list shows, newest first.
+const importsPerPage = 50
+
+// pageURL is the request's URL on another page.
+func pageURL(r *http.Request, page int) string {
+	q := r.URL.Query()
+	q.Set("page", strconv.Itoa(page))
+	return r.URL.Path + "?" + q.Encode()
 }
 
 // lookup returns import id if the account may see it; it answers 404 for
@@ -79,7 +100,7 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request, req *request
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
 	// One row more than a page: whether there is a next page.
-	lines, err := s.ops.Rejections(r.Context(), scope(req.account), i.ID, (page-1)*rejectionsPage, rejectionsPage+1)
+	lines, err := s.ops.Rejections(r.Context(), scope(req.account), i.ID, (page-1)*rejectionsPerPage, rejectionsPerPage+1)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -90,7 +111,7 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request, req *request
 		if n == 0 || l.Row != lines[n-1].Row {
 			rows++
 		}
-		if rows > rejectionsPage {
+		if rows > rejectionsPerPage {
 			lines, data["Next"] = lines[:n], page+1
 			break
 		}

@@ -108,6 +108,14 @@ func TestConsole(t *testing.T) {
 	do(t, ann, chromedp.KeyEvent("\r"))
 	awaitText(t, ann, "#status", schemas.StatusCancelled)
 	checkPage(t, ann, "stopped")
+	// Its rejected rows come a page at a time, in row order.
+	rows := `[...document.querySelectorAll("table[aria-labelledby=rejected] tbody td:first-child")].map(td => +td.textContent)`
+	first := get(t, ann, chromedp.Evaluate[[]int](rows))
+	get(t, ann, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`a[href="?page=2#rejected"]`))))
+	second := get(t, ann, chromedp.Evaluate[[]int](rows))
+	if len(first) != 50 || len(second) == 0 || second[0] <= first[len(first)-1] {
+		t.Errorf("rejected rows: page 1 %v, page 2 %v; want 50 rows, then later ones", first, second)
+	}
 	if i := importsOf(t, "portal/clients/console-big.csv")[running]; i.Status != schemas.StatusCancelled || i.Counts.Rows != 3000 {
 		t.Errorf("stopped import: %s %+v, want cancelled with 3000 rows", i.Status, i.Counts)
 	}
