@@ -53,6 +53,11 @@ func TestConsole(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#upload button[type="submit"]`)))
 	id := awaitImportPage(t, ann, schemas.StatusCompletedWithErrors)
 	checkPage(t, ann, "upload-ended")
+	// Upload a corrected file: the upload page, for the same dataset.
+	get(t, ann, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`a.button.secondary`))))
+	if ds := get(t, ann, chromedp.Value(chromedp.ID("dataset"))); ds != "clients" {
+		t.Errorf("Upload a corrected file chose dataset %q, want clients", ds)
+	}
 	got := importsOf(t, "portal/clients/"+file)[id]
 	if want := (schemas.Counts{Rows: 3, Created: 2, Rejected: 1}); got.Counts != want {
 		t.Errorf("uploaded import: %+v, want %+v", got.Counts, want)
