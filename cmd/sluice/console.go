@@ -59,7 +59,9 @@ func runConsole(ctx context.Context, cfg config, natsURL string, logger *slog.Lo
 		if err != nil {
 			return err
 		}
-		uploads = console.NewUploads(admin, cfg.S3)
+		browser := cfg.S3
+		browser.Endpoint = cfg.consoleS3Endpoint
+		uploads = console.NewUploads(admin, browser)
 	} else {
 		logger.Warn("console: uploads are off: SLUICE_S3_ADMIN_ACCESS_KEY and SLUICE_S3_ADMIN_SECRET_KEY are not set")
 	}
