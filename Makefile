@@ -9,8 +9,10 @@ demo: parts
 	go run ./cmd/sluice demo
 
 # The fault suite's short form runs after the tests: CI runs it (issue 9).
+# What tests keep (the console's screenshots) goes under e2e/artifacts/.
 test: parts vet
-	go test -count=1 -timeout 25m $(PKGS)
+	mkdir -p e2e/artifacts
+	go test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/e2e/artifacts $(PKGS)
 	FAULTS_SHORT=1 go run ./faults
 
 bench: parts

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/notify"
+	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/parts"
 	"github.com/sluicehq/sluice/platform/testkit"
 	"github.com/sluicehq/sluice/schemas"
-	"github.com/sluicehq/sluice/transform"
 )
 
 // inviteLink finds the set-password link of the invitation mailed to addr,
@@ -79,7 +79,7 @@ func verifies(t *testing.T, hash, password string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return transform.HashSecret(password, salt) == hash
+	return platform.HashSecret(password, salt) == hash
 }
 
 // TestSeed001Invitations: a file of seed 001's template (first name, last

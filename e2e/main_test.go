@@ -60,6 +60,8 @@ var stack struct {
 	// cmdEnv is what a command on the running stack (`sluice invite`) runs
 	// with: `sluice up`'s environment and its NATS.
 	cmdEnv []string
+	// console is the web console's URL (console_test.go).
+	console string
 }
 
 // inviteTTL is how long an invitation link lasts here: long enough to
@@ -103,6 +105,10 @@ var tenants = withPolicy(platform.Tenants{
 	// metrics imports what the dashboard's and the alerts' metrics are
 	// checked on (dashboard_test.go).
 	"metrics": {Contact: "ops@metrics.example", MaxRows: 5000},
+	// portal's people use the web console; rival is another tenant whose
+	// imports they must not see (console_test.go).
+	"portal": {Contact: "ops@portal.example", MaxRows: 20000, UploadOptions: schemas.Options},
+	"rival":  {Contact: "ops@rival.example", MaxRows: 5000},
 })
 
 // withPolicy lets each tenant's uploads name any address at
@@ -166,6 +172,10 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	consolePort, err := parts.FreePort()
+	if err != nil {
+		return 0, err
+	}
 	s3cfg, err := parts.MinIOConfig()
 	if err != nil {
 		return 0, err
@@ -201,7 +211,12 @@ func run(m *testing.M) (int, error) {
 		"SLUICE_SYNC_AT=@every 2s",
 		fmt.Sprintf("SLUICE_SYNC_GRACE=%s", syncGrace),
 		fmt.Sprintf("SLUICE_INVITE_TTL=%s", inviteTTL),
+		// The console presigns uploads with the tenants' keys, which it
+		// makes with MinIO's admin keys.
+		fmt.Sprintf("SLUICE_CONSOLE_ADDR=127.0.0.1:%d", consolePort),
+		"SLUICE_S3_ADMIN_ACCESS_KEY="+s3cfg.AccessKey, "SLUICE_S3_ADMIN_SECRET_KEY="+s3cfg.SecretKey,
 	)
+	stack.console = fmt.Sprintf("http://127.0.0.1:%d", consolePort)
 	if err := up.Start(); err != nil {
 		return 0, err
 	}

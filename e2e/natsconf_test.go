@@ -10,10 +10,10 @@ import (
 )
 
 // TestNATSConfLoads: deploy/nats.conf parses as nats-server reads it, and
-// gives every stage (and MinIO, and the admin) a user of its own. What each
+// gives every stage (and MinIO, the admin and the console) a user of its own. What each
 // may do is cmd/sluice's TestNATSLeastPrivilege.
 func TestNATSConfLoads(t *testing.T) {
-	for _, v := range []string{"INGEST_PASSWORD", "VALIDATE_PASSWORD", "TRANSFORM_PASSWORD", "LOAD_PASSWORD", "NOTIFY_PASSWORD", "MINIO_PASSWORD", "ADMIN_PASSWORD"} {
+	for _, v := range []string{"INGEST_PASSWORD", "VALIDATE_PASSWORD", "TRANSFORM_PASSWORD", "LOAD_PASSWORD", "NOTIFY_PASSWORD", "MINIO_PASSWORD", "ADMIN_PASSWORD", "CONSOLE_PASSWORD"} {
 		t.Setenv(v, "secret-"+v)
 	}
 	opts, err := server.ProcessConfigFile("../deploy/nats.conf")
@@ -27,7 +27,7 @@ func TestNATSConfLoads(t *testing.T) {
 			t.Errorf("user %s: no publish permissions, want only its own subjects", u.Username)
 		}
 	}
-	for _, want := range append(slices.Clone(schemas.Stages), "minio", "admin") {
+	for _, want := range append(slices.Clone(schemas.Stages), "minio", "admin", "console") {
 		if !slices.Contains(users, want) {
 			t.Errorf("users %v: want one for %s", users, want)
 		}

@@ -29,6 +29,12 @@ if [ ! -f /usr/share/java/zookeeper.jar ]; then
   apt-get update -qq
   apt-get install -y -qq zookeeper >/dev/null
 fi
+if ! command -v chromium >/dev/null; then
+  log "installing chromium (Debian), for the console's browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
 if [ ! -x "$GOBIN/mailpit" ]; then
   log "installing mailpit $MAILPIT_VERSION"
   go install "github.com/axllent/mailpit@$MAILPIT_VERSION"

@@ -4,7 +4,7 @@
 // given its dataset's default; every cell the file left empty is marked
 // (Row.SetEmpty), so that an existing record keeps its stored value there
 // instead. Secrets (passwords), sealed since ingest, are opened here and
-// replaced by their argon2id hash (HashSecret): nothing after transform holds
+// replaced by their argon2id hash (platform.HashSecret): nothing after transform holds
 // them in any reversible form. The rows of a layout are pivoted into the
 // records they hold (a user's groups, a group's members).
 //
@@ -42,7 +42,7 @@ import (
 // Records rewrites valid rows in place into their canonical form, and marks
 // the cells the file left empty (Row.SetEmpty). A secret cell, sealed by
 // ingest, is opened and replaced by its argon2id hash, on every core
-// (HashSecret bounds the hashes running at once; each costs tens of
+// (platform.HashSecret bounds the hashes running at once; each costs tens of
 // milliseconds). The rows of a layout that pivots (a user's groups, a
 // group's members) are then turned into the records they hold, each with
 // its row's number.
@@ -75,7 +75,7 @@ func canonical(g *errgroup.Group, ds *schemas.Dataset, imp *schemas.Import, ctx 
 				if err != nil {
 					return fmt.Errorf("transform: row %d: %s: %w", row.N, f.Name, err)
 				}
-				row.Cells[i] = HashSecret(plain, salt)
+				row.Cells[i] = platform.HashSecret(plain, salt)
 				return nil
 			})
 			continue
@@ -113,7 +113,7 @@ func pivot(ds *schemas.Dataset, rows []schemas.Row) []schemas.Row {
 	return records
 }
 
-// A chunk of passwords waits for the hashing slots (HashSecret) behind
+// A chunk of passwords waits for the hashing slots (platform.HashSecret) behind
 // those sent before it: the chunks a consumer is sent at once (by default 16
 // of ingest.SecretChunkRows passwords: 800 hashes of tens of milliseconds
 // each) take tens of seconds to hash on two cores, longer than AckWait, and

@@ -44,7 +44,7 @@ func TestRecordsUsers(t *testing.T) {
 	// A login service verifies it the usual way.
 	salt := secrets.Salt("acme", "j.doe")
 	want := argon2.IDKey([]byte("Welcome2024"), salt, 2, 19456, 1, 32)
-	if got := transform.HashSecret("Welcome2024", salt); got != hash || !strings.HasSuffix(hash, "$"+b64(want)) {
+	if got := platform.HashSecret("Welcome2024", salt); got != hash || !strings.HasSuffix(hash, "$"+b64(want)) {
 		t.Errorf("hash %q does not verify", hash)
 	}
 	if get(rows[1], "password") == hash {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/load"
 	"github.com/sluicehq/sluice/notify"
@@ -18,6 +19,11 @@ import (
 type config struct {
 	platform.Config
 	stages stageConfigs
+	// consoleAddr is where the web console listens (SLUICE_CONSOLE_ADDR);
+	// consoleS3Endpoint is the bucket's endpoint as browsers reach it, to
+	// which the console presigns uploads (SLUICE_CONSOLE_S3_ENDPOINT,
+	// default SLUICE_S3_ENDPOINT).
+	consoleAddr, consoleS3Endpoint string
 	// tenantKey is a partner's own MinIO key, with which `sluice import`
 	// uploads when no flag names one: SLUICE_TENANT_ACCESS_KEY and
 	// SLUICE_TENANT_SECRET_KEY, as `sluice tenant add` printed them.
@@ -49,7 +55,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if invite := cmp.Or(stages.notify.InviteTTL, notify.DefaultInviteTTL); invite >= base.PersonalDataTTL {
 		return config{}, fmt.Errorf("SLUICE_INVITE_TTL (%v) must be shorter than SLUICE_PERSONAL_DATA_TTL (%v)", invite, base.PersonalDataTTL)
 	}
-	cfg := config{Config: base, stages: stages}
+	cfg := config{Config: base, stages: stages, consoleAddr: cmp.Or(getenv("SLUICE_CONSOLE_ADDR"), console.DefaultAddr),
+		consoleS3Endpoint: cmp.Or(getenv("SLUICE_CONSOLE_S3_ENDPOINT"), base.S3.Endpoint)}
 	cfg.tenantKey.access, cfg.tenantKey.secret = getenv("SLUICE_TENANT_ACCESS_KEY"), getenv("SLUICE_TENANT_SECRET_KEY")
 	return cfg, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/parts"
@@ -55,6 +57,13 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The console presigns uploads with MinIO's keys, the demo's root
+	// keys, and the demo's operator signs in with a password of this run.
+	cfg.S3.AdminAccessKey, cfg.S3.AdminSecretKey = cfg.S3.AccessKey, cfg.S3.SecretKey
+	password, err := demoOperator(st.nc)
+	if err != nil {
+		return err
+	}
 	logFile, err := os.Create(filepath.Join(data, "sluice.log"))
 	if err != nil {
 		return err
@@ -68,7 +77,7 @@ func demo(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil || !imported {
 		return err
 	}
-	printWhereToLook(cfg.Config, ports, logFile.Name())
+	printWhereToLook(cfg, ports, logFile.Name(), password)
 	return waitForEnd(ctx, pipeline)
 }
 
@@ -256,12 +265,28 @@ func printImport(key string, ev *schemas.ImportEvent, elapsed time.Duration) {
 	}
 }
 
-// printWhereToLook prints where the error reports, the rows, the metrics
-// and the logs are.
-func printWhereToLook(cfg platform.Config, p demoPorts, log string) {
+// demoOperatorLogin is the demo's console account, an operator's.
+const demoOperatorLogin = "operator"
+
+// demoOperator gives the demo's operator account a new random password,
+// which the demo prints, and returns it.
+func demoOperator(nc *nats.Conn) (string, error) {
+	accounts, _, err := console.Open(nc)
+	if err != nil {
+		return "", err
+	}
+	password := "Demo" + rand.Text()[:12] + "7"
+	return password, accounts.Add(console.Account{Login: demoOperatorLogin, Role: console.RoleAdmin}, password)
+}
+
+// printWhereToLook prints where the console, the error reports, the rows,
+// the metrics and the logs are.
+func printWhereToLook(c config, p demoPorts, log, password string) {
+	cfg := c.Config
 	chHost, _, _ := net.SplitHostPort(cfg.ClickHouse.Addr)
 	reader := cfg.ClickHouse.Reader
 	fmt.Printf(`
+console:       http://%s (sign in as %s, password %s)
 error reports: attached to the email each uploader got, in Mailpit at http://127.0.0.1:%d
 rejected rows: clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT import_id, row, columns, messages FROM sluice.import_rejections FINAL ORDER BY import_id, row"
 loaded rows:   clickhouse-client --host %s --port %d --user %s --password %s --query "SELECT tenant, email, first_name, last_name, active, type, created FROM sluice.clients FINAL ORDER BY tenant, email FORMAT PrettyCompact"
@@ -269,7 +294,7 @@ loaded rows:   clickhouse-client --host %s --port %d --user %s --password %s --q
 metrics:       http://%s/metrics    logs: %s
 
 the stack keeps running; Ctrl-C stops it
-`, p.mailWeb, chHost, p.clickhouse, reader.Name, reader.Password, chHost, p.clickhouse, reader.Name, reader.Password, cfg.MetricsAddr, log)
+`, c.consoleAddr, demoOperatorLogin, password, p.mailWeb, chHost, p.clickhouse, reader.Name, reader.Password, chHost, p.clickhouse, reader.Name, reader.Password, cfg.MetricsAddr, log)
 }
 
 // waitForEnd waits until ctx ends or the pipeline stops, and returns the

@@ -15,7 +15,6 @@ import (
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/warehouse"
 	"github.com/sluicehq/sluice/schemas"
-	"github.com/sluicehq/sluice/transform"
 )
 
 // inviteUsage is `sluice invite`'s usage.
@@ -110,7 +109,7 @@ func invite(ctx context.Context, cfg config, args []string, in io.Reader, out io
 	iv := notify.NewInvitations(kv, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, tenants, cfg.stages.notify.InviteTTL, nil)
 	// The hash transform stores for an imported password.
 	hash := func(tenant, login, password string) string {
-		return transform.HashSecret(password, secrets.Salt(tenant, login))
+		return platform.HashSecret(password, secrets.Salt(tenant, login))
 	}
 	inv, err := iv.Accept(ctx, a.token, a.password, hash)
 	if err != nil {

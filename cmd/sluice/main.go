@@ -23,6 +23,9 @@
 //	sluice confirm IMPORT_ID   imports a previewed import as its preview decided it
 //	sluice invite accept [--password p] TOKEN
 //	                           sets the password of a user invited without one (from stdin), who becomes active
+//	sluice console             the web console (also run by up and demo)
+//	sluice console user add (--tenant T | --operator) --role admin|viewer LOGIN
+//	                           a console account; its password from stdin
 //
 // Configuration comes from SLUICE_* environment variables (loadConfig).
 package main
@@ -43,13 +46,23 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | import FILE --tenant T --dataset D | imports | errors IMPORT_ID | cancel IMPORT_ID | continue IMPORT_ID | confirm IMPORT_ID | invite accept TOKEN`
+const usage = `usage: sluice migrate | expire | up | demo | ingest | validate | transform | load | notify | template <dataset> [--xlsx] | tenant add|list|rotate|remove | replay [--run <seq>,...|all] | import FILE --tenant T --dataset D | imports | errors IMPORT_ID | cancel IMPORT_ID | continue IMPORT_ID | confirm IMPORT_ID | invite accept TOKEN | console [user add ...]`
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "template" {
 		if err := template(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 			os.Exit(2)
+		}
+		return
+	}
+	if len(os.Args) > 2 && os.Args[1] == "console" {
+		err := withArgs(os.Args[2:], func(ctx context.Context, cfg config, args []string, out io.Writer) error {
+			return consoleCommand(ctx, cfg, args, os.Stdin, out)
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+			os.Exit(1)
 		}
 		return
 	}
@@ -106,6 +119,8 @@ func main() {
 		err = up(ctx, cfg, logger)
 	case cmd == "demo":
 		err = demo(ctx, cfg, logger)
+	case cmd == "console":
+		err = runConsole(ctx, cfg, cfg.NATSURL, logger)
 	case slices.Contains(schemas.Stages, cmd):
 		err = runStages(ctx, cfg, logger, cfg.NATSURL, []string{cmd}, false)
 	default:

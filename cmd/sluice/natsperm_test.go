@@ -21,8 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sluicehq/sluice/console"
 	"github.com/sluicehq/sluice/ingest"
 	"github.com/sluicehq/sluice/notify"
+	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/platform/parts"
@@ -30,7 +32,7 @@ import (
 )
 
 // confUsers are deploy/nats.conf's users; each gets the password "pw-<user>".
-var confUsers = append(slices.Clone(schemas.Stages), "minio", "admin")
+var confUsers = append(slices.Clone(schemas.Stages), "minio", "admin", "console")
 
 // startConfNATS runs nats-server in process from deploy/nats.conf, as
 // compose does, on a free loopback port, and returns its URL.
@@ -153,7 +155,8 @@ var works = map[string]stageWork{
 	},
 }
 
-var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, bus.NaksBucket, bus.InvitesBucket}
+var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, bus.NaksBucket, bus.InvitesBucket,
+	bus.AccountsBucket, bus.SessionsBucket}
 
 // TestNATSLeastPrivilege runs nats-server from deploy/nats.conf and the real
 // migrate as admin; then, for every stage, its real runner binds its
@@ -220,6 +223,7 @@ func TestNATSLeastPrivilege(t *testing.T) {
 	t.Run("admin", func(t *testing.T) { adminReplays(t, cfg) })
 	t.Run("admin continues", func(t *testing.T) { adminContinues(t, cfg, ajs) })
 	t.Run("admin cancels", func(t *testing.T) { adminCancels(t, cfg, ajs) })
+	t.Run("console", func(t *testing.T) { consoleUnderConf(t, url, ajs) })
 	if v := adminViolations.all(); len(v) > 0 {
 		t.Errorf("admin denied: %q", v)
 	}
@@ -591,6 +595,62 @@ func adminCancels(t *testing.T, cfg config, ajs nats.JetStreamContext) {
 	refs, err := ingest.ParseEvent(m.Data)
 	if err != nil || len(refs) != 1 || !refs[0].Removed || refs[0].Bucket != imp.Bucket || refs[0].Key != imp.Key {
 		t.Errorf("cancel event %s: %+v (%v), want the deletion of %s/%s", m.Data, refs, err, imp.Bucket, imp.Key)
+	}
+}
+
+// consoleUnderConf: the web console's user keeps its accounts and sessions
+// in its own buckets, and sends Continue and Stop as operate does, with
+// nothing denied; it may not open another bucket, confirm a preview, or
+// publish a stage's product.
+func consoleUnderConf(t *testing.T, url string, ajs nats.JetStreamContext) {
+	nc, v := connectAs(t, url, "console", "console")
+	accounts, sessions, err := console.Open(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := accounts.Add(console.Account{Login: "ann", Tenant: "acme", Role: console.RoleAdmin}, "Secret123"); err != nil {
+		t.Fatalf("add an account: %v", err)
+	}
+	if _, err := accounts.SignIn("ann", "Secret123"); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	token, err := sessions.Start("ann")
+	if err != nil {
+		t.Fatalf("start a session: %v", err)
+	}
+	if _, err := sessions.Get(token); err != nil {
+		t.Fatalf("read a session: %v", err)
+	}
+	if err := sessions.End(token); err != nil {
+		t.Fatalf("end a session: %v", err)
+	}
+	pub := operate.Publisher{URL: url, User: "console", Password: "pw-console"}
+	imp := schemas.Import{ID: "imp-console", Tenant: "acme", Dataset: "clients", Bucket: "imports", Key: "acme/clients/c.csv"}
+	if err := pub.Resume(schemas.EventContinue, imp); err != nil {
+		t.Errorf("continue as console: %v", err)
+	}
+	if err := pub.Cancel(imp); err != nil {
+		t.Errorf("stop as console: %v", err)
+	}
+	if got := v.all(); len(got) > 0 {
+		t.Fatalf("console denied its own work: %q", got)
+	}
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.KeyValue(bus.InvitesBucket); err == nil {
+		t.Error("console opened notify's invitations")
+	}
+	v.denied(t, "Publish", "$JS.API.STREAM.INFO.KV_"+bus.InvitesBucket)
+	for _, subject := range []string{schemas.ImportSubject(schemas.EventConfirm, imp.ID), schemas.RawRowsSubject("acme", "clients")} {
+		if err := nc.Publish(subject, []byte("forged")); err != nil {
+			t.Fatal(err)
+		}
+		v.denied(t, "Publish", subject)
+	}
+	if _, err := ajs.GetLastMsg(schemas.StreamImports, schemas.ImportSubject(schemas.EventConfirm, imp.ID)); err == nil {
+		t.Error("the console's forged confirm reached the imports stream")
 	}
 }
 

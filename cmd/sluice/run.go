@@ -44,12 +44,14 @@ func up(ctx context.Context, cfg config, logger *slog.Logger) error {
 	return runAll(ctx, cfg, logger, ns.ClientURL(), false)
 }
 
-// runAll runs every stage, and the expiry of personal data in ClickHouse
-// (`sluice expire`), in this process: `sluice up` and the demo.
+// runAll runs every stage, the expiry of personal data in ClickHouse
+// (`sluice expire`) and the web console in this process: `sluice up` and
+// the demo.
 func runAll(ctx context.Context, cfg config, logger *slog.Logger, natsURL string, demo bool) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runStages(ctx, cfg, logger, natsURL, schemas.Stages, demo) })
 	g.Go(func() error { return expire(ctx, cfg, logger) })
+	g.Go(func() error { return runConsole(ctx, cfg, natsURL, logger) })
 	return g.Wait()
 }
 

@@ -43,6 +43,20 @@ const CancelledBucket = "sluice_cancelled"
 // so its entries live the personal data TTL.
 const InvitesBucket = "sluice_invites"
 
+// AccountsBucket is the KV bucket of the web console's accounts (package
+// console): one key per login, holding its tenant (none for an operator),
+// role and argon2id password hash; kept until removed.
+const AccountsBucket = "sluice_console_accounts"
+
+// SessionsBucket is the KV bucket of the web console's sign-ins: one key per
+// session, the SHA-256 of its cookie (the cookie itself is only in the
+// browser), holding whose it is and its CSRF token. A session lasts
+// SessionTTL from its sign-in, when the bucket drops it.
+const SessionsBucket = "sluice_console_sessions"
+
+// SessionTTL is how long a console session lasts.
+const SessionTTL = 12 * time.Hour
+
 // StartNATS starts an embedded NATS server with JetStream. port -1 picks a
 // free port (tests); storeDir keeps the streams across restarts.
 func StartNATS(port int, storeDir string) (*server.Server, error) {
@@ -134,6 +148,7 @@ func EnsureStreams(js nats.JetStreamContext, replicas int, personalDataTTL time.
 	for _, kv := range []nats.KeyValueConfig{
 		{Bucket: ClaimsBucket}, {Bucket: MailedBucket}, {Bucket: CancelledBucket}, {Bucket: NaksBucket, TTL: 24 * time.Hour},
 		{Bucket: InvitesBucket, TTL: personalDataTTL},
+		{Bucket: AccountsBucket}, {Bucket: SessionsBucket, TTL: SessionTTL},
 	} {
 		bucket := kv.Bucket
 		kv.Storage, kv.History, kv.Replicas = nats.FileStorage, 1, replicas

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/minio/madmin-go/v3"
 
@@ -179,6 +180,39 @@ func (a *Admin) Remove(ctx context.Context, name string) error {
 	}
 	errs = append(errs, updateFile(a.file, name, func(t map[string]json.RawMessage) { delete(t, "access_keys") }))
 	return errors.Join(errs...)
+}
+
+// UploadKey makes a key for uploads by tenant name that lapses after ttl
+// (at least 15 minutes): a MinIO service account of the tenant's own user,
+// allowed only to put objects under <bucket>/<tenant>/. MinIO names the
+// parent user, the tenant's access key, in the bucket events of its
+// uploads, so ingest takes them as the tenant's. The console presigns its
+// browser uploads with one.
+func (a *Admin) UploadKey(ctx context.Context, name string, ttl time.Duration) (Key, error) {
+	rec, err := a.record(name)
+	if err != nil {
+		return Key{}, err
+	}
+	if len(rec.AccessKeys) == 0 {
+		return Key{}, fmt.Errorf("tenantkeys: %s: %w", name, ErrUnknown)
+	}
+	policy, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect": "Allow", "Action": []string{"s3:PutObject"},
+			"Resource": []string{fmt.Sprintf("arn:aws:s3:::%s/%s/*", a.bucket, name)},
+		}},
+	})
+	expires := time.Now().Add(ttl)
+	creds, err := a.client.AddServiceAccount(ctx, madmin.AddServiceAccountReq{
+		TargetUser: rec.AccessKeys[0], Policy: policy, Expiration: &expires,
+		AccessKey: randomString(20, upperAlnum), SecretKey: randomString(40, alnum),
+		Description: "sluice console uploads of " + name,
+	})
+	if err != nil {
+		return Key{}, fmt.Errorf("tenantkeys: %s: upload key: %w", name, err)
+	}
+	return Key{AccessKey: creds.AccessKey, SecretKey: creds.SecretKey}, nil
 }
 
 // Entry is one tenant as List shows it: never a secret.

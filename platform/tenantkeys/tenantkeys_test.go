@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -234,5 +235,48 @@ func TestAddRefusesBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the tenants file was written: %v", err)
+	}
+}
+
+// TestUploadKeyOnlyPutsUnderItsTenant: the console's upload key of a
+// tenant puts under the tenant's prefix and does nothing else, and stops
+// working when the tenant's key is rotated.
+func TestUploadKeyOnlyPutsUnderItsTenant(t *testing.T) {
+	cfg, admin, _ := minio(t)
+	ctx := t.Context()
+	if _, err := admin.Add(ctx, "acme", "imports@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.UploadKey(ctx, "globex", time.Hour); !errors.Is(err, tenantkeys.ErrUnknown) {
+		t.Errorf("upload key of a tenant with no key: %v, want ErrUnknown", err)
+	}
+	key, err := admin.UploadKey(ctx, "acme", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, b := as(cfg, key), cfg.Bucket
+	for _, tc := range []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"put own", func() error { return put(ctx, c, b, "acme/clients/ours.csv") }, ""},
+		{"get own", func() error { return get(ctx, c, b, "acme/clients/ours.csv") }, "AccessDenied"},
+		{"list own", func() error { return list(ctx, c, b, "acme/") }, "AccessDenied"},
+		{"delete own", func() error { return del(ctx, c, b, "acme/clients/ours.csv") }, "AccessDenied"},
+		{"put other tenant", func() error { return put(ctx, c, b, "globex/clients/mine.csv") }, "AccessDenied"},
+		{"put root", func() error { return put(ctx, c, b, "x.csv") }, "AccessDenied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := code(tc.do()); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := admin.Rotate(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(ctx, c, b, "acme/clients/after.csv"); code(err) == "" {
+		t.Errorf("the upload key still puts after its tenant's key was rotated: %v", err)
 	}
 }
