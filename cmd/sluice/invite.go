@@ -107,11 +107,7 @@ func invite(ctx context.Context, cfg config, args []string, in io.Reader, out io
 	}
 	defer ch.Close()
 	iv := notify.NewInvitations(kv, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, tenants, cfg.stages.notify.InviteTTL, nil)
-	// The hash transform stores for an imported password.
-	hash := func(tenant, login, password string) string {
-		return platform.HashSecret(password, secrets.Salt(tenant, login))
-	}
-	inv, err := iv.Accept(ctx, a.token, a.password, hash)
+	inv, err := iv.Accept(ctx, a.token, a.password, secrets.HashPassword)
 	if err != nil {
 		return fmt.Errorf("invite: %w", err)
 	}

@@ -632,9 +632,36 @@ func consoleUnderConf(t *testing.T, url string, ajs nats.JetStreamContext) {
 	if err := pub.Cancel(imp); err != nil {
 		t.Errorf("stop as console: %v", err)
 	}
+	// Its /invite page asks notify, which answers as notify's user.
+	nn, nv := connectAs(t, url, schemas.StageNotify, schemas.StageNotify)
+	njs, err := nn.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	invites, err := njs.KeyValue(bus.InvitesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answering, stop := context.WithCancel(t.Context())
+	defer stop()
+	go notify.AnswerInvitations(answering, nn, notify.NewInvitations(invites, nil, nil, 0, nil), nil, slog.New(slog.DiscardHandler))
+	if err := parts.WaitFor(t.Context(), 5*time.Second, func() (bool, error) {
+		_, _, err := notify.RequestAccept(t.Context(), nc, "no-such-token", "Welcome2024x")
+		return errors.Is(err, notify.ErrInviteUnknown), nil
+	}); err != nil {
+		t.Errorf("console's request to use an invitation: not answered by notify: %v", err)
+	}
+	if got := nv.all(); len(got) > 0 {
+		t.Errorf("notify denied answering the console: %q", got)
+	}
 	if got := v.all(); len(got) > 0 {
 		t.Fatalf("console denied its own work: %q", got)
 	}
+	// Nor may it read the passwords others send.
+	if _, err := nc.Subscribe(schemas.SubjectInviteAccept, func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	v.denied(t, "Subscription", schemas.SubjectInviteAccept)
 	js, err := nc.JetStream()
 	if err != nil {
 		t.Fatal(err)
