@@ -15,17 +15,18 @@ import (
 )
 
 // inviteRequest is a request on schemas.SubjectInviteAccept: an
-// invitation's token and the password its user chose.
+// invitation's token and the password its user chose, or with Check, only
+// whether it may be used (Invitations.Check).
 type inviteRequest struct {
 	Token    string `json:"token"`
-	Password string `json:"password"`
+	Password string `json:"password,omitempty"`
+	Check    bool   `json:"check,omitempty"`
 }
 
-// inviteReply answers an inviteRequest: the invitation's user, or why it
+// inviteReply answers an inviteRequest: the invitation's login, or why it
 // was refused (Refused names one of inviteRefusals; Detail is the rule of
 // the policy a refused password breaks), or Failed when it could not be done.
 type inviteReply struct {
-	Tenant  string `json:"tenant,omitempty"`
 	Login   string `json:"login,omitempty"`
 	Refused string `json:"refused,omitempty"`
 	Detail  string `json:"detail,omitempty"`
@@ -43,7 +44,7 @@ var inviteRefusals = map[string]error{
 var ErrInviteFailed = errors.New("the password could not be set just now: try again in a few minutes")
 
 // AnswerInvitations answers the requests to use an invitation
-// (RequestAccept, the web console's set-password page) on nc until ctx
+// (InviteRequests, the web console's set-password page) on nc until ctx
 // ends, with iv.Accept and hash, as `sluice invite accept` does. Every
 // notify instance answers, one of them each request (a queue group).
 func AnswerInvitations(ctx context.Context, nc *nats.Conn, iv *Invitations, hash func(tenant, login, password string) string, logger *slog.Logger) error {
@@ -69,10 +70,18 @@ func AnswerInvitations(ctx context.Context, nc *nats.Conn, iv *Invitations, hash
 
 // answer uses the invitation of req and says how it went.
 func answer(ctx context.Context, iv *Invitations, req inviteRequest, hash func(tenant, login, password string) string, logger *slog.Logger) inviteReply {
-	inv, err := iv.Accept(ctx, req.Token, req.Password, hash)
-	reply := inviteReply{Tenant: inv.Tenant, Login: inv.Login}
+	var inv Invite
+	var err error
+	if req.Check {
+		inv, err = iv.Check(ctx, req.Token)
+	} else {
+		inv, err = iv.Accept(ctx, req.Token, req.Password, hash)
+	}
+	reply := inviteReply{Login: inv.Login}
 	if err == nil {
-		logger.Info("notify: invitation used: password set", "tenant", inv.Tenant, "login", inv.Login)
+		if !req.Check {
+			logger.Info("notify: invitation used: password set", "tenant", inv.Tenant, "login", inv.Login)
+		}
 		return reply
 	}
 	for name, refusal := range inviteRefusals {
@@ -89,33 +98,49 @@ func answer(ctx context.Context, iv *Invitations, req inviteRequest, hash func(t
 	return reply
 }
 
-// RequestAccept asks notify, on nc, to use the invitation of token to set
-// its user's password (Invitations.Accept): it returns the tenant and
-// login, or why it was refused (an ErrInvite*: ErrInvitePassword wraps the
-// policy's rule), or ErrInviteFailed.
-func RequestAccept(ctx context.Context, nc *nats.Conn, token, password string) (tenant, login string, err error) {
-	b, err := json.Marshal(inviteRequest{Token: token, Password: password})
+// InviteRequests ask notify, on NC, about invitations: what the console
+// does, with the console's NATS user, which may only send these requests
+// (deploy/nats.conf).
+type InviteRequests struct{ NC *nats.Conn }
+
+// Check asks whether the invitation of token may be used
+// (Invitations.Check): it returns its login, or why not (an ErrInvite*),
+// or ErrInviteFailed.
+func (r InviteRequests) Check(ctx context.Context, token string) (login string, err error) {
+	return r.request(ctx, inviteRequest{Token: token, Check: true})
+}
+
+// Accept asks notify to use the invitation of token to set its user's
+// password (Invitations.Accept): it returns the login, or why it was
+// refused (an ErrInvite*: ErrInvitePassword wraps the policy's rule), or
+// ErrInviteFailed.
+func (r InviteRequests) Accept(ctx context.Context, token, password string) (login string, err error) {
+	return r.request(ctx, inviteRequest{Token: token, Password: password})
+}
+
+func (r InviteRequests) request(ctx context.Context, req inviteRequest) (string, error) {
+	b, err := json.Marshal(req)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	m, err := nc.RequestWithContext(ctx, schemas.SubjectInviteAccept, b)
+	m, err := r.NC.RequestWithContext(ctx, schemas.SubjectInviteAccept, b)
 	if err != nil {
-		return "", "", fmt.Errorf("%w (%v)", ErrInviteFailed, err)
+		return "", fmt.Errorf("%w (%v)", ErrInviteFailed, err)
 	}
 	var reply inviteReply
 	if err := json.Unmarshal(m.Data, &reply); err != nil {
-		return "", "", fmt.Errorf("%w (%v)", ErrInviteFailed, err)
+		return "", fmt.Errorf("%w (%v)", ErrInviteFailed, err)
 	}
 	switch {
 	case reply.Failed:
-		return reply.Tenant, reply.Login, ErrInviteFailed
+		return reply.Login, ErrInviteFailed
 	case reply.Refused == "password":
-		return reply.Tenant, reply.Login, fmt.Errorf("%w: %s", ErrInvitePassword, reply.Detail)
+		return reply.Login, fmt.Errorf("%w: %s", ErrInvitePassword, reply.Detail)
 	case reply.Refused != "":
 		if refusal, ok := inviteRefusals[reply.Refused]; ok {
-			return reply.Tenant, reply.Login, refusal
+			return reply.Login, refusal
 		}
-		return reply.Tenant, reply.Login, ErrInviteFailed
+		return reply.Login, ErrInviteFailed
 	}
-	return reply.Tenant, reply.Login, nil
+	return reply.Login, nil
 }

@@ -98,5 +98,5 @@ func ImportSubject(event, importID string) string { return "sluice.import." + ev
 
 // SubjectInviteAccept is where the web console asks notify to use an
 // invitation (a user's one-time link to set a password): a NATS request,
-// not a stream, answered by notify alone (notify.RequestAccept).
+// not a stream, answered by notify alone (notify.InviteRequests).
 const SubjectInviteAccept = "sluice.invite.accept"
