@@ -171,7 +171,8 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // reads its consumer's state; notify's the DLQ's depth too, which the others'
 // may not read. MinIO may only publish its
 // events; the admin runs sluice replay, and publishes the events of sluice
-// continue, sluice confirm and sluice cancel.
+// continue, sluice confirm and sluice cancel. The console's request to use
+// an invitation is answered by notify; the console may not receive them.
 func TestNATSLeastPrivilege(t *testing.T) {
 	url := startConfNATS(t)
 	ctx := t.Context()
