@@ -43,6 +43,10 @@ var inviteRefusals = map[string]error{
 // failed; its log says why); the link stays usable.
 var ErrInviteFailed = errors.New("the password could not be set just now: try again in a few minutes")
 
+// answerTimeout bounds the use of an invitation (a hash, a ClickHouse
+// write); a request waits a little longer for its answer.
+const answerTimeout = 30 * time.Second
+
 // AnswerInvitations answers the requests to use an invitation
 // (InviteRequests, the web console's set-password page) on nc until ctx
 // ends, with iv.Accept and hash, as `sluice invite accept` does. Every
@@ -52,7 +56,7 @@ func AnswerInvitations(ctx context.Context, nc *nats.Conn, iv *Invitations, hash
 		var req inviteRequest
 		reply := inviteReply{Failed: true}
 		if err := json.Unmarshal(m.Data, &req); err == nil {
-			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			actx, cancel := context.WithTimeout(ctx, answerTimeout)
 			reply = answer(actx, iv, req, hash, logger)
 			cancel()
 		}
@@ -123,6 +127,8 @@ func (r InviteRequests) request(ctx context.Context, req inviteRequest) (string,
 	if err != nil {
 		return "", err
 	}
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout+5*time.Second)
+	defer cancel()
 	m, err := r.NC.RequestWithContext(ctx, schemas.SubjectInviteAccept, b)
 	if err != nil {
 		return "", fmt.Errorf("%w (%v)", ErrInviteFailed, err)

@@ -647,7 +647,9 @@ func consoleUnderConf(t *testing.T, url string, ajs nats.JetStreamContext) {
 	defer stop()
 	go notify.AnswerInvitations(answering, nn, notify.NewInvitations(invites, nil, nil, 0, nil), nil, slog.New(slog.DiscardHandler))
 	if err := parts.WaitFor(t.Context(), 5*time.Second, func() (bool, error) {
-		_, err := notify.InviteRequests{NC: nc}.Accept(t.Context(), "no-such-token", "Welcome2024x")
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := notify.InviteRequests{NC: nc}.Accept(ctx, "no-such-token", "Welcome2024x")
 		return errors.Is(err, notify.ErrInviteUnknown), nil
 	}); err != nil {
 		t.Errorf("console's request to use an invitation: not answered by notify: %v", err)
