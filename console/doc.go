@@ -17,4 +17,10 @@
 // straight to the bucket, through a URL presigned with a short-lived key of
 // the tenant's own MinIO user (tenantkeys), so that ingest takes them as
 // the tenant's.
+//
+// Its one page without sign-in is an invitation's (/invite/<token>, the
+// link notify mails a user created without a password): the user sets
+// their password there, which the console hands to notify to store
+// (notify.InviteRequests), its form guarded by a double-submit CSRF
+// cookie.
 package console

@@ -15,7 +15,7 @@ import (
 const sessionTTL = bus.SessionTTL
 
 // pageNames are the pages, each pages/<name>.html in pages/layout.html.
-var pageNames = []string{"signin", "imports", "import", "upload", "templates", "users", "notfound"}
+var pageNames = []string{"signin", "imports", "import", "upload", "templates", "users", "notfound", "invite"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {

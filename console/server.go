@@ -41,6 +41,7 @@ type Server struct {
 	tenants   func() platform.Tenants
 	uploads   *Uploads // nil: uploads are off (no MinIO admin keys)
 	ops       *operate.Ops
+	invites   Invitations
 	logger    *slog.Logger
 	pages     map[string]*template.Template
 	throttle  throttle // failed sign-ins
@@ -56,13 +57,14 @@ type Deps struct {
 	Tenants   func() platform.Tenants
 	Uploads   *Uploads
 	Ops       *operate.Ops // imports: what they are, and stopping and continuing them
+	Invites   Invitations  // the set-password page's, before any sign-in
 	Logger    *slog.Logger
 }
 
 // New returns the console's server.
 func New(d Deps) (*Server, error) {
 	s := &Server{accounts: d.Accounts, sessions: d.Sessions, warehouse: d.Warehouse, database: d.Database,
-		tenants: d.Tenants, uploads: d.Uploads, ops: d.Ops, logger: d.Logger, mux: http.NewServeMux()}
+		tenants: d.Tenants, uploads: d.Uploads, ops: d.Ops, invites: d.Invites, logger: d.Logger, mux: http.NewServeMux()}
 	var err error
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -72,6 +74,8 @@ func New(d Deps) (*Server, error) {
 	s.mux.HandleFunc("GET /signin", s.signInPage)
 	s.mux.HandleFunc("POST /signin", s.signIn)
 	s.mux.Handle("POST /signout", s.user(s.signOut))
+	s.mux.HandleFunc("GET /invite/{token}", s.invitePage)
+	s.mux.HandleFunc("POST /invite/{token}", s.setPassword)
 	s.mux.Handle("GET /{$}", s.user(func(w http.ResponseWriter, r *http.Request, _ *request) {
 		http.Redirect(w, r, "/imports", http.StatusSeeOther)
 	}))

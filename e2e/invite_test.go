@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 
 	"github.com/sluicehq/sluice/notify"
 	"github.com/sluicehq/sluice/platform"
@@ -17,15 +22,15 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// inviteLink finds the set-password link of the invitation mailed to addr,
-// and returns its token.
-func inviteLink(t *testing.T, addr string) string {
+// inviteLink finds the set-password link of the invitation to tenant
+// mailed to addr (to the stack's console), and returns its token.
+func inviteLink(t *testing.T, tenant, addr string) string {
 	t.Helper()
-	link := regexp.MustCompile(regexp.QuoteMeta(notify.DefaultConsoleURL) + `/invite/([A-Za-z0-9_-]{43})\s`)
+	link := regexp.MustCompile(regexp.QuoteMeta(stack.console) + `/invite/([A-Za-z0-9_-]{43})\s`)
 	var token string
 	err := parts.WaitFor(context.Background(), 30*time.Second, func() (bool, error) {
 		for _, m := range testkit.Messages(t, stack.mail, addr) {
-			if got := link.FindStringSubmatch(m.Text); strings.Contains(m.Subject, "You are invited to initech") && got != nil {
+			if got := link.FindStringSubmatch(m.Text); strings.Contains(m.Subject, "You are invited to "+tenant) && got != nil {
 				if !strings.Contains(m.Text, "sluice invite accept "+got[1]) {
 					t.Errorf("the invitation to %s does not give the command:\n%s", addr, m.Text)
 				}
@@ -55,10 +60,10 @@ func acceptInvite(t *testing.T, token, password string) (string, error) {
 	return out.String(), err
 }
 
-// userStatus reads an initech user's latest status and password hash.
-func userStatus(t *testing.T, login string) (status, hash string) {
+// userStatus reads a tenant's user's latest status and password hash.
+func userStatus(t *testing.T, tenant, login string) (status, hash string) {
 	t.Helper()
-	err := stack.ch.Conn.QueryRow(context.Background(), "SELECT status, password_hash FROM sluice.users FINAL WHERE tenant = 'initech' AND login = ?", login).
+	err := stack.ch.Conn.QueryRow(context.Background(), "SELECT status, password_hash FROM sluice.users FINAL WHERE tenant = ? AND login = ?", tenant, login).
 		Scan(&status, &hash)
 	if err != nil {
 		t.Fatalf("user %s: %v", login, err)
@@ -102,11 +107,11 @@ func TestSeed001Invitations(t *testing.T) {
 		t.Fatalf("got %s %+v, want completed %+v", i.Status, i.Counts, want)
 	}
 	for _, login := range []string{"nina.newman@initech.example", "otto.olsen@initech.example", "pia@elsewhere.example"} {
-		if status, hash := userStatus(t, login); status != schemas.UserPending || hash != "" {
+		if status, hash := userStatus(t, "initech", login); status != schemas.UserPending || hash != "" {
 			t.Errorf("%s: %s with hash %q, want pending with none", login, status, hash)
 		}
 	}
-	nina, otto := inviteLink(t, "nina.newman@initech.example"), inviteLink(t, "otto.olsen@initech.example")
+	nina, otto := inviteLink(t, "initech", "nina.newman@initech.example"), inviteLink(t, "initech", "otto.olsen@initech.example")
 	var summary string
 	for _, m := range testkit.Messages(t, stack.mail, who) {
 		if strings.Contains(m.Subject, "seed-001.csv") {
@@ -126,14 +131,14 @@ func TestSeed001Invitations(t *testing.T) {
 	if out, err := acceptInvite(t, nina, "Welcome2026"); err != nil || !strings.Contains(out, "nina.newman@initech.example") {
 		t.Fatalf("invite accept: %v\n%s", err, out)
 	}
-	status, hash := userStatus(t, "nina.newman@initech.example")
+	status, hash := userStatus(t, "initech", "nina.newman@initech.example")
 	if status != schemas.UserActive || !verifies(t, hash, "Welcome2026") {
 		t.Errorf("nina after accepting: %s, hash %q; want active with the hash of her password", status, hash)
 	}
 	if out, err := acceptInvite(t, nina, "Another2026"); err == nil || !strings.Contains(out, notify.ErrInviteUsed.Error()) {
 		t.Errorf("a second use: %v\n%s", err, out)
 	}
-	if _, again := userStatus(t, "nina.newman@initech.example"); again != hash {
+	if _, again := userStatus(t, "initech", "nina.newman@initech.example"); again != hash {
 		t.Errorf("the second use changed the password hash")
 	}
 
@@ -142,10 +147,64 @@ func TestSeed001Invitations(t *testing.T) {
 	if out, err := acceptInvite(t, otto, "Welcome2026"); err == nil || !strings.Contains(out, notify.ErrInviteLapsed.Error()) {
 		t.Errorf("a lapsed link: %v\n%s", err, out)
 	}
-	if status, hash := userStatus(t, "otto.olsen@initech.example"); status != schemas.UserExpired || hash != "" {
+	if status, hash := userStatus(t, "initech", "otto.olsen@initech.example"); status != schemas.UserExpired || hash != "" {
 		t.Errorf("otto after his link lapsed: %s, hash %q; want expired with none", status, hash)
 	}
-	if status, _ := userStatus(t, "nina.newman@initech.example"); status != schemas.UserActive {
+	if status, _ := userStatus(t, "initech", "nina.newman@initech.example"); status != schemas.UserActive {
 		t.Errorf("nina after her link lapsed: %s, want active still", status)
+	}
+}
+
+// TestConsoleInvitation: the link mailed to a user created without a
+// password opens the console's set-password page, without signing in. With
+// the keyboard only, a password the policy refuses is refused and the link
+// stays usable; a good one makes the user active with its hash; the link
+// then says it was used. A POST without the form's CSRF cookie is refused.
+func TestConsoleInvitation(t *testing.T) {
+	browser := newBrowser(t) // before the upload: the link lasts 30 s here
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+	const login = "nora@welcome.example"
+	i := uploadWith(t, "welcome/users/new.csv", []byte("firstName,lastName,email\nNora,New,"+login+"\n"), nil)
+	if i.Status != schemas.StatusCompleted || i.Counts.Created != 1 {
+		t.Fatalf("got %s %+v, want one user created", i.Status, i.Counts)
+	}
+	link := stack.console + "/invite/" + inviteLink(t, "welcome", login)
+
+	if resp, err := http.PostForm(link, url.Values{"password": {"Welcome2026"}, "repeat": {"Welcome2026"}}); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a POST without the form's cookie: %v %v, want 403", resp, err)
+	}
+	setPassword := func(password string) {
+		t.Helper()
+		// The new password has the focus; Tab goes to the repeat.
+		do(t, ctx, chromedp.KeyEvent(password), chromedp.KeyEvent("\t"), chromedp.KeyEvent(password))
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.KeyEvent("\r"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(t, ctx, chromedp.Navigate(link))
+	checkPage(t, ctx, "invite")
+	setPassword("short1")
+	if got := text(t, ctx, "main"); !strings.Contains(strings.ToLower(got), notify.ErrInvitePassword.Error()) {
+		t.Errorf("a password the policy refuses: the page says %q", got)
+	}
+	checkPage(t, ctx, "invite-refused")
+	if status, hash := userStatus(t, "welcome", login); status != schemas.UserPending || hash != "" {
+		t.Errorf("after a refused password: %s, hash %q; want pending with none", status, hash)
+	}
+	setPassword("Welcome2026")
+	if got := text(t, ctx, "main"); !strings.Contains(got, "Your password is set") {
+		t.Errorf("a good password: the page says %q", got)
+	}
+	if status, hash := userStatus(t, "welcome", login); status != schemas.UserActive || !verifies(t, hash, "Welcome2026") {
+		t.Errorf("after setting the password: %s, hash %q; want active with the hash of it", status, hash)
+	}
+	if status := navigateStatus(t, ctx, strings.TrimPrefix(link, stack.console)); status != http.StatusGone {
+		t.Errorf("the link again: %d, want 410", status)
+	}
+	if got := text(t, ctx, "main"); !strings.Contains(strings.ToLower(got), notify.ErrInviteUsed.Error()) {
+		t.Errorf("the link again: the page says %q", got)
 	}
 }

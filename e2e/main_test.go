@@ -109,6 +109,9 @@ var tenants = withPolicy(platform.Tenants{
 	// imports they must not see (console_test.go).
 	"portal": {Contact: "ops@portal.example", MaxRows: 20000, UploadOptions: schemas.Options},
 	"rival":  {Contact: "ops@rival.example", MaxRows: 5000},
+	// welcome's new users set their password on the console's page
+	// (invite_test.go).
+	"welcome": {Contact: "hr@welcome.example", MaxRows: 5000},
 })
 
 // withPolicy lets each tenant's uploads name any address at
@@ -214,6 +217,8 @@ func run(m *testing.M) (int, error) {
 		// The console presigns uploads with the tenants' keys, which it
 		// makes with MinIO's admin keys.
 		fmt.Sprintf("SLUICE_CONSOLE_ADDR=127.0.0.1:%d", consolePort),
+		// Invitations link to it.
+		fmt.Sprintf("SLUICE_CONSOLE_URL=http://127.0.0.1:%d", consolePort),
 		"SLUICE_S3_ADMIN_ACCESS_KEY="+s3cfg.AccessKey, "SLUICE_S3_ADMIN_SECRET_KEY="+s3cfg.SecretKey,
 	)
 	stack.console = fmt.Sprintf("http://127.0.0.1:%d", consolePort)

@@ -152,20 +152,9 @@ func (iv *Invitations) put(key string, inv Invite, state string, rev uint64) (ui
 // lapsed invitation is refused, and its user made expired at once.
 func (iv *Invitations) Accept(ctx context.Context, token, password string, hash func(tenant, login, password string) string) (Invite, error) {
 	key := tokenKey(token)
-	e, inv, err := iv.get(key)
+	e, inv, err := iv.usable(ctx, key)
 	if err != nil {
-		return Invite{}, err
-	}
-	switch {
-	case inv.State == inviteAccepted:
-		return inv, ErrInviteUsed
-	case inv.State == inviteExpired:
-		return inv, ErrInviteLapsed
-	case !iv.now().Before(inv.Expires):
-		if _, err := iv.lapse(ctx, key, e.Revision(), inv); err != nil {
-			return inv, err
-		}
-		return inv, ErrInviteLapsed
+		return inv, err
 	}
 	policy := schemas.DefaultPasswordPolicy
 	if p := iv.tenants.Current()[inv.Tenant].Password; p != nil {
@@ -193,6 +182,35 @@ func (iv *Invitations) Accept(ctx context.Context, token, password string, hash 
 		return inv, ErrInviteNotPending
 	}
 	return inv, nil
+}
+
+// Check returns the invitation of token if it may be used, or why not, as
+// Accept would refuse it before looking at a password (the console's
+// /invite page, before it shows its form).
+func (iv *Invitations) Check(ctx context.Context, token string) (Invite, error) {
+	_, inv, err := iv.usable(ctx, tokenKey(token))
+	return inv, err
+}
+
+// usable reads the invitation of key, and refuses one that was used or
+// lapsed; a lapsed one's user is made expired at once.
+func (iv *Invitations) usable(ctx context.Context, key string) (nats.KeyValueEntry, Invite, error) {
+	e, inv, err := iv.get(key)
+	if err != nil {
+		return nil, Invite{}, err
+	}
+	switch {
+	case inv.State == inviteAccepted:
+		return e, inv, ErrInviteUsed
+	case inv.State == inviteExpired:
+		return e, inv, ErrInviteLapsed
+	case !iv.now().Before(inv.Expires):
+		if _, err := iv.lapse(ctx, key, e.Revision(), inv); err != nil {
+			return e, inv, err
+		}
+		return e, inv, ErrInviteLapsed
+	}
+	return e, inv, nil
 }
 
 // ExpireLapsed makes the users of every pending invitation that has lapsed

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -85,7 +86,9 @@ func userState(t *testing.T, ch *parts.ClickHouse, login string) (status, hash s
 // active in a new version of the record; a second use, an unknown token, a
 // lapsed one (the user made expired at once) and one whose user a file
 // changed meanwhile are refused; and the sweep makes the users of lapsed
-// invitations expired, once.
+// invitations expired, once. The console's requests (InviteRequests,
+// AnswerInvitations) check a token and carry a refusal back as the same
+// error.
 func TestInvitations(t *testing.T) {
 	ch, stop, err := parts.NewClickHouse(t.TempDir())
 	if err != nil {
@@ -124,8 +127,20 @@ func TestInvitations(t *testing.T) {
 	if _, err := kv.Get(token); !errors.Is(err, nats.ErrKeyNotFound) {
 		t.Errorf("the token itself is a key of the bucket: %v", err)
 	}
-	if _, err := iv.Accept(ctx, token, "welcome2024", hash); !errors.Is(err, notify.ErrInvitePassword) {
-		t.Errorf("a password the policy refuses: %v, want %v", err, notify.ErrInvitePassword)
+	// The console's requests (InviteRequests), answered as notify answers
+	// them: a check, then a password the policy refuses, with its rule.
+	answering, stopAnswering := context.WithCancel(ctx)
+	defer stopAnswering()
+	go notify.AnswerInvitations(answering, nc, iv, hash, slog.New(slog.DiscardHandler))
+	requests := notify.InviteRequests{NC: nc}
+	if err := parts.WaitFor(ctx, 5*time.Second, func() (bool, error) {
+		login, err := requests.Check(ctx, token)
+		return login == "ann" && err == nil, nil
+	}); err != nil {
+		t.Errorf("check a usable token: no answer with ann: %v", err)
+	}
+	if _, err := requests.Accept(ctx, token, "welcome2024"); !errors.Is(err, notify.ErrInvitePassword) || err.Error() == notify.ErrInvitePassword.Error() {
+		t.Errorf("a password the policy refuses: %v, want %v with its rule", err, notify.ErrInvitePassword)
 	}
 	if status, _, _ := userState(t, ch, "ann"); status != schemas.UserPending {
 		t.Errorf("ann after a refused password: %s, want pending", status)
@@ -139,6 +154,9 @@ func TestInvitations(t *testing.T) {
 	}
 	if _, err := iv.Accept(ctx, token, "Another2024x", hash); !errors.Is(err, notify.ErrInviteUsed) {
 		t.Errorf("a second use: %v, want %v", err, notify.ErrInviteUsed)
+	}
+	if _, err := requests.Check(ctx, token); !errors.Is(err, notify.ErrInviteUsed) {
+		t.Errorf("check a used token: %v, want %v", err, notify.ErrInviteUsed)
 	}
 	if _, h, _ := userState(t, ch, "ann"); h != hash("acme", "ann", "Welcome2024x") {
 		t.Errorf("the second use changed the password: %q", h)

@@ -200,6 +200,8 @@ type Stage struct {
 	store   Store
 	mailer  Mailer
 	tenants platform.TenantSource
+	nc      *nats.Conn
+	secrets *platform.Secrets // hashes invitations' passwords; nil: not answered
 	mailed  nats.KeyValue
 	invites *Invitations
 	metrics *platform.Metrics
@@ -242,8 +244,10 @@ func (r *runningImports) forget(id string) {
 	delete(r.imports, id)
 }
 
-// New builds the notify stage on the import events.
-func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.TenantSource, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
+// New builds the notify stage on the import events. With secrets it also
+// answers the requests to use an invitation (AnswerInvitations), hashing
+// their passwords; without (tests of imports) it does not.
+func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform.TenantSource, secrets *platform.Secrets, m *platform.Metrics, logger *slog.Logger) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -264,7 +268,7 @@ func New(cfg Config, nc *nats.Conn, store Store, mailer Mailer, tenants platform
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, mailed: mailed, metrics: m, logger: logger,
+	s := &Stage{cfg: cfg, store: store, mailer: mailer, tenants: tenants, nc: nc, secrets: secrets, mailed: mailed, metrics: m, logger: logger,
 		invites: NewInvitations(invites, store, tenants, cfg.InviteTTL, nil)}
 	// Series from the start, for dashboards and alerts.
 	for _, status := range schemas.Statuses {
@@ -323,10 +327,17 @@ type InFlight struct {
 }
 
 // Run follows imports until ctx ends, counts the stalled ones and those in
-// flight every minute, and makes the users whose invitation lapsed
-// expired.
+// flight every minute, makes the users whose invitation lapsed expired,
+// and answers the requests to use one.
 func (s *Stage) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if s.secrets != nil {
+		wg.Go(func() {
+			if err := AnswerInvitations(ctx, s.nc, s.invites, s.secrets.HashPassword, s.logger); err != nil {
+				s.logger.Error("notify: invitations are not answered", "err", err)
+			}
+		})
+	}
 	wg.Go(func() { s.watchImports(ctx, time.Minute) })
 	wg.Go(func() { s.watchInvitations(ctx, time.Minute) })
 	err := s.Runner.Run(ctx)

@@ -40,7 +40,7 @@ func runNotify(t *testing.T, cfg notify.Config) (*parts.ClickHouse, *nats.Conn, 
 	}
 	testkit.Consumer(t, nc, cons)
 	st, err := notify.New(cfg, nc, store, notify.SMTP{Addr: "127.0.0.1:1", From: "sluice@test.example"},
-		platform.Tenants{}, m, slog.New(slog.DiscardHandler))
+		platform.Tenants{}, nil, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

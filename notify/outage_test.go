@@ -50,7 +50,7 @@ func TestSMTPOutage(t *testing.T) {
 	}
 	testkit.Consumer(t, nc, cons) // as sluice migrate does
 	st, err := notify.New(notify.Config{}, nc, &notify.ClickHouse{Conn: ch.Notify, Database: "sluice"},
-		notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"}, platform.Tenants{"acme": {Contact: "partner@acme.example"}}, m, slog.New(slog.DiscardHandler))
+		notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"}, platform.Tenants{"acme": {Contact: "partner@acme.example"}}, nil, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

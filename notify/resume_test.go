@@ -67,7 +67,7 @@ func TestContinueAfterRestart(t *testing.T) {
 	}
 	testkit.Consumer(t, nc, cons)
 	st, err := notify.New(notify.Config{}, nc, store, notify.SMTP{Addr: mp.SMTPAddr, From: "sluice@test.example"},
-		platform.Tenants{"acme": {Contact: to}}, m, slog.New(slog.DiscardHandler))
+		platform.Tenants{"acme": {Contact: to}}, nil, m, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,6 +140,14 @@ func (s *Secrets) Salt(tenant, key string) []byte {
 	return m.Sum(nil)[:16]
 }
 
+// HashPassword is the stored form of a password a tenant's record (its
+// key) is given other than by a file: as transform stores an imported one,
+// argon2id (HashSecret) with the record's Salt. An invitation's new
+// password (notify.Invitations.Accept) is stored so.
+func (s *Secrets) HashPassword(tenant, key, password string) string {
+	return HashSecret(password, s.Salt(tenant, key))
+}
+
 // DemoSecretKey is the demo's secret key. It is published, so nothing but
 // the demo may use it.
 const DemoSecretKey = "de3000de3000de3000de3000de3000de3000de3000de3000de3000de3000de30"

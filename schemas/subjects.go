@@ -95,3 +95,8 @@ func ReplayedSubject(seq uint64) string { return "sluice.dlq.replayed." + strcon
 
 // ImportSubject is where an import event is published.
 func ImportSubject(event, importID string) string { return "sluice.import." + event + "." + importID }
+
+// SubjectInviteAccept is where the web console asks notify to use an
+// invitation (a user's one-time link to set a password): a NATS request,
+// not a stream, answered by notify alone (notify.InviteRequests).
+const SubjectInviteAccept = "sluice.invite.accept"

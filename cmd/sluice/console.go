@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/console"
+	"github.com/sluicehq/sluice/notify"
 	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/platform"
 	"github.com/sluicehq/sluice/platform/bus"
@@ -66,7 +67,7 @@ func runConsole(ctx context.Context, cfg config, natsURL string, logger *slog.Lo
 		logger.Warn("console: uploads are off: SLUICE_S3_ADMIN_ACCESS_KEY and SLUICE_S3_ADMIN_SECRET_KEY are not set")
 	}
 	srv, err := console.New(console.Deps{Accounts: accounts, Sessions: sessions, Warehouse: ch, Database: cfg.ClickHouse.Database,
-		Tenants: tenants.Current, Uploads: uploads, Ops: ops, Logger: logger})
+		Tenants: tenants.Current, Uploads: uploads, Ops: ops, Invites: notify.InviteRequests{NC: nc}, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,8 @@ it is stored only as its argon2id hash, as an imported password is. A link
 works once, and not after it lapses (SLUICE_INVITE_TTL): the user is then
 expired.
 
-It acts for notify, whose invitations they are: run it with notify's NATS
+The web console's page of the link (/invite/<token>) does the same,
+through notify. It acts for notify, whose invitations they are: run it with notify's NATS
 user (SLUICE_NATS_USER) and ClickHouse user (SLUICE_CLICKHOUSE_NOTIFY_*), the
 tenants file, and the SLUICE_SECRET_KEY of the stages that hash passwords.`
 
@@ -107,11 +108,7 @@ func invite(ctx context.Context, cfg config, args []string, in io.Reader, out io
 	}
 	defer ch.Close()
 	iv := notify.NewInvitations(kv, &notify.ClickHouse{Conn: ch, Database: cfg.ClickHouse.Database}, tenants, cfg.stages.notify.InviteTTL, nil)
-	// The hash transform stores for an imported password.
-	hash := func(tenant, login, password string) string {
-		return platform.HashSecret(password, secrets.Salt(tenant, login))
-	}
-	inv, err := iv.Accept(ctx, a.token, a.password, hash)
+	inv, err := iv.Accept(ctx, a.token, a.password, secrets.HashPassword)
 	if err != nil {
 		return fmt.Errorf("invite: %w", err)
 	}

@@ -171,7 +171,8 @@ var buckets = []string{bus.ClaimsBucket, bus.MailedBucket, bus.CancelledBucket, 
 // reads its consumer's state; notify's the DLQ's depth too, which the others'
 // may not read. MinIO may only publish its
 // events; the admin runs sluice replay, and publishes the events of sluice
-// continue, sluice confirm and sluice cancel.
+// continue, sluice confirm and sluice cancel. The console's request to use
+// an invitation is answered by notify; the console may not receive them.
 func TestNATSLeastPrivilege(t *testing.T) {
 	url := startConfNATS(t)
 	ctx := t.Context()
@@ -632,9 +633,38 @@ func consoleUnderConf(t *testing.T, url string, ajs nats.JetStreamContext) {
 	if err := pub.Cancel(imp); err != nil {
 		t.Errorf("stop as console: %v", err)
 	}
+	// Its /invite page asks notify, which answers as notify's user.
+	nn, nv := connectAs(t, url, schemas.StageNotify, schemas.StageNotify)
+	njs, err := nn.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	invites, err := njs.KeyValue(bus.InvitesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answering, stop := context.WithCancel(t.Context())
+	defer stop()
+	go notify.AnswerInvitations(answering, nn, notify.NewInvitations(invites, nil, nil, 0, nil), nil, slog.New(slog.DiscardHandler))
+	if err := parts.WaitFor(t.Context(), 5*time.Second, func() (bool, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := notify.InviteRequests{NC: nc}.Accept(ctx, "no-such-token", "Welcome2024x")
+		return errors.Is(err, notify.ErrInviteUnknown), nil
+	}); err != nil {
+		t.Errorf("console's request to use an invitation: not answered by notify: %v", err)
+	}
+	if got := nv.all(); len(got) > 0 {
+		t.Errorf("notify denied answering the console: %q", got)
+	}
 	if got := v.all(); len(got) > 0 {
 		t.Fatalf("console denied its own work: %q", got)
 	}
+	// Nor may it read the passwords others send.
+	if _, err := nc.Subscribe(schemas.SubjectInviteAccept, func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	v.denied(t, "Subscription", schemas.SubjectInviteAccept)
 	js, err := nc.JetStream()
 	if err != nil {
 		t.Fatal(err)

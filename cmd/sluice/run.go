@@ -156,9 +156,10 @@ func loadTenants(file string, names []string, logger *slog.Logger) (*platform.Te
 }
 
 // loadSecrets reads the secret keys (see platform.LoadSecrets) when a stage
-// that handles plaintext secrets runs; nil otherwise.
+// that handles plaintext secrets runs (notify: the passwords set from
+// invitations); nil otherwise.
 func loadSecrets(cfg platform.Config, demo bool, names []string) (*platform.Secrets, error) {
-	if !runs(names, schemas.StageIngest, schemas.StageValidate, schemas.StageTransform) {
+	if !runs(names, schemas.StageIngest, schemas.StageValidate, schemas.StageTransform, schemas.StageNotify) {
 		return nil, nil
 	}
 	return platform.LoadSecrets(cfg.SecretKey, cfg.SecretKeyPrevious, demo)
@@ -274,7 +275,7 @@ func newStage(name string, cfg config, res *resources, m *platform.Metrics, logg
 		return load.New(cfg.stages.load, nc, &load.ClickHouse{Conn: res.chLoad, Database: cfg.ClickHouse.Database}, m, logger)
 	case schemas.StageNotify:
 		return notify.New(cfg.stages.notify, nc, &notify.ClickHouse{Conn: res.chNotify, Database: cfg.ClickHouse.Database},
-			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, m, logger)
+			notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom}, tenants, secrets, m, logger)
 	}
 	return nil, fmt.Errorf("unknown stage %q", name)
 }
