@@ -36,13 +36,14 @@ func TestComposeFileLoads(t *testing.T) {
 	// The secret key: empty without SLUICE_SECRET_KEY (no published
 	// fallback; the stages refuse to start without one), and given, the
 	// same for the three stages that seal and open passwords, and for
-	// `sluice invite`, which hashes a password as transform does; no other.
+	// notify and `sluice invite`, which hash a password set by an
+	// invitation link as transform does; no other.
 	key := platform.NewSecretKey()
 	keyed, err := loadCompose(t, []string{"SLUICE_SECRET_KEY=" + key})
 	if err != nil {
 		t.Fatalf("load docker-compose.yml with SLUICE_SECRET_KEY: %v", err)
 	}
-	sealers := []string{"ingest", "validate", "transform", "invite"}
+	sealers := []string{"ingest", "validate", "transform", "notify", "invite"}
 	for _, p := range []struct {
 		project *types.Project
 		want    string
