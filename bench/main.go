@@ -233,7 +233,7 @@ func timeImport(ctx context.Context, p *harness.Pipeline, file, dataset string, 
 		return err
 	}
 	defer events.Sub.Unsubscribe()
-	chCPU, minioCPU := cpuSeconds(p.CH.Part.Pid()), cpuSeconds(p.MinIO.Pid())
+	chCPU, minioCPU := harness.CPUSeconds(p.CH.Part.Pid()), harness.CPUSeconds(p.MinIO.Pid())
 	start := time.Now()
 	if err := p.Upload(ctx, file, dataset, p.Contact); err != nil {
 		return err
@@ -257,15 +257,15 @@ func timeImport(ctx context.Context, p *harness.Pipeline, file, dataset string, 
 func peaks(p *harness.Pipeline, chCPU, minioCPU float64) []peak {
 	var peaks []peak
 	for _, pr := range p.Procs {
-		pk := peak{name: pr.Name, mib: peakMiB(pr.Part.Pid()), cpu: cpuSeconds(pr.Part.Pid())}
+		pk := peak{name: pr.Name, mib: harness.PeakMiB(pr.Part.Pid()), cpu: harness.CPUSeconds(pr.Part.Pid())}
 		if pr.Metrics != "" {
-			pk.msgs, pk.avg = handlerTime(pr.Metrics, pr.Name)
+			pk.msgs, pk.avg = handlerTime(pr.Metrics, pr.Stage)
 		}
 		peaks = append(peaks, pk)
 	}
 	return append(peaks,
-		peak{name: "clickhouse", mib: peakMiB(p.CH.Part.Pid()), cpu: cpuSeconds(p.CH.Part.Pid()) - chCPU},
-		peak{name: "minio", mib: peakMiB(p.MinIO.Pid()), cpu: cpuSeconds(p.MinIO.Pid()) - minioCPU})
+		peak{name: "clickhouse", mib: harness.PeakMiB(p.CH.Part.Pid()), cpu: harness.CPUSeconds(p.CH.Part.Pid()) - chCPU},
+		peak{name: "minio", mib: harness.PeakMiB(p.MinIO.Pid()), cpu: harness.CPUSeconds(p.MinIO.Pid()) - minioCPU})
 }
 
 // checkOutcome checks that exactly the bad rows were rejected and every
@@ -304,33 +304,4 @@ func handlerTime(url, stage string) (int, float64) {
 		return 0, 0
 	}
 	return int(count), 1000 * sum / count
-}
-
-// peakMiB reads a process's peak resident memory (VmHWM).
-func peakMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.Atoi(strings.Fields(line)[1])
-			return float64(kb) / 1024
-		}
-	}
-	return -1
-}
-
-// cpuSeconds reads a process's user and system CPU time so far.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	// Fields after the command name, which is in parentheses: utime and
-	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.Atoi(f[11])
-	stime, _ := strconv.Atoi(f[12])
-	return float64(utime+stime) / 100
 }
