@@ -133,12 +133,25 @@ func TestClusterImport(t *testing.T) {
 		t.Errorf("poisoned: %s", poison)
 	}
 	for _, pr := range p.Procs {
-		t.Logf("%-12s %6.1f CPU s", pr.Name, harness.CPUSeconds(pr.Part.Pid())-cpu[pr.Name])
+		if now := harness.CPUSeconds(pr.Part.Pid()); now >= 0 { // killed: gone
+			t.Logf("%-12s %6.1f CPU s", pr.Name, now-cpu[pr.Name])
+		}
 	}
 
-	// The replica comes back, and copies what its shard took meanwhile.
-	if err := replica.Start(ctx); err != nil {
-		t.Fatal(err)
+	// The replica comes back, and copies what its shard took meanwhile. A
+	// start is tried twice: its free ports, picked at the start, may have
+	// been taken meanwhile by another program of this shared machine.
+	for try := 1; ; try++ {
+		err := replica.Start(ctx)
+		if err == nil {
+			break
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "clickhouse", fmt.Sprintf("clickhouse-s%dr%d", replica.Shard, replica.Replica), "clickhouse.log"))
+		if try == 2 {
+			t.Fatalf("%v; its log ends:\n%s", err, log[max(0, len(log)-4000):])
+		}
+		t.Logf("%v, tried again; its log ends:\n%s", err, log[max(0, len(log)-4000):])
+		time.Sleep(5 * time.Second)
 	}
 	checkShards(t, ch, tenant, shard, rows-file.Bad)
 	t.Logf("test took %s", time.Since(began).Round(time.Second))
