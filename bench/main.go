@@ -14,7 +14,10 @@
 //     it to the import's completed event;
 //  4. it prints both times, their ratio, rows per second, every process's
 //     peak memory (VmHWM), and checks that exactly the bad rows were
-//     rejected and every other row created.
+//     rejected and every other row created;
+//  5. it runs each file once more with two processes of every stage
+//     (sharing each durable consumer, as replicas would), and checks that
+//     its counts are exactly those of the single-process runs.
 package main
 
 import (
@@ -70,6 +73,7 @@ func main() {
 // result is the figures of one run of a workload.
 type result struct {
 	dataset    string
+	instances  int // processes per stage
 	rows, bad  int
 	clickhouse time.Duration
 	pipeline   time.Duration
@@ -117,16 +121,26 @@ func run(files []harness.Workload, runs int) error {
 
 	for _, w := range files {
 		var ratios []float64
+		var single schemas.Counts
 		for i := range runs {
-			r, err := measure(out, bin, w, i, ch, mail)
+			r, err := measure(out, bin, w, i, 1, ch, mail)
 			if err != nil {
 				return err
 			}
 			report(r)
 			ratios = append(ratios, r.pipeline.Seconds()/r.clickhouse.Seconds())
+			single = r.counts
 		}
 		if runs > 1 {
 			reportRatios(w, ratios)
+		}
+		r, err := measure(out, bin, w, runs, 2, ch, mail)
+		if err != nil {
+			return err
+		}
+		report(r)
+		if r.counts != single {
+			return fmt.Errorf("%d %s rows, two processes a stage: counts %+v, one process a stage: %+v", w.Rows, w.DS.Name, r.counts, single)
 		}
 	}
 	return nil
@@ -142,23 +156,24 @@ func reportRatios(w harness.Workload, ratios []float64) {
 
 // report prints the figures of one run.
 func report(r result) {
-	fmt.Printf("\n%d %s rows (%.1f MiB, %d bad):\n", r.rows, r.dataset, r.fileMiB, r.bad)
+	fmt.Printf("\n%d %s rows (%.1f MiB, %d bad), %d process(es) a stage:\n", r.rows, r.dataset, r.fileMiB, r.bad, r.instances)
 	fmt.Printf("  clickhouse-client INSERT ... FORMAT CSVWithNames: %8.2fs  %9.0f rows/s\n", r.clickhouse.Seconds(), float64(r.rows)/r.clickhouse.Seconds())
 	fmt.Printf("  sluice, PutObject to completed:                   %8.2fs  %9.0f rows/s  (%.1fx ClickHouse)\n",
 		r.pipeline.Seconds(), float64(r.rows)/r.pipeline.Seconds(), r.pipeline.Seconds()/r.clickhouse.Seconds())
 	fmt.Printf("  outcome: %d rows, %d created, %d rejected (%d chunks)\n", r.counts.Rows, r.counts.Created, r.counts.Rejected, r.chunks)
 	fmt.Printf("  after PutObject: %s\n", r.timeline)
-	fmt.Printf("  %-10s %10s %8s %9s %14s\n", "process", "peak MiB", "CPU s", "messages", "ms per message")
+	fmt.Printf("  %-12s %10s %8s %9s %14s\n", "process", "peak MiB", "CPU s", "messages", "ms per message")
 	for _, p := range r.peaks {
-		fmt.Printf("  %-10s %10.0f %8.1f %9d %14.1f\n", p.name, p.mib, p.cpu, p.msgs, p.avg)
+		fmt.Printf("  %-12s %10.0f %8.1f %9d %14.1f\n", p.name, p.mib, p.cpu, p.msgs, p.avg)
 	}
 }
 
 // measure runs workload w once (its run-th time): ClickHouse's own load of
-// its file, then the pipeline's import of the same file, and checks that
-// exactly the bad rows were rejected and every other row created.
-func measure(out, bin string, w harness.Workload, run int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
-	r := result{dataset: w.DS.Name, rows: w.Rows}
+// its file, then the pipeline's import of the same file with instances
+// processes a stage, and checks that exactly the bad rows were rejected and
+// every other row created.
+func measure(out, bin string, w harness.Workload, run, instances int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
+	r := result{dataset: w.DS.Name, rows: w.Rows, instances: instances}
 	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.DS.Name, w.Rows, run))
 	f, err := harness.WriteFile(dir, w)
 	if err != nil {
@@ -174,7 +189,7 @@ func measure(out, bin string, w harness.Workload, run int, ch *parts.ClickHouse,
 	}
 	// A tenant of the run's own, whose limits let the whole file in: every
 	// row is new to it.
-	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail,
+	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail, Instances: instances,
 		Tenant: fmt.Sprintf("bench-%s%d-%d", w.DS.Name, w.Rows, run), Contact: "bench@bench.example", MaxRows: w.Rows}
 	defer p.Stop()
 	if err := p.Start(ctx); err != nil {
