@@ -23,6 +23,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -91,6 +92,9 @@ type peak struct {
 	cpu  float64 // seconds of CPU, user and system
 	msgs int     // messages handled
 	avg  float64 // milliseconds per message, handler time
+	// in and out are the MiB a nats-server took in and sent out (clients
+	// and routes).
+	in, out float64
 }
 
 // run measures each workload runs times, and prints each run's figures and,
@@ -164,7 +168,11 @@ func report(r result) {
 	fmt.Printf("  after PutObject: %s\n", r.timeline)
 	fmt.Printf("  %-12s %10s %8s %9s %14s\n", "process", "peak MiB", "CPU s", "messages", "ms per message")
 	for _, p := range r.peaks {
-		fmt.Printf("  %-12s %10.0f %8.1f %9d %14.1f\n", p.name, p.mib, p.cpu, p.msgs, p.avg)
+		fmt.Printf("  %-12s %10.0f %8.1f %9d %14.1f", p.name, p.mib, p.cpu, p.msgs, p.avg)
+		if p.in > 0 {
+			fmt.Printf("  (in %.0f MiB, out %.0f MiB)", p.in, p.out)
+		}
+		fmt.Println()
 	}
 }
 
@@ -189,7 +197,7 @@ func measure(out, bin string, w harness.Workload, run, instances int, ch *parts.
 	}
 	// A tenant of the run's own, whose limits let the whole file in: every
 	// row is new to it.
-	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail, Instances: instances,
+	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail, Instances: instances, NATSMonitor: true,
 		Tenant: fmt.Sprintf("bench-%s%d-%d", w.DS.Name, w.Rows, run), Contact: "bench@bench.example", MaxRows: w.Rows}
 	defer p.Stop()
 	if err := p.Start(ctx); err != nil {
@@ -273,8 +281,11 @@ func peaks(p *harness.Pipeline, chCPU, minioCPU float64) []peak {
 	var peaks []peak
 	for _, pr := range p.Procs {
 		pk := peak{name: pr.Name, mib: harness.PeakMiB(pr.Part.Pid()), cpu: harness.CPUSeconds(pr.Part.Pid())}
-		if pr.Metrics != "" {
+		switch {
+		case pr.Stage != "":
 			pk.msgs, pk.avg = handlerTime(pr.Metrics, pr.Stage)
+		case pr.Metrics != "":
+			pk.in, pk.out = natsBytes(pr.Metrics)
 		}
 		peaks = append(peaks, pk)
 	}
@@ -290,6 +301,24 @@ func checkOutcome(r result) error {
 		return fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, r.rows, r.rows-r.bad, r.bad)
 	}
 	return nil
+}
+
+// natsBytes reads the MiB a nats-server took in and sent out, from its
+// /varz.
+func natsBytes(url string) (in, out float64) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	var v struct {
+		InBytes  int64 `json:"in_bytes"`
+		OutBytes int64 `json:"out_bytes"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return 0, 0
+	}
+	return float64(v.InBytes) / (1 << 20), float64(v.OutBytes) / (1 << 20)
 }
 
 // handlerTime reads a stage's message count and mean handling time from its

@@ -216,6 +216,10 @@ type Pipeline struct {
 	Cluster *parts.ClickHouseCluster
 	// MinIODrives is how many drives MinIO erasure-codes over (0: one).
 	MinIODrives int
+	// NATSMonitor serves each nats-server node's monitoring (/varz: the
+	// bytes it took in and sent out) on a free loopback port, at its
+	// Proc's Metrics.
+	NATSMonitor bool
 
 	Procs   []*Proc    // nats-server nodes, then the stages
 	NATSURL string     // every node's URL, separated by commas
@@ -233,7 +237,7 @@ type Proc struct {
 	Name    string
 	Stage   string // the stage it runs, "" for a nats-server node
 	Part    *parts.Part
-	Metrics string // the stage's /metrics, if it is a stage
+	Metrics string // a stage's /metrics, or a nats-server's /varz (NATSMonitor)
 	start   func(ctx context.Context) (*parts.Part, error)
 }
 
@@ -331,19 +335,24 @@ var natsUsers = append(slices.Clone(schemas.Stages), "minio", "admin")
 func natsPassword(user string) string { return "bench-" + user }
 
 // natsConf is deploy/nats.conf as the run's nats-server reads it: on
-// loopback port, with no monitoring port, its store in storeDir, and one
+// loopback port, with its monitoring on monitorPort (none if 0), its store
+// in storeDir, and one
 // more user, bench, allowed everything, for the run's own connection (which
 // watches the import events and reads the streams). Every other user is as
 // compose has it.
-func natsConf(port int, storeDir string) (string, error) {
+func natsConf(port, monitorPort int, storeDir string) (string, error) {
 	conf, err := os.ReadFile(filepath.Join(parts.RepoRoot(), "deploy", "nats.conf"))
 	if err != nil {
 		return "", err
 	}
 	s := string(conf)
+	http := "\n"
+	if monitorPort != 0 {
+		http = fmt.Sprintf("\nhttp: \"127.0.0.1:%d\"\n", monitorPort)
+	}
 	for _, r := range []struct{ old, new string }{
 		{"\nport: 4222\n", fmt.Sprintf("\nlisten: 127.0.0.1:%d\n", port)},
-		{"\nhttp: \"127.0.0.1:8222\"\n", "\n"},
+		{"\nhttp: \"127.0.0.1:8222\"\n", http},
 		{"store_dir: \"/data\"", fmt.Sprintf("store_dir: %q", storeDir)},
 		{"\n  users = [\n", "\n  users = [\n    { user: bench, password: bench }\n"},
 	} {
@@ -384,12 +393,17 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 		env = append(env, strings.ToUpper(u)+"_PASSWORD="+natsPassword(u))
 	}
 	for i := range nodes {
+		var monitor, metrics = 0, ""
+		if p.NATSMonitor {
+			monitor, _ = parts.FreePort()
+			metrics = fmt.Sprintf("http://127.0.0.1:%d/varz", monitor)
+		}
 		name, store := "nats", filepath.Join(p.Dir, "nats")
-		text, err := natsConf(ports[i], store)
+		text, err := natsConf(ports[i], monitor, store)
 		if nodes > 1 {
 			name = fmt.Sprintf("nats-%d", i+1)
 			if err == nil {
-				text, err = natsConf(ports[i], filepath.Join(p.Dir, name))
+				text, err = natsConf(ports[i], monitor, filepath.Join(p.Dir, name))
 			}
 			if err == nil {
 				text, err = clusterConf(text, "sluice-"+name, routePorts[i], routes)
@@ -410,7 +424,7 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 			}
 			return err
 		}
-		if err := p.add(ctx, &Proc{Name: name, start: func(ctx context.Context) (*parts.Part, error) {
+		if err := p.add(ctx, &Proc{Name: name, Metrics: metrics, start: func(ctx context.Context) (*parts.Part, error) {
 			return parts.Start(ctx, name, p.Dir, env, ready, filepath.Join(p.Bin, "nats-server"), "-c", conf)
 		}}); err != nil {
 			return err
