@@ -192,6 +192,9 @@ func kill(ctx context.Context, t *testing.T, p *harness.Pipeline, events *harnes
 	ingest := busiest(p, schemas.StageIngest, cpu)
 	ingest.Kill()
 	killed = append(killed, ingest.Name)
+	if seen(events, schemas.EventIngested) {
+		t.Errorf("ingest had read the whole file before %s was killed: a larger CLUSTER_ROWS", ingest.Name)
+	}
 	if events.Await(ctx, schemas.EventProgress) != nil {
 		return killed
 	}
@@ -208,7 +211,17 @@ func kill(ctx context.Context, t *testing.T, p *harness.Pipeline, events *harnes
 		pr.Kill()
 		killed = append(killed, pr.Name)
 	}
+	if seen(events, schemas.EventCompleted) {
+		t.Errorf("the import had completed before the kills: a larger CLUSTER_ROWS")
+	}
 	return killed
+}
+
+// seen says whether an event of type typ has come.
+func seen(events *harness.ImportEvents, typ string) bool {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	return events.Await(done, typ) == nil
 }
 
 // moveLeaderOff asks the leader of stream to step down until a node other
