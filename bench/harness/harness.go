@@ -336,10 +336,9 @@ func natsPassword(user string) string { return "bench-" + user }
 
 // natsConf is deploy/nats.conf as the run's nats-server reads it: on
 // loopback port, with its monitoring on monitorPort (none if 0), its store
-// in storeDir, and one
-// more user, bench, allowed everything, for the run's own connection (which
-// watches the import events and reads the streams). Every other user is as
-// compose has it.
+// in storeDir, and one more user, bench, allowed everything, for the run's
+// own connection (which watches the import events and reads the streams).
+// Every other user is as compose has it.
 func natsConf(port, monitorPort int, storeDir string) (string, error) {
 	conf, err := os.ReadFile(filepath.Join(parts.RepoRoot(), "deploy", "nats.conf"))
 	if err != nil {
@@ -393,21 +392,18 @@ func (p *Pipeline) startNATS(ctx context.Context) error {
 		env = append(env, strings.ToUpper(u)+"_PASSWORD="+natsPassword(u))
 	}
 	for i := range nodes {
-		var monitor, metrics = 0, ""
+		monitor, metrics := 0, ""
 		if p.NATSMonitor {
 			monitor, _ = parts.FreePort()
 			metrics = fmt.Sprintf("http://127.0.0.1:%d/varz", monitor)
 		}
-		name, store := "nats", filepath.Join(p.Dir, "nats")
-		text, err := natsConf(ports[i], monitor, store)
+		name := "nats"
 		if nodes > 1 {
 			name = fmt.Sprintf("nats-%d", i+1)
-			if err == nil {
-				text, err = natsConf(ports[i], monitor, filepath.Join(p.Dir, name))
-			}
-			if err == nil {
-				text, err = clusterConf(text, "sluice-"+name, routePorts[i], routes)
-			}
+		}
+		text, err := natsConf(ports[i], monitor, filepath.Join(p.Dir, name))
+		if err == nil && nodes > 1 {
+			text, err = clusterConf(text, "sluice-"+name, routePorts[i], routes)
 		}
 		if err != nil {
 			return err
