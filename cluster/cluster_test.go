@@ -100,7 +100,8 @@ func TestClusterImport(t *testing.T) {
 	importCtx, cancel := context.WithTimeout(ctx, deadline(rows))
 	defer cancel()
 	killed := make(chan []string, 1)
-	go func() { killed <- kill(importCtx, t, p, events, cpu, replica) }()
+	replicaDown := false
+	go func() { killed <- kill(importCtx, t, p, events, cpu, replica, &replicaDown) }()
 	if err := p.Upload(ctx, file.Path, w.DS.Name, p.Contact); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestClusterImport(t *testing.T) {
 	// The replica comes back, and copies what its shard took meanwhile. A
 	// start is tried twice: its free ports, picked at the start, may have
 	// been taken meanwhile by another program of this shared machine.
-	for try := 1; ; try++ {
+	for try := 1; replicaDown; try++ {
 		err := replica.Start(ctx)
 		if err == nil {
 			break
@@ -179,8 +180,10 @@ func busiest(p *harness.Pipeline, stage string, cpu map[string]float64) *harness
 	return best
 }
 
-// kill kills what TestClusterImport says, and returns what it killed.
-func kill(ctx context.Context, t *testing.T, p *harness.Pipeline, events *harness.ImportEvents, cpu map[string]float64, replica *parts.ClusterNode) []string {
+// kill kills what TestClusterImport says, and returns what it killed;
+// replicaDown says whether it killed replica.
+func kill(ctx context.Context, t *testing.T, p *harness.Pipeline, events *harness.ImportEvents, cpu map[string]float64,
+	replica *parts.ClusterNode, replicaDown *bool) []string {
 	var killed []string
 	if events.Await(ctx, schemas.EventReceived) != nil {
 		return killed
@@ -205,6 +208,7 @@ func kill(ctx context.Context, t *testing.T, p *harness.Pipeline, events *harnes
 		killed = append(killed, leader.Name+" (ROWS' leader)")
 	}
 	replica.Kill()
+	*replicaDown = true
 	killed = append(killed, fmt.Sprintf("clickhouse shard %d replica %d", replica.Shard, replica.Replica))
 	for _, stage := range schemas.Stages[1:] {
 		pr := busiest(p, stage, cpu)
