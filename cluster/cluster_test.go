@@ -80,7 +80,10 @@ func TestClusterImport(t *testing.T) {
 	if err := moveLeaderOff(ctx, p, schemas.StreamRows, "nats-1"); err != nil {
 		t.Fatal(err)
 	}
-	shard := shardOf(t, ch, tenant)
+	shard, err := ch.ShardOf(ctx, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
 	replica := ch.Nodes[0]
 	for _, n := range ch.Nodes {
 		if n.Shard == shard {
@@ -242,17 +245,6 @@ func moveLeaderOff(ctx context.Context, p *harness.Pipeline, stream, node string
 		_, err = p.NC.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil, 10*time.Second)
 		return false, err
 	})
-}
-
-// shardOf is the shard (from 1) cityHash64(tenant) maps to, as the servers
-// hash it: the shards are in remote_servers' order, each of weight 1.
-func shardOf(t *testing.T, c *parts.ClickHouseCluster, tenant string) int {
-	t.Helper()
-	var h uint64
-	if err := c.Conn.QueryRow(context.Background(), "SELECT toUInt64(cityHash64(?) % 2)", tenant).Scan(&h); err != nil {
-		t.Fatal(err)
-	}
-	return int(h) + 1
 }
 
 // checkShards checks each node's own clients_local: good records of the
