@@ -3,7 +3,7 @@
 
 PKGS := ./... ./schemas/... ./platform/... ./ingest/... ./validate/... ./transform/... ./load/... ./notify/...
 
-.PHONY: demo test bench faults parts build vet
+.PHONY: demo test test-cluster bench faults parts build vet
 
 demo: parts
 	go run ./cmd/sluice demo
@@ -14,6 +14,11 @@ test: parts vet
 	mkdir -p e2e/artifacts
 	go test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/e2e/artifacts $(PKGS)
 	FAULTS_SHORT=1 go run ./faults
+
+# The cluster's end-to-end test (cluster/), a node of each part killed
+# mid-import; CLUSTER_ROWS sets its size (default 200000).
+test-cluster: parts
+	go test -tags cluster -count=1 -timeout 30m -v ./cluster/
 
 bench: parts
 	go run ./bench
@@ -32,3 +37,4 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-ed: $$unformatted"; exit 1; fi
 	go vet $(PKGS)
+	go vet -tags cluster ./cluster/

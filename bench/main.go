@@ -14,12 +14,16 @@
 //     it to the import's completed event;
 //  4. it prints both times, their ratio, rows per second, every process's
 //     peak memory (VmHWM), and checks that exactly the bad rows were
-//     rejected and every other row created.
+//     rejected and every other row created;
+//  5. it runs each file once more with two processes of every stage
+//     (sharing each durable consumer, as replicas would), and checks that
+//     its counts are exactly those of the single-process runs.
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -70,6 +74,7 @@ func main() {
 // result is the figures of one run of a workload.
 type result struct {
 	dataset    string
+	instances  int // processes per stage
 	rows, bad  int
 	clickhouse time.Duration
 	pipeline   time.Duration
@@ -87,6 +92,9 @@ type peak struct {
 	cpu  float64 // seconds of CPU, user and system
 	msgs int     // messages handled
 	avg  float64 // milliseconds per message, handler time
+	// in and out are the MiB a nats-server took in and sent out (clients
+	// and routes).
+	in, out float64
 }
 
 // run measures each workload runs times, and prints each run's figures and,
@@ -117,16 +125,26 @@ func run(files []harness.Workload, runs int) error {
 
 	for _, w := range files {
 		var ratios []float64
+		var single schemas.Counts
 		for i := range runs {
-			r, err := measure(out, bin, w, i, ch, mail)
+			r, err := measure(out, bin, w, i, 1, ch, mail)
 			if err != nil {
 				return err
 			}
 			report(r)
 			ratios = append(ratios, r.pipeline.Seconds()/r.clickhouse.Seconds())
+			single = r.counts
 		}
 		if runs > 1 {
 			reportRatios(w, ratios)
+		}
+		r, err := measure(out, bin, w, runs, 2, ch, mail)
+		if err != nil {
+			return err
+		}
+		report(r)
+		if r.counts != single {
+			return fmt.Errorf("%d %s rows, two processes a stage: counts %+v, one process a stage: %+v", w.Rows, w.DS.Name, r.counts, single)
 		}
 	}
 	return nil
@@ -142,23 +160,28 @@ func reportRatios(w harness.Workload, ratios []float64) {
 
 // report prints the figures of one run.
 func report(r result) {
-	fmt.Printf("\n%d %s rows (%.1f MiB, %d bad):\n", r.rows, r.dataset, r.fileMiB, r.bad)
+	fmt.Printf("\n%d %s rows (%.1f MiB, %d bad), %d process(es) a stage:\n", r.rows, r.dataset, r.fileMiB, r.bad, r.instances)
 	fmt.Printf("  clickhouse-client INSERT ... FORMAT CSVWithNames: %8.2fs  %9.0f rows/s\n", r.clickhouse.Seconds(), float64(r.rows)/r.clickhouse.Seconds())
 	fmt.Printf("  sluice, PutObject to completed:                   %8.2fs  %9.0f rows/s  (%.1fx ClickHouse)\n",
 		r.pipeline.Seconds(), float64(r.rows)/r.pipeline.Seconds(), r.pipeline.Seconds()/r.clickhouse.Seconds())
 	fmt.Printf("  outcome: %d rows, %d created, %d rejected (%d chunks)\n", r.counts.Rows, r.counts.Created, r.counts.Rejected, r.chunks)
 	fmt.Printf("  after PutObject: %s\n", r.timeline)
-	fmt.Printf("  %-10s %10s %8s %9s %14s\n", "process", "peak MiB", "CPU s", "messages", "ms per message")
+	fmt.Printf("  %-12s %10s %8s %9s %14s\n", "process", "peak MiB", "CPU s", "messages", "ms per message")
 	for _, p := range r.peaks {
-		fmt.Printf("  %-10s %10.0f %8.1f %9d %14.1f\n", p.name, p.mib, p.cpu, p.msgs, p.avg)
+		fmt.Printf("  %-12s %10.0f %8.1f %9d %14.1f", p.name, p.mib, p.cpu, p.msgs, p.avg)
+		if p.in > 0 {
+			fmt.Printf("  (in %.0f MiB, out %.0f MiB)", p.in, p.out)
+		}
+		fmt.Println()
 	}
 }
 
 // measure runs workload w once (its run-th time): ClickHouse's own load of
-// its file, then the pipeline's import of the same file, and checks that
-// exactly the bad rows were rejected and every other row created.
-func measure(out, bin string, w harness.Workload, run int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
-	r := result{dataset: w.DS.Name, rows: w.Rows}
+// its file, then the pipeline's import of the same file with instances
+// processes a stage, and checks that exactly the bad rows were rejected and
+// every other row created.
+func measure(out, bin string, w harness.Workload, run, instances int, ch *parts.ClickHouse, mail *parts.Mailpit) (result, error) {
+	r := result{dataset: w.DS.Name, rows: w.Rows, instances: instances}
 	dir := filepath.Join(out, fmt.Sprintf("run-%s-%d-%d", w.DS.Name, w.Rows, run))
 	f, err := harness.WriteFile(dir, w)
 	if err != nil {
@@ -174,7 +197,7 @@ func measure(out, bin string, w harness.Workload, run int, ch *parts.ClickHouse,
 	}
 	// A tenant of the run's own, whose limits let the whole file in: every
 	// row is new to it.
-	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail,
+	p := &harness.Pipeline{Dir: dir, Bin: bin, CH: ch, Mail: mail, Instances: instances, NATSMonitor: true,
 		Tenant: fmt.Sprintf("bench-%s%d-%d", w.DS.Name, w.Rows, run), Contact: "bench@bench.example", MaxRows: w.Rows}
 	defer p.Stop()
 	if err := p.Start(ctx); err != nil {
@@ -233,7 +256,7 @@ func timeImport(ctx context.Context, p *harness.Pipeline, file, dataset string, 
 		return err
 	}
 	defer events.Sub.Unsubscribe()
-	chCPU, minioCPU := cpuSeconds(p.CH.Part.Pid()), cpuSeconds(p.MinIO.Pid())
+	chCPU, minioCPU := harness.CPUSeconds(p.CH.Part.Pid()), harness.CPUSeconds(p.MinIO.Pid())
 	start := time.Now()
 	if err := p.Upload(ctx, file, dataset, p.Contact); err != nil {
 		return err
@@ -257,15 +280,18 @@ func timeImport(ctx context.Context, p *harness.Pipeline, file, dataset string, 
 func peaks(p *harness.Pipeline, chCPU, minioCPU float64) []peak {
 	var peaks []peak
 	for _, pr := range p.Procs {
-		pk := peak{name: pr.Name, mib: peakMiB(pr.Part.Pid()), cpu: cpuSeconds(pr.Part.Pid())}
-		if pr.Metrics != "" {
-			pk.msgs, pk.avg = handlerTime(pr.Metrics, pr.Name)
+		pk := peak{name: pr.Name, mib: harness.PeakMiB(pr.Part.Pid()), cpu: harness.CPUSeconds(pr.Part.Pid())}
+		switch {
+		case pr.Stage != "":
+			pk.msgs, pk.avg = handlerTime(pr.Metrics, pr.Stage)
+		case pr.Metrics != "":
+			pk.in, pk.out = natsBytes(pr.Metrics)
 		}
 		peaks = append(peaks, pk)
 	}
 	return append(peaks,
-		peak{name: "clickhouse", mib: peakMiB(p.CH.Part.Pid()), cpu: cpuSeconds(p.CH.Part.Pid()) - chCPU},
-		peak{name: "minio", mib: peakMiB(p.MinIO.Pid()), cpu: cpuSeconds(p.MinIO.Pid()) - minioCPU})
+		peak{name: "clickhouse", mib: harness.PeakMiB(p.CH.Part.Pid()), cpu: harness.CPUSeconds(p.CH.Part.Pid()) - chCPU},
+		peak{name: "minio", mib: harness.PeakMiB(p.MinIO.Pid()), cpu: harness.CPUSeconds(p.MinIO.Pid()) - minioCPU})
 }
 
 // checkOutcome checks that exactly the bad rows were rejected and every
@@ -275,6 +301,24 @@ func checkOutcome(r result) error {
 		return fmt.Errorf("outcome %+v, want %d rows: %d created, %d rejected", r.counts, r.rows, r.rows-r.bad, r.bad)
 	}
 	return nil
+}
+
+// natsBytes reads the MiB a nats-server took in and sent out, from its
+// /varz.
+func natsBytes(url string) (in, out float64) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	var v struct {
+		InBytes  int64 `json:"in_bytes"`
+		OutBytes int64 `json:"out_bytes"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return 0, 0
+	}
+	return float64(v.InBytes) / (1 << 20), float64(v.OutBytes) / (1 << 20)
 }
 
 // handlerTime reads a stage's message count and mean handling time from its
@@ -304,33 +348,4 @@ func handlerTime(url, stage string) (int, float64) {
 		return 0, 0
 	}
 	return int(count), 1000 * sum / count
-}
-
-// peakMiB reads a process's peak resident memory (VmHWM).
-func peakMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.Atoi(strings.Fields(line)[1])
-			return float64(kb) / 1024
-		}
-	}
-	return -1
-}
-
-// cpuSeconds reads a process's user and system CPU time so far.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	// Fields after the command name, which is in parentheses: utime and
-	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.Atoi(f[11])
-	stime, _ := strconv.Atoi(f[12])
-	return float64(utime+stime) / 100
 }

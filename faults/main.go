@@ -165,16 +165,6 @@ func pick(all []trial, names string) ([]trial, error) {
 	return out, nil
 }
 
-// sleep waits for d or until ctx ends, and says whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}
-
 // restartTimeout bounds a restart that must happen although the trial's
 // context ended.
 const restartTimeout = 2 * time.Minute
@@ -210,7 +200,7 @@ func killStage(stage string) func(ctx context.Context, f *fault) error {
 			if err := restart(pr); err != nil {
 				return err
 			}
-			if !sleep(ctx, 5*time.Second) {
+			if !harness.Sleep(ctx, 5*time.Second) {
 				return nil
 			}
 		}
@@ -241,7 +231,7 @@ func clickHouseDown(down time.Duration) func(ctx context.Context, f *fault) erro
 		}
 		f.p.CH.Part.Kill()
 		f.struck()
-		sleep(f.trial, down)
+		harness.Sleep(f.trial, down)
 		return bringBack("clickhouse", f.p.CH.Restart)
 	}
 }
@@ -258,7 +248,7 @@ func clickHouseFrozen(frozen time.Duration) func(ctx context.Context, f *fault) 
 			return err
 		}
 		f.struck()
-		sleep(f.trial, frozen)
+		harness.Sleep(f.trial, frozen)
 		return f.p.CH.Part.Signal(syscall.SIGCONT)
 	}
 }
@@ -274,10 +264,10 @@ func smtpDown(down time.Duration) func(ctx context.Context, f *fault) error {
 		}
 		f.p.Mail.Stop()
 		f.struck()
-		if n, err := countEmails(f.p.Mail, f.p.Contact); err == nil && n > 0 {
+		if n, err := harness.CountEmails(f.p.Mail, f.p.Contact); err == nil && n > 0 {
 			f.missed = "the summary was mailed before SMTP went down"
 		}
-		sleep(f.trial, down)
+		harness.Sleep(f.trial, down)
 		return bringBack("mailpit", f.p.Mail.Start)
 	}
 }
@@ -418,20 +408,20 @@ func runTrial(s settings, t trial, out, bin string, ch *parts.ClickHouse, mail *
 		return o, fmt.Errorf("upload: %w", err)
 	}
 
-	w8 := &warehouseView{ch: ch, tenant: tenant, ds: w.DS}
-	o.completed = w8.awaitFinal(trialCtx)
+	w8 := &harness.Warehouse{Conn: ch.Conn, Database: ch.Config.Database, Tenant: tenant, DS: w.DS}
+	o.completed = w8.AwaitFinal(trialCtx)
 	o.seconds = time.Since(f.start).Seconds()
 	stopFault()
 	if err := <-faultDone; err != nil {
 		return o, err
 	}
-	o.emails, o.mailed = awaitEmails(trialCtx, mail, p.Contact, start)
+	o.emails, o.mailed = harness.AwaitEmails(trialCtx, mail, p.Contact, start)
 	check(ctx, &o, f, w8, p)
 	return o, nil
 }
 
 // check reads the import's outcome and notes every broken promise.
-func check(ctx context.Context, o *outcome, f *fault, w8 *warehouseView, p *harness.Pipeline) {
+func check(ctx context.Context, o *outcome, f *fault, w8 *harness.Warehouse, p *harness.Pipeline) {
 	problem := func(format string, args ...any) { o.problems = append(o.problems, fmt.Sprintf(format, args...)) }
 	if f.hit > 0 {
 		o.notes = append(o.notes, fmt.Sprintf("fault at %.1fs", f.hit.Seconds()))
@@ -445,40 +435,24 @@ func check(ctx context.Context, o *outcome, f *fault, w8 *warehouseView, p *harn
 	if f.missed != "" {
 		problem("fault missed: %s", f.missed)
 	}
-	a, err := w8.audit(ctx)
+	a, err := w8.Audit(ctx)
 	if err != nil {
 		problem("reading ClickHouse: %v", err)
 		o.status = "?"
 		return
 	}
-	o.status, o.loaded, o.rejected = a.status, a.loaded, a.rejected
-	o.lost = max(o.rows-a.auditedRows, o.good-a.loaded, 0)
-	o.duplicated = a.audits - a.auditedRows + a.conflicting + a.loaded - a.keys
+	o.status, o.loaded, o.rejected = a.Status, a.Loaded, a.Rejected
+	o.lost, o.duplicated = a.Lost(o.rows, o.good), a.Duplicated()
 	if !o.completed {
-		problem("did not complete in the deadline: %d imports, %d of %d rows audited", a.imports, a.auditedRows, o.rows)
+		problem("did not complete in the deadline: %d imports, %d of %d rows audited", a.Imports, a.AuditedRows, o.rows)
 	}
-	if o.lost > 0 {
-		problem("%d rows lost (%d without an outcome, %d of %d good rows loaded)", o.lost, o.rows-a.auditedRows, a.loaded, o.good)
-	}
-	if o.duplicated > 0 {
-		problem("%d duplicated (%d audits for %d rows, %d rows with two outcomes, %d records for %d keys)",
-			o.duplicated, a.audits, a.auditedRows, a.conflicting, a.loaded, a.keys)
-	}
-	if a.imports != 1 {
-		problem("%d imports for one upload", a.imports)
-	}
-	if a.rejected != o.bad || a.accepted != o.good {
-		problem("outcomes: %d rejected and %d loaded, want %d and %d", a.rejected, a.accepted, o.bad, o.good)
-	}
-	if a.status != schemas.StatusCompletedWithErrors {
-		problem("status %s, want %s", a.status, schemas.StatusCompletedWithErrors)
-	}
+	o.problems = append(o.problems, a.Problems(o.rows, o.bad)...)
 	if o.emails != 1 {
 		problem("%d summary emails, want 1", o.emails)
 	}
 	// No fault here is a broken message: a message on a poison subject
 	// means a transient error was taken for a permanent one.
-	if poison := poisoned(p); poison != "" {
+	if poison := harness.Poisoned(p); poison != "" {
 		problem("poisoned: %s", poison)
 	}
 }

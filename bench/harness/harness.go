@@ -3,8 +3,10 @@
 // it keeps when parts are killed). It owns the generated files (clients and
 // users, deterministic, exactly 2% bad rows), the binaries, and a pipeline of
 // nats-server, MinIO and a `sluice <stage>` per stage that can kill and
-// restart any of its processes; ClickHouse and Mailpit come from
-// platform/parts and are shared by the runs. It checks nothing itself.
+// restart any of its processes (one of each, or several of each as a
+// cluster runs them); ClickHouse and Mailpit come from platform/parts and
+// are shared by the runs. It reads what an import left (check.go) and what
+// each process used (/proc); it judges nothing itself.
 package harness
 
 import (
@@ -17,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -189,7 +192,9 @@ func memoryLimitMiB(stage string) string {
 
 // Pipeline is the pipeline of one run, one process per part: nats-server,
 // MinIO and a `sluice <stage>` per stage, on the shared ClickHouse and
-// Mailpit. Set its exported fields above the line, then Start it.
+// Mailpit. Set its exported fields above the line, then Start it. Its
+// zero options (Instances, NATSNodes, Cluster, MinIODrives) are one of each
+// part, as compose runs them; set, they run it as a cluster would.
 type Pipeline struct {
 	Dir, Bin string // the run's folder, and where the binaries are
 	CH       *parts.ClickHouse
@@ -198,9 +203,26 @@ type Pipeline struct {
 	// mailing Contact.
 	Tenant, Contact string
 	MaxRows         int
+	// Instances is how many processes run each stage, sharing its durable
+	// consumers (0: one, named after its stage; more: <stage>-1, <stage>-2...).
+	Instances int
+	// NATSNodes is how many nats-server nodes run (0: one, "nats"; more: a
+	// JetStream cluster, nats-1, nats-2..., whose streams and KV buckets
+	// have 3 replicas, SLUICE_NATS_REPLICAS). MinIO publishes its bucket
+	// events to the first node only (MINIO_NOTIFY_NATS_ADDRESS takes one).
+	NATSNodes int
+	// Cluster, when set, is the ClickHouse cluster the stages write to
+	// (SLUICE_CLICKHOUSE_CLUSTER) instead of CH.
+	Cluster *parts.ClickHouseCluster
+	// MinIODrives is how many drives MinIO erasure-codes over (0: one).
+	MinIODrives int
+	// NATSMonitor serves each nats-server node's monitoring (/varz: the
+	// bytes it took in and sent out) on a free loopback port, at its
+	// Proc's Metrics.
+	NATSMonitor bool
 
-	Procs   []*Proc // nats-server, then the stages
-	NATSURL string
+	Procs   []*Proc    // nats-server nodes, then the stages
+	NATSURL string     // every node's URL, separated by commas
 	NC      *nats.Conn // the run's own connection, which reconnects
 	S3      platform.S3Config
 	MinIO   *parts.Part
@@ -213,8 +235,9 @@ type Pipeline struct {
 // as it was.
 type Proc struct {
 	Name    string
+	Stage   string // the stage it runs, "" for a nats-server node
 	Part    *parts.Part
-	Metrics string // the stage's /metrics, if it is a stage
+	Metrics string // a stage's /metrics, or a nats-server's /varz (NATSMonitor)
 	start   func(ctx context.Context) (*parts.Part, error)
 }
 
@@ -232,7 +255,8 @@ func (p *Proc) Restart(ctx context.Context) error {
 	return nil
 }
 
-// Proc returns the pipeline's process by name ("nats" or a stage), or nil.
+// Proc returns the pipeline's process by name ("nats" or a stage, or with
+// several, "nats-1" or "ingest-2"), or nil.
 func (p *Pipeline) Proc(name string) *Proc {
 	for _, pr := range p.Procs {
 		if pr.Name == name {
@@ -258,8 +282,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if err := p.migrate(ctx, tenants); err != nil {
 		return err
 	}
-	minioNATS := strings.Replace(p.NATSURL, "nats://", "nats://minio:"+natsPassword("minio")+"@", 1)
-	if p.MinIO, err = parts.NewMinIO(filepath.Join(p.Dir, "minio"), minioNATS, p.S3); err != nil {
+	first, _, _ := strings.Cut(p.NATSURL, ",")
+	minioNATS := strings.Replace(first, "nats://", "nats://minio:"+natsPassword("minio")+"@", 1)
+	if p.MinIO, err = parts.NewMinIODrives(filepath.Join(p.Dir, "minio"), max(p.MinIODrives, 1), minioNATS, p.S3); err != nil {
 		return err
 	}
 	if err := p.addTenantKey(ctx, tenants); err != nil {
@@ -310,66 +335,133 @@ var natsUsers = append(slices.Clone(schemas.Stages), "minio", "admin")
 func natsPassword(user string) string { return "bench-" + user }
 
 // natsConf is deploy/nats.conf as the run's nats-server reads it: on
-// loopback port, with no monitoring port, its store in storeDir, and one
-// more user, bench, allowed everything, for the run's own connection (which
-// watches the import events and reads the streams). Every other user is as
-// compose has it.
-func natsConf(port int, storeDir string) ([]byte, error) {
+// loopback port, with its monitoring on monitorPort (none if 0), its store
+// in storeDir, and one more user, bench, allowed everything, for the run's
+// own connection (which watches the import events and reads the streams).
+// Every other user is as compose has it.
+func natsConf(port, monitorPort int, storeDir string) (string, error) {
 	conf, err := os.ReadFile(filepath.Join(parts.RepoRoot(), "deploy", "nats.conf"))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	s := string(conf)
+	http := "\n"
+	if monitorPort != 0 {
+		http = fmt.Sprintf("\nhttp: \"127.0.0.1:%d\"\n", monitorPort)
+	}
 	for _, r := range []struct{ old, new string }{
 		{"\nport: 4222\n", fmt.Sprintf("\nlisten: 127.0.0.1:%d\n", port)},
-		{"\nhttp: \"127.0.0.1:8222\"\n", "\n"},
+		{"\nhttp: \"127.0.0.1:8222\"\n", http},
 		{"store_dir: \"/data\"", fmt.Sprintf("store_dir: %q", storeDir)},
 		{"\n  users = [\n", "\n  users = [\n    { user: bench, password: bench }\n"},
 	} {
 		if strings.Count(s, r.old) != 1 {
-			return nil, fmt.Errorf("deploy/nats.conf: want %q once", r.old)
+			return "", fmt.Errorf("deploy/nats.conf: want %q once", r.old)
 		}
 		s = strings.Replace(s, r.old, r.new, 1)
 	}
-	return []byte(s), nil
+	return s, nil
 }
 
-// startNATS starts nats-server with JetStream and deploy/nats.conf's users
-// on a free port, and connects to it.
+// clusterConf makes natsConf's text that of node name of a cluster: its own
+// server name, and a route to every node (its own included).
+func clusterConf(conf, name string, port int, routes []string) (string, error) {
+	const server = "\nserver_name: sluice-nats\n"
+	if strings.Count(conf, server) != 1 {
+		return "", fmt.Errorf("deploy/nats.conf: want %q once", server)
+	}
+	return strings.Replace(conf, server, fmt.Sprintf("\nserver_name: %s\n", name), 1) +
+		fmt.Sprintf("\ncluster {\n  name: sluice\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n", port, strings.Join(routes, ", ")), nil
+}
+
+// startNATS starts nats-server, or NATSNodes of them as a cluster, with
+// JetStream and deploy/nats.conf's users on free ports, and connects to it
+// once JetStream answers (on a cluster: once it has elected its leader).
 func (p *Pipeline) startNATS(ctx context.Context) error {
-	natsPort, _ := parts.FreePort()
-	p.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	conf := filepath.Join(p.Dir, "nats.conf")
-	text, err := natsConf(natsPort, filepath.Join(p.Dir, "nats"))
-	if err != nil {
-		return err
+	nodes := max(p.NATSNodes, 1)
+	ports, routePorts, urls, routes := make([]int, nodes), make([]int, nodes), make([]string, nodes), make([]string, nodes)
+	for i := range nodes {
+		ports[i], _ = parts.FreePort()
+		routePorts[i], _ = parts.FreePort()
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", routePorts[i])
 	}
-	if err := os.WriteFile(conf, text, 0o600); err != nil {
-		return err
-	}
+	p.NATSURL = strings.Join(urls, ",")
 	var env []string
 	for _, u := range natsUsers {
 		env = append(env, strings.ToUpper(u)+"_PASSWORD="+natsPassword(u))
 	}
-	ready := func() error {
-		c, err := net.Dial("tcp", strings.TrimPrefix(p.NATSURL, "nats://"))
-		if err == nil {
-			c.Close()
+	for i := range nodes {
+		monitor, metrics := 0, ""
+		if p.NATSMonitor {
+			monitor, _ = parts.FreePort()
+			metrics = fmt.Sprintf("http://127.0.0.1:%d/varz", monitor)
 		}
-		return err
+		name := "nats"
+		if nodes > 1 {
+			name = fmt.Sprintf("nats-%d", i+1)
+		}
+		text, err := natsConf(ports[i], monitor, filepath.Join(p.Dir, name))
+		if err == nil && nodes > 1 {
+			text, err = clusterConf(text, "sluice-"+name, routePorts[i], routes)
+		}
+		if err != nil {
+			return err
+		}
+		conf := filepath.Join(p.Dir, name+".conf")
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return err
+		}
+		addr := strings.TrimPrefix(urls[i], "nats://")
+		ready := func() error {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}
+		if err := p.add(ctx, &Proc{Name: name, Metrics: metrics, start: func(ctx context.Context) (*parts.Part, error) {
+			return parts.Start(ctx, name, p.Dir, env, ready, filepath.Join(p.Bin, "nats-server"), "-c", conf)
+		}}); err != nil {
+			return err
+		}
 	}
-	if err := p.add(ctx, &Proc{Name: "nats", start: func(ctx context.Context) (*parts.Part, error) {
-		return parts.Start(ctx, "nats", p.Dir, env, ready, filepath.Join(p.Bin, "nats-server"), "-c", conf)
-	}}); err != nil {
-		return err
-	}
+	var err error
 	if p.NC, err = bus.Connect(p.NATSURL, "bench", "bench", "bench"); err != nil {
 		return err
 	}
-	if err := parts.WaitFor(ctx, 10*time.Second, func() (bool, error) { return p.NC.IsConnected(), nil }); err != nil {
-		return fmt.Errorf("nats-server: %w", err)
+	js, err := p.NC.JetStream()
+	if err != nil {
+		return err
+	}
+	// Elections take seconds on a busy machine: generous.
+	if err := parts.WaitFor(ctx, time.Minute, func() (bool, error) {
+		_, err := js.AccountInfo()
+		return err == nil, nil
+	}); err != nil {
+		return fmt.Errorf("nats-server: JetStream does not answer: %w", err)
 	}
 	return nil
+}
+
+// StreamLeader is the nats-server node that leads stream.
+func (p *Pipeline) StreamLeader(stream string) (*Proc, error) {
+	js, err := p.NC.JetStream()
+	if err != nil {
+		return nil, err
+	}
+	info, err := js.StreamInfo(stream)
+	if err != nil {
+		return nil, err
+	}
+	if info.Cluster == nil || info.Cluster.Leader == "" {
+		return nil, fmt.Errorf("stream %s has no leader", stream)
+	}
+	pr := p.Proc(strings.TrimPrefix(info.Cluster.Leader, "sluice-"))
+	if pr == nil {
+		return nil, fmt.Errorf("stream %s: no node %s", stream, info.Cluster.Leader)
+	}
+	return pr, nil
 }
 
 // writeTenants writes the run's tenants file, with the run's tenant whose
@@ -399,39 +491,70 @@ func (p *Pipeline) addTenantKey(ctx context.Context, tenants string) error {
 	return nil
 }
 
-// startStages starts a `sluice <stage>` process per stage, each with its
-// metrics on a free port and the run's secret key, and waits until each is
-// healthy.
+// startStages starts Instances `sluice <stage>` processes per stage, each
+// with its metrics on a free port and the run's secret key, and waits until
+// each is healthy.
 func (p *Pipeline) startStages(ctx context.Context, tenants string) error {
 	key := platform.NewSecretKey()
+	n := max(p.Instances, 1)
 	for _, stage := range schemas.Stages {
-		mport, _ := parts.FreePort()
-		env, health := p.stageEnv(stage, tenants, key, mport), fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)
-		if err := p.add(ctx, &Proc{Name: stage, Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), start: func(ctx context.Context) (*parts.Part, error) {
-			return parts.Start(ctx, stage, p.Dir, env, parts.HTTPReady(health), filepath.Join(p.Bin, "sluice"), stage)
-		}}); err != nil {
-			return err
+		for i := range n {
+			name := stage
+			if n > 1 {
+				name = fmt.Sprintf("%s-%d", stage, i+1)
+			}
+			mport, _ := parts.FreePort()
+			env, health := p.stageEnv(stage, tenants, key, mport), fmt.Sprintf("http://127.0.0.1:%d/healthz", mport)
+			if err := p.add(ctx, &Proc{Name: name, Stage: stage, Metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), start: func(ctx context.Context) (*parts.Part, error) {
+				return parts.Start(ctx, name, p.Dir, env, parts.HTTPReady(health), filepath.Join(p.Bin, "sluice"), stage)
+			}}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// Stages are the processes of the stage (one, or Instances).
+func (p *Pipeline) Stages(stage string) []*Proc {
+	var out []*Proc
+	for _, pr := range p.Procs {
+		if pr.Stage == stage {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
 // stageEnv is the environment of a stage's process (or of `sluice migrate`,
 // as "admin"), its metrics on metricsPort.
 func (p *Pipeline) stageEnv(stage, tenants, secretKey string, metricsPort int) []string {
-	return []string{
+	var ch platform.ClickHouseConfig
+	if p.Cluster != nil {
+		ch = p.Cluster.Config
+	} else {
+		ch = p.CH.Config
+	}
+	env := []string{
 		"SLUICE_NATS_URL=" + p.NATSURL,
 		"SLUICE_NATS_USER=" + stage,
 		"SLUICE_NATS_PASSWORD=" + natsPassword(stage),
 		// The stages are separate processes: one key for all.
 		"SLUICE_SECRET_KEY=" + secretKey,
-		"SLUICE_CLICKHOUSE_ADDR=" + p.CH.Config.Addr,
+		"SLUICE_CLICKHOUSE_ADDR=" + ch.Addr,
 		"SLUICE_SMTP_ADDR=" + p.Mail.SMTPAddr,
 		"SLUICE_TENANTS_FILE=" + tenants,
 		"SLUICE_S3_ENDPOINT=" + p.S3.Endpoint,
 		fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", metricsPort),
 		"SLUICE_MEMORY_LIMIT_MIB=" + memoryLimitMiB(stage),
 	}
+	if ch.Cluster != "" {
+		env = append(env, "SLUICE_CLICKHOUSE_CLUSTER="+ch.Cluster)
+	}
+	if p.NATSNodes > 1 {
+		env = append(env, fmt.Sprintf("SLUICE_NATS_REPLICAS=%d", min(p.NATSNodes, 3)))
+	}
+	return env
 }
 
 // Upload puts file into the run's tenant's folder of dataset, with the
@@ -511,4 +634,33 @@ func (e *ImportEvents) Await(ctx context.Context, typ string) error {
 		_, ok := e.seen[typ]
 		return ok, nil
 	})
+}
+
+// PeakMiB reads a process's peak resident memory (VmHWM).
+func PeakMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return float64(kb) / 1024
+		}
+	}
+	return -1
+}
+
+// CPUSeconds reads a process's user and system CPU time so far.
+func CPUSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return float64(utime+stime) / 100
 }

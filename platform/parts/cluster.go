@@ -132,6 +132,17 @@ func (n *ClusterNode) Start(ctx context.Context) error {
 	return nil
 }
 
+// ShardOf is the shard (from 1) that stores the rows whose sharding key is
+// cityHash64(key) (a tenant, or an import_id), as the servers hash it: the
+// shards are in remote_servers' order, each of weight 1.
+func (c *ClickHouseCluster) ShardOf(ctx context.Context, key string) (int, error) {
+	var h uint64
+	if err := c.Conn.QueryRow(ctx, "SELECT toUInt64(cityHash64(?) % ?)", key, c.Nodes[len(c.Nodes)-1].Shard).Scan(&h); err != nil {
+		return 0, fmt.Errorf("parts: the shard of %q: %w", key, err)
+	}
+	return int(h) + 1, nil
+}
+
 // NewClickHouseCluster starts ZooKeeper and a cluster named name of shards x
 // replicas ClickHouse servers in dir, on free loopback ports, and migrates
 // it as the migration user; the returned func stops it all.

@@ -30,7 +30,11 @@ import (
 // Open): an insert that returns has reached a replica of each shard it
 // touched, and the replicas copy it among themselves (internal_replication in
 // the cluster's remote_servers). A read goes to one live replica of each
-// shard, so it stays right with a replica down. IN subqueries over a
+// shard, so it stays right with a replica down. Reads and inserts both go to
+// the first live replica of each shard (load_balancing=in_order, in the
+// cluster's users.d): copying is asynchronous, and a read from the other
+// replica could miss what was just written (notify would not see an
+// import's last chunk). IN subqueries over a
 // Distributed table run once, on the server the query came to
 // (distributed_product_mode=global).
 //

@@ -64,16 +64,14 @@ func clickHouseCluster(t *testing.T) *parts.ClickHouseCluster {
 	return cluster.c
 }
 
-// shardOf is the shard (from 1) whose rows have the sharding key key
-// (cityHash64(tenant) or cityHash64(import_id)), as the servers hash it:
-// the shards are in remote_servers' order, each of weight 1.
+// shardOf is the shard (from 1) whose rows have the sharding key key.
 func shardOf(t *testing.T, c *parts.ClickHouseCluster, key string) int {
 	t.Helper()
-	var h uint64
-	if err := c.Conn.QueryRow(context.Background(), "SELECT toUInt64(cityHash64(?) % ?)", key, c.Nodes[len(c.Nodes)-1].Shard).Scan(&h); err != nil {
+	shard, err := c.ShardOf(context.Background(), key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return int(h) + 1
+	return shard
 }
 
 // nodeConn connects to one node of the cluster alone, as user: what its
