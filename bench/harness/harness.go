@@ -330,7 +330,7 @@ func (p *Pipeline) add(ctx context.Context, pr *Proc) error {
 
 // natsUsers are deploy/nats.conf's users, each with the password
 // natsPassword gives it.
-var natsUsers = append(slices.Clone(schemas.Stages), "minio", "admin")
+var natsUsers = append(slices.Clone(schemas.Stages), "minio", "console", "admin")
 
 func natsPassword(user string) string { return "bench-" + user }
 
