@@ -111,7 +111,8 @@ func IsTransient(err error) bool {
 		return true
 	case errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrConnectionClosed),
 		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrNoServers),
-		errors.Is(err, nats.ErrJetStreamNotEnabled):
+		errors.Is(err, nats.ErrJetStreamNotEnabled),
+		errors.Is(err, nats.ErrNoStreamResponse): // a stream electing its leader (a node of a cluster lost)
 		return true
 	}
 	var api *nats.APIError
@@ -168,7 +169,8 @@ func PartOf(err error) Part {
 	case errors.As(err, &ch), errors.Is(err, clickhouse.ErrAcquireConnTimeout):
 		return PartClickHouse
 	case errors.As(err, &api), errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
-		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting):
+		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
+		errors.Is(err, nats.ErrNoStreamResponse):
 		return PartNATS
 	case errors.As(err, &status):
 		return PartS3

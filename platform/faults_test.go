@@ -60,6 +60,7 @@ func TestIsTransient(t *testing.T) {
 		{name: "ClickHouse pool exhausted", err: clickhouse.ErrAcquireConnTimeout, transient: true, part: platform.PartClickHouse},
 		{name: "NATS timeout", err: fmt.Errorf("bus: publish: %w", nats.ErrTimeout), transient: true, part: platform.PartNATS},
 		{name: "NATS no responders", err: nats.ErrNoResponders, transient: true, part: platform.PartNATS},
+		{name: "no response from a stream electing its leader", err: fmt.Errorf("bus: publish: sending message failed: %w", nats.ErrNoStreamResponse), transient: true, part: platform.PartNATS},
 		{name: "JetStream unavailable", err: &nats.APIError{Code: 503}, transient: true, part: platform.PartNATS},
 		{name: "JetStream bad request", err: &nats.APIError{Code: 400}, part: platform.PartNATS},
 		{name: "S3 503", err: s3Answer(503), transient: true, part: platform.PartS3},

@@ -97,13 +97,15 @@ func startOn(ctx context.Context, name, addr, dir string, env []string, ready fu
 	return Start(ctx, name, dir, env, ready, bin, args...)
 }
 
-// Start runs bin as a child process, its output in dir/<name>.log, and
-// waits until ready returns nil (for at most 90 s) or the process exits.
+// Start runs bin as a child process, its output appended to dir/<name>.log
+// (a part started again keeps what it logged before: why it was killed, or
+// what it did before), and waits until ready returns nil (for at most 90 s)
+// or the process exits.
 func Start(ctx context.Context, name, dir string, env []string, ready func() error, bin string, args ...string) (*Part, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("parts: %w", err)
 	}
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	logf, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("parts: %w", err)
 	}
