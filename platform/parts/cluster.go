@@ -121,8 +121,21 @@ func (n *ClusterNode) Stop() { n.Part.Stop() }
 // Kill ends the node at once, as a crash would.
 func (n *ClusterNode) Kill() { n.Part.Kill() }
 
-// Start starts the node, on its ports, with its data.
+// Start starts the node, on its ports, with its data. A node started again
+// (after Stop or Kill) is first told to reconcile its parts with
+// ZooKeeper's (flags/force_restore_data, as ClickHouse asks after a
+// crash): a kill can leave it parts that ZooKeeper never recorded, and
+// 18.16 then refuses to attach the replicated table, and to start.
 func (n *ClusterNode) Start(ctx context.Context) error {
+	if n.Part != nil {
+		flags := filepath.Join(n.dir, "data", "flags")
+		if err := os.MkdirAll(flags, 0o755); err != nil {
+			return fmt.Errorf("parts: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(flags, "force_restore_data"), nil, 0o644); err != nil {
+			return fmt.Errorf("parts: %w", err)
+		}
+	}
 	users := []string{clickHouseUsers(), filepath.Join(RepoRoot(), "deploy", "clickhouse", "cluster", "users.d")}
 	part, err := startClickHouse(ctx, n.dir, n.port, users, n.database, n.config)
 	if err != nil {
