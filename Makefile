@@ -10,9 +10,11 @@ demo: parts
 
 # The fault suite's short form runs after the tests: CI runs it (issue 9).
 # What tests keep (the console's screenshots) goes under e2e/artifacts/.
+# -parallel 16: the e2e tests mostly wait on imports, not on the CPU, and
+# run together (e2e/main_test.go); Go's default is one per core.
 test: parts vet
 	mkdir -p e2e/artifacts
-	go test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/e2e/artifacts $(PKGS)
+	go test -count=1 -timeout 25m -parallel 16 -artifacts -outputdir $(CURDIR)/e2e/artifacts $(PKGS)
 	FAULTS_SHORT=1 go run ./faults
 
 # The cluster's end-to-end test (cluster/), a node of each part killed

@@ -111,6 +111,8 @@ func finished(t *testing.T, key string, within time.Duration) imp {
 // TestMetadataEventsStartNothing: tagging a file already imported, and
 // setting its retention and legal hold, send s3:ObjectCreated:* events;
 // they start no import and cancel none.
+//
+// Serial: it grants acme's key a second bucket.
 func TestMetadataEventsStartNothing(t *testing.T) {
 	ctx := context.Background()
 	t.Run("tagging", func(t *testing.T) {
@@ -176,6 +178,8 @@ func TestMetadataEventsStartNothing(t *testing.T) {
 // TestReplayedAndLateBucketEvents: a copy of a bucket event already handled
 // (another message, with its own Msg-Id) imports nothing again, and neither
 // does an event that comes late for a file the bucket sync imported.
+//
+// Serial: it turns the bucket's notifications off for a while.
 func TestReplayedAndLateBucketEvents(t *testing.T) {
 	ctx := context.Background()
 	republish := func(t *testing.T, event []byte, msgID string) {

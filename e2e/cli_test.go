@@ -60,6 +60,7 @@ var importLine = regexp.MustCompile(`(?m)^import (\S+)$`)
 // are, and exits 0 when it completed, 3 when it completed with errors, and
 // non-zero when the file is rejected or nothing is loaded.
 func TestCLIImport(t *testing.T) {
+	t.Parallel()
 	const who = "importer@cli.example"
 	tests := []struct {
 		name, file, body string
@@ -125,6 +126,7 @@ func TestCLIImport(t *testing.T) {
 // TestCLIImports: `sluice imports` lists the imports as a table, newest
 // first, filtered by tenant, status and dataset.
 func TestCLIImports(t *testing.T) {
+	t.Parallel()
 	const who = "lister@cli.example"
 	first := upload(t, "cli/clients/cli-list-1.csv", []byte("firstName,email\nIan,ian@cli-list.example\n"), who)
 	second := upload(t, "cli/clients/cli-list-2.csv", []byte("firstName,email\nJo,jo@cli-list.example\nKit,kit@@cli-list.example\n"), who)
@@ -180,6 +182,7 @@ func TestCLIImports(t *testing.T) {
 // byte the email's attachment, to standard output or to a file; it says why
 // a file rejected whole has none, and knows no import it was not given.
 func TestCLIErrors(t *testing.T) {
+	t.Parallel()
 	const who = "reporter@cli.example"
 	body := "firstName,email\nLee,=HYPERLINK(1)\nMo,mo@@cli-errors.example\n,ned@cli-errors.example\nOla,ola@cli-errors.example\n"
 	imp := upload(t, "cli/clients/cli-report.csv", []byte(body), who)
@@ -230,6 +233,7 @@ func TestCLIErrors(t *testing.T) {
 // others are rejected as cancelled, each row once, the uploader is told.
 // An import that has ended is refused.
 func TestCLICancel(t *testing.T) {
+	t.Parallel()
 	const key, rows, who = "cli/clients/cli-big.csv", 3000, "canceller@cli.example"
 	id := startBigImport(t, key, rows, who)
 	out, errOut, code := runCLI(t, "cancel", id)
@@ -258,6 +262,7 @@ func TestCLICancel(t *testing.T) {
 // tenant's answers as one that does not exist, whatever is asked of it.
 // The rejected rows come in pages of rows, each line with its solution.
 func TestOperateScope(t *testing.T) {
+	t.Parallel()
 	body := "firstName,email\nSam,sam@@cli-scope.example\nTia,tia@cli-scope.example\nUma,uma@@cli-scope.example\n"
 	imp := upload(t, "cli/clients/cli-scope.csv", []byte(body), "")
 	if imp.Status != schemas.StatusCompletedWithErrors || imp.Counts.Rejected != 2 {

@@ -35,6 +35,8 @@ const (
 // command line and files, its ClickHouse and Keeper nodes against the XML
 // mounted into them, and what every stage is told. Then it shows that a
 // broken copy of each part is caught.
+//
+// Serial: it sets environment variables (t.Setenv).
 func TestClusterCompose(t *testing.T) {
 	project, err := loadComposeFiles(t, nil, "../docker-compose.yml", clusterCompose)
 	if err != nil {

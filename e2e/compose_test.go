@@ -26,6 +26,7 @@ import (
 // every part of the stack, and start each stage with its own command and its
 // NATS server.
 func TestComposeFileLoads(t *testing.T) {
+	t.Parallel()
 	// With an empty environment: the ${VAR:-default}s resolve to the file's
 	// defaults, and every command (docker compose ps, run tenant) works.
 	project, err := loadCompose(t, nil)

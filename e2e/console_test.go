@@ -32,6 +32,7 @@ import (
 // actions. Screenshots go to the test's artifacts (go test -artifacts: make
 // test keeps them under e2e/artifacts/).
 func TestConsole(t *testing.T) {
+	t.Parallel()
 	addConsoleAccount(t, "ann", "--tenant", "portal", "--role", "admin", "--email", "ann@portal.example")
 	addConsoleAccount(t, "vic", "--tenant", "portal", "--role", "viewer")
 	addConsoleAccount(t, "rita", "--tenant", "rival", "--role", "admin")

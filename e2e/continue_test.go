@@ -60,6 +60,7 @@ func rowOutcomes(t *testing.T, id string) []string {
 // would see it) loads and mails nothing more, and an import in any other
 // status is refused.
 func TestContinueAfterIntervention(t *testing.T) {
+	t.Parallel()
 	const key, who = "acme/clients/continue.csv", "continue@acme.example"
 	before := upload(t, "acme/clients/continue-before.csv", []byte("firstName,email\nEve,eve@continue.example\n"), who)
 	if before.Status != schemas.StatusCompleted {

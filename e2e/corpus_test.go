@@ -594,6 +594,7 @@ var corpus = []corpusFile{
 // detected, its counts, and each rejected row with its reasons, in the audit
 // and in the dead-letter stream; every row is audited exactly once.
 func TestCorpus(t *testing.T) {
+	t.Parallel()
 	for _, f := range corpus {
 		// Later files build on earlier ones (members need accounts, users
 		// need groups): go on after a failure, to see all of them.

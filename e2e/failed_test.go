@@ -13,6 +13,8 @@ import (
 // poison subject and the import ends failed, with the reason, its rows
 // counted, and one email to the uploader that says the processing did not
 // complete. It does not stay processing for good.
+//
+// Serial: it takes the clients table away.
 func TestPoisonedImportFails(t *testing.T) {
 	ctx := context.Background()
 	if err := stack.ch.Conn.Exec(ctx, "RENAME TABLE sluice.clients TO sluice.clients_away"); err != nil {

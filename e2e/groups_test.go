@@ -32,6 +32,7 @@ func liveGroups(t *testing.T, tenant string) []string {
 // (a users row naming a removed group is refused); a removed group can be
 // added again; and the summary email says what was removed and renamed.
 func TestRemoveAndRenameGroups(t *testing.T) {
+	t.Parallel()
 	const who = "admin@regroup.example"
 	remove := map[string]string{"uploader": who, "mode": schemas.ModeRemove}
 	step := func(name, key, body string, md map[string]string, want schemas.Counts, rejected map[int][]string) imp {
@@ -126,6 +127,7 @@ func TestRemoveAndRenameGroups(t *testing.T) {
 // row ends added or rejected with a reason, exactly once, and the error
 // report lists every bad member. With on_error abort nothing is added.
 func TestEachMemberOnItsOwn(t *testing.T) {
+	t.Parallel()
 	const who = "admin@squads.example"
 	accounts := upload(t, "squads/accounts/accounts.csv", []byte("email,firstName\nann@squads.example,Ann\nbob@squads.example,Bob\n"), who)
 	if want := (schemas.Counts{Rows: 2, Created: 2}); accounts.Counts != want {
@@ -228,6 +230,7 @@ func groupTypes(t *testing.T) []string {
 // members file does not untype a group), and a renamed group keeps it. A
 // users column names a group of its own type, or an untyped one.
 func TestTypedGroups(t *testing.T) {
+	t.Parallel()
 	const who = "admin@typed.example"
 	step := func(name, key, body string, want schemas.Counts, rejected map[int][]string) imp {
 		t.Helper()

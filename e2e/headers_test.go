@@ -17,6 +17,7 @@ import (
 // file in create mode are rejected whole, with a reason that names the
 // columns.
 func TestHeaderLabels(t *testing.T) {
+	t.Parallel()
 	t.Run("labels", func(t *testing.T) {
 		const header = "login,Пароль,Email address,Имя,Фамилия,The user is a manager,must change password"
 		i := upload(t, "globex/users/labels.csv", []byte(header+"\nl.ivanova,Labels2024,l.ivanova@globex.example,Лидия,Иванова,1,1\n"), "")

@@ -28,6 +28,8 @@ const hostileDeadline = 10 * time.Second
 // its reason, its counts, no row of a file rejected whole in clients, and a
 // reason of bounded size. Then that sluice is neither busy nor was ever
 // over 200 MiB meanwhile.
+//
+// Serial: it measures sluice up's CPU time and peak memory.
 func TestHostile(t *testing.T) {
 	files := hostile.Files()
 	if len(files) < 40 {

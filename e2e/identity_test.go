@@ -20,6 +20,7 @@ import (
 // with their reasons; and the email a client gave up is free for a new
 // client.
 func TestUpdateByID(t *testing.T) {
+	t.Parallel()
 	const (
 		who    = "ops@acme.example"
 		omarID = "dddddddddddddddddddddd01"

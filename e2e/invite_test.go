@@ -97,6 +97,7 @@ func verifies(t *testing.T, hash, password string) bool {
 // second use is refused. A link that lapsed (SLUICE_INVITE_TTL, 30 s here)
 // is refused, and its user is expired.
 func TestSeed001Invitations(t *testing.T) {
+	t.Parallel()
 	const who = "hr@initech.example"
 	body := "firstName,lastName,email\n" +
 		"Nina,Newman,Nina.Newman@initech.example\n" +
@@ -161,6 +162,7 @@ func TestSeed001Invitations(t *testing.T) {
 // stays usable; a good one makes the user active with its hash; the link
 // then says it was used. A POST without the form's CSRF cookie is refused.
 func TestConsoleInvitation(t *testing.T) {
+	t.Parallel()
 	browser := newBrowser(t) // before the upload: the link lasts 30 s here
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	defer cancel()

@@ -2,6 +2,15 @@
 // (every stage, embedded NATS JetStream), MinIO publishing bucket events into
 // it, ClickHouse and Mailpit. Tests upload files as partners do and assert
 // from ClickHouse, the JetStream streams and Mailpit.
+//
+// The tests run in parallel (t.Parallel), each with its own keys and
+// addresses: an import's latency is mostly waiting (MinIO sends its queued
+// bucket events every few seconds), not work. A test stays serial, and
+// says why, when it changes what every test shares (the bucket's
+// notifications, a table, the tenants, a counter it reads before and
+// after, the CPU time it measures) or asserts over all of a tenant's
+// records that another test writes too. Go runs the serial tests first,
+// one at a time, then the parallel ones together.
 package e2e
 
 import (
@@ -87,12 +96,17 @@ var tenants = withPolicy(platform.Tenants{
 	// syncer syncs its whole datasets (sync_test.go): a sync may deactivate
 	// up to 30% of its records, more when the upload forces it.
 	"syncer": {Contact: "ops@syncer.example", MaxRows: 5000, SyncLimitPercent: 30, UploadOptions: schemas.Options},
+	// crew syncs its groups' members (sync_test.go), as syncer does its
+	// other datasets: each asserts over all of its tenant's records.
+	"crew": {Contact: "ops@crew.example", MaxRows: 5000, SyncLimitPercent: 30, UploadOptions: schemas.Options},
 	// regroup removes and renames groups (groups_test.go).
 	"regroup": {Contact: "admin@regroup.example", MaxRows: 5000},
 	// typed has typed groups (groups_test.go).
 	"typed": {Contact: "admin@typed.example", MaxRows: 5000},
 	// squads adds a group's members each on its own (groups_test.go).
 	"squads": {Contact: "admin@squads.example", MaxRows: 5000},
+	// blank imports sluice's own templates (TestTemplatesImport).
+	"blank": {Contact: "ops@blank.example", MaxRows: 5000},
 	// fresh is a new tenant that imports only the templates written for it
 	// (templates_test.go).
 	"fresh": {Contact: "admin@fresh.example", MaxRows: 5000},

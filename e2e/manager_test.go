@@ -15,6 +15,7 @@ import (
 // a row names one in a later chunk); anything else is rejected with a
 // reason that names the column; the address is stored lower-cased.
 func TestManagerEmail(t *testing.T) {
+	t.Parallel()
 	const who = "ops@acme.example"
 	first := upload(t, "acme/users/managers.csv", []byte("login,password,email,firstName,lastName,managerEmail\n"+
 		"mgr.dana,Welcome2024,dana@mgr.acme.example,Dana,Fox,eve@mgr.acme.example\n"+ // 2: row 6, a later chunk

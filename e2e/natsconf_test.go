@@ -12,6 +12,8 @@ import (
 // TestNATSConfLoads: deploy/nats.conf parses as nats-server reads it, and
 // gives every stage (and MinIO, the admin and the console) a user of its own. What each
 // may do is cmd/sluice's TestNATSLeastPrivilege.
+//
+// Serial: it sets environment variables (t.Setenv).
 func TestNATSConfLoads(t *testing.T) {
 	for _, v := range []string{"INGEST_PASSWORD", "VALIDATE_PASSWORD", "TRANSFORM_PASSWORD", "LOAD_PASSWORD", "NOTIFY_PASSWORD", "MINIO_PASSWORD", "ADMIN_PASSWORD", "CONSOLE_PASSWORD"} {
 		t.Setenv(v, "secret-"+v)

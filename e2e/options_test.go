@@ -34,6 +34,7 @@ func clientEmails(t *testing.T, tenant, suffix string) []string {
 // file"), one bad row keeps every row out, the import requires
 // intervention, and the corrected file uploaded at the same key loads.
 func TestAbortOnError(t *testing.T) {
+	t.Parallel()
 	const key, who = "acme/clients/abort.csv", "abort@acme.example"
 	md := map[string]string{"on-error": "abort", "uploader": who}
 	bad := "firstName,email\nAda,ada@abort.example\nBea,bea@abort.example\nCy,cy@@abort.example\nDot,dot@abort.example\n"
@@ -75,6 +76,7 @@ func TestAbortOnError(t *testing.T) {
 // import (seed 003's stop button): the rows loaded before stay, every other
 // row is rejected as cancelled, each row exactly once.
 func TestCancelByDeleting(t *testing.T) {
+	t.Parallel()
 	const key, rows = "initech/clients/big.csv", 3000
 	id := startBigImport(t, key, rows, "")
 	if _, err := partner(key).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(stack.s3cfg.Bucket), Key: aws.String(key)}); err != nil {

@@ -31,6 +31,7 @@ var plainPasswords = []string{"Quokka7Zebra", "Wombat5Lynx", "Tiny9pw", "Okapi3H
 // ClickHouse, the dead-letter stream and the report. Then it searches every
 // stream, table, log and email for the passwords.
 func TestPeople(t *testing.T) {
+	t.Parallel()
 	const who = "hr@initech.example"
 	accounts := upload(t, "initech/accounts/accounts.csv", readFile(t, "testdata/people/accounts.csv"), who)
 	if want := (schemas.Counts{Rows: 4, Created: 3, Rejected: 1}); accounts.Counts != want {

@@ -15,6 +15,7 @@ import (
 // tenant does not allow gets no mail sent there; the tenant's contact gets
 // it, told which address was claimed. An allowed address gets its own.
 func TestMailGoesWhereTheTenantAllows(t *testing.T) {
+	t.Parallel()
 	const victim = "victim@elsewhere.example"
 	i := upload(t, "acme/clients/relay.csv", []byte("firstName,email\nRia,ria@acme.example\n"), victim)
 	if i.Status != schemas.StatusCompleted {
@@ -41,6 +42,7 @@ func TestMailGoesWhereTheTenantAllows(t *testing.T) {
 // lets it: acme lists none, so an upload that assigns groups or invites is
 // rejected whole and told why, and one that sets the mode loads.
 func TestOptionsByPolicy(t *testing.T) {
+	t.Parallel()
 	const who = "clerk@acme.example"
 	for _, tc := range []struct{ key, option, value string }{
 		{"acme/users/grant.csv", schemas.OptionAssignGroups, "Admins"},
@@ -77,6 +79,7 @@ func TestOptionsByPolicy(t *testing.T) {
 // file that invites creates both its users, but only the one at an address
 // its tenant allows is invited: a file cannot make sluice mail anyone.
 func TestInvitationsGoWhereTheTenantAllows(t *testing.T) {
+	t.Parallel()
 	body := "login,password,email,firstName,lastName\n" +
 		"ivy.inside,Inside-pass-7,ivy@initech.example,Ivy,Inside\n" +
 		"olga.outside,Outside-pass-7,olga@elsewhere.example,Olga,Outside\n"

@@ -45,6 +45,7 @@ func mailWith(t *testing.T, who, file, marker string, n int) testkit.Message {
 // preview that stops on errors, confirmed, requires intervention, and
 // `sluice continue` then loads its good rows.
 func TestPreviewThenConfirm(t *testing.T) {
+	t.Parallel()
 	const key, who = "acme/clients/preview.csv", "preview@acme.example"
 	before := upload(t, "acme/clients/preview-before.csv", []byte("firstName,email\nPat,pat@preview.example\nUna,una@preview.example\n"), who)
 	if before.Status != schemas.StatusCompleted {

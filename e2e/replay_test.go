@@ -35,6 +35,8 @@ Gil,Frost,gil@replay.example
 // cannot complete. Once the table is back, `sluice replay --run all
 // --import <id>` re-drives the chunks, and the import completes with exact
 // counts: every row loaded or rejected once. A second run has nothing to do.
+//
+// Serial: it takes the clients table away.
 func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	const key = "replay/clients/table-away.csv"
 	ctx := context.Background()

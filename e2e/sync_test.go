@@ -50,6 +50,7 @@ func deactivatedBy(t *testing.T, id string) (int, []string) {
 // Each summary lists what was deactivated, and every row of every file
 // ends loaded or rejected, once.
 func TestSyncDeactivatesWhatTheFileLeavesOut(t *testing.T) {
+	t.Parallel()
 	const who = "ops@syncer.example"
 	row := func(i int, first string) string { return fmt.Sprintf("%s,Doe,c%d@syncer.example\n", first, i) }
 	var base strings.Builder
@@ -142,57 +143,58 @@ func TestSyncDeactivatesWhatTheFileLeavesOut(t *testing.T) {
 // cannot be a sync. The summary lists what was removed, and every row ends
 // loaded or rejected, once.
 func TestSyncRemovesMembershipsTheFileLeavesOut(t *testing.T) {
-	const who = "ops@syncer.example"
+	t.Parallel()
+	const who = "ops@crew.example"
 	sync := map[string]string{"mode": "sync", "uploader": who}
-	if got := upload(t, "syncer/accounts/people.csv", []byte("email,firstName\nann@syncer.example,Ann\nbob@syncer.example,Bob\n"+
-		"cid@syncer.example,Cid\ndan@syncer.example,Dan\neve@syncer.example,Eve\n"), who); got.Counts.Created != 5 {
+	if got := upload(t, "crew/accounts/people.csv", []byte("email,firstName\nann@crew.example,Ann\nbob@crew.example,Bob\n"+
+		"cid@crew.example,Cid\ndan@crew.example,Dan\neve@crew.example,Eve\n"), who); got.Counts.Created != 5 {
 		t.Fatalf("accounts: %s %+v, want 5 created", got.Status, got.Counts)
 	}
 	members := func(rows ...string) []byte {
 		return []byte("email,FirstName,LastName,Groupname,Groupname\n" + strings.Join(rows, "\n") + "\n")
 	}
-	both := func(who, first string) string { return who + "@syncer.example," + first + ",Lee,Sales,Ops" }
+	both := func(who, first string) string { return who + "@crew.example," + first + ",Lee,Sales,Ops" }
 	base := members(both("ann", "Ann"), both("bob", "Bob"), both("cid", "Cid"), both("dan", "Dan"), both("eve", "Eve"))
-	if got := upload(t, "syncer/groups/base.csv", base, who); got.Status != schemas.StatusCompleted || got.Counts.Created != 5 {
+	if got := upload(t, "crew/groups/base.csv", base, who); got.Status != schemas.StatusCompleted || got.Counts.Created != 5 {
 		t.Fatalf("groups: %s %+v, want 5 rows created", got.Status, got.Counts)
 	}
 
 	// Bob leaves Ops, Eve leaves both groups: 3 of 10, within 30%. Cid's
 	// row is rejected (a first name with "!"): Cid's memberships stay.
-	full := uploadWith(t, "syncer/groups/members-full.csv", members(both("ann", "Ann"), "bob@syncer.example,Bob,Lee,Sales,",
+	full := uploadWith(t, "crew/groups/members-full.csv", members(both("ann", "Ann"), "bob@crew.example,Bob,Lee,Sales,",
 		both("cid", "Cid!"), both("dan", "Dan")), sync)
 	if want := (schemas.Counts{Rows: 4, Unchanged: 3, Rejected: 1}); full.Status != schemas.StatusCompletedWithErrors || full.Counts != want {
 		t.Errorf("members sync: %s %+v, want completed_with_errors %+v", full.Status, full.Counts, want)
 	}
-	assertRejected(t, "syncer", "groups", full.ID, map[int][]string{4: {"FirstName:" + schemas.CodeFormat}})
-	kept := []string{"Ops/ann@syncer.example", "Ops/cid@syncer.example", "Ops/dan@syncer.example",
-		"Sales/ann@syncer.example", "Sales/bob@syncer.example", "Sales/cid@syncer.example", "Sales/dan@syncer.example"}
-	if got := liveMembers(t, "syncer"); !slices.Equal(got, kept) {
+	assertRejected(t, "crew", "groups", full.ID, map[int][]string{4: {"FirstName:" + schemas.CodeFormat}})
+	kept := []string{"Ops/ann@crew.example", "Ops/cid@crew.example", "Ops/dan@crew.example",
+		"Sales/ann@crew.example", "Sales/bob@crew.example", "Sales/cid@crew.example", "Sales/dan@crew.example"}
+	if got := liveMembers(t, "crew"); !slices.Equal(got, kept) {
 		t.Errorf("after the members sync: %v, want %v", got, kept)
 	}
-	removed := []string{"bob@syncer.example Ops", "eve@syncer.example Ops", "eve@syncer.example Sales"}
+	removed := []string{"bob@crew.example Ops", "eve@crew.example Ops", "eve@crew.example Sales"}
 	if n, keys := deactivatedBy(t, full.ID); n != 3 || !slices.Equal(keys, removed) {
 		t.Errorf("members sync removed %d %v, want %v", n, keys, removed)
 	}
 	if msgs := mailsAbout(t, who, "members-full.csv"); len(msgs) != 1 || !strings.Contains(msgs[0].Subject, ", 3 removed") ||
 		!strings.Contains(msgs[0].Text, "Removed: 3 ") || !strings.Contains(msgs[0].Text, "The records removed:") ||
-		!strings.Contains(msgs[0].Text, "  eve@syncer.example Sales") {
+		!strings.Contains(msgs[0].Text, "  eve@crew.example Sales") {
 		t.Errorf("members sync mails: %+v, want one listing Eve's and Bob's memberships as removed", msgs)
 	}
-	if groups, want := liveGroups(t, "syncer"), []string{"Ops", "Sales"}; !slices.Equal(groups, want) {
+	if groups, want := liveGroups(t, "crew"), []string{"Ops", "Sales"}; !slices.Equal(groups, want) {
 		t.Errorf("groups after the sync: %v, want %v", groups, want)
 	}
 
 	// A file of Sales alone, by group, would remove 5 of 7: none goes.
-	over := uploadWith(t, "syncer/groups/sales.csv", []byte("Groupname,Email,Email\nSales,ann@syncer.example,bob@syncer.example\n"), sync)
+	over := uploadWith(t, "crew/groups/sales.csv", []byte("Groupname,Email,Email\nSales,ann@crew.example,bob@crew.example\n"), sync)
 	if over.Status != schemas.StatusCompleted || over.ReasonCode != schemas.CodeSyncLimit || over.Reason != schemas.MsgSyncLimit(5, 7, 30) {
 		t.Errorf("over the limit: %s %q %q, want completed, %q", over.Status, over.ReasonCode, over.Reason, schemas.MsgSyncLimit(5, 7, 30))
 	}
-	if got := liveMembers(t, "syncer"); !slices.Equal(got, kept) {
+	if got := liveMembers(t, "crew"); !slices.Equal(got, kept) {
 		t.Errorf("after the refused sync: %v, want %v", got, kept)
 	}
 
-	names := uploadWith(t, "syncer/groups/all.csv", []byte("Groupname\nSales\n"), sync)
+	names := uploadWith(t, "crew/groups/all.csv", []byte("Groupname\nSales\n"), sync)
 	if names.Status != schemas.StatusRejected || names.ReasonCode != schemas.CodeSyncUnsupported || names.Reason != schemas.MsgSyncUnsupported(schemas.GroupList) {
 		t.Errorf("group names sync: %s %q %q, want rejected %q", names.Status, names.ReasonCode, names.Reason, schemas.CodeSyncUnsupported)
 	}

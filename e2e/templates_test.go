@@ -19,6 +19,7 @@ import (
 // clients. The users template names the groups the tenant has by then, not
 // the static examples, which it does not have.
 func TestTemplatesForATenant(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(dataset string, xlsx bool) {
 		t.Helper()

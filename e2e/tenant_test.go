@@ -31,6 +31,7 @@ import (
 // told (sluice_ingest_refused_uploads_total and an error line naming key,
 // principal and reason). Another tenant's key cannot put there at all.
 func TestUploadsNotPutByTheirTenantAreRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	before := refused(t, "unknown_key")
 	keys := []string{"acme/clients/by-root.csv", "nobody/clients/by-root.csv", "by-root.csv"}
@@ -70,6 +71,8 @@ func TestUploadsNotPutByTheirTenantAreRefused(t *testing.T) {
 // TestTenantAddedWhileUp: a tenant added with `sluice tenant add` while
 // `sluice up` runs has its file imported, without a restart; once removed,
 // its key no longer works.
+//
+// Serial: it adds and removes a tenant.
 func TestTenantAddedWhileUp(t *testing.T) {
 	client, _, _, err := addTenant("newco", "ops@newco.example")
 	if err != nil {
