@@ -7,8 +7,10 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,18 +18,37 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/sluicehq/sluice/platform/warehouse"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // clusterCompose is the clustered stack's file, read over the root one.
 const clusterCompose = "../deploy/cluster/docker-compose.yml"
 
+// clusterUsers is the stage users' grants on every ClickHouse node of it.
+const clusterUsers = "../deploy/cluster/clickhouse-users.xml"
+
 // Where the clustered stack's nodes find their configuration, in their
 // containers.
 const (
 	chClusterConfig = "/etc/clickhouse-server/config.d/cluster.xml"
+	chClusterUsers  = "/etc/clickhouse-server/users.d/zzz-cluster-users.xml"
 	keeperConfig    = "/etc/clickhouse-keeper/keeper_config.xml"
 	chDataDir       = "/var/lib/clickhouse"
 )
+
+// localSuffix names the table that holds a Distributed table's rows on each
+// node of a cluster (platform/warehouse's localSuffix, which it does not
+// export).
+const localSuffix = "_local"
+
+// migrateClusterGrant is what sluice_migrate needs on a cluster beyond its
+// rights on the sluice database: CLUSTER for ON CLUSTER statements
+// (access_control_improvements.on_cluster_queries_require_cluster_grant,
+// on by default), REMOTE to create a Distributed table (a table engine that
+// reaches other servers is granted only with its source's right).
+const migrateClusterGrant = "GRANT CLUSTER, REMOTE ON *.*"
 
 // TestClusterCompose checks the wiring of deploy/cluster/docker-compose.yml
 // over docker-compose.yml, as Docker Compose reads them (there is no Docker
@@ -97,6 +118,19 @@ func TestClusterCompose(t *testing.T) {
 			"Keeper: raft_configuration lists [keeper-1 keeper-2], want 3 nodes"},
 		{"MinIO on 3 drives", clusterCompose, `"/data3", "/data4"`, `"/data3"`,
 			"minio: drives [/data1 /data2 /data3], want 4"},
+		{"a node without the cluster's grants", clusterCompose, "      - *clickhouse-cluster-grants\n      - clickhouse-4-data:/var/lib/clickhouse",
+			"      - clickhouse-4-data:/var/lib/clickhouse",
+			"clickhouse-4: nothing mounted at " + chClusterUsers},
+		{"a _local grant missing", clusterUsers, "                <query>GRANT SELECT, INSERT ON sluice.clients_local</query>\n", "",
+			`sluice_load: no "GRANT SELECT, INSERT ON sluice.clients_local"`},
+		{"a _local grant beyond its twin", clusterUsers, "<query>GRANT SELECT ON sluice.import_keys_local</query>", "<query>GRANT SELECT, INSERT ON sluice.import_keys_local</query>",
+			`sluice_notify: "GRANT SELECT, INSERT ON sluice.import_keys_local" is neither`},
+		{"a root file's grant lost", clusterUsers, "                <query>GRANT CREATE TEMPORARY TABLE ON *.*</query>\n", "",
+			`sluice_load: no "GRANT CREATE TEMPORARY TABLE ON *.*"`},
+		{"grants merged into the root file's", clusterUsers, `<grants replace="replace">`, "<grants>",
+			"sluice_migrate: grants without replace"},
+		{"migrate without ON CLUSTER", clusterUsers, "                <query>" + migrateClusterGrant + "</query>\n", "",
+			`sluice_migrate: no "` + migrateClusterGrant + `"`},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			project := brokenClusterCompose(t, cluster, b.file, b.old, b.new)
@@ -344,12 +378,10 @@ func (w *clusterWiring) minio() {
 }
 
 // sharedXML reads into v the file that every one of nodes has at target,
-// which must be the same file, and checks that each node keeps its data
-// (chDataDir) in a volume of its own.
+// which must be the same file.
 func (w *clusterWiring) sharedXML(nodes []string, target string, v any) {
 	var source string
 	for _, name := range nodes {
-		w.ownVolume(name, chDataDir)
 		p, ok := hostPath(w.all[name], target)
 		switch {
 		case !ok:
@@ -385,8 +417,12 @@ func (w *clusterWiring) clickHouse() {
 		return
 	}
 
+	for _, name := range slices.Concat(chNodes, keepers) {
+		w.ownVolume(name, chDataDir)
+	}
 	var cfg chClusterXML
 	w.sharedXML(chNodes, chClusterConfig, &cfg)
+	w.grants(chNodes, root)
 	if len(cfg.Clusters.Clusters) != 1 {
 		w.problemf("remote_servers: %d clusters, want sluice's", len(cfg.Clusters.Clusters))
 		return
@@ -467,6 +503,86 @@ func (w *clusterWiring) clickHouse() {
 	}
 	if slices.Sort(zk); !slices.Equal(zk, keepers) {
 		w.problemf("ClickHouse's zookeeper: %v, want every Keeper node %v", zk, keepers)
+	}
+}
+
+// grants checks the stage users' rights on every ClickHouse node: the root
+// file's users (chUsersConfig), then clusterUsers (at chClusterUsers) in
+// users.d's name order, whose grants replace theirs. Each grant on a table
+// that platform/warehouse makes local (a Distributed table over
+// <table>_local) has its twin on <table>_local, which a Distributed
+// table's reads and writes use as the same user on every node; nothing
+// else changes but sluice_migrate's migrateClusterGrant.
+func (w *clusterWiring) grants(nodes []string, root *types.Project) {
+	var cfg struct {
+		Users struct {
+			Users []struct {
+				XMLName xml.Name
+				Grants  *struct {
+					Replace string   `xml:"replace,attr"`
+					Queries []string `xml:"query"`
+				} `xml:"grants"`
+			} `xml:",any"`
+		} `xml:"users"`
+	}
+	w.sharedXML(nodes, chClusterUsers, &cfg)
+	for _, name := range nodes {
+		i := slices.IndexFunc(w.all[name].Configs, func(c types.ServiceConfigObjConfig) bool { return c.Source == chUsersConfig })
+		if i < 0 || path.Dir(w.all[name].Configs[i].Target) != path.Dir(chClusterUsers) || path.Base(w.all[name].Configs[i].Target) >= path.Base(chClusterUsers) {
+			w.problemf("%s: %s is not in users.d before %s", name, chUsersConfig, chClusterUsers)
+		}
+	}
+
+	rootUsers := chOverlayUsers(w.t, root)
+	effective := map[string][]string{}
+	for name, u := range rootUsers {
+		effective[name] = u.Grants
+	}
+	for _, u := range cfg.Users.Users {
+		name := u.XMLName.Local
+		switch {
+		case effective[name] == nil:
+			w.problemf("%s: not one of the root file's users", name)
+		case u.Grants == nil:
+		case u.Grants.Replace == "":
+			// ClickHouse would merge each query into the root file's
+			// query of the same rank, overwriting it.
+			w.problemf("%s: grants without replace", name)
+		default:
+			effective[name] = u.Grants.Queries
+		}
+	}
+
+	local := map[string]bool{}
+	for _, t := range warehouse.AuditTables {
+		local[t.Name] = true
+	}
+	for _, ds := range schemas.Datasets {
+		for _, target := range ds.Writes() {
+			local[target.Table], local[warehouse.StagedTable(target.Table)] = true, true
+		}
+	}
+	onTable := regexp.MustCompile(`^GRANT .+ ON sluice\.(\w+)$`)
+	for _, name := range slices.Sorted(maps.Keys(rootUsers)) {
+		want := slices.Clone(rootUsers[name].Grants)
+		for _, g := range rootUsers[name].Grants {
+			if m := onTable.FindStringSubmatch(g); m != nil && local[m[1]] {
+				want = append(want, g+localSuffix)
+			}
+		}
+		if name == "sluice_migrate" {
+			want = append(want, migrateClusterGrant)
+		}
+		for _, g := range want {
+			if !slices.Contains(effective[name], g) {
+				w.problemf("%s: no %q on the cluster's nodes", name, g)
+			}
+		}
+		for _, g := range effective[name] {
+			if !slices.Contains(want, g) {
+				w.problemf("%s: %q is neither the root file's grant nor a _local twin of one", name, g)
+			}
+		}
 	}
 }
 

@@ -15,8 +15,12 @@
 -- On a cluster (SLUICE_CLICKHOUSE_CLUSTER) each table below is a Distributed
 -- table, and its rows are in <table>_local on every node: run this file on
 -- every node (or ON CLUSTER), and give the user the cluster's remote_servers
--- log in as (or, with a cluster secret, each user) the same rights on the
--- _local tables. The profiles need distributed_product_mode = 'global'
+-- log in as (or, with a cluster secret, each user: the other nodes run its
+-- queries as that user, admitted from its client's address) the same rights
+-- on the _local tables; sluice_migrate also needs GRANT CLUSTER, REMOTE ON
+-- *.* (ON CLUSTER; ENGINE = Distributed). The compose cluster gives its
+-- nodes these in deploy/cluster/clickhouse-users.xml, which says why. The
+-- profiles need distributed_product_mode = 'global'
 -- (deploy/clickhouse/cluster/users.d says why).
 
 -- The migration user: DDL in the sluice database, and the deletes of
