@@ -265,4 +265,12 @@ func TestTypedGroups(t *testing.T) {
 	if bad.Status != schemas.StatusRejected || bad.ReasonCode != schemas.CodeBadKey {
 		t.Errorf("a folder that is no group type: got %s %q, want rejected %s", bad.Status, bad.ReasonCode, schemas.CodeBadKey)
 	}
+	// The file is in typed's folder: typed's uploader is told, and the
+	// import is typed's (its console lists it).
+	if got := queryStrings(t, "SELECT tenant FROM sluice.imports FINAL WHERE import_id = ?", bad.ID); !slices.Equal(got, []string{"typed"}) {
+		t.Errorf("the rejected import's tenant: %q, want typed", got)
+	}
+	if msgs := mailsAbout(t, who, "moons.csv"); len(msgs) != 1 || !strings.Contains(msgs[0].Text, schemas.MsgBadKey("typed/groups/planet/moons.csv")) {
+		t.Errorf("mails about moons.csv: %d, want 1 with the reason %q", len(msgs), schemas.MsgBadKey("typed/groups/planet/moons.csv"))
+	}
 }

@@ -295,6 +295,9 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 		imp.ReceivedAt = time.Now().UTC().Truncate(time.Second)
 	}
 	imp.Tenant, imp.Dataset, imp.GroupType, imp.FileName, _ = splitKey(ref.Key)
+	if imp.Dataset == "" {
+		imp.Tenant = s.folderTenant(ref.Key)
+	}
 
 	stop := s.keepAlive(claim, alive)
 	err = s.read(ctx, imp, ref)
@@ -316,6 +319,18 @@ func (s *Stage) Ingest(ctx context.Context, ref ObjectRef, holder string, alive 
 		return err
 	}
 	return s.ledger.Done(claim)
+}
+
+// folderTenant is the tenant whose folder holds key, a key that is not
+// <tenant>/<dataset>/<file name>, if sluice knows it: the file is rejected
+// (bad_key), and that tenant is told, and sees the import, as of any other
+// file it puts. "" if the first folder names no tenant.
+func (s *Stage) folderTenant(key string) string {
+	first, _, found := strings.Cut(key, "/")
+	if _, known := s.tenants.Current()[first]; found && known {
+		return first
+	}
+	return ""
 }
 
 // keepAlive heartbeats the claim and calls alive until stop is called.
@@ -368,7 +383,7 @@ func (s *Stage) read(ctx context.Context, imp schemas.Import, ref ObjectRef) err
 // the tenant's limit and a dataset sluice knows. It sets the import's
 // options and returns the tenant and the dataset.
 func (s *Stage) accept(imp *schemas.Import, ref ObjectRef) (platform.Tenant, *schemas.Dataset, error) {
-	if imp.Tenant == "" {
+	if imp.Dataset == "" {
 		return platform.Tenant{}, nil, fileError(schemas.CodeBadKey, schemas.MsgBadKey(ref.Key))
 	}
 	tenant, ok := s.tenants.Current()[imp.Tenant]
