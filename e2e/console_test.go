@@ -145,11 +145,19 @@ func TestConsole(t *testing.T) {
 		t.Errorf("rival's users page shows portal's user: %q", found)
 	}
 
-	// An operator sees every tenant's imports.
+	// An operator sees every tenant's imports: the newest, of every
+	// tenant, in the list (the other tests' imports run meanwhile: of
+	// portal's, only its users import made a moment ago is sure to be on
+	// the first page of users imports), and any import's page, portal's
+	// upload's among them.
 	addConsoleAccount(t, "olga", "--operator", "--role", "viewer")
 	olga := signIn(t, browser, "olga")
-	if list := text(t, olga, "tbody"); !strings.Contains(list, "portal") || !strings.Contains(list, file) {
-		t.Errorf("the operator's list: %q, want portal's %s", list, file)
+	do(t, olga, chromedp.Navigate(stack.console+"/imports?dataset=users"))
+	if list := text(t, olga, "tbody"); !strings.Contains(list, "portal\tconsole-users.csv") {
+		t.Errorf("the operator's list: %q, want portal's console-users.csv", list)
+	}
+	if page := fetchText(t, olga, "/imports/"+id, http.StatusOK); !strings.Contains(page, file) {
+		t.Errorf("the operator's page of portal's %s: %q", file, page)
 	}
 }
 
