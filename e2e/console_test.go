@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -395,7 +396,17 @@ const a11yProblems = `(() => {
 // artifacts, and fails the test on what a11yProblems finds.
 func checkPage(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// Headless chromium draws no frame for a tab that is not in front, and
+	// a screenshot waits for one: with several accounts signed in, in tabs
+	// of their own, it could wait forever (it did once, in CI).
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.BringToFront, cdp.Empty{})
+		return err
+	}))
+	var png []byte
+	if err == nil {
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	}
 	if err == nil {
 		err = os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), png, 0o644)
 	}
