@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -101,16 +102,12 @@ func (s *Accounts) Add(a Account, password string) error {
 
 // Get returns the account of login.
 func (s *Accounts) Get(login string) (Account, error) {
-	e, err := s.kv.Get(accountKey(strings.ToLower(login)))
+	_, a, err := bus.GetJSON[Account](s.kv, accountKey(strings.ToLower(login)))
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		return Account{}, ErrNoAccount
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("console: accounts: %w", err)
-	}
-	var a Account
-	if err := json.Unmarshal(e.Value(), &a); err != nil {
-		return Account{}, fmt.Errorf("console: accounts: %s: %w", login, err)
 	}
 	return a, nil
 }

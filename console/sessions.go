@@ -51,15 +51,11 @@ func (s *Sessions) Get(token string) (session, error) {
 	if token == "" {
 		return session{}, errNoSession
 	}
-	e, err := s.kv.Get(sessionKey(token))
+	_, ss, err := bus.GetJSON[session](s.kv, sessionKey(token))
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		return session{}, errNoSession
 	}
 	if err != nil {
-		return session{}, fmt.Errorf("console: sessions: %w", err)
-	}
-	var ss session
-	if err := json.Unmarshal(e.Value(), &ss); err != nil {
 		return session{}, fmt.Errorf("console: sessions: %w", err)
 	}
 	return ss, nil

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/sluicehq/sluice/platform/bus"
 )
 
 // The claim ledger takes each upload once. A claim is a KV entry created
@@ -170,13 +172,11 @@ func (l *Ledger) Claim(ref ObjectRef, holder string) (*Claim, error) {
 	if !errors.Is(err, nats.ErrKeyExists) {
 		return nil, fmt.Errorf("ingest: claim: %w", err)
 	}
-	entry, err := l.kv.Get(key)
+	entry, rec, err := bus.GetJSON[claimRecord](l.kv, key)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: claim: %w", err)
 	}
-	if err := json.Unmarshal(entry.Value(), &c.rec); err != nil {
-		return nil, fmt.Errorf("ingest: claim %s: %w", key, err)
-	}
+	c.rec = rec
 	if !l.takeable(c.rec, holder) {
 		return nil, ErrClaimed
 	}
@@ -223,16 +223,12 @@ func (l *Ledger) Taken(ref ObjectRef) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("ingest: claimed: %w", err)
 	}
-	e, err = l.kv.Get(string(e.Value()))
+	_, rec, err := bus.GetJSON[claimRecord](l.kv, string(e.Value()))
 	if errors.Is(err, nats.ErrKeyNotFound) { // released before it was confirmed
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("ingest: claimed: %w", err)
-	}
-	var rec claimRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return false, fmt.Errorf("ingest: claim %s: %w", e.Key(), err)
 	}
 	return !l.takeable(rec, ""), nil
 }

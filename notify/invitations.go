@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/platform"
+	"github.com/sluicehq/sluice/platform/bus"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -121,15 +122,11 @@ func (iv *Invitations) withdraw(token string) error {
 
 // get reads a token's invitation.
 func (iv *Invitations) get(key string) (nats.KeyValueEntry, Invite, error) {
-	e, err := iv.kv.Get(key)
+	e, inv, err := bus.GetJSON[Invite](iv.kv, key)
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		return nil, Invite{}, ErrInviteUnknown
 	}
 	if err != nil {
-		return nil, Invite{}, fmt.Errorf("notify: invitation: %w", err)
-	}
-	var inv Invite
-	if err := json.Unmarshal(e.Value(), &inv); err != nil {
 		return nil, Invite{}, fmt.Errorf("notify: invitation: %w", err)
 	}
 	return e, inv, nil

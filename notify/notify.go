@@ -770,7 +770,7 @@ func takeLease(kv nats.KeyValue, key string, now time.Time) (MailAction, uint64,
 	if !errors.Is(err, nats.ErrKeyExists) {
 		return 0, 0, fmt.Errorf("notify: mailed %s: %w", key, err)
 	}
-	entry, stored, err := mailState(kv, key)
+	entry, stored, err := bus.GetJSON[MailState](kv, key)
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		// The worker that held the lease let it go (its mail failed)
 		// between our create and our read: try again.
@@ -779,7 +779,7 @@ func takeLease(kv nats.KeyValue, key string, now time.Time) (MailAction, uint64,
 	if err != nil {
 		return 0, 0, fmt.Errorf("notify: mailed %s: %w", key, err)
 	}
-	action := DecideMail(stored, now)
+	action := DecideMail(&stored, now)
 	if action != MailTakeOver {
 		return action, 0, nil
 	}
@@ -804,19 +804,6 @@ func markSent(kv nats.KeyValue, key string, rev uint64) error {
 		return fmt.Errorf("notify: mailed %s: %w", key, err)
 	}
 	return nil
-}
-
-// mailState reads the entry of key in kv, the mailed bucket.
-func mailState(kv nats.KeyValue, key string) (nats.KeyValueEntry, *MailState, error) {
-	entry, err := kv.Get(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	var st MailState
-	if err := json.Unmarshal(entry.Value(), &st); err != nil {
-		return nil, nil, err
-	}
-	return entry, &st, nil
 }
 
 // announce publishes the completed event and mails the uploader.

@@ -315,6 +315,23 @@ func Decode(msg *message.Message, v any) error {
 	return nil
 }
 
+// GetJSON reads key's entry in a KV bucket and decodes its JSON value.
+// The bucket's error comes back as it is, so that the caller can tell
+// nats.ErrKeyNotFound from the others.
+func GetJSON[T any](kv interface {
+	Get(key string) (nats.KeyValueEntry, error)
+}, key string) (nats.KeyValueEntry, T, error) {
+	var v T
+	e, err := kv.Get(key)
+	if err != nil {
+		return nil, v, err
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return nil, v, fmt.Errorf("bus: decode %s in %s: %w", key, e.Bucket(), err)
+	}
+	return e, v, nil
+}
+
 // Logger adapts slog to Watermill, quiet below warnings.
 func Logger(l *slog.Logger) watermill.LoggerAdapter {
 	return watermill.NewSlogLoggerWithLevelMapping(l, map[slog.Level]slog.Level{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -198,5 +199,39 @@ func TestInstancesShareTheConsumer(t *testing.T) {
 	}
 	if per[1] == 0 || per[2] == 0 {
 		t.Errorf("messages per instance: %v, want both to work", per)
+	}
+}
+
+// TestGetJSON: a stored value decodes; a missing key is the bucket's
+// ErrKeyNotFound, which callers turn into their own "unknown"; a value
+// that is not the JSON asked for names its key and bucket.
+func TestGetJSON(t *testing.T) {
+	_, nc := testkit.NATS(t)
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: "getjson"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rec struct{ Name string }
+	if _, err := kv.Put("good", []byte(`{"Name":"ada"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put("bad", []byte(`not json`)); err != nil {
+		t.Fatal(err)
+	}
+
+	e, v, err := bus.GetJSON[rec](kv, "good")
+	if err != nil || v.Name != "ada" || e.Revision() != 1 {
+		t.Errorf("good: %+v, %v", v, err)
+	}
+	if _, _, err := bus.GetJSON[rec](kv, "missing"); !errors.Is(err, nats.ErrKeyNotFound) {
+		t.Errorf("missing: %v, want ErrKeyNotFound", err)
+	}
+	_, _, err = bus.GetJSON[rec](kv, "bad")
+	if err == nil || !strings.Contains(err.Error(), "bad in getjson") {
+		t.Errorf("bad: %v, want a decode error naming the key and bucket", err)
 	}
 }

@@ -8,14 +8,14 @@
 // one per file.
 //
 // It also owns how messages travel: events as JSON with a Nats-Msg-Id
-// (Publish, Decode), chunks of rows in their packed wire form (PublishChunk,
-// DecodeChunk), in-progress acks and delivery counts; and the record of
-// files deleted while they were imported (Cancellations); and what `sluice
-// replay` reads and writes in the DLQ stream (DLQ, replay.go); and the SYNC
-// stream with the bucket sync's JetStream message schedule
-// (EnsureSchedule), which the server fires once however many instances
-// consume it; and what /metrics says of the consumers and the DLQ, asked
-// of JetStream at scrape time (Collector).
+// (Publish, Decode), KV entries as JSON (GetJSON), chunks of rows in their
+// packed wire form (PublishChunk, DecodeChunk), in-progress acks and
+// delivery counts; and the record of files deleted while they were imported
+// (Cancellations); and what `sluice replay` reads and writes in the DLQ
+// stream (DLQ, replay.go); and the SYNC stream with the bucket sync's
+// JetStream message schedule (EnsureSchedule), which the server fires once
+// however many instances consume it; and what /metrics says of the
+// consumers and the DLQ, asked of JetStream at scrape time (Collector).
 //
 // It knows no stage: subjects and durable names come from schemas.
 package bus
