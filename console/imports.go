@@ -174,6 +174,9 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 		Rows   int    `json:"rows"`
 		Done   int    `json:"done"`
 		Final  bool   `json:"final"`
+		// Row is the list's row of an import that has ended, which
+		// takes the place of the running one's (console.js).
+		Row string `json:"row,omitempty"`
 	}
 	for {
 		var states []state
@@ -183,8 +186,17 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 			if err != nil {
 				continue
 			}
-			states = append(states, state{ID: i.ID, Status: i.Status, Rows: i.Rows, Done: i.Done, Final: i.Final()})
-			running = running || !i.Final()
+			st := state{ID: i.ID, Status: i.Status, Rows: i.Rows, Done: i.Done, Final: i.Final()}
+			if st.Final {
+				var row strings.Builder
+				if err := s.pages["imports"].ExecuteTemplate(&row, "row", importRow{&i, req.account.Operator(), time.Now()}); err != nil {
+					s.logger.Error("console: progress", "import", i.ID, "err", err) // the page is loaded again instead
+				} else {
+					st.Row = row.String()
+				}
+			}
+			states = append(states, st)
+			running = running || !st.Final
 		}
 		b, _ := json.Marshal(states)
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil || rc.Flush() != nil || !running {

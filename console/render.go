@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluicehq/sluice/operate"
 	"github.com/sluicehq/sluice/platform/bus"
 )
 
@@ -30,6 +31,9 @@ var funcs = template.FuncMap{
 		}
 		return d.Round(time.Second).String()
 	},
+	"row": func(i operate.Import, operator bool, now time.Time) importRow {
+		return importRow{&i, operator, now}
+	},
 	// delimiter names a CSV delimiter.
 	"delimiter": func(d string) string {
 		names := map[string]string{",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -38,6 +42,14 @@ var funcs = template.FuncMap{
 		}
 		return d
 	},
+}
+
+// importRow is what the list's template "row" shows of an import: the
+// tenant's column only to an operator, the running time until now.
+type importRow struct {
+	*operate.Import
+	Operator bool
+	Now      time.Time
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -110,11 +109,19 @@ func TestConsole(t *testing.T) {
 	liveProgress(t, ann, running)
 	checkPage(t, ann, "running")
 	viewerCannotAct(t, vic, running, "stop")
+	// The viewer keeps the list open meanwhile: when the import ends, its
+	// row says so in place, and the list is not loaded again.
+	do(t, vic, chromedp.Navigate(stack.console+"/imports"))
+	if !get(t, vic, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { window.stayed = true; return !!document.getElementById("p-%s") })()`, running))) {
+		t.Fatalf("the viewer's list has no progress bar for running import %s: %q", running, text(t, vic, "main"))
+	}
 	do(t, ann, chromedp.Navigate(stack.console+"/imports/"+running))
 	reachByKeyboard(t, ann, "Stop")
 	do(t, ann, chromedp.KeyEvent("\r"))
 	awaitText(t, ann, "#status", schemas.StatusCancelled)
 	checkPage(t, ann, "stopped")
+	rowEndsInPlace(t, vic, running, schemas.StatusCancelled, 3000)
+	checkPage(t, vic, "list-ended")
 	// Its rejected rows come a page at a time, in row order.
 	rows := `[...document.querySelectorAll("table[aria-labelledby=rejected] tbody td:first-child")].map(td => +td.textContent)`
 	first := get(t, ann, chromedp.Evaluate[[]int](rows))
@@ -323,6 +330,27 @@ func liveProgress(t *testing.T, ctx context.Context, id string) {
 	}
 }
 
+// rowEndsInPlace waits until the list's row of import id, which was
+// running when the page was loaded (and window.stayed set), shows status
+// and rows, with no progress bar left and no reload.
+func rowEndsInPlace(t *testing.T, ctx context.Context, id, status string, rows int) {
+	t.Helper()
+	row := fmt.Sprintf(`(() => {
+		const a = document.querySelector('a[href="/imports/%[1]s"]');
+		if (window.stayed !== true || !a || document.getElementById("p-%[1]s")) return "";
+		return [...a.closest("tr").cells].map(c => c.textContent.trim()).join("|");
+	})()`, id)
+	want := fmt.Sprintf("|%s|%d|", status, rows)
+	var got string
+	err := parts.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+		got, _ = chromedp.Run(ctx, chromedp.Evaluate[string](row))
+		return strings.Contains(got, want), nil
+	})
+	if err != nil {
+		t.Fatalf("the list's row of %s: %q, want %q in place", id, got, want)
+	}
+}
+
 // reachByKeyboard tabs from the top of the page until the focus is on the
 // button labelled label; it fails if no Tab reaches it, or if the first
 // does not reach the link that skips to the page's content.
@@ -396,17 +424,7 @@ const a11yProblems = `(() => {
 // artifacts, and fails the test on what a11yProblems finds.
 func checkPage(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	// Headless chromium draws no frame for a tab that is not in front, and
-	// a screenshot waits for one: with several accounts signed in, in tabs
-	// of their own, it could wait forever (it did once, in CI).
-	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, page.BringToFront, cdp.Empty{})
-		return err
-	}))
-	var png []byte
-	if err == nil {
-		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err == nil {
 		err = os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), png, 0o644)
 	}

@@ -30,21 +30,32 @@ async function upload(form) {
 }
 
 // follow moves the page's progress bars, from one stream of events for
-// all of them; when one ends, the page is loaded again to show its counts.
+// all of them. When an import ends, the list puts its row, as the server
+// renders it, in place of the running one, so that the list does not jump
+// nor lose the focus while others run; the import's own page is loaded
+// again, to show its results.
 function follow(bars) {
   const url = "/progress?" + bars.map((b) => "id=" + encodeURIComponent(b.dataset.id)).join("&");
   const events = new EventSource(url);
   events.onmessage = (e) => {
-    let ended = false;
+    let reload = false;
     for (const p of JSON.parse(e.data)) {
       const bar = document.getElementById("p-" + p.id);
       if (!bar) continue;
+      if (p.final) {
+        const row = bar.closest("tr");
+        if (row && p.row) row.outerHTML = p.row;
+        else reload = true;
+        continue;
+      }
       if (p.rows > 0) { bar.max = p.rows; bar.value = p.done; }
       const label = document.getElementById("p-" + p.id + "-label");
       if (label) label.textContent = p.status + (p.rows > 0 ? " · " + p.done + " of " + p.rows + " rows" : "");
-      ended = ended || p.final;
     }
-    if (ended) { events.close(); location.reload(); }
+    // The server ends the stream once every import has ended; closed
+    // here, it is not opened again.
+    if (reload || !document.querySelector("progress[data-id]")) events.close();
+    if (reload) location.reload();
   };
 }
 
