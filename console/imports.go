@@ -156,7 +156,8 @@ const maxFollowed = 100
 // progress streams server-sent events of the progress of the imports its
 // query names (id=...&id=..., those the account may see), every
 // progressEvery, until each has ended or the page goes: one stream per
-// page, however many imports run.
+// page, however many imports run. An import that has ended is sent once
+// more, with its row of the list, and then asked no more.
 func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) {
 	ids := r.URL.Query()["id"]
 	if len(ids) == 0 || len(ids) > maxFollowed {
@@ -178,12 +179,16 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 		// takes the place of the running one's (console.js).
 		Row string `json:"row,omitempty"`
 	}
-	for {
-		var states []state
-		running := false
+	for len(ids) > 0 {
+		states := []state{}  // [], not null, when none could be read
+		var running []string // asked again at the next tick
 		for _, id := range ids {
 			i, err := s.ops.Get(r.Context(), scope(req.account), id)
+			if errors.Is(err, operate.ErrNotFound) {
+				continue
+			}
 			if err != nil {
+				running = append(running, id)
 				continue
 			}
 			st := state{ID: i.ID, Status: i.Status, Rows: i.Rows, Done: i.Done, Final: i.Final()}
@@ -194,12 +199,14 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request, req *request) 
 				} else {
 					st.Row = row.String()
 				}
+			} else {
+				running = append(running, id)
 			}
 			states = append(states, st)
-			running = running || !st.Final
 		}
+		ids = running
 		b, _ := json.Marshal(states)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil || rc.Flush() != nil || !running {
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil || rc.Flush() != nil || len(ids) == 0 {
 			return
 		}
 		select {
